@@ -1,0 +1,500 @@
+//! PostgreSQL access shared by the dispatcher and the workers: migrations, job
+//! insertion, stage claiming and settling, and the advance step that queues the
+//! stages that just became ready.
+//!
+//! Invariants: every state change that must be followed by a message writes an
+//! `outbox` row in the same transaction (the relay in `mq` publishes it); `advance`
+//! runs under the job rows' locks, taken in id order, so two stages of one job that
+//! finish together queue their successors exactly once.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use crate::job::{JobId, StageStatus};
+use crate::stage::{Stage, StagePlan};
+use crate::topology;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Opens a pool; `max` connections.
+pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
+    let opts: PgConnectOptions = url.parse()?;
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+}
+
+/// Creates the database named in `url` when it does not exist (used by tests and
+/// `migrate`), connecting to the server's `postgres` database to do it.
+pub async fn ensure_database(url: &str) -> Result<(), sqlx::Error> {
+    let opts: PgConnectOptions = url.parse()?;
+    let Some(name) = opts.get_database().map(str::to_string) else { return Ok(()) };
+    let admin = PgPoolOptions::new().max_connections(1).connect_with(opts.database("postgres")).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&admin)
+        .await?;
+    if !exists {
+        let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        if let Err(e) = sqlx::query(&sql).execute(&admin).await {
+            // Another process may have created it meanwhile.
+            let raced = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42P04" || c == "23505");
+            if !raced {
+                return Err(e);
+            }
+        }
+    }
+    admin.close().await;
+    Ok(())
+}
+
+/// A job to insert, with its drawing.
+pub struct NewJob<'a> {
+    pub id: JobId,
+    pub sha256: &'a str,
+    pub media_type: &'a str,
+    pub content: &'a [u8],
+    pub filename: Option<&'a str>,
+    pub requested: &'a [String],
+    pub plan: &'a StagePlan,
+    pub options: &'a Value,
+    pub priority: i16,
+    pub idempotency_key: Option<&'a str>,
+    pub api_key_id: Option<i64>,
+    pub source: &'a str,
+}
+
+/// Inserts drawing (once per content), job, its stage runs and the outbox rows for
+/// the plan's roots in one statement. Returns the job id and whether it is new: with
+/// an idempotency key already used, the existing job's id and `false`.
+pub async fn insert_job(pool: &PgPool, job: &NewJob<'_>) -> Result<(JobId, bool), sqlx::Error> {
+    let roots: Vec<String> = job.plan.roots().iter().map(|s| s.name().to_string()).collect();
+    let stages = job.plan.names();
+    let statuses: Vec<&str> = job
+        .plan
+        .stages()
+        .iter()
+        .map(|s| if job.plan.roots().contains(s) { "queued" } else { "pending" })
+        .collect();
+    let row = sqlx::query(
+        r#"
+        WITH d AS (
+            INSERT INTO drawings (sha256, media_type, size_bytes, content)
+            VALUES ($2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING
+        ), j AS (
+            INSERT INTO jobs (id, drawing_sha256, filename, requested_stages, stages, options,
+                              priority, idempotency_key, api_key_id, source)
+            VALUES ($1, $2, $6, $7, $8, $9, $10, $11, $12, $13)
+            ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            RETURNING id
+        ), s AS (
+            INSERT INTO stage_runs (job_id, stage, status, queued_at)
+            SELECT j.id, u.stage, u.status, CASE WHEN u.status = 'queued' THEN now() END
+            FROM j, unnest($8::text[], $14::text[]) AS u(stage, status)
+        ), o AS (
+            INSERT INTO outbox (job_id, exchange, routing_key, payload)
+            SELECT j.id, '', 'drawpipe.stage.' || r,
+                   jsonb_build_object('v', 1, 'job_id', j.id, 'stage', r, 'attempt', 1)
+            FROM j, unnest($15::text[]) AS r
+        )
+        SELECT id FROM j
+        "#,
+    )
+    .bind(job.id.0)
+    .bind(job.sha256)
+    .bind(job.media_type)
+    .bind(job.content.len() as i64)
+    .bind(job.content)
+    .bind(job.filename)
+    .bind(job.requested)
+    .bind(&stages)
+    .bind(job.options)
+    .bind(job.priority)
+    .bind(job.idempotency_key)
+    .bind(job.api_key_id)
+    .bind(job.source)
+    .bind(&statuses)
+    .bind(&roots)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(row) = row {
+        return Ok((JobId(row.get(0)), true));
+    }
+    let existing: Uuid = sqlx::query_scalar("SELECT id FROM jobs WHERE idempotency_key = $1")
+        .bind(job.idempotency_key)
+        .fetch_one(pool)
+        .await?;
+    Ok((JobId(existing), false))
+}
+
+/// A stage run a worker has taken on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub job_id: JobId,
+    /// Attempts including this one.
+    pub attempts: i32,
+}
+
+/// Marks `stage` of each job running (attempts + 1) where it is queued or running
+/// and the job is neither finished nor cancelled; moves those jobs to `running`.
+/// Jobs not returned need no work: done already, cancelled, or unknown.
+pub async fn claim(pool: &PgPool, stage: Stage, jobs: &[JobId], worker: &str) -> Result<Vec<Claim>, sqlx::Error> {
+    let ids: Vec<Uuid> = jobs.iter().map(|j| j.0).collect();
+    let rows = sqlx::query(
+        r#"
+        WITH c AS (
+            UPDATE stage_runs sr
+            SET status = 'running', attempts = sr.attempts + 1, worker = $3,
+                started_at = now(), updated_at = now()
+            FROM jobs j
+            WHERE j.id = sr.job_id AND sr.job_id = ANY($1) AND sr.stage = $2
+              AND sr.status IN ('queued', 'running') AND j.status IN ('queued', 'running')
+            RETURNING sr.job_id, sr.attempts
+        ), u AS (
+            UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()), updated_at = now()
+            WHERE id IN (SELECT job_id FROM c) AND status = 'queued'
+        )
+        SELECT job_id, attempts FROM c
+        "#,
+    )
+    .bind(&ids)
+    .bind(stage.name())
+    .bind(worker)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Claim { job_id: JobId(r.get(0)), attempts: r.get(1) })
+        .collect())
+}
+
+/// How one stage run ended.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub job_id: JobId,
+    pub status: StageStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub device: Option<String>,
+    pub duration_ms: Option<f64>,
+}
+
+/// Records the outcome of `stage` for each job (only where the run is still live:
+/// a cancelled job's late result is dropped). Returns the jobs whose run was
+/// recorded.
+pub async fn settle(
+    tx: &mut Transaction<'_, Postgres>,
+    stage: Stage,
+    items: &[Settlement],
+) -> Result<Vec<JobId>, sqlx::Error> {
+    if items.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<Uuid> = items.iter().map(|i| i.job_id.0).collect();
+    let statuses: Vec<&str> = items.iter().map(|i| i.status.as_str()).collect();
+    let outputs: Vec<Option<String>> = items.iter().map(|i| i.output.as_ref().map(Value::to_string)).collect();
+    let errors: Vec<Option<&str>> = items.iter().map(|i| i.error.as_deref()).collect();
+    let devices: Vec<Option<&str>> = items.iter().map(|i| i.device.as_deref()).collect();
+    let durations: Vec<Option<f64>> = items.iter().map(|i| i.duration_ms).collect();
+    let rows = sqlx::query(
+        r#"
+        UPDATE stage_runs sr
+        SET status = v.status, output = v.output::jsonb, error = v.error, device = v.device,
+            duration_ms = v.duration_ms, finished_at = now(), updated_at = now()
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[])
+             AS v(job_id, status, output, error, device, duration_ms)
+        WHERE sr.job_id = v.job_id AND sr.stage = $7 AND sr.status IN ('queued', 'running')
+        RETURNING sr.job_id
+        "#,
+    )
+    .bind(&ids)
+    .bind(&statuses)
+    .bind(&outputs)
+    .bind(&errors)
+    .bind(&devices)
+    .bind(&durations)
+    .bind(stage.name())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| JobId(r.get(0))).collect())
+}
+
+/// Puts runs back to `queued` with their last error and writes a retry message
+/// (attempt + 1) through the delay exchange, which returns it after the backoff.
+pub async fn retry_later(
+    tx: &mut Transaction<'_, Postgres>,
+    stage: Stage,
+    items: &[(JobId, u32, String)],
+) -> Result<(), sqlx::Error> {
+    for (job, next_attempt, error) in items {
+        sqlx::query(
+            "UPDATE stage_runs SET status = 'queued', error = $3, updated_at = now() \
+             WHERE job_id = $1 AND stage = $2 AND status = 'running'",
+        )
+        .bind(job.0)
+        .bind(stage.name())
+        .bind(error)
+        .execute(&mut **tx)
+        .await?;
+        let msg = crate::message::StageMessage::new(*job, stage, *next_attempt);
+        let key = format!("{}.{}", topology::delay_tier(*next_attempt), stage.name());
+        insert_outbox(tx, Some(*job), topology::DELAY_EXCHANGE, &key, &serde_json::to_value(msg).unwrap()).await?;
+    }
+    Ok(())
+}
+
+pub async fn insert_outbox(
+    tx: &mut Transaction<'_, Postgres>,
+    job: Option<JobId>,
+    exchange: &str,
+    routing_key: &str,
+    payload: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO outbox (job_id, exchange, routing_key, payload) VALUES ($1, $2, $3, $4)")
+        .bind(job.map(|j| j.0))
+        .bind(exchange)
+        .bind(routing_key)
+        .bind(payload)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Queues the stages of `jobs` whose dependencies have all finished, and skips the
+/// ones whose dependencies failed. Takes the jobs' row locks. Returns how many
+/// messages it wrote to the outbox.
+pub async fn advance(tx: &mut Transaction<'_, Postgres>, jobs: &[JobId]) -> Result<usize, sqlx::Error> {
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let mut ids: Vec<Uuid> = jobs.iter().map(|j| j.0).collect();
+    ids.sort();
+    ids.dedup();
+    let job_rows = sqlx::query(
+        "SELECT id, stages FROM jobs WHERE id = ANY($1) AND status IN ('queued', 'running') ORDER BY id FOR UPDATE",
+    )
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let run_rows = sqlx::query("SELECT job_id, stage, status FROM stage_runs WHERE job_id = ANY($1)")
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut runs: HashMap<Uuid, HashMap<Stage, StageStatus>> = HashMap::new();
+    for r in run_rows {
+        let (Ok(stage), Ok(status)) = (r.get::<String, _>(1).parse::<Stage>(), r.get::<String, _>(2).parse()) else {
+            continue;
+        };
+        runs.entry(r.get(0)).or_default().insert(stage, status);
+    }
+
+    let (mut upd_job, mut upd_stage, mut upd_status, mut upd_error) = (vec![], vec![], vec![], vec![]);
+    for row in job_rows {
+        let id: Uuid = row.get(0);
+        let names: Vec<String> = row.get(1);
+        let Ok(plan) = StagePlan::from_names(&names) else { continue };
+        let Some(status) = runs.get_mut(&id) else { continue };
+        for (stage, new, error) in next_steps(&plan, status) {
+            upd_job.push(id);
+            upd_stage.push(stage.name().to_string());
+            upd_status.push(new.as_str().to_string());
+            upd_error.push(error);
+        }
+    }
+    if upd_job.is_empty() {
+        return Ok(0);
+    }
+    sqlx::query(
+        r#"
+        WITH v AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS v(job_id, stage, status, error)),
+        u AS (
+            UPDATE stage_runs sr
+            SET status = v.status, error = v.error, updated_at = now(),
+                queued_at = CASE WHEN v.status = 'queued' THEN now() ELSE sr.queued_at END,
+                finished_at = CASE WHEN v.status = 'skipped' THEN now() ELSE sr.finished_at END
+            FROM v WHERE sr.job_id = v.job_id AND sr.stage = v.stage
+        )
+        INSERT INTO outbox (job_id, exchange, routing_key, payload)
+        SELECT v.job_id, '', 'drawpipe.stage.' || v.stage,
+               jsonb_build_object('v', 1, 'job_id', v.job_id, 'stage', v.stage, 'attempt', 1)
+        FROM v WHERE v.status = 'queued'
+        "#,
+    )
+    .bind(&upd_job)
+    .bind(&upd_stage)
+    .bind(&upd_status)
+    .bind(&upd_error)
+    .execute(&mut **tx)
+    .await?;
+    Ok(upd_status.iter().filter(|s| *s == "queued").count())
+}
+
+/// The pure part of [`advance`]: which pending stages of one job move now, to what,
+/// and why. Updates `status` in place.
+pub fn next_steps(plan: &StagePlan, status: &mut HashMap<Stage, StageStatus>) -> Vec<(Stage, StageStatus, Option<String>)> {
+    let mut out = Vec::new();
+    loop {
+        let mut changed = false;
+        for &s in plan.stages() {
+            if status.get(&s) != Some(&StageStatus::Pending) {
+                continue;
+            }
+            let deps = plan.deps_of(s);
+            let st = |d: &Stage| status.get(d).copied().unwrap_or(StageStatus::Pending);
+            let failed_dep = deps.iter().find(|d| {
+                matches!(st(d), StageStatus::Failed | StageStatus::Skipped | StageStatus::Cancelled)
+            });
+            let next = if s == Stage::Report {
+                deps.iter().all(|d| st(d).is_terminal()).then_some((StageStatus::Queued, None))
+            } else if let Some(d) = failed_dep {
+                Some((StageStatus::Skipped, Some(format!("skipped: stage {d} did not succeed"))))
+            } else if deps.iter().all(|d| st(d) == StageStatus::Succeeded) {
+                Some((StageStatus::Queued, None))
+            } else {
+                None
+            };
+            if let Some((new, why)) = next {
+                status.insert(s, new);
+                out.push((s, new, why));
+                changed = true;
+            }
+        }
+        if !changed {
+            return out;
+        }
+    }
+}
+
+/// Cancels a job that has not finished. Returns false when it was already finished
+/// (or does not exist).
+pub async fn cancel_job(pool: &PgPool, job: JobId) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE jobs SET status = 'cancelled', error = 'cancelled by request', finished_at = now(), updated_at = now() \
+         WHERE id = $1 AND status IN ('queued', 'running') RETURNING id",
+    )
+    .bind(job.0)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if done.is_none() {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE stage_runs SET status = 'cancelled', finished_at = now(), updated_at = now() \
+         WHERE job_id = $1 AND status IN ('pending', 'queued', 'running')",
+    )
+    .bind(job.0)
+    .execute(&mut *tx)
+    .await?;
+    let event = job_event(job, "cancelled", "cancelled", Some("cancelled by request"));
+    insert_outbox(&mut tx, Some(job), topology::EVENTS_EXCHANGE, &format!("job.{job}.cancelled"), &event).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The JSON of a [`crate::message::JobEvent`].
+pub fn job_event(job: JobId, kind: &str, status: &str, error: Option<&str>) -> Value {
+    serde_json::to_value(crate::message::JobEvent {
+        v: crate::message::VERSION,
+        job_id: job,
+        kind: kind.to_string(),
+        status: status.to_string(),
+        error: error.map(str::to_string),
+        at: chrono::Utc::now(),
+    })
+    .expect("job event serialises")
+}
+
+/// Re-drives stage runs that have made no progress for `stale_after`: writes a fresh
+/// message for each (the stage's idempotent handling makes duplicates harmless).
+/// Returns how many were re-driven.
+pub async fn reap_stale(pool: &PgPool, stale_after: std::time::Duration, limit: i64) -> Result<u64, sqlx::Error> {
+    let res = sqlx::query(
+        r#"
+        WITH stale AS (
+            SELECT sr.job_id, sr.stage, sr.attempts FROM stage_runs sr JOIN jobs j ON j.id = sr.job_id
+            WHERE sr.status IN ('queued', 'running') AND sr.updated_at < now() - make_interval(secs => $1)
+              AND j.status IN ('queued', 'running')
+            ORDER BY sr.updated_at LIMIT $2
+            FOR UPDATE OF sr SKIP LOCKED
+        ), u AS (
+            UPDATE stage_runs sr SET status = 'queued', updated_at = now(),
+                   error = 'no progress for ' || $1::int || ' s; re-driven by the reaper'
+            FROM stale WHERE sr.job_id = stale.job_id AND sr.stage = stale.stage
+        )
+        INSERT INTO outbox (job_id, exchange, routing_key, payload)
+        SELECT job_id, '', 'drawpipe.stage.' || stage,
+               jsonb_build_object('v', 1, 'job_id', job_id, 'stage', stage, 'attempt', attempts + 1)
+        FROM stale
+        "#,
+    )
+    .bind(stale_after.as_secs_f64())
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(res.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(names: &[&str]) -> StagePlan {
+        StagePlan::from_names(names).unwrap()
+    }
+
+    #[test]
+    fn next_steps_queue_ready_and_skip_blocked() {
+        use StageStatus::*;
+        struct Case {
+            plan: StagePlan,
+            status: Vec<(Stage, StageStatus)>,
+            want: Vec<(Stage, StageStatus)>,
+        }
+        let cases = [
+            Case {
+                plan: plan(&["preprocess", "report"]),
+                status: vec![(Stage::Preprocess, Succeeded), (Stage::Report, Pending)],
+                want: vec![(Stage::Report, Queued)],
+            },
+            Case {
+                plan: plan(&["preprocess", "report"]),
+                status: vec![(Stage::Preprocess, Running), (Stage::Report, Pending)],
+                want: vec![],
+            },
+            Case {
+                plan: plan(&["preprocess", "detect", "ocr", "edocr", "tolerance", "report"]),
+                status: vec![
+                    (Stage::Preprocess, Succeeded),
+                    (Stage::Detect, Failed),
+                    (Stage::Ocr, Succeeded),
+                    (Stage::Edocr, Pending),
+                    (Stage::Tolerance, Pending),
+                    (Stage::Report, Pending),
+                ],
+                want: vec![(Stage::Edocr, Skipped), (Stage::Tolerance, Skipped), (Stage::Report, Queued)],
+            },
+            Case {
+                plan: plan(&["preprocess", "detect", "ocr", "report"]),
+                status: vec![
+                    (Stage::Preprocess, Succeeded),
+                    (Stage::Detect, Pending),
+                    (Stage::Ocr, Pending),
+                    (Stage::Report, Pending),
+                ],
+                want: vec![(Stage::Detect, Queued), (Stage::Ocr, Queued)],
+            },
+        ];
+        for c in cases {
+            let mut st: HashMap<_, _> = c.status.into_iter().collect();
+            let got: Vec<_> = next_steps(&c.plan, &mut st).into_iter().map(|(s, n, _)| (s, n)).collect();
+            assert_eq!(got, c.want);
+        }
+    }
+}
