@@ -1,1 +1,251 @@
-fn main(){}
+//! `drawpipe`: analyse drawings in-process, run a worker, or talk to a dispatcher.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use drawpipe_core::{Pool, Stage, StagePlan};
+use drawpipe_workers::{client::Client, local, runtime, stages::preprocess};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "drawpipe", version, about = "Read engineering drawings: analyse locally, run a worker, or talk to a dispatcher")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse drawings in-process (no broker, no database) and print the report JSON.
+    Analyze {
+        /// Drawings (PNG, JPEG, TIFF, BMP or PDF).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Comma-separated stages; default: every available stage.
+        #[arg(long, default_value = "")]
+        stages: String,
+        /// Write `<name>.json` per drawing into this folder instead of printing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Consume stage queues and run stages.
+    Worker(WorkerArgs),
+    /// Print, for each stage, the device it will use and why.
+    Devices,
+    /// Submit a drawing to a dispatcher.
+    Submit {
+        file: PathBuf,
+        #[arg(long)]
+        stages: Option<String>,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Wait until the job finishes and print its result.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Print a job's status and per-stage progress.
+    Status {
+        id: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Print a finished job's report.
+    Result {
+        id: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Wait until a job finishes, then print its report.
+    Wait {
+        id: String,
+        /// Give up after this many seconds (default 600).
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct ApiArgs {
+    /// Dispatcher base URL (default http://127.0.0.1:8080).
+    #[arg(long = "api", env = "DRAWPIPE_API", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// API key (default: none; the dispatcher then answers 401 unless it runs with --no-auth).
+    #[arg(long = "api-key", env = "DRAWPIPE_API_KEY", hide_env_values = true)]
+    key: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct WorkerArgs {
+    /// Which pool's stages to consume: cpu, gpu or all (default all).
+    #[arg(long, env = "DRAWPIPE_POOL", default_value = "all")]
+    pool: String,
+    /// Restrict to these comma-separated stages (default: every available stage of the pool).
+    #[arg(long, env = "DRAWPIPE_STAGES")]
+    stages: Option<String>,
+    /// Batches in flight per stage (default 2).
+    #[arg(long, env = "DRAWPIPE_CONCURRENCY", default_value_t = 2)]
+    concurrency: usize,
+    /// Most messages per batch (default 32).
+    #[arg(long, env = "DRAWPIPE_BATCH_MAX", default_value_t = 32)]
+    batch_max: usize,
+    /// Longest wait for a batch to fill, milliseconds (default 5).
+    #[arg(long, env = "DRAWPIPE_BATCH_WAIT_MS", default_value_t = 5)]
+    batch_wait_ms: u64,
+    /// Unacked messages per stage consumer (default 128).
+    #[arg(long, env = "DRAWPIPE_PREFETCH", default_value_t = 128)]
+    prefetch: u16,
+    /// Attempts per stage before it fails for good (default 5).
+    #[arg(long, env = "DRAWPIPE_MAX_ATTEMPTS", default_value_t = 5)]
+    max_attempts: u32,
+    /// Seconds in-flight work gets to finish on SIGTERM/SIGINT (default 30).
+    #[arg(long, env = "DRAWPIPE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    shutdown_grace_secs: u64,
+    /// PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/drawpipe).
+    #[arg(long, env = "DRAWPIPE_DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/drawpipe")]
+    database_url: String,
+    /// RabbitMQ URL (default amqp://guest:guest@127.0.0.1:5672/%2f).
+    #[arg(long, env = "DRAWPIPE_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    amqp_url: String,
+    /// PostgreSQL connections (default 8).
+    #[arg(long, env = "DRAWPIPE_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    db_max_connections: u32,
+}
+
+impl WorkerArgs {
+    fn into_config(self) -> anyhow::Result<runtime::WorkerConfig> {
+        let pool: Option<Pool> = match self.pool.as_str() {
+            "all" => None,
+            "cpu" => Some(Pool::Cpu),
+            "gpu" => Some(Pool::Gpu),
+            other => anyhow::bail!("unknown pool '{other}'; expected cpu, gpu or all"),
+        };
+        let stages: Vec<Stage> = match &self.stages {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<Stage>().map_err(|e| anyhow::anyhow!("--stages: {e}")))
+                .collect::<anyhow::Result<_>>()?,
+            None => Stage::available().filter(|s| pool.is_none_or(|p| s.pool() == p)).collect(),
+        };
+        if let Some(s) = stages.iter().find(|s| !s.is_available()) {
+            anyhow::bail!("--stages: stage {s} is not available in this build");
+        }
+        if stages.is_empty() {
+            anyhow::bail!(
+                "no stage to consume: pool {} has no available stage in this build (available: {})",
+                self.pool,
+                Stage::available().map(Stage::name).collect::<Vec<_>>().join(", ")
+            );
+        }
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "localhost".into());
+        Ok(runtime::WorkerConfig {
+            database_url: self.database_url,
+            amqp_url: self.amqp_url,
+            stages,
+            concurrency: self.concurrency.max(1),
+            batch_max: self.batch_max.max(1),
+            batch_wait: Duration::from_millis(self.batch_wait_ms),
+            prefetch: self.prefetch.max(1),
+            max_attempts: self.max_attempts.max(1),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            db_max_connections: self.db_max_connections.max(2),
+            name: format!("{}-{}", host.trim(), std::process::id()),
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DRAWPIPE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze { files, stages, out } => {
+            let plan = StagePlan::parse(&stages)?;
+            let params = preprocess::Params::default();
+            if let Some(dir) = &out {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let mut failed = 0;
+            for file in &files {
+                let report = local::analyze_file(file, &plan, &params)?;
+                if report.status == drawpipe_core::JobStatus::Failed {
+                    failed += 1;
+                }
+                let json = serde_json::to_string_pretty(&report)?;
+                match &out {
+                    Some(dir) => {
+                        let name = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "drawing".into());
+                        let path = dir.join(format!("{name}.json"));
+                        std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
+                        eprintln!("{}: {} -> {}", file.display(), report.status, path.display());
+                    }
+                    None => println!("{json}"),
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} of {} drawing(s) failed; see the report's stages for why", files.len());
+            }
+        }
+        Command::Worker(args) => {
+            let cfg = args.into_config()?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(signal_shutdown(shutdown.clone()));
+            runtime::run(cfg, shutdown).await?;
+        }
+        Command::Devices => {
+            println!("{:<12} {:<5} {:<8} reason", "stage", "pool", "device");
+            for s in Stage::ALL {
+                let (device, reason) = if s.is_available() {
+                    ("cpu", "no inference: decoding, CLAHE and merging run on the CPU")
+                } else {
+                    ("-", "not available in this build")
+                };
+                println!("{:<12} {:<5} {:<8} {reason}", s.name(), s.pool(), device);
+            }
+        }
+        Command::Submit { file, stages, idempotency_key, wait, api } => {
+            let c = Client::new(&api.url, api.key);
+            let resp = c.submit(&file, stages.as_deref(), idempotency_key.as_deref()).await?;
+            let id = resp["id"].as_str().context("the dispatcher's answer has no job id")?.to_string();
+            if wait {
+                c.wait(&id, Duration::from_secs(600)).await?;
+                println!("{}", serde_json::to_string_pretty(&c.result(&id).await?)?);
+            } else {
+                println!("{id}");
+            }
+        }
+        Command::Status { id, api } => {
+            println!("{}", serde_json::to_string_pretty(&Client::new(&api.url, api.key).status(&id).await?)?);
+        }
+        Command::Result { id, api } => {
+            println!("{}", serde_json::to_string_pretty(&Client::new(&api.url, api.key).result(&id).await?)?);
+        }
+        Command::Wait { id, timeout_secs, api } => {
+            let c = Client::new(&api.url, api.key);
+            c.wait(&id, Duration::from_secs(timeout_secs)).await?;
+            println!("{}", serde_json::to_string_pretty(&c.result(&id).await?)?);
+        }
+    }
+    Ok(())
+}
+
+async fn signal_shutdown(token: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutdown requested: stopping consumers, finishing in-flight work");
+    token.cancel();
+}

@@ -1,0 +1,8 @@
+//! drawpipe's workers: the stage runtime (consume, batch, retry), one module per
+//! stage, the local runner behind `drawpipe analyze`, and the HTTP client commands.
+
+pub mod client;
+pub mod local;
+pub mod pdf;
+pub mod runtime;
+pub mod stages;

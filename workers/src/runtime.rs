@@ -1,0 +1,562 @@
+//! The worker runtime: consume stage queues, gather batches, claim, compute on the
+//! blocking pool, settle in one transaction, then ack.
+//!
+//! Invariants:
+//! - a message is acked only after the transaction holding its stage result and its
+//!   downstream outbox rows has committed (or when there is nothing to do: the run
+//!   is finished already or the job was cancelled);
+//! - a bad input fails its stage at once; other errors retry through the delay
+//!   queues with backoff until `max_attempts`, then fail the stage;
+//! - an undecodable message is rejected without requeue, so it dead-letters;
+//! - on shutdown the consumers stop, in-flight batches finish and ack within the
+//!   grace period, and whatever is still unacked returns to the queue when the
+//!   channel closes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use drawpipe_core::db::{self, Settlement};
+use drawpipe_core::message::{StageMessage, VERSION};
+use drawpipe_core::mq::{self, OutboxRelay};
+use drawpipe_core::report::DrawingInfo;
+use drawpipe_core::{topology, JobId, Stage, StageError, StageStatus};
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::types::FieldTable;
+use serde_json::Value;
+use sqlx::{PgPool, Row};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::stages::{preprocess, report, PageRaster};
+
+/// How a worker runs; see `drawpipe worker --help` for defaults.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub database_url: String,
+    pub amqp_url: String,
+    pub stages: Vec<Stage>,
+    /// Batches in flight per stage.
+    pub concurrency: usize,
+    pub batch_max: usize,
+    pub batch_wait: Duration,
+    pub prefetch: u16,
+    pub max_attempts: u32,
+    pub shutdown_grace: Duration,
+    pub db_max_connections: u32,
+    pub name: String,
+}
+
+struct Ctx {
+    pool: PgPool,
+    cfg: WorkerConfig,
+    relay: Arc<Notify>,
+    compute: Arc<Semaphore>,
+}
+
+/// Runs the worker until `shutdown`, then drains in-flight work.
+///
+/// # Errors
+/// When PostgreSQL or RabbitMQ cannot be reached at start, or a consumer's
+/// connection is lost.
+pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let pool = db::connect(&cfg.database_url, cfg.db_max_connections)
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(&cfg.database_url)))?;
+    db::MIGRATOR.run(&pool).await.context("cannot apply database migrations")?;
+    let conn = mq::connect(&cfg.amqp_url, &cfg.name)
+        .await
+        .with_context(|| format!("cannot connect to RabbitMQ at {}", redact(&cfg.amqp_url)))?;
+    mq::declare_topology(&conn.create_channel().await?).await.context("cannot declare the queue topology")?;
+    let relay = OutboxRelay::new(pool.clone(), conn.create_channel().await?, Duration::from_millis(500)).await?;
+    let relay_stop = CancellationToken::new();
+    let relay_task = tokio::spawn(relay.clone().run(relay_stop.clone()));
+
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let ctx = Arc::new(Ctx { pool: pool.clone(), cfg: cfg.clone(), relay: relay.waker(), compute: Arc::new(Semaphore::new(threads)) });
+    tracing::info!(worker = %cfg.name, stages = ?cfg.stages.iter().map(|s| s.name()).collect::<Vec<_>>(), "worker started");
+
+    let mut consumers = tokio::task::JoinSet::new();
+    for &stage in &cfg.stages {
+        let ch = conn.create_channel().await?;
+        consumers.spawn(consume_stage(stage, ch, ctx.clone(), shutdown.clone()));
+    }
+    let mut result = Ok(());
+    while let Some(r) = consumers.join_next().await {
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %format!("{e:#}"), "consumer stopped");
+                shutdown.cancel();
+                result = Err(e);
+            }
+            Err(e) => {
+                shutdown.cancel();
+                result = Err(anyhow::anyhow!("consumer task panicked: {e}"));
+            }
+        }
+    }
+    relay_stop.cancel();
+    let _ = relay_task.await;
+    let _ = conn.close(200, "worker shutdown").await;
+    pool.close().await;
+    tracing::info!(worker = %cfg.name, "worker stopped");
+    result
+}
+
+async fn consume_stage(stage: Stage, ch: lapin::Channel, ctx: Arc<Ctx>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let cfg = &ctx.cfg;
+    ch.basic_qos(cfg.prefetch, BasicQosOptions::default()).await?;
+    let tag = format!("{}-{}", cfg.name, stage.name());
+    let queue = topology::stage_queue(stage);
+    let mut consumer = ch
+        .basic_consume(&queue, &tag, BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .with_context(|| format!("cannot consume {queue}"))?;
+    let tracker = TaskTracker::new();
+    let inflight = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let mut lost: Option<anyhow::Error> = None;
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            d = consumer.next() => d,
+        };
+        let first = match first {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                lost = Some(anyhow::anyhow!("consumer of {queue} failed: {e}"));
+                break;
+            }
+            None => {
+                if !shutdown.is_cancelled() {
+                    lost = Some(anyhow::anyhow!("consumer of {queue} was closed by the broker"));
+                }
+                break;
+            }
+        };
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + cfg.batch_wait;
+        while batch.len() < cfg.batch_max {
+            match tokio::time::timeout_at(deadline, consumer.next()).await {
+                Ok(Some(Ok(d))) => batch.push(d),
+                _ => break,
+            }
+        }
+        let permit = inflight.clone().acquire_owned().await?;
+        let ctx = ctx.clone();
+        tracker.spawn(async move {
+            process_batch(stage, batch, &ctx).await;
+            drop(permit);
+        });
+    }
+    let _ = ch.basic_cancel(&tag, BasicCancelOptions::default()).await;
+    tracker.close();
+    if tokio::time::timeout(cfg.shutdown_grace, tracker.wait()).await.is_err() {
+        tracing::warn!(stage = %stage, "in-flight work did not finish within the grace period; it returns to the queue");
+    }
+    let _ = ch.close(200, "consumer stopped").await;
+    match lost {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// What one stage computation produced.
+enum Outcome {
+    Done { output: Value, pages: Vec<PageRaster>, report: Option<(drawpipe_core::JobStatus, Value, Option<String>)> },
+    Invalid(String),
+    Retry(String),
+}
+
+async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
+    let started = Instant::now();
+    let mut msgs: Vec<(StageMessage, Delivery)> = Vec::with_capacity(deliveries.len());
+    for d in deliveries {
+        match serde_json::from_slice::<StageMessage>(&d.data) {
+            Ok(m) if m.v == VERSION && m.stage == stage => msgs.push((m, d)),
+            other => {
+                tracing::warn!(stage = %stage, problem = ?other.err(), "undecodable or misrouted stage message; dead-lettering it");
+                let _ = d.reject(BasicRejectOptions { requeue: false }).await;
+            }
+        }
+    }
+    if msgs.is_empty() {
+        return;
+    }
+    let mut ids: Vec<JobId> = msgs.iter().map(|(m, _)| m.job_id).collect();
+    ids.sort();
+    ids.dedup();
+
+    match handle(stage, &ids, ctx).await {
+        Ok(()) => {
+            for (_, d) in msgs {
+                if let Err(e) = d.ack(BasicAckOptions::default()).await {
+                    tracing::warn!(error = %e, "ack failed; the message will be redelivered and acked without recompute");
+                }
+            }
+            ctx.relay.notify_one();
+            tracing::debug!(stage = %stage, jobs = ids.len(), ms = started.elapsed().as_millis() as u64, "batch done");
+        }
+        Err(e) => {
+            tracing::error!(stage = %stage, error = %format!("{e:#}"), "batch failed on infrastructure; requeueing");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            for (_, d) in msgs {
+                let _ = d.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+            }
+        }
+    }
+}
+
+/// Claims, computes and settles; an `Err` means infrastructure failed and the
+/// messages should be requeued.
+async fn handle(stage: Stage, ids: &[JobId], ctx: &Ctx) -> anyhow::Result<()> {
+    let claims = with_retries(|| db::claim(&ctx.pool, stage, ids, &ctx.cfg.name)).await?;
+    if claims.is_empty() {
+        return Ok(());
+    }
+    let (exhausted, live): (Vec<_>, Vec<_>) =
+        claims.into_iter().partition(|c| c.attempts as u32 > ctx.cfg.max_attempts);
+    let attempts: HashMap<JobId, u32> = live.iter().map(|c| (c.job_id, c.attempts as u32)).collect();
+    let live_ids: Vec<JobId> = live.iter().map(|c| c.job_id).collect();
+
+    let outcomes: Vec<(JobId, Outcome, f64)> = match stage {
+        Stage::Preprocess => compute_preprocess(&live_ids, ctx).await?,
+        Stage::Report => compute_report(&live_ids, &attempts, ctx).await?,
+        other => live_ids
+            .iter()
+            .map(|j| (*j, Outcome::Invalid(format!("stage {other} is not available in this worker build")), 0.0))
+            .collect(),
+    };
+
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match settle_all(stage, &outcomes, &exhausted, &attempts, ctx).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 4 => {
+                tracing::warn!(error = %format!("{e:#}"), attempt, "settle failed; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * (1 << attempt))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn settle_all(
+    stage: Stage,
+    outcomes: &[(JobId, Outcome, f64)],
+    exhausted: &[db::Claim],
+    attempts: &HashMap<JobId, u32>,
+    ctx: &Ctx,
+) -> anyhow::Result<()> {
+    let mut settlements = Vec::new();
+    let mut retries = Vec::new();
+    for (job, outcome, ms) in outcomes {
+        let (status, output, error) = match outcome {
+            Outcome::Done { output, .. } => (StageStatus::Succeeded, Some(output.clone()), None),
+            Outcome::Invalid(msg) => (StageStatus::Failed, None, Some(msg.clone())),
+            Outcome::Retry(msg) => {
+                let next = attempts.get(job).copied().unwrap_or(1) + 1;
+                if next > ctx.cfg.max_attempts {
+                    let why = format!("gave up after {} attempts: {msg}", next - 1);
+                    (StageStatus::Failed, None, Some(why))
+                } else {
+                    retries.push((*job, next, msg.clone()));
+                    continue;
+                }
+            }
+        };
+        settlements.push(Settlement { job_id: *job, status, output, error, device: Some("cpu".into()), duration_ms: Some(*ms) });
+    }
+    for c in exhausted {
+        settlements.push(Settlement {
+            job_id: c.job_id,
+            status: StageStatus::Failed,
+            output: None,
+            error: Some(format!(
+                "gave up after {} attempts (the worker kept dying or timing out on this input)",
+                c.attempts - 1
+            )),
+            device: None,
+            duration_ms: None,
+        });
+    }
+
+    let mut tx = ctx.pool.begin().await?;
+    let live = db::settle(&mut tx, stage, &settlements).await?;
+    let live_set: std::collections::HashSet<JobId> = live.iter().copied().collect();
+    let done = |j: &JobId| live_set.contains(j);
+    match stage {
+        Stage::Preprocess => {
+            let pages: Vec<(JobId, &PageRaster)> = outcomes
+                .iter()
+                .filter(|(j, _, _)| done(j))
+                .flat_map(|(j, o, _)| match o {
+                    Outcome::Done { pages, .. } => pages.iter().map(|p| (*j, p)).collect(),
+                    _ => vec![],
+                })
+                .collect();
+            insert_pages(&mut tx, &pages).await?;
+        }
+        Stage::Report => {
+            let reports: Vec<_> = outcomes
+                .iter()
+                .filter(|(j, _, _)| done(j))
+                .filter_map(|(j, o, _)| match o {
+                    Outcome::Done { report: Some(r), .. } => Some((*j, r)),
+                    _ => None,
+                })
+                .collect();
+            finish_jobs(&mut tx, &reports).await?;
+            // A report that itself failed still ends the job.
+            let failed: Vec<JobId> = settlements
+                .iter()
+                .filter(|s| s.status == StageStatus::Failed && done(&s.job_id))
+                .map(|s| s.job_id)
+                .collect();
+            fail_jobs(&mut tx, &failed).await?;
+        }
+        _ => {}
+    }
+    db::retry_later(&mut tx, stage, &retries).await?;
+    db::advance(&mut tx, &live).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn compute_preprocess(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
+    let uuids: Vec<Uuid> = ids.iter().map(|j| j.0).collect();
+    let rows = with_retries(|| {
+        sqlx::query(
+            "SELECT j.id, d.content, j.options -> 'preprocess' FROM jobs j \
+             JOIN drawings d ON d.sha256 = j.drawing_sha256 WHERE j.id = ANY($1)",
+        )
+        .bind(&uuids)
+        .fetch_all(&ctx.pool)
+    })
+    .await?;
+    let tasks = rows.into_iter().map(|row| {
+        let job = JobId(row.get(0));
+        let bytes: Vec<u8> = row.get(1);
+        let opts: Option<Value> = row.get(2);
+        let compute = ctx.compute.clone();
+        async move {
+            let params: preprocess::Params = match opts.map(serde_json::from_value).transpose() {
+                Ok(p) => p.unwrap_or_default(),
+                Err(e) => return (job, Outcome::Invalid(format!("options.preprocess: {e}")), 0.0),
+            };
+            let _permit = compute.acquire_owned().await;
+            let start = Instant::now();
+            let res = tokio::task::spawn_blocking(move || preprocess::run(&params, &bytes)).await;
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            let outcome = match res {
+                Ok(Ok(out)) => Outcome::Done { output: out.summary(), pages: out.pages, report: None },
+                Ok(Err(e)) => stage_error(e),
+                Err(e) => Outcome::Retry(format!("stage panicked: {e}")),
+            };
+            (job, outcome, ms)
+        }
+    });
+    Ok(futures::future::join_all(tasks).await)
+}
+
+async fn compute_report(ids: &[JobId], attempts: &HashMap<JobId, u32>, ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
+    let uuids: Vec<Uuid> = ids.iter().map(|j| j.0).collect();
+    let jobs = with_retries(|| {
+        sqlx::query(
+            "SELECT j.id, d.sha256, d.media_type, d.size_bytes FROM jobs j \
+             JOIN drawings d ON d.sha256 = j.drawing_sha256 WHERE j.id = ANY($1)",
+        )
+        .bind(&uuids)
+        .fetch_all(&ctx.pool)
+    })
+    .await?;
+    let runs = with_retries(|| {
+        sqlx::query(
+            "SELECT job_id, stage, status, device, attempts, duration_ms, error, output \
+             FROM stage_runs WHERE job_id = ANY($1) AND stage <> 'report'",
+        )
+        .bind(&uuids)
+        .fetch_all(&ctx.pool)
+    })
+    .await?;
+    let mut by_job: HashMap<Uuid, Vec<report::StageRun>> = HashMap::new();
+    for r in runs {
+        let (Ok(stage), Ok(status)) = (r.get::<String, _>(1).parse::<Stage>(), r.get::<String, _>(2).parse::<StageStatus>()) else {
+            continue;
+        };
+        by_job.entry(r.get(0)).or_default().push(report::StageRun {
+            stage,
+            status,
+            device: r.get(3),
+            attempts: r.get::<i32, _>(4) as u32,
+            duration_ms: r.get(5),
+            error: r.get(6),
+            output: r.get(7),
+        });
+    }
+    let mut out = Vec::with_capacity(jobs.len());
+    for row in jobs {
+        let id: Uuid = row.get(0);
+        let start = Instant::now();
+        let mut runs = by_job.remove(&id).unwrap_or_default();
+        runs.sort_by_key(|r| r.stage);
+        let input = report::Input {
+            job_id: JobId(id),
+            drawing: DrawingInfo { sha256: row.get(1), media_type: row.get(2), bytes: row.get::<i64, _>(3) as u64 },
+            runs,
+            attempts: attempts.get(&JobId(id)).copied().unwrap_or(1),
+        };
+        let outcome = match report::run(&report::Params, input) {
+            Ok(mut r) => {
+                let ms = start.elapsed().as_secs_f64() * 1000.0;
+                if let Some(s) = r.stages.get_mut("report") {
+                    s.duration_ms = Some(ms);
+                }
+                let error = r.extra.get("error").and_then(Value::as_str).map(str::to_string);
+                let json = serde_json::to_value(&r)?;
+                Outcome::Done { output: serde_json::json!({}), pages: vec![], report: Some((r.status, json, error)) }
+            }
+            Err(e) => stage_error(e),
+        };
+        out.push((JobId(id), outcome, start.elapsed().as_secs_f64() * 1000.0));
+    }
+    Ok(out)
+}
+
+fn stage_error(e: StageError) -> Outcome {
+    match e {
+        StageError::Invalid(m) => Outcome::Invalid(m),
+        other => Outcome::Retry(other.to_string()),
+    }
+}
+
+async fn insert_pages(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, pages: &[(JobId, &PageRaster)]) -> Result<(), sqlx::Error> {
+    if pages.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = pages.iter().map(|(j, _)| j.0).collect();
+    let idx: Vec<i32> = pages.iter().map(|(_, p)| p.info.index as i32).collect();
+    let w: Vec<i32> = pages.iter().map(|(_, p)| p.info.width as i32).collect();
+    let h: Vec<i32> = pages.iter().map(|(_, p)| p.info.height as i32).collect();
+    let dpi: Vec<Option<f32>> = pages.iter().map(|(_, p)| p.info.dpi).collect();
+    let png: Vec<&[u8]> = pages.iter().map(|(_, p)| p.png.as_slice()).collect();
+    sqlx::query(
+        "INSERT INTO pages (job_id, page_index, width, height, dpi, raster_png) \
+         SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[], $5::real[], $6::bytea[]) \
+         ON CONFLICT (job_id, page_index) DO UPDATE SET width = EXCLUDED.width, height = EXCLUDED.height, \
+         dpi = EXCLUDED.dpi, raster_png = EXCLUDED.raster_png",
+    )
+    .bind(&ids)
+    .bind(&idx)
+    .bind(&w)
+    .bind(&h)
+    .bind(&dpi)
+    .bind(&png)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks jobs finished with their report and writes their events.
+async fn finish_jobs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    reports: &[(JobId, &(drawpipe_core::JobStatus, Value, Option<String>))],
+) -> Result<(), sqlx::Error> {
+    if reports.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = reports.iter().map(|(j, _)| j.0).collect();
+    let statuses: Vec<&str> = reports.iter().map(|(_, r)| r.0.as_str()).collect();
+    let docs: Vec<String> = reports.iter().map(|(_, r)| r.1.to_string()).collect();
+    let errors: Vec<Option<&str>> = reports.iter().map(|(_, r)| r.2.as_deref()).collect();
+    sqlx::query(
+        r#"
+        WITH v AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS v(id, status, report, error)),
+        u AS (
+            UPDATE jobs j SET status = v.status, report = v.report::jsonb, error = v.error,
+                   finished_at = now(), updated_at = now()
+            FROM v WHERE j.id = v.id AND j.status IN ('queued', 'running')
+            RETURNING j.id, j.status, j.error
+        )
+        INSERT INTO outbox (job_id, exchange, routing_key, payload)
+        SELECT u.id, 'drawpipe.events', 'job.' || u.id || '.' || u.status,
+               jsonb_build_object('v', 1, 'job_id', u.id, 'kind', u.status, 'status', u.status,
+                                  'error', u.error, 'at', now())
+        FROM u
+        "#,
+    )
+    .bind(&ids)
+    .bind(&statuses)
+    .bind(&docs)
+    .bind(&errors)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn fail_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, jobs: &[JobId]) -> Result<(), sqlx::Error> {
+    for job in jobs {
+        sqlx::query(
+            "UPDATE jobs SET status = 'failed', error = coalesce(error, 'report stage failed'), \
+             finished_at = now(), updated_at = now() WHERE id = $1 AND status IN ('queued', 'running')",
+        )
+        .bind(job.0)
+        .execute(&mut **tx)
+        .await?;
+        let event = db::job_event(*job, "failed", "failed", Some("report stage failed"));
+        db::insert_outbox(tx, Some(*job), topology::EVENTS_EXCHANGE, &format!("job.{job}.failed"), &event).await?;
+    }
+    Ok(())
+}
+
+/// Retries a database call a few times on transient errors (connection blips,
+/// deadlocks, serialization failures).
+async fn with_retries<T, F, Fut>(mut f: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < 4 => {
+                tracing::warn!(error = %e, attempt, "database call failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100 * (1 << attempt))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Hides a password in a URL for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("amqp://guest:guest@127.0.0.1:5672/%2f"), "amqp://guest:***@127.0.0.1:5672/%2f");
+        assert_eq!(redact("postgres://postgres@127.0.0.1/db"), "postgres://postgres@127.0.0.1/db");
+    }
+}

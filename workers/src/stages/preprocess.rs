@@ -1,0 +1,252 @@
+//! `preprocess`: sniff the type by magic bytes, bound the pixels before decoding,
+//! decode (or render PDF pages in a bounded child process), convert to grayscale,
+//! apply CLAHE, and hand back page rasters.
+//!
+//! Invariants: nothing is decoded whose header claims more than
+//! [`Params::max_pixels`]; a PDF with more than [`Params::max_pdf_pages`] pages is
+//! refused; every failure caused by the input is [`StageError::Invalid`] with a
+//! message that names the format and the problem.
+
+use drawpipe_core::media::{self, MediaType};
+use drawpipe_core::report::PageInfo;
+use drawpipe_core::StageError;
+use opencv::core::{Mat, Size, Vector};
+use opencv::prelude::*;
+use opencv::{imgcodecs, imgproc};
+use serde::{Deserialize, Serialize};
+
+use super::PageRaster;
+use crate::pdf;
+
+/// Tunables, overridable per job under `options.preprocess`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Params {
+    /// Largest page accepted, in pixels (default 120 megapixels). PDF pages are
+    /// rendered at a lower DPI rather than refused.
+    pub max_pixels: u64,
+    /// Most PDF pages accepted (default 50).
+    pub max_pdf_pages: u32,
+    /// PDF render resolution (default 300 DPI: scanned A3 drawings need it).
+    pub pdf_dpi: f32,
+    /// Wall-clock limit per PDF helper process, seconds (default 120).
+    pub pdf_timeout_secs: u64,
+    /// Address-space limit per PDF helper process, MiB (default 4096).
+    pub pdf_memory_mib: u64,
+    /// CLAHE clip limit (default 3.0, as eDOCr2).
+    pub clahe_clip: f64,
+    /// CLAHE tile grid (default 8, i.e. 8×8 tiles).
+    pub clahe_tiles: i32,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            max_pixels: 120_000_000,
+            max_pdf_pages: 50,
+            pdf_dpi: 300.0,
+            pdf_timeout_secs: 120,
+            pdf_memory_mib: 4096,
+            clahe_clip: 3.0,
+            clahe_tiles: 8,
+        }
+    }
+}
+
+/// What `preprocess` produces: the detected type and the page rasters.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub media_type: MediaType,
+    pub pages: Vec<PageRaster>,
+}
+
+impl Output {
+    /// The JSON stored in `stage_runs.output` (pages without pixels).
+    pub fn summary(&self) -> serde_json::Value {
+        let pages: Vec<&PageInfo> = self.pages.iter().map(|p| &p.info).collect();
+        serde_json::json!({ "media_type": self.media_type.mime(), "pages": pages })
+    }
+}
+
+/// Runs the stage on a drawing's bytes.
+///
+/// # Errors
+/// [`StageError::Invalid`] for empty, unknown, truncated, corrupt or oversized input
+/// and for PDFs that are malformed or have too many pages.
+pub fn run(params: &Params, bytes: &[u8]) -> Result<Output, StageError> {
+    let media_type = media::sniff(bytes).map_err(|e| StageError::Invalid(e.to_string()))?;
+    let pages = match media_type {
+        MediaType::Pdf => {
+            let rendered = pdf::render(bytes, params)?;
+            let mut pages = Vec::with_capacity(rendered.len());
+            for (i, page) in rendered.into_iter().enumerate() {
+                let gray = decode_gray(&page.png, MediaType::Png)
+                    .map_err(|e| StageError::Invalid(format!("pdf page {}: {e}", i + 1)))?;
+                pages.push(finish_page(params, i as u32, gray, Some(page.dpi))?);
+            }
+            pages
+        }
+        image => {
+            check_image(params, image, bytes)?;
+            let gray = decode_gray(bytes, image).map_err(StageError::Invalid)?;
+            vec![finish_page(params, 0, gray, image_dpi(image, bytes))?]
+        }
+    };
+    Ok(Output { media_type, pages })
+}
+
+/// Header checks before any decoding: dimensions within the bound, and no sign of
+/// truncation.
+fn check_image(params: &Params, media: MediaType, bytes: &[u8]) -> Result<(), StageError> {
+    let (w, h) = media::image_dimensions(media, bytes).map_err(StageError::Invalid)?.unwrap_or((0, 0));
+    if w == 0 || h == 0 {
+        return Err(StageError::Invalid(format!("{} header claims an empty image ({w}×{h})", media.short_name())));
+    }
+    let pixels = w.saturating_mul(h);
+    if pixels > params.max_pixels {
+        return Err(StageError::Invalid(format!(
+            "{} is {w}×{h} pixels ({:.1} megapixels), over the limit of {:.1} megapixels; \
+             downscale it or raise options.preprocess.max_pixels",
+            media.short_name(),
+            pixels as f64 / 1e6,
+            params.max_pixels as f64 / 1e6
+        )));
+    }
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    let truncated = match media {
+        MediaType::Png => !tail.windows(4).any(|w| w == b"IEND"),
+        MediaType::Jpeg => !tail.windows(2).any(|w| w == [0xFF, 0xD9]),
+        _ => false,
+    };
+    if truncated {
+        let what = if media == MediaType::Png { "no IEND chunk" } else { "no end-of-image marker" };
+        return Err(StageError::Invalid(format!(
+            "truncated {}: {what} at the end of its {} bytes; the upload was cut short",
+            media.short_name(),
+            bytes.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Decodes to 8-bit grayscale.
+fn decode_gray(bytes: &[u8], media: MediaType) -> Result<Mat, String> {
+    let buf = Vector::<u8>::from_slice(bytes);
+    let img = imgcodecs::imdecode(&buf, imgcodecs::IMREAD_GRAYSCALE)
+        .map_err(|e| format!("corrupt {}: the decoder failed: {e}", media.short_name()))?;
+    if img.empty() {
+        return Err(format!(
+            "corrupt or truncated {}: the decoder could not read the {} bytes",
+            media.short_name(),
+            bytes.len()
+        ));
+    }
+    Ok(img)
+}
+
+fn finish_page(params: &Params, index: u32, gray: Mat, dpi: Option<f32>) -> Result<PageRaster, StageError> {
+    let other = |e: opencv::Error| StageError::Other(format!("opencv: {e}").into());
+    let enhanced = clahe(&gray, params.clahe_clip, params.clahe_tiles).map_err(other)?;
+    let mut png = Vector::<u8>::new();
+    // Level 1: the rasters are written once and read a few times; speed wins.
+    let flags = Vector::<i32>::from_slice(&[imgcodecs::IMWRITE_PNG_COMPRESSION, 1]);
+    imgcodecs::imencode(".png", &enhanced, &mut png, &flags).map_err(other)?;
+    Ok(PageRaster {
+        info: PageInfo { index, width: gray.cols() as u32, height: gray.rows() as u32, dpi },
+        png: png.to_vec(),
+    })
+}
+
+/// Contrast-limited adaptive histogram equalisation on an 8-bit grayscale image.
+pub fn clahe(gray: &Mat, clip: f64, tiles: i32) -> opencv::Result<Mat> {
+    let mut c = imgproc::create_clahe(clip, Size::new(tiles, tiles))?;
+    let mut out = Mat::default();
+    c.apply(gray, &mut out)?;
+    Ok(out)
+}
+
+/// DPI from the image's metadata: PNG `pHYs` (metres), JPEG JFIF density.
+fn image_dpi(media: MediaType, b: &[u8]) -> Option<f32> {
+    match media {
+        MediaType::Png => {
+            let pos = b.windows(4).take(64 * 1024).position(|w| w == b"pHYs")?;
+            let d = b.get(pos + 4..pos + 13)?;
+            let ppu = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
+            (d[8] == 1 && ppu > 0).then(|| (ppu as f32 * 0.0254 * 10.0).round() / 10.0)
+        }
+        MediaType::Jpeg => {
+            if b.get(6..11)? != b"JFIF\0" {
+                return None;
+            }
+            let units = *b.get(13)?;
+            let x = u16::from_be_bytes([*b.get(14)?, *b.get(15)?]) as f32;
+            match units {
+                1 if x > 0.0 => Some(x),
+                2 if x > 0.0 => Some((x * 2.54 * 10.0).round() / 10.0),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: i32, h: i32) -> Vec<u8> {
+        let img = Mat::new_rows_cols_with_default(h, w, opencv::core::CV_8UC1, 200.into()).unwrap();
+        let mut out = Vector::<u8>::new();
+        imgcodecs::imencode(".png", &img, &mut out, &Vector::new()).unwrap();
+        out.to_vec()
+    }
+
+    #[test]
+    fn decodes_a_png_into_one_page() {
+        let out = run(&Params::default(), &png(40, 30)).unwrap();
+        assert_eq!(out.media_type, MediaType::Png);
+        assert_eq!(out.pages.len(), 1);
+        assert_eq!((out.pages[0].info.width, out.pages[0].info.height), (40, 30));
+        assert!(out.pages[0].png.starts_with(b"\x89PNG"));
+    }
+
+    #[test]
+    fn refuses_bad_input_with_a_message() {
+        struct Case {
+            name: &'static str,
+            bytes: Vec<u8>,
+            want: &'static str,
+        }
+        let good = png(40, 30);
+        let mut huge = good.clone();
+        huge[16..20].copy_from_slice(&50_000u32.to_be_bytes());
+        huge[20..24].copy_from_slice(&50_000u32.to_be_bytes());
+        let cases = [
+            Case { name: "empty", bytes: vec![], want: "empty" },
+            Case { name: "text", bytes: b"just some text\n".to_vec(), want: "unsupported file type" },
+            Case { name: "truncated", bytes: good[..good.len() / 2].to_vec(), want: "truncated PNG" },
+            Case { name: "huge", bytes: huge, want: "50000×50000 pixels (2500.0 megapixels)" },
+            Case { name: "garbage pdf", bytes: b"%PDF-1.4\nnot really a pdf".to_vec(), want: "malformed PDF" },
+        ];
+        for c in cases {
+            match run(&Params::default(), &c.bytes) {
+                Err(StageError::Invalid(msg)) => assert!(msg.contains(c.want), "{}: {msg}", c.name),
+                other => panic!("{}: expected Invalid, got {:?}", c.name, other.map(|o| o.pages.len())),
+            }
+        }
+    }
+
+    #[test]
+    fn reads_png_dpi() {
+        let mut b = png(10, 10);
+        // Insert a pHYs chunk (11811 px/m = 300 DPI) after IHDR (8 + 25 bytes).
+        let mut chunk = vec![0, 0, 0, 9];
+        chunk.extend_from_slice(b"pHYs");
+        chunk.extend_from_slice(&11811u32.to_be_bytes());
+        chunk.extend_from_slice(&11811u32.to_be_bytes());
+        chunk.push(1);
+        chunk.extend_from_slice(&[0, 0, 0, 0]);
+        b.splice(33..33, chunk);
+        assert_eq!(image_dpi(MediaType::Png, &b), Some(300.0));
+    }
+}
