@@ -1,1 +1,111 @@
-fn main(){}
+//! `drawpipe-bench`: pushes jobs of stages `preprocess,report` on a small PNG through
+//! the real dispatcher, RabbitMQ, workers and PostgreSQL, and prints jobs/s and
+//! submit-to-completed latency.
+//!
+//! Run: `cargo run --release -p drawpipe-tests --bin drawpipe-bench -- --jobs 2000`.
+//! It creates its own database and vhost and removes them afterwards.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use drawpipe_tests::{tiny_png, EnvOptions, TestEnv};
+use sqlx::Row;
+
+#[derive(Parser)]
+struct Args {
+    /// Jobs to push (default 2000).
+    #[arg(long, default_value_t = 2000)]
+    jobs: usize,
+    /// Concurrent HTTP submitters (default 64).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Worker processes (default 1).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// PNG side in pixels (default 64).
+    #[arg(long, default_value_t = 64)]
+    size: u32,
+    /// Extra arguments for each worker, e.g. "--batch-max 64".
+    #[arg(long, default_value = "")]
+    worker_args: String,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut env = TestEnv::start(EnvOptions::default()).await?;
+    let wargs: Vec<&str> = args.worker_args.split_whitespace().collect();
+    for _ in 0..args.workers {
+        env.spawn_worker(&wargs)?;
+    }
+    let db = env.db().await;
+    let png = tiny_png(args.size, args.size, 7);
+    let env = Arc::new(env);
+
+    // Warm-up: connections, caches, first compile of statements.
+    for _ in 0..20 {
+        let id = env.submit(png.clone(), "w.png", "preprocess,report").await;
+        env.wait_finished(&id, Duration::from_secs(60)).await;
+    }
+    sqlx::query("TRUNCATE jobs CASCADE").execute(&db).await?;
+
+    let start = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = vec![];
+    for _ in 0..args.concurrency {
+        let env = env.clone();
+        let next = next.clone();
+        let png = png.clone();
+        let n = args.jobs;
+        tasks.push(tokio::spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+                env.submit(png.clone(), "bench.png", "preprocess,report").await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let submitted = start.elapsed();
+    loop {
+        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status IN ('completed', 'partial', 'failed', 'cancelled')")
+            .fetch_one(&db)
+            .await?;
+        if done as usize >= args.jobs {
+            break;
+        }
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(600), "only {done} of {} jobs finished in 600 s", args.jobs);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rows = sqlx::query(
+        "SELECT status, extract(epoch FROM finished_at - created_at) * 1000, \
+         extract(epoch FROM (SELECT max(finished_at) - min(created_at) FROM jobs)) FROM jobs",
+    )
+    .fetch_all(&db)
+    .await?;
+    let completed = rows.iter().filter(|r| r.get::<String, _>(0) == "completed").count();
+    let mut lat: Vec<f64> = rows.iter().filter_map(|r| r.try_get::<f64, _>(1).ok()).collect();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let span: f64 = rows.first().and_then(|r| r.try_get::<f64, _>(2).ok()).unwrap_or(f64::NAN);
+    println!("jobs: {} (completed {completed}), stages preprocess,report, {}x{} PNG ({} bytes)", args.jobs, args.size, args.size, png.len());
+    println!("workers: {} process(es) {:?}; submitters: {}", args.workers, args.worker_args, args.concurrency);
+    println!("submit rate (HTTP 202s): {:.0} jobs/s over {:.2} s", args.jobs as f64 / submitted.as_secs_f64(), submitted.as_secs_f64());
+    println!("throughput (first created → last finished): {:.0} jobs/s over {:.2} s", args.jobs as f64 / span, span);
+    println!(
+        "submit-to-completed latency ms: p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1}",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.95),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(f64::NAN)
+    );
+    Ok(())
+}

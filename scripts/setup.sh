@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what drawpipe needs on a Debian machine, if missing: build packages
+# (clang, libclang-dev, libopencv-dev, pkg-config) and poppler-utils (PDF pages).
+# As root it runs apt-get; otherwise it prints the apt-get line and stops.
+set -euo pipefail
+
+pkgs=(clang libclang-dev libopencv-dev pkg-config poppler-utils)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing system packages; run as root:" >&2
+    echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found; install a Rust toolchain (https://rustup.rs) and retry" >&2
+  exit 1
+fi

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# README command 2: runs every test (unit, end-to-end, fault, bad-input), starting
+# PostgreSQL and RabbitMQ first when they are down.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+./scripts/services.sh
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+cargo build -q --workspace --bins
+cargo test -q --workspace -- --test-threads "${DRAWPIPE_TEST_THREADS:-2}" "$@"

@@ -1,0 +1,182 @@
+//! Drawings submitted over HTTP reach `completed` with the right rows; idempotency,
+//! cancellation and SSE progress.
+
+use std::time::Duration;
+
+use drawpipe_tests::{fixture, EnvOptions, TestEnv};
+use futures::StreamExt;
+use serde_json::Value;
+use sqlx::Row;
+
+/// (fixture, media type, page sizes)
+pub const DRAWINGS: [(&str, &str, &[(i32, i32)]); 3] = [
+    ("example_dwg.png", "image/png", &[(3300, 2550)]),
+    ("Candle_holder.jpg", "image/jpeg", &[(1653, 2339)]),
+    ("two_pages.pdf", "application/pdf", &[(2481, 3508), (2481, 3508)]),
+];
+
+/// Checks the rows a completed `preprocess,report` job leaves.
+pub async fn assert_completed_rows(env: &TestEnv, id: &str, media: &str, pages: &[(i32, i32)]) {
+    let db = env.db().await;
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    let job = sqlx::query("SELECT j.status, d.media_type, j.report, j.finished_at IS NOT NULL FROM jobs j JOIN drawings d ON d.sha256 = j.drawing_sha256 WHERE j.id = $1")
+        .bind(uuid)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(job.get::<String, _>(0), "completed");
+    assert_eq!(job.get::<String, _>(1), media);
+    assert!(job.get::<bool, _>(3));
+    let runs = sqlx::query("SELECT stage, status, attempts FROM stage_runs WHERE job_id = $1 ORDER BY stage")
+        .bind(uuid)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    let runs: Vec<(String, String, i32)> = runs.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for (stage, status, attempts) in &runs {
+        assert_eq!(status, "succeeded", "{stage}");
+        assert!(*attempts >= 1, "{stage}");
+    }
+    let rows = sqlx::query("SELECT page_index, width, height, length(raster_png) FROM pages WHERE job_id = $1 ORDER BY page_index")
+        .bind(uuid)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    let got: Vec<(i32, i32)> = rows.iter().map(|r| (r.get(1), r.get(2))).collect();
+    assert_eq!(got, pages, "page sizes of {id}");
+    for r in &rows {
+        assert!(r.get::<i32, _>(3) > 1000, "raster stored");
+    }
+    let report: Value = job.get(2);
+    assert_eq!(report["status"], "completed");
+    assert_eq!(report["pages"].as_array().unwrap().len(), pages.len());
+    assert_eq!(report["pages"][0]["width"], pages[0].0);
+    assert_eq!(report["drawing"]["media_type"], media);
+    assert_eq!(report["stages"]["preprocess"]["status"], "succeeded");
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE job_id = $1").bind(uuid).fetch_one(&db).await.unwrap();
+    assert_eq!(outbox, 0, "outbox drained");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_jobs_complete_with_rows_and_result() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker(&[]).unwrap();
+    let mut ids = vec![];
+    for (name, media, pages) in DRAWINGS {
+        let id = env.submit(std::fs::read(fixture(name)).unwrap(), name, "preprocess,report").await;
+        ids.push((id, media, pages));
+    }
+    for (id, media, pages) in &ids {
+        let body = env.wait_finished(id, Duration::from_secs(120)).await;
+        assert_eq!(body["status"], "completed", "{body}");
+        assert_completed_rows(&env, id, media, pages).await;
+        let (code, result) = env.get(&format!("/v1/jobs/{id}/result")).await;
+        assert_eq!(code, 200);
+        assert_eq!(result["job_id"], id.as_str());
+        assert_eq!(result["pages"].as_array().unwrap().len(), pages.len());
+    }
+    // Listing shows them, newest first, filterable by status.
+    let (code, list) = env.get("/v1/jobs?status=completed&limit=2").await;
+    assert_eq!(code, 200, "{list}");
+    let items = list["jobs"].as_array().expect("jobs array");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["id"], ids[2].0.as_str());
+    // The summary view people query.
+    let db = env.db().await;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM job_summary WHERE status = 'completed' AND stages_succeeded = 2")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_idempotency_key_gives_one_job() {
+    let env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let bytes = std::fs::read(fixture("example_dwg.png")).unwrap();
+    let (c1, b1) = env.submit_bytes(bytes.clone(), "a.png", Some("preprocess"), Some("order-17")).await;
+    let (c2, b2) = env.submit_bytes(bytes, "a.png", Some("preprocess"), Some("order-17")).await;
+    assert_eq!(c1, 202, "{b1}");
+    assert!(c2 == 200 || c2 == 202, "{b2}");
+    assert_eq!(b1["id"], b2["id"]);
+    let db = env.db().await;
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs").fetch_one(&db).await.unwrap();
+    assert_eq!(jobs, 1);
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs").fetch_one(&db).await.unwrap();
+    assert_eq!(outbox, 2, "one set of stage runs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_job_stops() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    // No worker yet: the job waits in the queue, then is cancelled.
+    let id = env.submit(std::fs::read(fixture("Candle_holder.jpg")).unwrap(), "c.jpg", "preprocess").await;
+    let resp = env.http().delete(format!("{}/v1/jobs/{id}", env.api)).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let again = env.http().delete(format!("{}/v1/jobs/{id}", env.api)).send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 409, "a finished job cannot be cancelled again");
+    // A worker now receives the message and must not compute.
+    env.spawn_worker(&[]).unwrap();
+    let other = env.submit(std::fs::read(fixture("example_dwg.png")).unwrap(), "e.png", "preprocess").await;
+    let body = env.wait_finished(&other, Duration::from_secs(60)).await;
+    assert_eq!(body["status"], "completed");
+    let body = env.wait_finished(&id, Duration::from_secs(5)).await;
+    assert_eq!(body["status"], "cancelled");
+    let db = env.db().await;
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    let rows = sqlx::query("SELECT stage, status, attempts FROM stage_runs WHERE job_id = $1")
+        .bind(uuid)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    for r in rows {
+        assert_eq!(r.get::<String, _>(1), "cancelled");
+        assert_eq!(r.get::<i32, _>(2), 0, "no attempt was made");
+    }
+    let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM pages WHERE job_id = $1").bind(uuid).fetch_one(&db).await.unwrap();
+    assert_eq!(pages, 0);
+    let (code, _) = env.get(&format!("/v1/jobs/{id}/result")).await;
+    assert_ne!(code, 200, "a cancelled job has no result");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_shows_each_stage_start_and_end() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let id = env.submit(std::fs::read(fixture("example_dwg.png")).unwrap(), "e.png", "preprocess,report").await;
+    let resp = env.http().get(format!("{}/v1/jobs/{id}/events", env.api)).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    env.spawn_worker(&[]).unwrap();
+    let mut stream = resp.bytes_stream();
+    let mut text = String::new();
+    let read = async {
+        while let Some(chunk) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if text.contains("event: job") && text.trim_end().ends_with('}') {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read).await.expect("SSE stream ends with the job event");
+    let events: Vec<(String, Value)> = text
+        .split("\n\n")
+        .filter_map(|block| {
+            let event = block.lines().find_map(|l| l.strip_prefix("event:"))?.trim().to_string();
+            let data = block.lines().find_map(|l| l.strip_prefix("data:"))?.trim();
+            Some((event, serde_json::from_str(data).ok()?))
+        })
+        .collect();
+    for stage in ["preprocess", "report"] {
+        let statuses: Vec<&str> = events
+            .iter()
+            .filter(|(e, d)| e == "stage" && d["stage"] == stage)
+            .filter_map(|(_, d)| d["status"].as_str())
+            .collect();
+        let start = statuses.iter().position(|s| *s == "running");
+        let end = statuses.iter().position(|s| *s == "succeeded");
+        assert!(start.is_some() && end.is_some() && start < end, "{stage}: {statuses:?}\n{text}");
+    }
+    let last = events.last().unwrap();
+    assert_eq!(last.0, "job");
+    assert_eq!(last.1["status"], "completed");
+}

@@ -1,0 +1,96 @@
+//! Exactly-once effect under redelivery: a worker killed with SIGKILL while it holds
+//! messages; another picks them up and every job completes once.
+
+use std::time::{Duration, Instant};
+
+use drawpipe_tests::{fixture, EnvOptions, TestEnv};
+use sqlx::Row;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkilled_worker_loses_nothing() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    // Large drawings, so preprocess takes long enough to be killed mid-computation.
+    let bytes = std::fs::read(fixture("BM_part.jpg")).unwrap();
+    let mut ids = vec![];
+    for _ in 0..6 {
+        ids.push(env.submit(bytes.clone(), "bm.jpg", "preprocess,report").await);
+    }
+    let db = env.db().await;
+    let victim = env.spawn_worker(&["--batch-max", "2", "--concurrency", "1"]).unwrap();
+    // Wait until the victim has claimed work (a run is `running`), then kill it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let running: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if running > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "victim never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    env.kill_worker(victim);
+    let killed_running: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(killed_running > 0, "the victim held claimed work when killed");
+
+    env.spawn_worker(&[]).unwrap();
+    for id in &ids {
+        let body = env.wait_finished(id, Duration::from_secs(180)).await;
+        assert_eq!(body["status"], "completed", "{body}");
+    }
+    let rows = sqlx::query("SELECT job_id, stage, attempts FROM stage_runs ORDER BY job_id, stage")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), ids.len() * 2, "exactly one stage_runs row per job and stage");
+    let retried = rows.iter().filter(|r| r.get::<i32, _>(2) >= 2).count();
+    assert!(retried >= 1, "attempts show the retry after the kill");
+    let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM pages").fetch_one(&db).await.unwrap();
+    assert_eq!(pages, ids.len() as i64, "one page row per job, no duplicates");
+    let completed_events: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&db).await.unwrap();
+    assert_eq!(completed_events, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_in_flight_work() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let bytes = std::fs::read(fixture("BM_part.jpg")).unwrap();
+    let mut ids = vec![];
+    for _ in 0..4 {
+        ids.push(env.submit(bytes.clone(), "bm.jpg", "preprocess").await);
+    }
+    let db = env.db().await;
+    let pid = env.spawn_worker(&["--batch-max", "1", "--concurrency", "1"]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let running: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'").fetch_one(&db).await.unwrap();
+        if running > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    unsafe { libc_kill(pid as i32, 15) };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The run in progress when SIGTERM arrived finished (succeeded, attempt 1); none was abandoned.
+    let rows = sqlx::query("SELECT status, attempts FROM stage_runs WHERE stage = 'preprocess'").fetch_all(&db).await.unwrap();
+    let succeeded = rows.iter().filter(|r| r.get::<String, _>(0) == "succeeded").count();
+    let running = rows.iter().filter(|r| r.get::<String, _>(0) == "running").count();
+    assert!(succeeded >= 1, "in-flight work finished");
+    assert_eq!(running, 0, "nothing left half-done");
+    env.spawn_worker(&[]).unwrap();
+    for id in &ids {
+        assert_eq!(env.wait_finished(id, Duration::from_secs(120)).await["status"], "completed");
+    }
+    let attempts: i64 = sqlx::query_scalar("SELECT max(attempts)::bigint FROM stage_runs").fetch_one(&db).await.unwrap();
+    assert_eq!(attempts, 1, "a graceful stop causes no retry");
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
