@@ -1,0 +1,305 @@
+//! drawpipe's dispatcher: the HTTP API, the AMQP intake consumer, the outbox relay,
+//! the reaper and the dead-letter consumer. No inference code lives here.
+//!
+//! Lifecycle ([`serve`]): open (and migrate) the database, connect to the broker and
+//! declare the topology, start the background tasks, then serve HTTP until the
+//! shutdown token fires. On shutdown HTTP stops accepting first, the consumers stop,
+//! and the relay goes last so that everything committed meanwhile is published.
+//!
+//! Layout: [`api`] (router and handlers), [`auth`] (bearer keys), [`intake`] (the one
+//! `submit` path shared by HTTP and AMQP, plus the intake consumer), [`reaper`],
+//! [`deadletter`], [`keys`] (the `keys` subcommands), [`metrics`], [`openapi`],
+//! [`error`] (the HTTP error type).
+
+pub mod api;
+pub mod auth;
+pub mod deadletter;
+pub mod error;
+pub mod intake;
+pub mod keys;
+pub mod metrics;
+pub mod openapi;
+pub mod reaper;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use drawpipe_core::{db, mq};
+use sqlx::PgPool;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/drawpipe";
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+pub const DEFAULT_STAGE_TIMEOUT_SECS: u64 = 600;
+pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 16;
+
+/// How often the relay looks for rows written by other processes.
+const RELAY_POLL: Duration = Duration::from_millis(250);
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "drawpipe-dispatcher", version, about = "drawpipe's dispatcher: HTTP API, AMQP intake, outbox relay, reaper")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API and run the background tasks (the default).
+    Serve,
+    /// Create the database if needed and apply the migrations, then exit.
+    Migrate,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+}
+
+/// The dispatcher's settings; every flag also reads its environment variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// PostgreSQL URL; the database is created when missing.
+    /// Default: postgres://postgres@127.0.0.1:5432/drawpipe.
+    #[arg(long, env = "DRAWPIPE_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+    /// RabbitMQ URL. Default: amqp://guest:guest@127.0.0.1:5672/%2f.
+    #[arg(long, env = "DRAWPIPE_AMQP_URL", default_value = DEFAULT_AMQP_URL, global = true)]
+    pub amqp_url: String,
+    /// Address to serve HTTP on; port 0 picks a free one. Default: 127.0.0.1:8080.
+    #[arg(long, env = "DRAWPIPE_LISTEN", default_value = DEFAULT_LISTEN, global = true)]
+    pub listen: String,
+    /// Serve /v1 without API keys. Default: false (keys required).
+    #[arg(long, env = "DRAWPIPE_NO_AUTH", global = true)]
+    pub no_auth: bool,
+    /// Largest accepted drawing, in bytes. Default: 67108864 (64 MiB).
+    #[arg(long, env = "DRAWPIPE_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES, global = true)]
+    pub max_upload_bytes: usize,
+    /// Seconds without progress after which the reaper re-drives a stage run. Default: 600.
+    #[arg(long, env = "DRAWPIPE_STAGE_TIMEOUT_SECS", default_value_t = DEFAULT_STAGE_TIMEOUT_SECS, global = true)]
+    pub stage_timeout_secs: u64,
+    /// Size of the PostgreSQL pool. Default: 16.
+    #[arg(long, env = "DRAWPIPE_DB_MAX_CONNECTIONS", default_value_t = DEFAULT_DB_MAX_CONNECTIONS, global = true)]
+    pub db_max_connections: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: DEFAULT_DATABASE_URL.into(),
+            amqp_url: DEFAULT_AMQP_URL.into(),
+            listen: DEFAULT_LISTEN.into(),
+            no_auth: false,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            stage_timeout_secs: DEFAULT_STAGE_TIMEOUT_SECS,
+            db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Creates the database when missing, opens a pool and applies the migrations.
+pub async fn open_database(config: &Config) -> anyhow::Result<PgPool> {
+    db::ensure_database(&config.database_url)
+        .await
+        .with_context(|| format!("cannot create or reach the database at {}", config.database_url))?;
+    let pool = db::connect(&config.database_url, config.db_max_connections)
+        .await
+        .with_context(|| format!("cannot connect to {}", config.database_url))?;
+    db::MIGRATOR.run(&pool).await.context("cannot apply the migrations")?;
+    Ok(pool)
+}
+
+/// A dispatcher started in the background by [`spawn`].
+pub struct Server {
+    /// The bound HTTP address.
+    pub addr: SocketAddr,
+    /// Cancel to shut the dispatcher down.
+    pub shutdown: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Shuts down and waits until everything has stopped.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.handle.await.context("the dispatcher task panicked")?
+    }
+}
+
+/// Starts [`serve`] on a task and returns once HTTP is listening (use `listen =
+/// "127.0.0.1:0"` in tests).
+///
+/// # Errors
+/// Whatever [`serve`] fails with before it listens.
+pub async fn spawn(config: Config) -> anyhow::Result<Server> {
+    let shutdown = CancellationToken::new();
+    let (tx, rx) = oneshot::channel();
+    let handle = tokio::spawn(serve(config, shutdown.clone(), Some(tx)));
+    match rx.await {
+        Ok(addr) => Ok(Server { addr, shutdown, handle }),
+        Err(_) => Err(handle.await.context("the dispatcher task panicked")?.err().unwrap_or_else(|| {
+            anyhow::anyhow!("the dispatcher stopped before it listened")
+        })),
+    }
+}
+
+/// Runs the dispatcher until `shutdown` is cancelled (or the broker connection is
+/// lost). Sends the bound address on `ready` once HTTP listens.
+///
+/// # Errors
+/// Database or broker unreachable at start, the listen address unusable, or a
+/// background task that lost its infrastructure.
+pub async fn serve(
+    config: Config,
+    shutdown: CancellationToken,
+    ready: Option<oneshot::Sender<SocketAddr>>,
+) -> anyhow::Result<()> {
+    let pool = open_database(&config).await?;
+    let amqp = mq::connect(&config.amqp_url, "drawpipe-dispatcher")
+        .await
+        .with_context(|| format!("cannot connect to RabbitMQ at {}", redact(&config.amqp_url)))?;
+    let setup = amqp.create_channel().await.context("cannot open an AMQP channel")?;
+    mq::declare_topology(&setup).await.context("cannot declare the broker topology")?;
+    let _ = setup.close(200, "topology declared").await;
+
+    let relay_channel = amqp.create_channel().await.context("cannot open the relay's AMQP channel")?;
+    let relay = mq::OutboxRelay::new(pool.clone(), relay_channel, RELAY_POLL)
+        .await
+        .context("cannot put the relay's channel in confirm mode")?;
+    let wake = relay.waker();
+    let metrics = Arc::new(metrics::Metrics::default());
+    let submitter = intake::Submitter {
+        pool: pool.clone(),
+        wake: wake.clone(),
+        metrics: metrics.clone(),
+        max_upload_bytes: config.max_upload_bytes,
+    };
+
+    // `stop` ends HTTP and the consumers; a task that loses its infrastructure
+    // cancels it too. The relay has its own token so it drains after them.
+    let stop = shutdown.child_token();
+    let relay_stop = CancellationToken::new();
+    let relay_task = {
+        let (token, fatal) = (relay_stop.clone(), stop.clone());
+        tokio::spawn(async move {
+            let res = relay.run(token).await.map_err(|e| anyhow::anyhow!("outbox relay stopped: {e}"));
+            if res.is_err() {
+                fatal.cancel();
+            }
+            res
+        })
+    };
+    let intake_channel = amqp.create_channel().await.context("cannot open the intake channel")?;
+    let dead_channel = amqp.create_channel().await.context("cannot open the dead-letter channel")?;
+    let stage_timeout = Duration::from_secs(config.stage_timeout_secs);
+    let tasks = vec![
+        fatal_on_error(stop.clone(), intake::consume(intake_channel, submitter.clone(), stop.clone())),
+        fatal_on_error(stop.clone(), deadletter::consume(dead_channel, pool.clone(), wake.clone(), stop.clone())),
+        fatal_on_error(stop.clone(), reaper::run(pool.clone(), wake.clone(), stage_timeout, stop.clone())),
+    ];
+
+    let state = api::AppState {
+        submitter,
+        auth: Arc::new(auth::Auth::new(pool.clone(), config.no_auth)),
+        amqp_status: Some(amqp.status().clone()),
+        shutdown: stop.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, auth = !config.no_auth, "dispatcher listening");
+    if let Some(ready) = ready {
+        let _ = ready.send(addr);
+    }
+    let http = axum::serve(listener, api::router(state)).with_graceful_shutdown(stop.clone().cancelled_owned()).await;
+    stop.cancel();
+
+    let mut first_error = http.context("the HTTP server failed").err();
+    for t in tasks {
+        if let Err(e) = t.await.context("a background task panicked").and_then(|r| r) {
+            first_error.get_or_insert(e);
+        }
+    }
+    relay_stop.cancel();
+    if let Err(e) = relay_task.await.context("the relay task panicked").and_then(|r| r) {
+        first_error.get_or_insert(e);
+    }
+    let _ = amqp.close(200, "dispatcher shutting down").await;
+    pool.close().await;
+    tracing::info!("dispatcher stopped");
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn fatal_on_error(
+    stop: CancellationToken,
+    fut: impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+) -> JoinHandle<anyhow::Result<()>> {
+    tokio::spawn(async move {
+        let res = fut.await;
+        if let Err(e) = &res {
+            tracing::error!(error = format!("{e:#}"), "background task failed; shutting down");
+            stop.cancel();
+        }
+        res
+    })
+}
+
+/// `url` without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        struct Case {
+            url: &'static str,
+            want: &'static str,
+        }
+        let cases = [
+            Case { url: "amqp://guest:guest@127.0.0.1:5672/%2f", want: "amqp://guest:***@127.0.0.1:5672/%2f" },
+            Case { url: "postgres://postgres@h/db", want: "postgres://postgres@h/db" },
+            Case { url: "amqp://localhost", want: "amqp://localhost" },
+        ];
+        for c in cases {
+            assert_eq!(redact(c.url), c.want);
+        }
+    }
+
+    #[test]
+    fn cli_defaults_match_config_default() {
+        let cli = Cli::try_parse_from(["drawpipe-dispatcher", "--listen", "127.0.0.1:0"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.config.listen, "127.0.0.1:0");
+        assert_eq!(cli.config.max_upload_bytes, Config::default().max_upload_bytes);
+    }
+}

@@ -1,0 +1,188 @@
+//! The hand-written OpenAPI 3.1 document served at `/openapi.json`. Keep it in step
+//! with `api.rs` when a route changes.
+
+use serde_json::{json, Value};
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn id_param() -> Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}})
+}
+
+/// The document.
+pub fn document() -> Value {
+    let unauthorized = error_response("missing, invalid or revoked API key");
+    let not_found = error_response("no such job");
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "drawpipe dispatcher",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Submit engineering drawings (PNG, JPEG, TIFF, BMP, PDF) for staged analysis and follow their jobs. Errors answer {\"error\": \"<message>\"}."
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/v1/jobs": {
+                "post": {
+                    "summary": "Submit a drawing",
+                    "description": "Multipart with a `file` field (and optional `stages`, `priority`, `options`, `filename` fields), or the raw drawing as the body with any other content type and the same names as query parameters. The media type is recognised from the content.",
+                    "parameters": [
+                        {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200}, "description": "A second submission with the same key returns the first job (200, duplicate: true)."},
+                        {"name": "stages", "in": "query", "schema": {"type": "string"}, "description": "Comma-separated stage list; empty means every available stage. Dependencies and report are added."},
+                        {"name": "priority", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 9, "default": 0}},
+                        {"name": "filename", "in": "query", "schema": {"type": "string"}},
+                        {"name": "options", "in": "query", "schema": {"type": "string"}, "description": "A JSON object, as text."}
+                    ],
+                    "requestBody": {"required": true, "content": {
+                        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                            "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                            "stages": {"type": "string"},
+                            "priority": {"type": "integer", "minimum": 0, "maximum": 9},
+                            "options": {"type": "string", "description": "A JSON object, as text."},
+                            "filename": {"type": "string"}
+                        }}},
+                        "application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}
+                    }},
+                    "responses": {
+                        "202": {"description": "job queued", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Submitted"}}}},
+                        "200": {"description": "the idempotency key was used before: that job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Submitted"}}}},
+                        "400": error_response("empty upload, unknown or unavailable stage, bad priority or options"),
+                        "401": unauthorized,
+                        "413": error_response("the upload is over the size limit"),
+                        "415": error_response("not PNG, JPEG, TIFF, BMP or PDF")
+                    }
+                },
+                "get": {
+                    "summary": "List jobs, newest first",
+                    "parameters": [
+                        {"name": "status", "in": "query", "schema": {"$ref": "#/components/schemas/JobStatus"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"}
+                    ],
+                    "responses": {
+                        "200": {"description": "a page of jobs", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                            "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/JobSummary"}},
+                            "next_cursor": {"type": ["string", "null"]}
+                        }}}}},
+                        "400": error_response("bad status, limit or cursor"),
+                        "401": unauthorized
+                    }
+                }
+            },
+            "/v1/jobs/{id}": {
+                "parameters": [id_param()],
+                "get": {
+                    "summary": "A job with its stage runs",
+                    "responses": {
+                        "200": {"description": "the job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                        "401": unauthorized, "404": not_found
+                    }
+                },
+                "delete": {
+                    "summary": "Cancel a queued or running job",
+                    "responses": {
+                        "200": {"description": "cancelled", "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "status": {"const": "cancelled"}}}}}},
+                        "401": unauthorized, "404": not_found,
+                        "409": error_response("the job already finished")
+                    }
+                }
+            },
+            "/v1/jobs/{id}/events": {
+                "parameters": [id_param()],
+                "get": {
+                    "summary": "Server-sent events until the job finishes",
+                    "description": "`event: stage` with {job_id, stage, status, attempts, at} for each stage status change (every stage that runs shows `running` then its end), then `event: job` with {job_id, status, error} when the job is terminal; then the stream ends.",
+                    "responses": {"200": {"description": "the stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}, "401": unauthorized, "404": not_found}
+                }
+            },
+            "/v1/jobs/{id}/result": {
+                "parameters": [id_param()],
+                "get": {
+                    "summary": "The job's report",
+                    "responses": {
+                        "200": {"description": "the report as stored", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "401": unauthorized, "404": not_found,
+                        "409": error_response("the job has not finished, or finished without a report")
+                    }
+                }
+            },
+            "/v1/jobs/{id}/overlay.png": {
+                "parameters": [id_param()],
+                "get": {
+                    "summary": "The first preprocessed page",
+                    "responses": {"200": {"description": "PNG", "content": {"image/png": {}}}, "401": unauthorized, "404": error_response("no such job, or no page yet")}
+                }
+            },
+            "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "ok", "content": {"text/plain": {}}}}}},
+            "/readyz": {"get": {"summary": "Readiness: database and broker", "security": [], "responses": {
+                "200": {"description": "ready"},
+                "503": error_response("a check failed; the message names it")
+            }}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "security": [], "responses": {"200": {"description": "text format 0.0.4", "content": {"text/plain": {}}}}}},
+            "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A key from `drawpipe-dispatcher keys create NAME` (dp_ and 40 hex digits)."}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "JobStatus": {"enum": ["queued", "running", "completed", "partial", "failed", "cancelled"]},
+                "StageStatus": {"enum": ["pending", "queued", "running", "succeeded", "failed", "skipped", "cancelled"]},
+                "Links": {"type": "object", "properties": {
+                    "self": {"type": "string"}, "events": {"type": "string"}, "result": {"type": "string"}, "overlay": {"type": "string"}
+                }},
+                "Submitted": {"type": "object", "required": ["id", "status", "stages", "links"], "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "status": {"$ref": "#/components/schemas/JobStatus"},
+                    "stages": {"type": "array", "items": {"type": "string"}},
+                    "links": {"$ref": "#/components/schemas/Links"},
+                    "duplicate": {"type": "boolean"}
+                }},
+                "JobSummary": {"type": "object", "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "status": {"$ref": "#/components/schemas/JobStatus"},
+                    "filename": {"type": ["string", "null"]},
+                    "source": {"enum": ["http", "amqp"]},
+                    "priority": {"type": "integer"},
+                    "stages": {"type": "array", "items": {"type": "string"}},
+                    "error": {"type": ["string", "null"]},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "started_at": {"type": ["string", "null"], "format": "date-time"},
+                    "finished_at": {"type": ["string", "null"], "format": "date-time"}
+                }},
+                "StageRun": {"type": "object", "properties": {
+                    "stage": {"type": "string"},
+                    "status": {"$ref": "#/components/schemas/StageStatus"},
+                    "attempts": {"type": "integer"},
+                    "worker": {"type": ["string", "null"]},
+                    "device": {"type": ["string", "null"]},
+                    "queued_at": {"type": ["string", "null"], "format": "date-time"},
+                    "started_at": {"type": ["string", "null"], "format": "date-time"},
+                    "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                    "duration_ms": {"type": ["number", "null"]},
+                    "error": {"type": ["string", "null"]}
+                }},
+                "Job": {"allOf": [{"$ref": "#/components/schemas/JobSummary"}, {"type": "object", "properties": {
+                    "stages": {"type": "array", "items": {"$ref": "#/components/schemas/StageRun"}},
+                    "pages": {"type": "integer"},
+                    "links": {"$ref": "#/components/schemas/Links"}
+                }}]}
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_every_route_and_the_scheme() {
+        let doc = document();
+        for path in ["/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/events", "/v1/jobs/{id}/result", "/v1/jobs/{id}/overlay.png", "/healthz", "/readyz", "/metrics", "/openapi.json"] {
+            assert!(doc["paths"][path].is_object(), "{path} is missing");
+        }
+        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    }
+}
