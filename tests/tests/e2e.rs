@@ -10,7 +10,7 @@ use sqlx::Row;
 
 /// (fixture, media type, page sizes)
 pub const DRAWINGS: [(&str, &str, &[(i32, i32)]); 3] = [
-    ("example_dwg.png", "image/png", &[(3300, 2550)]),
+    ("example_dwg.png", "image/png", &[(3308, 2339)]),
     ("Candle_holder.jpg", "image/jpeg", &[(1653, 2339)]),
     ("two_pages.pdf", "application/pdf", &[(2481, 3508), (2481, 3508)]),
 ];
