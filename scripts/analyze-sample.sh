@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+./models/fetch.sh >&2
 cargo build -q -p drawpipe-workers --bin drawpipe
 exec ./target/debug/drawpipe analyze "${1:-tests/fixtures/drawings/Candle_holder.jpg}"

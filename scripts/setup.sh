@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what drawpipe needs on a Debian machine, if missing: build packages
-# (clang, libclang-dev, libopencv-dev, pkg-config) and poppler-utils (PDF pages).
+# (clang, libclang-dev, libopencv-dev, pkg-config), poppler-utils (PDF pages) and
+# unzip (models/fetch.sh).
 # As root it runs apt-get; otherwise it prints the apt-get line and stops.
 set -euo pipefail
 
-pkgs=(clang libclang-dev libopencv-dev pkg-config poppler-utils)
+pkgs=(clang libclang-dev libopencv-dev pkg-config poppler-utils unzip)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

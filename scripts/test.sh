@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/services.sh
+./models/fetch.sh
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 cargo build -q --workspace --bins
 cargo test -q --workspace -- --test-threads "${DRAWPIPE_TEST_THREADS:-2}" "$@"

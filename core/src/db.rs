@@ -34,17 +34,26 @@ pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
 /// `migrate`), connecting to the server's `postgres` database to do it.
 pub async fn ensure_database(url: &str) -> Result<(), sqlx::Error> {
     let opts: PgConnectOptions = url.parse()?;
-    let Some(name) = opts.get_database().map(str::to_string) else { return Ok(()) };
-    let admin = PgPoolOptions::new().max_connections(1).connect_with(opts.database("postgres")).await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&admin)
+    let Some(name) = opts.get_database().map(str::to_string) else {
+        return Ok(());
+    };
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts.database("postgres"))
         .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&admin)
+            .await?;
     if !exists {
         let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
         if let Err(e) = sqlx::query(&sql).execute(&admin).await {
             // Another process may have created it meanwhile.
-            let raced = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42P04" || c == "23505");
+            let raced = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|c| c == "42P04" || c == "23505");
             if !raced {
                 return Err(e);
             }
@@ -74,13 +83,24 @@ pub struct NewJob<'a> {
 /// the plan's roots in one statement. Returns the job id and whether it is new: with
 /// an idempotency key already used, the existing job's id and `false`.
 pub async fn insert_job(pool: &PgPool, job: &NewJob<'_>) -> Result<(JobId, bool), sqlx::Error> {
-    let roots: Vec<String> = job.plan.roots().iter().map(|s| s.name().to_string()).collect();
+    let roots: Vec<String> = job
+        .plan
+        .roots()
+        .iter()
+        .map(|s| s.name().to_string())
+        .collect();
     let stages = job.plan.names();
     let statuses: Vec<&str> = job
         .plan
         .stages()
         .iter()
-        .map(|s| if job.plan.roots().contains(s) { "queued" } else { "pending" })
+        .map(|s| {
+            if job.plan.roots().contains(s) {
+                "queued"
+            } else {
+                "pending"
+            }
+        })
         .collect();
     let row = sqlx::query(
         r#"
@@ -144,7 +164,12 @@ pub struct Claim {
 /// Marks `stage` of each job running (attempts + 1) where it is queued or running
 /// and the job is neither finished nor cancelled; moves those jobs to `running`.
 /// Jobs not returned need no work: done already, cancelled, or unknown.
-pub async fn claim(pool: &PgPool, stage: Stage, jobs: &[JobId], worker: &str) -> Result<Vec<Claim>, sqlx::Error> {
+pub async fn claim(
+    pool: &PgPool,
+    stage: Stage,
+    jobs: &[JobId],
+    worker: &str,
+) -> Result<Vec<Claim>, sqlx::Error> {
     let ids: Vec<Uuid> = jobs.iter().map(|j| j.0).collect();
     let rows = sqlx::query(
         r#"
@@ -170,7 +195,10 @@ pub async fn claim(pool: &PgPool, stage: Stage, jobs: &[JobId], worker: &str) ->
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| Claim { job_id: JobId(r.get(0)), attempts: r.get(1) })
+        .map(|r| Claim {
+            job_id: JobId(r.get(0)),
+            attempts: r.get(1),
+        })
         .collect())
 }
 
@@ -198,7 +226,10 @@ pub async fn settle(
     }
     let ids: Vec<Uuid> = items.iter().map(|i| i.job_id.0).collect();
     let statuses: Vec<&str> = items.iter().map(|i| i.status.as_str()).collect();
-    let outputs: Vec<Option<String>> = items.iter().map(|i| i.output.as_ref().map(Value::to_string)).collect();
+    let outputs: Vec<Option<String>> = items
+        .iter()
+        .map(|i| i.output.as_ref().map(Value::to_string))
+        .collect();
     let errors: Vec<Option<&str>> = items.iter().map(|i| i.error.as_deref()).collect();
     let devices: Vec<Option<&str>> = items.iter().map(|i| i.device.as_deref()).collect();
     let durations: Vec<Option<f64>> = items.iter().map(|i| i.duration_ms).collect();
@@ -244,7 +275,14 @@ pub async fn retry_later(
         .await?;
         let msg = crate::message::StageMessage::new(*job, stage, *next_attempt);
         let key = format!("{}.{}", topology::delay_tier(*next_attempt), stage.name());
-        insert_outbox(tx, Some(*job), topology::DELAY_EXCHANGE, &key, &serde_json::to_value(msg).unwrap()).await?;
+        insert_outbox(
+            tx,
+            Some(*job),
+            topology::DELAY_EXCHANGE,
+            &key,
+            &serde_json::to_value(msg).unwrap(),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -256,20 +294,25 @@ pub async fn insert_outbox(
     routing_key: &str,
     payload: &Value,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO outbox (job_id, exchange, routing_key, payload) VALUES ($1, $2, $3, $4)")
-        .bind(job.map(|j| j.0))
-        .bind(exchange)
-        .bind(routing_key)
-        .bind(payload)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO outbox (job_id, exchange, routing_key, payload) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(job.map(|j| j.0))
+    .bind(exchange)
+    .bind(routing_key)
+    .bind(payload)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
 /// Queues the stages of `jobs` whose dependencies have all finished, and skips the
 /// ones whose dependencies failed. Takes the jobs' row locks. Returns how many
 /// messages it wrote to the outbox.
-pub async fn advance(tx: &mut Transaction<'_, Postgres>, jobs: &[JobId]) -> Result<usize, sqlx::Error> {
+pub async fn advance(
+    tx: &mut Transaction<'_, Postgres>,
+    jobs: &[JobId],
+) -> Result<usize, sqlx::Error> {
     if jobs.is_empty() {
         return Ok(0);
     }
@@ -282,24 +325,33 @@ pub async fn advance(tx: &mut Transaction<'_, Postgres>, jobs: &[JobId]) -> Resu
     .bind(&ids)
     .fetch_all(&mut **tx)
     .await?;
-    let run_rows = sqlx::query("SELECT job_id, stage, status FROM stage_runs WHERE job_id = ANY($1)")
-        .bind(&ids)
-        .fetch_all(&mut **tx)
-        .await?;
+    let run_rows =
+        sqlx::query("SELECT job_id, stage, status FROM stage_runs WHERE job_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&mut **tx)
+            .await?;
     let mut runs: HashMap<Uuid, HashMap<Stage, StageStatus>> = HashMap::new();
     for r in run_rows {
-        let (Ok(stage), Ok(status)) = (r.get::<String, _>(1).parse::<Stage>(), r.get::<String, _>(2).parse()) else {
+        let (Ok(stage), Ok(status)) = (
+            r.get::<String, _>(1).parse::<Stage>(),
+            r.get::<String, _>(2).parse(),
+        ) else {
             continue;
         };
         runs.entry(r.get(0)).or_default().insert(stage, status);
     }
 
-    let (mut upd_job, mut upd_stage, mut upd_status, mut upd_error) = (vec![], vec![], vec![], vec![]);
+    let (mut upd_job, mut upd_stage, mut upd_status, mut upd_error) =
+        (vec![], vec![], vec![], vec![]);
     for row in job_rows {
         let id: Uuid = row.get(0);
         let names: Vec<String> = row.get(1);
-        let Ok(plan) = StagePlan::from_names(&names) else { continue };
-        let Some(status) = runs.get_mut(&id) else { continue };
+        let Ok(plan) = StagePlan::from_names(&names) else {
+            continue;
+        };
+        let Some(status) = runs.get_mut(&id) else {
+            continue;
+        };
         for (stage, new, error) in next_steps(&plan, status) {
             upd_job.push(id);
             upd_stage.push(stage.name().to_string());
@@ -337,7 +389,10 @@ pub async fn advance(tx: &mut Transaction<'_, Postgres>, jobs: &[JobId]) -> Resu
 
 /// The pure part of [`advance`]: which pending stages of one job move now, to what,
 /// and why. Updates `status` in place.
-pub fn next_steps(plan: &StagePlan, status: &mut HashMap<Stage, StageStatus>) -> Vec<(Stage, StageStatus, Option<String>)> {
+pub fn next_steps(
+    plan: &StagePlan,
+    status: &mut HashMap<Stage, StageStatus>,
+) -> Vec<(Stage, StageStatus, Option<String>)> {
     let mut out = Vec::new();
     loop {
         let mut changed = false;
@@ -348,12 +403,20 @@ pub fn next_steps(plan: &StagePlan, status: &mut HashMap<Stage, StageStatus>) ->
             let deps = plan.deps_of(s);
             let st = |d: &Stage| status.get(d).copied().unwrap_or(StageStatus::Pending);
             let failed_dep = deps.iter().find(|d| {
-                matches!(st(d), StageStatus::Failed | StageStatus::Skipped | StageStatus::Cancelled)
+                matches!(
+                    st(d),
+                    StageStatus::Failed | StageStatus::Skipped | StageStatus::Cancelled
+                )
             });
             let next = if s == Stage::Report {
-                deps.iter().all(|d| st(d).is_terminal()).then_some((StageStatus::Queued, None))
+                deps.iter()
+                    .all(|d| st(d).is_terminal())
+                    .then_some((StageStatus::Queued, None))
             } else if let Some(d) = failed_dep {
-                Some((StageStatus::Skipped, Some(format!("skipped: stage {d} did not succeed"))))
+                Some((
+                    StageStatus::Skipped,
+                    Some(format!("skipped: stage {d} did not succeed")),
+                ))
             } else if deps.iter().all(|d| st(d) == StageStatus::Succeeded) {
                 Some((StageStatus::Queued, None))
             } else {
@@ -393,7 +456,14 @@ pub async fn cancel_job(pool: &PgPool, job: JobId) -> Result<bool, sqlx::Error> 
     .execute(&mut *tx)
     .await?;
     let event = job_event(job, "cancelled", "cancelled", Some("cancelled by request"));
-    insert_outbox(&mut tx, Some(job), topology::EVENTS_EXCHANGE, &format!("job.{job}.cancelled"), &event).await?;
+    insert_outbox(
+        &mut tx,
+        Some(job),
+        topology::EVENTS_EXCHANGE,
+        &format!("job.{job}.cancelled"),
+        &event,
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -414,7 +484,11 @@ pub fn job_event(job: JobId, kind: &str, status: &str, error: Option<&str>) -> V
 /// Re-drives stage runs that have made no progress for `stale_after`: writes a fresh
 /// message for each (the stage's idempotent handling makes duplicates harmless).
 /// Returns how many were re-driven.
-pub async fn reap_stale(pool: &PgPool, stale_after: std::time::Duration, limit: i64) -> Result<u64, sqlx::Error> {
+pub async fn reap_stale(
+    pool: &PgPool,
+    stale_after: std::time::Duration,
+    limit: i64,
+) -> Result<u64, sqlx::Error> {
     let res = sqlx::query(
         r#"
         WITH stale AS (
@@ -469,7 +543,14 @@ mod tests {
                 want: vec![],
             },
             Case {
-                plan: plan(&["preprocess", "detect", "ocr", "edocr", "tolerance", "report"]),
+                plan: plan(&[
+                    "preprocess",
+                    "detect",
+                    "ocr",
+                    "edocr",
+                    "tolerance",
+                    "report",
+                ]),
                 status: vec![
                     (Stage::Preprocess, Succeeded),
                     (Stage::Detect, Failed),
@@ -478,7 +559,11 @@ mod tests {
                     (Stage::Tolerance, Pending),
                     (Stage::Report, Pending),
                 ],
-                want: vec![(Stage::Edocr, Skipped), (Stage::Tolerance, Skipped), (Stage::Report, Queued)],
+                want: vec![
+                    (Stage::Edocr, Skipped),
+                    (Stage::Tolerance, Skipped),
+                    (Stage::Report, Queued),
+                ],
             },
             Case {
                 plan: plan(&["preprocess", "detect", "ocr", "report"]),
@@ -493,7 +578,10 @@ mod tests {
         ];
         for c in cases {
             let mut st: HashMap<_, _> = c.status.into_iter().collect();
-            let got: Vec<_> = next_steps(&c.plan, &mut st).into_iter().map(|(s, n, _)| (s, n)).collect();
+            let got: Vec<_> = next_steps(&c.plan, &mut st)
+                .into_iter()
+                .map(|(s, n, _)| (s, n))
+                .collect();
             assert_eq!(got, c.want);
         }
     }

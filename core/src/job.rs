@@ -99,7 +99,10 @@ text_enum!(
 
 impl JobStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobStatus::Completed | JobStatus::Partial | JobStatus::Failed | JobStatus::Cancelled)
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Partial | JobStatus::Failed | JobStatus::Cancelled
+        )
     }
 }
 
@@ -107,7 +110,10 @@ impl StageStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            StageStatus::Succeeded | StageStatus::Failed | StageStatus::Skipped | StageStatus::Cancelled
+            StageStatus::Succeeded
+                | StageStatus::Failed
+                | StageStatus::Skipped
+                | StageStatus::Cancelled
         )
     }
 }
@@ -124,6 +130,9 @@ mod tests {
         for s in StageStatus::ALL {
             assert_eq!(s.as_str().parse::<StageStatus>().unwrap(), *s);
         }
-        assert!("done".parse::<JobStatus>().unwrap_err().contains("queued, running"));
+        assert!("done"
+            .parse::<JobStatus>()
+            .unwrap_err()
+            .contains("queued, running"));
     }
 }

@@ -17,8 +17,13 @@ pub enum MediaType {
 }
 
 impl MediaType {
-    pub const ALL: [MediaType; 5] =
-        [MediaType::Png, MediaType::Jpeg, MediaType::Tiff, MediaType::Bmp, MediaType::Pdf];
+    pub const ALL: [MediaType; 5] = [
+        MediaType::Png,
+        MediaType::Jpeg,
+        MediaType::Tiff,
+        MediaType::Bmp,
+        MediaType::Pdf,
+    ];
 
     /// The IANA media type, as stored in `drawings.media_type`.
     pub fn mime(self) -> &'static str {
@@ -78,7 +83,10 @@ pub fn sniff(bytes: &[u8]) -> Result<MediaType, SniffError> {
         MediaType::Tiff
     } else if bytes.starts_with(b"BM") && bytes.len() >= 26 {
         MediaType::Bmp
-    } else if bytes[..bytes.len().min(1024)].windows(5).any(|w| w == b"%PDF-") {
+    } else if bytes[..bytes.len().min(1024)]
+        .windows(5)
+        .any(|w| w == b"%PDF-")
+    {
         // The PDF spec allows junk before the header within the first 1024 bytes.
         MediaType::Pdf
     } else {
@@ -104,7 +112,13 @@ fn describe_prefix(bytes: &[u8]) -> String {
 /// A message naming the format and what is missing when the header is truncated
 /// or malformed.
 pub fn image_dimensions(media: MediaType, b: &[u8]) -> Result<Option<(u64, u64)>, String> {
-    let short = || format!("truncated {} header ({} bytes)", media.short_name(), b.len());
+    let short = || {
+        format!(
+            "truncated {} header ({} bytes)",
+            media.short_name(),
+            b.len()
+        )
+    };
     match media {
         MediaType::Pdf => Ok(None),
         MediaType::Png => {
@@ -127,11 +141,21 @@ pub fn image_dimensions(media: MediaType, b: &[u8]) -> Result<Option<(u64, u64)>
                 Ok(Some((w.unsigned_abs() as u64, h.unsigned_abs() as u64)))
             }
         }
-        MediaType::Jpeg => jpeg_dimensions(b).ok_or_else(|| {
-            format!("malformed or truncated JPEG: no frame header (SOF) in {} bytes", b.len())
-        }).map(Some),
+        MediaType::Jpeg => jpeg_dimensions(b)
+            .ok_or_else(|| {
+                format!(
+                    "malformed or truncated JPEG: no frame header (SOF) in {} bytes",
+                    b.len()
+                )
+            })
+            .map(Some),
         MediaType::Tiff => tiff_dimensions(b)
-            .ok_or_else(|| format!("malformed or truncated TIFF: no image width/length tags in {} bytes", b.len()))
+            .ok_or_else(|| {
+                format!(
+                    "malformed or truncated TIFF: no image width/length tags in {} bytes",
+                    b.len()
+                )
+            })
             .map(Some),
     }
 }
@@ -199,7 +223,11 @@ fn tiff_dimensions(b: &[u8]) -> Option<(u64, u64)> {
         let e = ifd + 2 + k * 12;
         let tag = u16_at(e)?;
         let typ = u16_at(e + 2)?;
-        let val = if typ == 3 { u16_at(e + 8)? as u64 } else { u32_at(e + 8)? as u64 };
+        let val = if typ == 3 {
+            u16_at(e + 8)? as u64
+        } else {
+            u32_at(e + 8)? as u64
+        };
         match tag {
             256 => w = Some(val),
             257 => h = Some(val),
@@ -227,12 +255,30 @@ mod tests {
             want: Result<MediaType, SniffError>,
         }
         let cases = [
-            Case { bytes: png_header(1, 1), want: Ok(MediaType::Png) },
-            Case { bytes: vec![0xFF, 0xD8, 0xFF, 0xE0], want: Ok(MediaType::Jpeg) },
-            Case { bytes: b"II*\0\x08\0\0\0".to_vec(), want: Ok(MediaType::Tiff) },
-            Case { bytes: b"MM\0*\0\0\0\x08".to_vec(), want: Ok(MediaType::Tiff) },
-            Case { bytes: b"%PDF-1.7\n".to_vec(), want: Ok(MediaType::Pdf) },
-            Case { bytes: vec![], want: Err(SniffError::Empty) },
+            Case {
+                bytes: png_header(1, 1),
+                want: Ok(MediaType::Png),
+            },
+            Case {
+                bytes: vec![0xFF, 0xD8, 0xFF, 0xE0],
+                want: Ok(MediaType::Jpeg),
+            },
+            Case {
+                bytes: b"II*\0\x08\0\0\0".to_vec(),
+                want: Ok(MediaType::Tiff),
+            },
+            Case {
+                bytes: b"MM\0*\0\0\0\x08".to_vec(),
+                want: Ok(MediaType::Tiff),
+            },
+            Case {
+                bytes: b"%PDF-1.7\n".to_vec(),
+                want: Ok(MediaType::Pdf),
+            },
+            Case {
+                bytes: vec![],
+                want: Err(SniffError::Empty),
+            },
             Case {
                 bytes: b"hello world".to_vec(),
                 want: Err(SniffError::Unknown("the text \"hello wo\"".into())),
@@ -245,11 +291,21 @@ mod tests {
 
     #[test]
     fn reads_dimensions_from_headers() {
-        assert_eq!(image_dimensions(MediaType::Png, &png_header(50000, 40000)), Ok(Some((50000, 40000))));
-        assert!(image_dimensions(MediaType::Png, &png_header(1, 1)[..20]).unwrap_err().contains("truncated PNG"));
+        assert_eq!(
+            image_dimensions(MediaType::Png, &png_header(50000, 40000)),
+            Ok(Some((50000, 40000)))
+        );
+        assert!(image_dimensions(MediaType::Png, &png_header(1, 1)[..20])
+            .unwrap_err()
+            .contains("truncated PNG"));
         // Minimal JPEG: SOI, APP0 of length 2, SOF0 with h=300 w=200.
-        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 2, 0xFF, 0xC0, 0, 11, 8, 1, 44, 0, 200, 1, 0x11, 0];
-        assert_eq!(image_dimensions(MediaType::Jpeg, &jpeg), Ok(Some((200, 300))));
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0, 2, 0xFF, 0xC0, 0, 11, 8, 1, 44, 0, 200, 1, 0x11, 0,
+        ];
+        assert_eq!(
+            image_dimensions(MediaType::Jpeg, &jpeg),
+            Ok(Some((200, 300)))
+        );
         let mut tiff = b"II*\0\x08\0\0\0".to_vec();
         tiff.extend_from_slice(&2u16.to_le_bytes());
         for (tag, val) in [(256u16, 640u32), (257, 480)] {
@@ -258,6 +314,9 @@ mod tests {
             tiff.extend_from_slice(&1u32.to_le_bytes());
             tiff.extend_from_slice(&val.to_le_bytes());
         }
-        assert_eq!(image_dimensions(MediaType::Tiff, &tiff), Ok(Some((640, 480))));
+        assert_eq!(
+            image_dimensions(MediaType::Tiff, &tiff),
+            Ok(Some((640, 480)))
+        );
     }
 }

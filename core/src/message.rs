@@ -21,7 +21,12 @@ pub struct StageMessage {
 
 impl StageMessage {
     pub fn new(job_id: JobId, stage: Stage, attempt: u32) -> Self {
-        StageMessage { v: VERSION, job_id, stage, attempt }
+        StageMessage {
+            v: VERSION,
+            job_id,
+            stage,
+            attempt,
+        }
     }
 }
 

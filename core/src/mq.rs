@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -29,7 +30,9 @@ pub async fn connect(url: &str, name: &str) -> lapin::Result<Connection> {
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio)
         .with_connection_name(name.into());
-    props.client_properties.insert("product".into(), AMQPValue::LongString("drawpipe".into()));
+    props
+        .client_properties
+        .insert("product".into(), AMQPValue::LongString("drawpipe".into()));
     Connection::connect(url, props).await
 }
 
@@ -46,7 +49,10 @@ fn text(s: &str) -> AMQPValue {
 }
 
 fn durable() -> QueueDeclareOptions {
-    QueueDeclareOptions { durable: true, ..Default::default() }
+    QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    }
 }
 
 /// Arguments of a work queue: quorum, delivery limit, dead-lettering.
@@ -60,30 +66,84 @@ fn quorum_args() -> FieldTable {
 
 /// Declares exchanges, queues and bindings. Idempotent; every process calls it at start.
 pub async fn declare_topology(ch: &Channel) -> lapin::Result<()> {
-    let ex = ExchangeDeclareOptions { durable: true, ..Default::default() };
-    ch.exchange_declare(EVENTS_EXCHANGE, ExchangeKind::Topic, ex, FieldTable::default()).await?;
-    ch.exchange_declare(DELAY_EXCHANGE, ExchangeKind::Topic, ex, FieldTable::default()).await?;
-    ch.exchange_declare(RETRY_EXCHANGE, ExchangeKind::Topic, ex, FieldTable::default()).await?;
-    ch.exchange_declare(DEAD_LETTER_EXCHANGE, ExchangeKind::Fanout, ex, FieldTable::default()).await?;
-    ch.queue_declare(DEAD_LETTER_QUEUE, durable(), table(&[("x-queue-type", text("quorum"))])).await?;
-    ch.queue_bind(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, "", QueueBindOptions::default(), FieldTable::default())
+    let ex = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.exchange_declare(
+        EVENTS_EXCHANGE,
+        ExchangeKind::Topic,
+        ex,
+        FieldTable::default(),
+    )
+    .await?;
+    ch.exchange_declare(
+        DELAY_EXCHANGE,
+        ExchangeKind::Topic,
+        ex,
+        FieldTable::default(),
+    )
+    .await?;
+    ch.exchange_declare(
+        RETRY_EXCHANGE,
+        ExchangeKind::Topic,
+        ex,
+        FieldTable::default(),
+    )
+    .await?;
+    ch.exchange_declare(
+        DEAD_LETTER_EXCHANGE,
+        ExchangeKind::Fanout,
+        ex,
+        FieldTable::default(),
+    )
+    .await?;
+    ch.queue_declare(
+        DEAD_LETTER_QUEUE,
+        durable(),
+        table(&[("x-queue-type", text("quorum"))]),
+    )
+    .await?;
+    ch.queue_bind(
+        DEAD_LETTER_QUEUE,
+        DEAD_LETTER_EXCHANGE,
+        "",
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+    ch.queue_declare(INTAKE_QUEUE, durable(), quorum_args())
         .await?;
-    ch.queue_declare(INTAKE_QUEUE, durable(), quorum_args()).await?;
     for stage in Stage::ALL {
         let q = stage_queue(stage);
         ch.queue_declare(&q, durable(), quorum_args()).await?;
-        ch.queue_bind(&q, RETRY_EXCHANGE, &format!("*.{}", stage.name()), QueueBindOptions::default(), FieldTable::default())
-            .await?;
+        ch.queue_bind(
+            &q,
+            RETRY_EXCHANGE,
+            &format!("*.{}", stage.name()),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
     }
     for (tier, delay) in DELAY_TIERS {
         let q = delay_queue(tier);
         let args = table(&[
-            ("x-message-ttl", AMQPValue::LongLongInt(delay.as_millis() as i64)),
+            (
+                "x-message-ttl",
+                AMQPValue::LongLongInt(delay.as_millis() as i64),
+            ),
             ("x-dead-letter-exchange", text(RETRY_EXCHANGE)),
         ]);
         ch.queue_declare(&q, durable(), args).await?;
-        ch.queue_bind(&q, DELAY_EXCHANGE, &format!("{tier}.*"), QueueBindOptions::default(), FieldTable::default())
-            .await?;
+        ch.queue_bind(
+            &q,
+            DELAY_EXCHANGE,
+            &format!("{tier}.*"),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -109,8 +169,16 @@ impl OutboxRelay {
     /// `channel` is switched to confirm mode. `poll` bounds how long a row written by
     /// another process (or left by a crashed one) waits.
     pub async fn new(pool: PgPool, channel: Channel, poll: Duration) -> lapin::Result<Self> {
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        Ok(OutboxRelay { pool, channel, wake: Arc::new(Notify::new()), batch: 500, poll })
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(OutboxRelay {
+            pool,
+            channel,
+            wake: Arc::new(Notify::new()),
+            batch: 500,
+            poll,
+        })
     }
 
     /// Wakes the relay now (after a commit that wrote outbox rows).
@@ -172,19 +240,27 @@ impl OutboxRelay {
             let exchange: String = r.get(1);
             let key: String = r.get(2);
             let payload: String = r.get(3);
-            let props = json_properties().with_message_id(ShortString::from(format!("outbox-{id}")));
+            let props =
+                json_properties().with_message_id(ShortString::from(format!("outbox-{id}")));
             confirms.push(
                 self.channel
-                    .basic_publish(&exchange, &key, BasicPublishOptions::default(), payload.as_bytes(), props)
+                    .basic_publish(
+                        &exchange,
+                        &key,
+                        BasicPublishOptions::default(),
+                        payload.as_bytes(),
+                        props,
+                    )
                     .await?,
             );
         }
         for c in futures::future::join_all(confirms).await {
             match c? {
                 Confirmation::Ack(_) | Confirmation::NotRequested => {}
-                Confirmation::Nack(_) => {
-                    return Err("the broker refused (nacked) a publish; the outbox rows stay for the next try".into())
-                }
+                Confirmation::Nack(_) => return Err(
+                    "the broker refused (nacked) a publish; the outbox rows stay for the next try"
+                        .into(),
+                ),
             }
         }
         tx.commit().await?;

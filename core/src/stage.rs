@@ -135,7 +135,10 @@ fn known() -> String {
 }
 
 fn available() -> String {
-    Stage::available().map(Stage::name).collect::<Vec<_>>().join(", ")
+    Stage::available()
+        .map(Stage::name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The closed, ordered set of stages one job runs.
@@ -151,7 +154,11 @@ impl StagePlan {
     /// # Errors
     /// Unknown names, then names of stages this build lacks, each listed in full.
     pub fn parse(list: &str) -> Result<StagePlan, StagePlanError> {
-        let names: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        let names: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
         if names.is_empty() {
             return StagePlan::close(&Stage::available().collect::<Vec<_>>());
         }
@@ -180,7 +187,10 @@ impl StagePlan {
                 stack.extend_from_slice(s.deps());
             }
         }
-        let stages: Vec<Stage> = Stage::ALL.into_iter().filter(|s| set[*s as usize]).collect();
+        let stages: Vec<Stage> = Stage::ALL
+            .into_iter()
+            .filter(|s| set[*s as usize])
+            .collect();
         let missing: Vec<String> = stages
             .iter()
             .filter(|s| !s.is_available())
@@ -219,14 +229,27 @@ impl StagePlan {
     /// Dependencies of `s` within this plan (for `report`: every other stage).
     pub fn deps_of(&self, s: Stage) -> Vec<Stage> {
         if s == Stage::Report {
-            return self.stages.iter().copied().filter(|x| *x != Stage::Report).collect();
+            return self
+                .stages
+                .iter()
+                .copied()
+                .filter(|x| *x != Stage::Report)
+                .collect();
         }
-        s.deps().iter().copied().filter(|d| self.contains(*d)).collect()
+        s.deps()
+            .iter()
+            .copied()
+            .filter(|d| self.contains(*d))
+            .collect()
     }
 
     /// Stages with no dependency inside the plan: the ones queued at submission.
     pub fn roots(&self) -> Vec<Stage> {
-        self.stages.iter().copied().filter(|s| self.deps_of(*s).is_empty()).collect()
+        self.stages
+            .iter()
+            .copied()
+            .filter(|s| self.deps_of(*s).is_empty())
+            .collect()
     }
 }
 
@@ -241,11 +264,26 @@ mod tests {
             want: Result<Vec<Stage>, StagePlanError>,
         }
         let cases = [
-            Case { input: "preprocess", want: Ok(vec![Stage::Preprocess, Stage::Report]) },
-            Case { input: " report ,preprocess", want: Ok(vec![Stage::Preprocess, Stage::Report]) },
-            Case { input: "", want: Ok(vec![Stage::Preprocess, Stage::Report]) },
-            Case { input: "report", want: Ok(vec![Stage::Report]) },
-            Case { input: "PREPROCESS", want: Ok(vec![Stage::Preprocess, Stage::Report]) },
+            Case {
+                input: "preprocess",
+                want: Ok(vec![Stage::Preprocess, Stage::Report]),
+            },
+            Case {
+                input: " report ,preprocess",
+                want: Ok(vec![Stage::Preprocess, Stage::Report]),
+            },
+            Case {
+                input: "",
+                want: Ok(vec![Stage::Preprocess, Stage::Report]),
+            },
+            Case {
+                input: "report",
+                want: Ok(vec![Stage::Report]),
+            },
+            Case {
+                input: "PREPROCESS",
+                want: Ok(vec![Stage::Preprocess, Stage::Report]),
+            },
             Case {
                 input: "preprocess,bogus,nope",
                 want: Err(StagePlanError::Unknown(vec!["bogus".into(), "nope".into()])),
@@ -270,7 +308,10 @@ mod tests {
     fn all_is_topological() {
         for (i, s) in Stage::ALL.iter().enumerate() {
             for d in s.deps() {
-                assert!(Stage::ALL[..i].contains(d), "{s} comes before its dependency {d}");
+                assert!(
+                    Stage::ALL[..i].contains(d),
+                    "{s} comes before its dependency {d}"
+                );
             }
         }
     }
@@ -281,7 +322,10 @@ mod tests {
         assert_eq!(plan.roots(), vec![Stage::Preprocess]);
         assert_eq!(plan.deps_of(Stage::Report), vec![Stage::Preprocess]);
         let full = StagePlan::from_names(&Stage::ALL.map(Stage::name)).unwrap();
-        assert_eq!(full.deps_of(Stage::Edocr), vec![Stage::Preprocess, Stage::Detect, Stage::Ocr]);
+        assert_eq!(
+            full.deps_of(Stage::Edocr),
+            vec![Stage::Preprocess, Stage::Detect, Stage::Ocr]
+        );
         assert_eq!(full.deps_of(Stage::Report).len(), 7);
     }
 
@@ -289,6 +333,9 @@ mod tests {
     fn unavailable_message_names_the_stages() {
         let err = StagePlan::parse("segment").unwrap_err().to_string();
         assert!(err.contains("segment"), "{err}");
-        assert!(err.contains("available stages are preprocess, report"), "{err}");
+        assert!(
+            err.contains("available stages are preprocess, report"),
+            "{err}"
+        );
     }
 }

@@ -9,7 +9,9 @@ use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request, State,
+};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -56,36 +58,56 @@ impl AppState {
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
-    let limit = state.submitter.max_upload_bytes.saturating_add(MULTIPART_SLACK);
+    let limit = state
+        .submitter
+        .max_upload_bytes
+        .saturating_add(MULTIPART_SLACK);
     let v1 = Router::new()
         .route("/v1/jobs", get(list_jobs).post(create_job))
         .route("/v1/jobs/{id}", get(get_job).delete(cancel_job))
         .route("/v1/jobs/{id}/events", get(job_events))
         .route("/v1/jobs/{id}/result", get(job_result))
         .route("/v1/jobs/{id}/overlay.png", get(overlay))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(|| async { Json(crate::openapi::document()) }))
+        .route(
+            "/openapi.json",
+            get(|| async { Json(crate::openapi::document()) }),
+        )
         .merge(v1)
         .fallback(|| async { ApiError::NotFound("no such route; see /openapi.json".into()) })
-        .layer(middleware::from_fn_with_state(state.clone(), track_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            track_requests,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
 async fn track_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_string();
     let method = req.method().to_string();
     let res = next.run(req).await;
-    state.submitter.metrics.http_request(&method, &route, res.status().as_u16());
+    state
+        .submitter
+        .metrics
+        .http_request(&method, &route, res.status().as_u16());
     res
 }
 
 fn parse_id(id: &str) -> Result<JobId, ApiError> {
-    id.parse().map_err(|_| ApiError::NotFound(format!("job {id} not found (job ids are UUIDs)")))
+    id.parse()
+        .map_err(|_| ApiError::NotFound(format!("job {id} not found (job ids are UUIDs)")))
 }
 
 fn links(id: JobId) -> Value {
@@ -108,11 +130,27 @@ pub fn apply_param(sub: &mut Submission, name: &str, value: &str) -> Result<(), 
     let some = |v: &str| (!v.is_empty()).then(|| v.to_string());
     match name {
         "stages" => sub.stages = some(value),
-        "priority" => sub.priority = if value.is_empty() { None } else { Some(intake::parse_priority(value)?) },
-        "options" => sub.options = if value.is_empty() { None } else { Some(intake::parse_options(value)?) },
+        "priority" => {
+            sub.priority = if value.is_empty() {
+                None
+            } else {
+                Some(intake::parse_priority(value)?)
+            }
+        }
+        "options" => {
+            sub.options = if value.is_empty() {
+                None
+            } else {
+                Some(intake::parse_options(value)?)
+            }
+        }
         "filename" => sub.filename = some(value),
         "idempotency_key" => sub.idempotency_key = some(value),
-        other => return Err(ApiError::BadRequest(format!("unknown parameter '{other}'; expected {PARAMS}"))),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown parameter '{other}'; expected {PARAMS}"
+            )))
+        }
     }
     Ok(())
 }
@@ -125,16 +163,27 @@ const DISCARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// a reset connection.
 pub async fn discard_body(req: Request) {
     let sends_body = req.headers().contains_key(header::TRANSFER_ENCODING)
-        || req.headers().get(header::CONTENT_LENGTH).is_some_and(|v| v != "0");
+        || req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v != "0");
     if !sends_body {
         return;
     }
     let mut body = req.into_body().into_data_stream();
-    let _ = tokio::time::timeout(DISCARD_TIMEOUT, async { while let Some(Ok(_)) = body.next().await {} }).await;
+    let _ = tokio::time::timeout(DISCARD_TIMEOUT, async {
+        while let Some(Ok(_)) = body.next().await {}
+    })
+    .await;
 }
 
 fn content_length(headers: &HeaderMap) -> Option<usize> {
-    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 async fn create_job(
@@ -149,13 +198,19 @@ async fn create_job(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let allowed = if is_multipart { max.saturating_add(MULTIPART_SLACK) } else { max };
+    let allowed = if is_multipart {
+        max.saturating_add(MULTIPART_SLACK)
+    } else {
+        max
+    };
     if content_length(req.headers()).is_some_and(|n| n > allowed) {
         discard_body(req).await;
         return Err(ApiError::too_large(max));
     }
     let header_key = req.headers().get("idempotency-key").map(|v| {
-        v.to_str().map(str::to_string).map_err(|_| ApiError::BadRequest("the Idempotency-Key header is not visible ASCII".into()))
+        v.to_str().map(str::to_string).map_err(|_| {
+            ApiError::BadRequest("the Idempotency-Key header is not visible ASCII".into())
+        })
     });
     // The body is read before any field is judged: answering while the client
     // still sends makes it see a reset connection instead of the answer.
@@ -182,12 +237,18 @@ async fn create_job(
     let location = format!("/v1/jobs/{}", s.id);
     if s.created {
         let body = json!({"id": s.id, "status": "queued", "stages": s.stages, "links": links(s.id), "duplicate": false});
-        return Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(body)).into_response());
+        return Ok((
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, location)],
+            Json(body),
+        )
+            .into_response());
     }
-    let (status, stages): (String, Vec<String>) = sqlx::query_as("SELECT status, stages FROM jobs WHERE id = $1")
-        .bind(s.id.0)
-        .fetch_one(state.pool())
-        .await?;
+    let (status, stages): (String, Vec<String>) =
+        sqlx::query_as("SELECT status, stages FROM jobs WHERE id = $1")
+            .bind(s.id.0)
+            .fetch_one(state.pool())
+            .await?;
     let body = json!({"id": s.id, "status": status, "stages": stages, "links": links(s.id), "duplicate": true});
     Ok((StatusCode::OK, [(header::LOCATION, location)], Json(body)).into_response())
 }
@@ -208,15 +269,18 @@ async fn read_multipart(
             ApiError::BadRequest(format!("malformed multipart body: {}", e.body_text()))
         }
     };
-    let mut form = Multipart::from_request(req, state)
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {}", e.body_text())))?;
+    let mut form = Multipart::from_request(req, state).await.map_err(|e| {
+        ApiError::BadRequest(format!("malformed multipart body: {}", e.body_text()))
+    })?;
     let mut file = None;
     let mut unknown = None;
     while let Some(field) = form.next_field().await.map_err(malformed)? {
         let name = field.name().unwrap_or("").to_string();
         if name == "file" {
-            let file_name = field.file_name().filter(|n| !n.is_empty()).map(str::to_string);
+            let file_name = field
+                .file_name()
+                .filter(|n| !n.is_empty())
+                .map(str::to_string);
             file = Some(field.bytes().await.map_err(malformed)?);
             if !fields.iter().any(|(n, _)| n == "filename") {
                 sub.filename = file_name;
@@ -231,9 +295,12 @@ async fn read_multipart(
         }
     }
     if let Some(name) = unknown {
-        return Err(ApiError::BadRequest(format!("unknown form field '{name}'; expected file, {PARAMS}")));
+        return Err(ApiError::BadRequest(format!(
+            "unknown form field '{name}'; expected file, {PARAMS}"
+        )));
     }
-    sub.content = file.ok_or_else(|| ApiError::BadRequest("missing form field 'file' (the drawing)".into()))?;
+    sub.content =
+        file.ok_or_else(|| ApiError::BadRequest("missing form field 'file' (the drawing)".into()))?;
     Ok(())
 }
 
@@ -253,7 +320,8 @@ struct JobRow {
     finished_at: Option<DateTime<Utc>>,
 }
 
-const JOB_COLUMNS: &str = "id, status, filename, source, priority, stages, error, created_at, started_at, finished_at";
+const JOB_COLUMNS: &str =
+    "id, status, filename, source, priority, stages, error, created_at, started_at, finished_at";
 
 impl JobRow {
     fn to_json(&self) -> Value {
@@ -301,7 +369,10 @@ async fn fetch_job(pool: &PgPool, id: JobId) -> Result<JobRow, ApiError> {
         .ok_or_else(|| ApiError::job_not_found(&id.to_string()))
 }
 
-async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn get_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let job = fetch_job(state.pool(), id).await?;
     let runs = fetch_runs(state.pool(), id).await?;
@@ -327,16 +398,27 @@ async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Resul
 
 /// The opaque keyset cursor of `GET /v1/jobs`: the last row's (created_at, id).
 pub fn encode_cursor(created_at: DateTime<Utc>, id: Uuid) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}_{id}", created_at.timestamp_micros()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{}_{id}", created_at.timestamp_micros()))
 }
 
 /// Inverse of [`encode_cursor`].
 pub fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let bad = || ApiError::BadRequest(format!("invalid cursor {cursor:?}; pass the next_cursor of a previous page"));
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "invalid cursor {cursor:?}; pass the next_cursor of a previous page"
+        ))
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (micros, id) = text.split_once('_').ok_or_else(bad)?;
-    let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad)?;
+    let at = micros
+        .parse()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 
@@ -346,18 +428,31 @@ pub fn parse_limit(limit: Option<&str>) -> Result<i64, ApiError> {
         None => Ok(LIST_DEFAULT),
         Some(l) => match l.parse::<i64>() {
             Ok(n @ 1..=LIST_MAX) => Ok(n),
-            _ => Err(ApiError::BadRequest(format!("limit {l:?} is out of range; use 1 to {LIST_MAX}"))),
+            _ => Err(ApiError::BadRequest(format!(
+                "limit {l:?} is out of range; use 1 to {LIST_MAX}"
+            ))),
         },
     }
 }
 
-async fn list_jobs(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+async fn list_jobs(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let limit = parse_limit(q.get("limit").map(String::as_str))?;
     let status = match q.get("status").map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        Some(s) => Some(s.parse::<JobStatus>().map_err(ApiError::BadRequest)?.as_str()),
+        Some(s) => Some(
+            s.parse::<JobStatus>()
+                .map_err(ApiError::BadRequest)?
+                .as_str(),
+        ),
         None => None,
     };
-    let after = q.get("cursor").filter(|c| !c.is_empty()).map(|c| decode_cursor(c)).transpose()?;
+    let after = q
+        .get("cursor")
+        .filter(|c| !c.is_empty())
+        .map(|c| decode_cursor(c))
+        .transpose()?;
     let rows: Vec<JobRow> = sqlx::query_as(&format!(
         "SELECT {JOB_COLUMNS} FROM jobs \
          WHERE ($1::text IS NULL OR status = $1) \
@@ -372,31 +467,50 @@ async fn list_jobs(State(state): State<AppState>, Query(q): Query<HashMap<String
     .await?;
     let more = rows.len() as i64 > limit;
     let page = &rows[..rows.len().min(limit as usize)];
-    let next = page.last().filter(|_| more).map(|r| encode_cursor(r.created_at, r.id));
-    Ok(Json(json!({"jobs": page.iter().map(JobRow::to_json).collect::<Vec<_>>(), "next_cursor": next})))
+    let next = page
+        .last()
+        .filter(|_| more)
+        .map(|r| encode_cursor(r.created_at, r.id));
+    Ok(Json(
+        json!({"jobs": page.iter().map(JobRow::to_json).collect::<Vec<_>>(), "next_cursor": next}),
+    ))
 }
 
-async fn job_result(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn job_result(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let row: Option<(String, Option<Value>)> = sqlx::query_as("SELECT status, report FROM jobs WHERE id = $1")
-        .bind(id.0)
-        .fetch_optional(state.pool())
-        .await?;
+    let row: Option<(String, Option<Value>)> =
+        sqlx::query_as("SELECT status, report FROM jobs WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(state.pool())
+            .await?;
     let (status, report) = row.ok_or_else(|| ApiError::job_not_found(&id.to_string()))?;
-    let terminal = status.parse::<JobStatus>().is_ok_and(JobStatus::is_terminal);
+    let terminal = status
+        .parse::<JobStatus>()
+        .is_ok_and(JobStatus::is_terminal);
     match report {
         Some(r) if terminal => Ok(Json(r)),
-        _ if terminal => Err(ApiError::Conflict(format!("job {id} is {status} and produced no result"))),
-        _ => Err(ApiError::Conflict(format!("job {id} is {status}; the result is ready when it completes"))),
+        _ if terminal => Err(ApiError::Conflict(format!(
+            "job {id} is {status} and produced no result"
+        ))),
+        _ => Err(ApiError::Conflict(format!(
+            "job {id} is {status}; the result is ready when it completes"
+        ))),
     }
 }
 
-async fn overlay(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn overlay(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let png: Option<Vec<u8>> = sqlx::query_scalar("SELECT raster_png FROM pages WHERE job_id = $1 AND page_index = 0")
-        .bind(id.0)
-        .fetch_optional(state.pool())
-        .await?;
+    let png: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT raster_png FROM pages WHERE job_id = $1 AND page_index = 0")
+            .bind(id.0)
+            .fetch_optional(state.pool())
+            .await?;
     match png {
         Some(png) => Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response()),
         None => {
@@ -406,7 +520,10 @@ async fn overlay(State(state): State<AppState>, Path(id): Path<String>) -> Resul
     }
 }
 
-async fn cancel_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn cancel_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     if drawpipe_core::db::cancel_job(state.pool(), id).await? {
         state.submitter.wake.notify_one();
@@ -447,7 +564,10 @@ pub struct RunState {
 /// `runs`, updating `seen`. A run that finished between two polls without being
 /// seen running gets a `running` event (at its `started_at`) first, so every
 /// stage's start and end appear. `pending` is the starting point and never sent.
-pub fn stage_events(seen: &mut HashMap<String, (String, i32)>, runs: &[RunState]) -> Vec<StageEvent> {
+pub fn stage_events(
+    seen: &mut HashMap<String, (String, i32)>,
+    runs: &[RunState],
+) -> Vec<StageEvent> {
     let mut out = Vec::new();
     for r in runs {
         let now = (r.status.clone(), r.attempts);
@@ -455,10 +575,18 @@ pub fn stage_events(seen: &mut HashMap<String, (String, i32)>, runs: &[RunState]
         if prev.as_ref() == Some(&now) || r.status == StageStatus::Pending.as_str() {
             continue;
         }
-        let terminal = r.status.parse::<StageStatus>().is_ok_and(StageStatus::is_terminal);
+        let terminal = r
+            .status
+            .parse::<StageStatus>()
+            .is_ok_and(StageStatus::is_terminal);
         let seen_running = prev.as_ref() == Some(&("running".to_string(), r.attempts));
         if terminal && !seen_running && r.started_at.is_some() {
-            out.push(StageEvent { stage: r.stage.clone(), status: "running".into(), attempts: r.attempts, at: r.started_at });
+            out.push(StageEvent {
+                stage: r.stage.clone(),
+                status: "running".into(),
+                attempts: r.attempts,
+                at: r.started_at,
+            });
         }
         let at = match r.status.as_str() {
             "queued" => r.queued_at,
@@ -509,20 +637,27 @@ impl Watcher {
 
     async fn poll(&mut self) -> Result<(), sqlx::Error> {
         // The job first: when it is terminal, the runs read after it are final.
-        let job: Option<(String, Option<String>)> = sqlx::query_as("SELECT status, error FROM jobs WHERE id = $1")
-            .bind(self.job.0)
-            .fetch_optional(&self.pool)
-            .await?;
-        let runs: Vec<RunState> = fetch_runs(&self.pool, self.job).await?.into_iter().map(RunState::from).collect();
+        let job: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT status, error FROM jobs WHERE id = $1")
+                .bind(self.job.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        let runs: Vec<RunState> = fetch_runs(&self.pool, self.job)
+            .await?
+            .into_iter()
+            .map(RunState::from)
+            .collect();
         for e in stage_events(&mut self.seen, &runs) {
             let data = json!({"job_id": self.job, "stage": e.stage, "status": e.status, "attempts": e.attempts, "at": e.at});
-            self.queue.push_back(Event::default().event("stage").data(data.to_string()));
+            self.queue
+                .push_back(Event::default().event("stage").data(data.to_string()));
         }
         match job {
             None => self.done = true,
             Some((status, error)) if is_terminal(&status) => {
                 let data = json!({"job_id": self.job, "status": status, "error": error});
-                self.queue.push_back(Event::default().event("job").data(data.to_string()));
+                self.queue
+                    .push_back(Event::default().event("job").data(data.to_string()));
                 self.done = true;
             }
             Some(_) => {}
@@ -546,7 +681,9 @@ impl From<RunRow> for RunState {
 }
 
 fn is_terminal(status: &str) -> bool {
-    status.parse::<JobStatus>().is_ok_and(JobStatus::is_terminal)
+    status
+        .parse::<JobStatus>()
+        .is_ok_and(JobStatus::is_terminal)
 }
 
 async fn job_events(
@@ -564,14 +701,21 @@ async fn job_events(
         done: false,
         shutdown: state.shutdown.clone(),
     };
-    let stream = futures::stream::unfold(watcher, |mut w| async move { w.next_event().await.map(|e| (Ok(e), w)) });
+    let stream = futures::stream::unfold(watcher, |mut w| async move {
+        w.next_event().await.map(|e| (Ok(e), w))
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 // ---- operations -------------------------------------------------------------------
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    let db = match tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(state.pool())).await {
+    let db = match tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query("SELECT 1").execute(state.pool()),
+    )
+    .await
+    {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(format!("database: {e}")),
         Err(_) => Err("database: no answer to SELECT 1 within 2 s".to_string()),
@@ -585,16 +729,28 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let checks = json!({"database": label(&db), "amqp": label(&amqp)});
     let failures: Vec<String> = [db, amqp].into_iter().filter_map(Result::err).collect();
     if failures.is_empty() {
-        (StatusCode::OK, Json(json!({"status": "ready", "checks": checks}))).into_response()
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "checks": checks})),
+        )
+            .into_response()
     } else {
-        let body = json!({"error": format!("not ready: {}", failures.join("; ")), "checks": checks});
+        let body =
+            json!({"error": format!("not ready: {}", failures.join("; ")), "checks": checks});
         (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let text = state.submitter.metrics.render(state.pool()).await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
 
 #[cfg(test)]
@@ -606,9 +762,17 @@ mod tests {
         let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
         let id = Uuid::now_v7();
         assert_eq!(decode_cursor(&encode_cursor(at, id)).unwrap(), (at, id));
-        for bad in ["", "!!!", "bm9wZQ", &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("12_notauuid")] {
+        for bad in [
+            "",
+            "!!!",
+            "bm9wZQ",
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("12_notauuid"),
+        ] {
             let err = decode_cursor(bad).unwrap_err();
-            assert!(matches!(&err, ApiError::BadRequest(m) if m.starts_with("invalid cursor")), "{bad:?}: {err}");
+            assert!(
+                matches!(&err, ApiError::BadRequest(m) if m.starts_with("invalid cursor")),
+                "{bad:?}: {err}"
+            );
         }
     }
 
@@ -619,13 +783,34 @@ mod tests {
             want: Option<i64>,
         }
         let cases = [
-            Case { input: None, want: Some(50) },
-            Case { input: Some(""), want: Some(50) },
-            Case { input: Some("1"), want: Some(1) },
-            Case { input: Some("500"), want: Some(500) },
-            Case { input: Some("501"), want: None },
-            Case { input: Some("0"), want: None },
-            Case { input: Some("ten"), want: None },
+            Case {
+                input: None,
+                want: Some(50),
+            },
+            Case {
+                input: Some(""),
+                want: Some(50),
+            },
+            Case {
+                input: Some("1"),
+                want: Some(1),
+            },
+            Case {
+                input: Some("500"),
+                want: Some(500),
+            },
+            Case {
+                input: Some("501"),
+                want: None,
+            },
+            Case {
+                input: Some("0"),
+                want: None,
+            },
+            Case {
+                input: Some("ten"),
+                want: None,
+            },
         ];
         for c in cases {
             assert_eq!(parse_limit(c.input).ok(), c.want, "{:?}", c.input);
@@ -640,14 +825,46 @@ mod tests {
             want: Result<(), &'static str>,
         }
         let cases = [
-            Case { name: "stages", value: "preprocess,report", want: Ok(()) },
-            Case { name: "priority", value: " 4 ", want: Ok(()) },
-            Case { name: "priority", value: "", want: Ok(()) },
-            Case { name: "priority", value: "urgent", want: Err("priority \"urgent\" is not a whole number") },
-            Case { name: "options", value: "{\"a\":1}", want: Ok(()) },
-            Case { name: "options", value: "{", want: Err("options are not valid JSON") },
-            Case { name: "filename", value: "a.png", want: Ok(()) },
-            Case { name: "stage", value: "x", want: Err("unknown parameter 'stage'; expected stages,") },
+            Case {
+                name: "stages",
+                value: "preprocess,report",
+                want: Ok(()),
+            },
+            Case {
+                name: "priority",
+                value: " 4 ",
+                want: Ok(()),
+            },
+            Case {
+                name: "priority",
+                value: "",
+                want: Ok(()),
+            },
+            Case {
+                name: "priority",
+                value: "urgent",
+                want: Err("priority \"urgent\" is not a whole number"),
+            },
+            Case {
+                name: "options",
+                value: "{\"a\":1}",
+                want: Ok(()),
+            },
+            Case {
+                name: "options",
+                value: "{",
+                want: Err("options are not valid JSON"),
+            },
+            Case {
+                name: "filename",
+                value: "a.png",
+                want: Ok(()),
+            },
+            Case {
+                name: "stage",
+                value: "x",
+                want: Err("unknown parameter 'stage'; expected stages,"),
+            },
         ];
         for c in cases {
             let mut sub = Submission::default();
@@ -667,16 +884,23 @@ mod tests {
     #[test]
     fn events_show_every_start_and_end() {
         let t = |s: i64| DateTime::from_timestamp(1_764_000_000 + s, 0);
-        let run = |stage: &str, status: &str, attempts, started: Option<i64>, finished: Option<i64>| RunState {
-            stage: stage.into(),
-            status: status.into(),
-            attempts,
-            queued_at: t(0),
-            started_at: started.and_then(t),
-            finished_at: finished.and_then(t),
-            updated_at: t(9).unwrap(),
+        let run =
+            |stage: &str, status: &str, attempts, started: Option<i64>, finished: Option<i64>| {
+                RunState {
+                    stage: stage.into(),
+                    status: status.into(),
+                    attempts,
+                    queued_at: t(0),
+                    started_at: started.and_then(t),
+                    finished_at: finished.and_then(t),
+                    updated_at: t(9).unwrap(),
+                }
+            };
+        let names = |ev: &[StageEvent]| {
+            ev.iter()
+                .map(|e| format!("{}:{}", e.stage, e.status))
+                .collect::<Vec<_>>()
         };
-        let names = |ev: &[StageEvent]| ev.iter().map(|e| format!("{}:{}", e.stage, e.status)).collect::<Vec<_>>();
         let mut seen = HashMap::new();
         struct Step {
             runs: Vec<RunState>,
@@ -684,20 +908,32 @@ mod tests {
         }
         let steps = [
             Step {
-                runs: vec![run("preprocess", "queued", 0, None, None), run("report", "pending", 0, None, None)],
+                runs: vec![
+                    run("preprocess", "queued", 0, None, None),
+                    run("report", "pending", 0, None, None),
+                ],
                 want: vec!["preprocess:queued"],
             },
             Step {
-                runs: vec![run("preprocess", "running", 1, Some(1), None), run("report", "pending", 0, None, None)],
+                runs: vec![
+                    run("preprocess", "running", 1, Some(1), None),
+                    run("report", "pending", 0, None, None),
+                ],
                 want: vec!["preprocess:running"],
             },
             Step {
                 // preprocess ends and report runs start to end between two polls.
-                runs: vec![run("preprocess", "succeeded", 1, Some(1), Some(2)), run("report", "succeeded", 1, Some(3), Some(4))],
+                runs: vec![
+                    run("preprocess", "succeeded", 1, Some(1), Some(2)),
+                    run("report", "succeeded", 1, Some(3), Some(4)),
+                ],
                 want: vec!["preprocess:succeeded", "report:running", "report:succeeded"],
             },
             Step {
-                runs: vec![run("preprocess", "succeeded", 1, Some(1), Some(2)), run("report", "succeeded", 1, Some(3), Some(4))],
+                runs: vec![
+                    run("preprocess", "succeeded", 1, Some(1), Some(2)),
+                    run("report", "succeeded", 1, Some(3), Some(4)),
+                ],
                 want: vec![],
             },
         ];
@@ -705,7 +941,10 @@ mod tests {
             assert_eq!(names(&stage_events(&mut seen, &s.runs)), s.want, "step {i}");
         }
         // A skipped run never started: no synthetic start.
-        let ev = stage_events(&mut HashMap::new(), &[run("vl", "skipped", 0, None, Some(5))]);
+        let ev = stage_events(
+            &mut HashMap::new(),
+            &[run("vl", "skipped", 0, None, Some(5))],
+        );
         assert_eq!(names(&ev), vec!["vl:skipped"]);
         assert_eq!(ev[0].at, t(5));
     }

@@ -43,7 +43,11 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(pool: PgPool, disabled: bool) -> Self {
-        Auth { pool, disabled, cache: Mutex::new(HashMap::new()) }
+        Auth {
+            pool,
+            disabled,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Checks the request's headers.
@@ -117,12 +121,30 @@ mod tests {
             want: Option<&'static str>,
         }
         let cases = [
-            Case { header: Some("Bearer dp_abc"), want: Some("dp_abc") },
-            Case { header: Some("bearer   dp_abc "), want: Some("dp_abc") },
-            Case { header: Some("Basic dXNlcjpwYXNz"), want: None },
-            Case { header: Some("Bearer"), want: None },
-            Case { header: Some("Bearer "), want: None },
-            Case { header: None, want: None },
+            Case {
+                header: Some("Bearer dp_abc"),
+                want: Some("dp_abc"),
+            },
+            Case {
+                header: Some("bearer   dp_abc "),
+                want: Some("dp_abc"),
+            },
+            Case {
+                header: Some("Basic dXNlcjpwYXNz"),
+                want: None,
+            },
+            Case {
+                header: Some("Bearer"),
+                want: None,
+            },
+            Case {
+                header: Some("Bearer "),
+                want: None,
+            },
+            Case {
+                header: None,
+                want: None,
+            },
         ];
         for c in cases {
             let mut h = HeaderMap::new();

@@ -34,10 +34,20 @@ pub fn dead_letter_error() -> String {
 ///
 /// # Errors
 /// Only when the channel is gone.
-pub async fn consume(channel: Channel, pool: PgPool, wake: Arc<Notify>, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn consume(
+    channel: Channel,
+    pool: PgPool,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     channel.basic_qos(16, BasicQosOptions::default()).await?;
     let mut consumer = channel
-        .basic_consume(topology::DEAD_LETTER_QUEUE, "drawpipe-dispatcher-dead", BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            topology::DEAD_LETTER_QUEUE,
+            "drawpipe-dispatcher-dead",
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     loop {
         let delivery = tokio::select! {
@@ -51,17 +61,33 @@ pub async fn consume(channel: Channel, pool: PgPool, wake: Arc<Notify>, shutdown
         };
         match serde_json::from_slice::<StageMessage>(&delivery.data) {
             Ok(msg) => {
-                let span = tracing::warn_span!("dead_letter", job_id = %msg.job_id, stage = %msg.stage);
-                match fail_run(&pool, msg.job_id, msg.stage).instrument(span.clone()).await {
+                let span =
+                    tracing::warn_span!("dead_letter", job_id = %msg.job_id, stage = %msg.stage);
+                match fail_run(&pool, msg.job_id, msg.stage)
+                    .instrument(span.clone())
+                    .await
+                {
                     Ok(true) => {
-                        span.in_scope(|| tracing::warn!(attempt = msg.attempt, "stage message dead-lettered; run failed"));
+                        span.in_scope(|| {
+                            tracing::warn!(
+                                attempt = msg.attempt,
+                                "stage message dead-lettered; run failed"
+                            )
+                        });
                         wake.notify_one();
                     }
-                    Ok(false) => span.in_scope(|| tracing::info!("stage message dead-lettered for a finished run; dropped")),
+                    Ok(false) => span.in_scope(|| {
+                        tracing::info!("stage message dead-lettered for a finished run; dropped")
+                    }),
                     Err(e) => {
                         span.in_scope(|| tracing::warn!(error = %e, "cannot record a dead-lettered run; requeueing"));
                         tokio::time::sleep(REQUEUE_DELAY).await;
-                        delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+                        delivery
+                            .nack(BasicNackOptions {
+                                requeue: true,
+                                ..Default::default()
+                            })
+                            .await?;
                         continue;
                     }
                 }
@@ -110,7 +136,14 @@ pub async fn fail_run(pool: &PgPool, job: JobId, stage: Stage) -> Result<bool, s
         .await?;
         if done.is_some() {
             let event = db::job_event(job, "failed", "failed", Some(&message));
-            db::insert_outbox(&mut tx, Some(job), topology::EVENTS_EXCHANGE, &format!("job.{job}.failed"), &event).await?;
+            db::insert_outbox(
+                &mut tx,
+                Some(job),
+                topology::EVENTS_EXCHANGE,
+                &format!("job.{job}.failed"),
+                &event,
+            )
+            .await?;
         }
     } else {
         db::advance(&mut tx, &[job]).await?;
@@ -126,6 +159,9 @@ mod tests {
     #[test]
     fn error_names_the_limit() {
         let e = dead_letter_error();
-        assert!(e.starts_with("message dead-lettered after repeated deliveries (delivery limit 10)"), "{e}");
+        assert!(
+            e.starts_with("message dead-lettered after repeated deliveries (delivery limit 10)"),
+            "{e}"
+        );
     }
 }

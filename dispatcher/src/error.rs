@@ -62,7 +62,9 @@ impl From<sqlx::Error> for ApiError {
 impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
         match e {
-            SubmitError::Empty | SubmitError::Stages(_) | SubmitError::Invalid(_) => ApiError::BadRequest(e.to_string()),
+            SubmitError::Empty | SubmitError::Stages(_) | SubmitError::Invalid(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
             SubmitError::UnsupportedMedia(_) => ApiError::UnsupportedMediaType(e.to_string()),
             SubmitError::TooLarge { max, .. } => ApiError::too_large(max),
             SubmitError::Database(e) => e.into(),
@@ -75,6 +77,10 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(e) = &self {
             tracing::error!(error = format!("{e:#}"), "request failed");
         }
-        (self.status(), Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        (
+            self.status(),
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
     }
 }

@@ -18,7 +18,9 @@ use drawpipe_core::media::{self, SniffError};
 use drawpipe_core::message::{IntakeMessage, IntakeReply, VERSION};
 use drawpipe_core::{db, mq, topology, JobId, StagePlan, StagePlanError};
 use futures::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::Channel;
 use serde_json::Value;
@@ -103,7 +105,10 @@ pub struct Submitted {
 /// priority, options, idempotency key, file name.
 pub fn validate(sub: &Submission, max_bytes: usize) -> Result<Validated, SubmitError> {
     if sub.content.len() > max_bytes {
-        return Err(SubmitError::TooLarge { size: sub.content.len(), max: max_bytes });
+        return Err(SubmitError::TooLarge {
+            size: sub.content.len(),
+            max: max_bytes,
+        });
     }
     let media = media::sniff(&sub.content).map_err(|e| match e {
         SniffError::Empty => SubmitError::Empty,
@@ -111,16 +116,30 @@ pub fn validate(sub: &Submission, max_bytes: usize) -> Result<Validated, SubmitE
     })?;
     let list = sub.stages.as_deref().unwrap_or("");
     let plan = StagePlan::parse(list)?;
-    let requested = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_ascii_lowercase).collect();
+    let requested = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
     let priority = match sub.priority {
         None => 0,
         Some(p @ 0..=9) => p as i16,
-        Some(p) => return Err(SubmitError::Invalid(format!("priority {p} is out of range; use 0 (lowest) to 9"))),
+        Some(p) => {
+            return Err(SubmitError::Invalid(format!(
+                "priority {p} is out of range; use 0 (lowest) to 9"
+            )))
+        }
     };
     let options = match &sub.options {
         None => Value::Object(Default::default()),
         Some(v @ Value::Object(_)) => v.clone(),
-        Some(v) => return Err(SubmitError::Invalid(format!("options must be a JSON object, not {}", json_kind(v)))),
+        Some(v) => {
+            return Err(SubmitError::Invalid(format!(
+                "options must be a JSON object, not {}",
+                json_kind(v)
+            )))
+        }
     };
     if let Some(key) = &sub.idempotency_key {
         if key.trim().is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY {
@@ -148,14 +167,17 @@ pub fn validate(sub: &Submission, max_bytes: usize) -> Result<Validated, SubmitE
 
 /// Parses a priority given as text (form field, query parameter, header).
 pub fn parse_priority(text: &str) -> Result<i64, SubmitError> {
-    text.trim()
-        .parse::<i64>()
-        .map_err(|_| SubmitError::Invalid(format!("priority {text:?} is not a whole number; use 0 (lowest) to 9")))
+    text.trim().parse::<i64>().map_err(|_| {
+        SubmitError::Invalid(format!(
+            "priority {text:?} is not a whole number; use 0 (lowest) to 9"
+        ))
+    })
 }
 
 /// Parses options given as text: a JSON object.
 pub fn parse_options(text: &str) -> Result<Value, SubmitError> {
-    serde_json::from_str(text).map_err(|e| SubmitError::Invalid(format!("options are not valid JSON: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| SubmitError::Invalid(format!("options are not valid JSON: {e}")))
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -184,7 +206,12 @@ impl Submitter {
     ///
     /// # Errors
     /// See [`validate`]; [`SubmitError::Database`] when the insert fails.
-    pub async fn submit(&self, sub: &Submission, source: &str, api_key_id: Option<i64>) -> Result<Submitted, SubmitError> {
+    pub async fn submit(
+        &self,
+        sub: &Submission,
+        source: &str,
+        api_key_id: Option<i64>,
+    ) -> Result<Submitted, SubmitError> {
         let v = validate(sub, self.max_upload_bytes)?;
         let job = db::NewJob {
             id: JobId::new(),
@@ -204,9 +231,13 @@ impl Submitter {
         if created {
             self.wake.notify_one();
             self.metrics.job_submitted(source);
-            tracing::info!(job_id = %id, source, bytes = sub.content.len(), stages = ?v.plan.names(), "job queued");
+            tracing::debug!(job_id = %id, source, bytes = sub.content.len(), stages = ?v.plan.names(), "job queued");
         }
-        Ok(Submitted { id, created, stages: v.plan.names() })
+        Ok(Submitted {
+            id,
+            created,
+            stages: v.plan.names(),
+        })
     }
 }
 
@@ -216,10 +247,18 @@ pub fn submission_from_message(
     headers: Option<&FieldTable>,
     body: &[u8],
 ) -> Result<Submission, SubmitError> {
-    let is_json = content_type.is_some_and(|c| c.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+    let is_json = content_type.is_some_and(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case("application/json")
+    });
     if is_json {
         let invalid = |e: serde_json::Error| {
-            SubmitError::Invalid(format!("the intake message is not a valid v{VERSION} IntakeMessage: {e}"))
+            SubmitError::Invalid(format!(
+                "the intake message is not a valid v{VERSION} IntakeMessage: {e}"
+            ))
         };
         // The version first, so that a newer producer hears why.
         let value: Value = serde_json::from_slice(body).map_err(invalid)?;
@@ -230,7 +269,11 @@ pub fn submission_from_message(
                     "intake message version {v} is not supported; this dispatcher reads v{VERSION}"
                 )))
             }
-            None => return Err(SubmitError::Invalid(format!("the intake message has no version field 'v'; send \"v\": {VERSION}"))),
+            None => {
+                return Err(SubmitError::Invalid(format!(
+                    "the intake message has no version field 'v'; send \"v\": {VERSION}"
+                )))
+            }
         }
         let msg: IntakeMessage = serde_json::from_value(value).map_err(invalid)?;
         let content = decode_base64(&msg.drawing_base64)?;
@@ -243,12 +286,18 @@ pub fn submission_from_message(
             idempotency_key: msg.idempotency_key,
         });
     }
-    let header = |name: &str| headers.and_then(|h| h.inner().get(name)).and_then(header_text);
+    let header = |name: &str| {
+        headers
+            .and_then(|h| h.inner().get(name))
+            .and_then(header_text)
+    };
     Ok(Submission {
         content: Bytes::copy_from_slice(body),
         filename: header("x-drawpipe-filename"),
         stages: header("x-drawpipe-stages"),
-        priority: header("x-drawpipe-priority").map(|p| parse_priority(&p)).transpose()?,
+        priority: header("x-drawpipe-priority")
+            .map(|p| parse_priority(&p))
+            .transpose()?,
         options: None,
         idempotency_key: header("x-idempotency-key"),
     })
@@ -282,10 +331,21 @@ fn header_text(v: &AMQPValue) -> Option<String> {
 ///
 /// # Errors
 /// Only when the channel is gone (the broker connection was lost).
-pub async fn consume(channel: Channel, submitter: Submitter, shutdown: CancellationToken) -> anyhow::Result<()> {
-    channel.basic_qos(INTAKE_PREFETCH, BasicQosOptions::default()).await?;
+pub async fn consume(
+    channel: Channel,
+    submitter: Submitter,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    channel
+        .basic_qos(INTAKE_PREFETCH, BasicQosOptions::default())
+        .await?;
     let mut consumer = channel
-        .basic_consume(topology::INTAKE_QUEUE, "drawpipe-dispatcher-intake", BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            topology::INTAKE_QUEUE,
+            "drawpipe-dispatcher-intake",
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     loop {
         let delivery = tokio::select! {
@@ -298,7 +358,10 @@ pub async fn consume(channel: Channel, submitter: Submitter, shutdown: Cancellat
             None => anyhow::bail!("intake consumer ended: the broker closed the channel"),
         };
         let props = &delivery.properties;
-        let correlation = props.correlation_id().as_ref().map(|c| c.as_str().to_string());
+        let correlation = props
+            .correlation_id()
+            .as_ref()
+            .map(|c| c.as_str().to_string());
         let reply_to = props.reply_to().as_ref().map(|r| r.as_str().to_string());
         let outcome = match submission_from_message(
             props.content_type().as_ref().map(ShortString::as_str),
@@ -311,12 +374,22 @@ pub async fn consume(channel: Channel, submitter: Submitter, shutdown: Cancellat
         let reply = match outcome {
             Ok(s) => {
                 let status = if s.created { "queued" } else { "duplicate" };
-                IntakeReply { v: VERSION, job_id: Some(s.id), status: Some(status.into()), error: None }
+                IntakeReply {
+                    v: VERSION,
+                    job_id: Some(s.id),
+                    status: Some(status.into()),
+                    error: None,
+                }
             }
             Err(e) if e.is_retryable() => {
                 tracing::warn!(error = %e, "intake: cannot store the job; requeueing");
                 tokio::time::sleep(REQUEUE_DELAY).await;
-                delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+                delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await?;
                 continue;
             }
             Err(e) => {
@@ -328,8 +401,20 @@ pub async fn consume(channel: Channel, submitter: Submitter, shutdown: Cancellat
                     "correlation_id": correlation,
                     "at": chrono::Utc::now(),
                 });
-                publish_json(&channel, topology::EVENTS_EXCHANGE, "intake.rejected", &event, None).await?;
-                IntakeReply { v: VERSION, job_id: None, status: Some("rejected".into()), error: Some(e.to_string()) }
+                publish_json(
+                    &channel,
+                    topology::EVENTS_EXCHANGE,
+                    "intake.rejected",
+                    &event,
+                    None,
+                )
+                .await?;
+                IntakeReply {
+                    v: VERSION,
+                    job_id: None,
+                    status: Some("rejected".into()),
+                    error: Some(e.to_string()),
+                }
             }
         };
         if let Some(to) = &reply_to {
@@ -354,7 +439,13 @@ async fn publish_json(
         props = props.with_correlation_id(c.into());
     }
     channel
-        .basic_publish(exchange, key, BasicPublishOptions::default(), body.to_string().as_bytes(), props)
+        .basic_publish(
+            exchange,
+            key,
+            BasicPublishOptions::default(),
+            body.to_string().as_bytes(),
+            props,
+        )
         .await?;
     Ok(())
 }
@@ -366,7 +457,10 @@ mod tests {
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01";
 
     fn sub(content: &[u8]) -> Submission {
-        Submission { content: Bytes::copy_from_slice(content), ..Default::default() }
+        Submission {
+            content: Bytes::copy_from_slice(content),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -377,33 +471,63 @@ mod tests {
             want: Result<(), &'static str>,
         }
         let cases = [
-            Case { name: "ok", sub: sub(PNG), want: Ok(()) },
-            Case { name: "empty", sub: sub(b""), want: Err("the upload is empty (0 bytes)") },
-            Case { name: "text", sub: sub(b"hello world"), want: Err("unsupported file type") },
-            Case { name: "too large", sub: sub(&[0u8; 2000]), want: Err("over the limit of 1024 bytes") },
+            Case {
+                name: "ok",
+                sub: sub(PNG),
+                want: Ok(()),
+            },
+            Case {
+                name: "empty",
+                sub: sub(b""),
+                want: Err("the upload is empty (0 bytes)"),
+            },
+            Case {
+                name: "text",
+                sub: sub(b"hello world"),
+                want: Err("unsupported file type"),
+            },
+            Case {
+                name: "too large",
+                sub: sub(&[0u8; 2000]),
+                want: Err("over the limit of 1024 bytes"),
+            },
             Case {
                 name: "unknown stage",
-                sub: Submission { stages: Some("preprocess,bogus".into()), ..sub(PNG) },
+                sub: Submission {
+                    stages: Some("preprocess,bogus".into()),
+                    ..sub(PNG)
+                },
                 want: Err("unknown stage(s): bogus"),
             },
             Case {
                 name: "priority",
-                sub: Submission { priority: Some(10), ..sub(PNG) },
+                sub: Submission {
+                    priority: Some(10),
+                    ..sub(PNG)
+                },
                 want: Err("priority 10 is out of range"),
             },
             Case {
                 name: "options array",
-                sub: Submission { options: Some(serde_json::json!([1])), ..sub(PNG) },
+                sub: Submission {
+                    options: Some(serde_json::json!([1])),
+                    ..sub(PNG)
+                },
                 want: Err("options must be a JSON object, not an array"),
             },
             Case {
                 name: "blank key",
-                sub: Submission { idempotency_key: Some(" ".into()), ..sub(PNG) },
+                sub: Submission {
+                    idempotency_key: Some(" ".into()),
+                    ..sub(PNG)
+                },
                 want: Err("idempotency key"),
             },
         ];
         for c in cases {
-            let got = validate(&c.sub, 1024).map(|_| ()).map_err(|e| e.to_string());
+            let got = validate(&c.sub, 1024)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
             match (got, c.want) {
                 (Ok(()), Ok(())) => {}
                 (Err(g), Err(w)) => assert!(g.contains(w), "{}: {g:?} lacks {w:?}", c.name),
@@ -414,7 +538,15 @@ mod tests {
 
     #[test]
     fn validated_fields() {
-        let v = validate(&Submission { stages: Some(" Preprocess ".into()), priority: Some(9), ..sub(PNG) }, 1024).unwrap();
+        let v = validate(
+            &Submission {
+                stages: Some(" Preprocess ".into()),
+                priority: Some(9),
+                ..sub(PNG)
+            },
+            1024,
+        )
+        .unwrap();
         assert_eq!(v.media_type, "image/png");
         assert_eq!(v.requested, vec!["preprocess"]);
         assert_eq!(v.plan.names(), vec!["preprocess", "report"]);
@@ -426,9 +558,18 @@ mod tests {
     #[test]
     fn text_fields_parse() {
         assert_eq!(parse_priority(" 7 ").unwrap(), 7);
-        assert!(parse_priority("high").unwrap_err().to_string().contains("\"high\" is not a whole number"));
-        assert_eq!(parse_options(r#"{"dpi": 300}"#).unwrap(), serde_json::json!({"dpi": 300}));
-        assert!(parse_options("{").unwrap_err().to_string().starts_with("options are not valid JSON"));
+        assert!(parse_priority("high")
+            .unwrap_err()
+            .to_string()
+            .contains("\"high\" is not a whole number"));
+        assert_eq!(
+            parse_options(r#"{"dpi": 300}"#).unwrap(),
+            serde_json::json!({"dpi": 300})
+        );
+        assert!(parse_options("{")
+            .unwrap_err()
+            .to_string()
+            .starts_with("options are not valid JSON"));
     }
 
     #[test]
@@ -440,16 +581,27 @@ mod tests {
         assert_eq!(s.priority, Some(3));
 
         let v2 = serde_json::json!({"v": 2, "drawing_base64": b64}).to_string();
-        let err = submission_from_message(Some("application/json"), None, v2.as_bytes()).unwrap_err();
-        assert!(err.to_string().contains("version 2 is not supported"), "{err}");
+        let err =
+            submission_from_message(Some("application/json"), None, v2.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("version 2 is not supported"),
+            "{err}"
+        );
 
-        let bad = submission_from_message(Some("application/json"), None, b"{\"v\":1}").unwrap_err();
+        let bad =
+            submission_from_message(Some("application/json"), None, b"{\"v\":1}").unwrap_err();
         assert!(bad.to_string().contains("drawing_base64"), "{bad}");
 
         let mut headers = FieldTable::default();
-        headers.insert("x-drawpipe-stages".into(), AMQPValue::LongString("preprocess".into()));
+        headers.insert(
+            "x-drawpipe-stages".into(),
+            AMQPValue::LongString("preprocess".into()),
+        );
         headers.insert("x-drawpipe-priority".into(), AMQPValue::LongInt(5));
-        headers.insert("x-idempotency-key".into(), AMQPValue::LongString("k1".into()));
+        headers.insert(
+            "x-idempotency-key".into(),
+            AMQPValue::LongString("k1".into()),
+        );
         let raw = submission_from_message(Some("image/png"), Some(&headers), PNG).unwrap();
         assert_eq!(raw.stages.as_deref(), Some("preprocess"));
         assert_eq!(raw.priority, Some(5));

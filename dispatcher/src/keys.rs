@@ -27,9 +27,7 @@ pub enum KeysCommand {
     /// List keys (name, prefix, created, last used, revoked).
     List,
     /// Revoke every active key with this name or prefix (or this full key).
-    Revoke {
-        name_or_prefix: String,
-    },
+    Revoke { name_or_prefix: String },
 }
 
 /// A fresh random key.
@@ -53,23 +51,30 @@ pub fn prefix(key: &str) -> &str {
 pub fn is_well_formed(key: &str) -> bool {
     key.len() == KEY_PREFIX.len() + RANDOM_HEX
         && key.starts_with(KEY_PREFIX)
-        && key[KEY_PREFIX.len()..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && key[KEY_PREFIX.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// Stores a new key named `name`; returns `(id, key)`.
 pub async fn create(pool: &PgPool, name: &str) -> Result<(i64, String), sqlx::Error> {
     let key = generate();
-    let id: i64 = sqlx::query_scalar("INSERT INTO api_keys (name, key_prefix, key_sha256) VALUES ($1, $2, $3) RETURNING id")
-        .bind(name)
-        .bind(prefix(&key))
-        .bind(hash(&key))
-        .fetch_one(pool)
-        .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO api_keys (name, key_prefix, key_sha256) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(name)
+    .bind(prefix(&key))
+    .bind(hash(&key))
+    .fetch_one(pool)
+    .await?;
     Ok((id, key))
 }
 
 /// Revokes active keys by name, prefix or full key; returns `(name, prefix)` of each.
-pub async fn revoke(pool: &PgPool, name_or_prefix: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+pub async fn revoke(
+    pool: &PgPool,
+    name_or_prefix: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
     let rows = sqlx::query(
         "UPDATE api_keys SET revoked_at = now() \
          WHERE revoked_at IS NULL AND (name = $1 OR key_prefix = $1 OR key_sha256 = $2) \
@@ -87,10 +92,15 @@ pub async fn run_command(pool: &PgPool, cmd: KeysCommand) -> anyhow::Result<()> 
     match cmd {
         KeysCommand::Create { name } => {
             if name.trim().is_empty() {
-                anyhow::bail!("the key name is empty; name the user or service that will use the key");
+                anyhow::bail!(
+                    "the key name is empty; name the user or service that will use the key"
+                );
             }
             let (id, key) = create(pool, &name).await.context("cannot store the key")?;
-            println!("created API key {id} named {name:?} (prefix {}); it is shown only once:", prefix(&key));
+            println!(
+                "created API key {id} named {name:?} (prefix {}); it is shown only once:",
+                prefix(&key)
+            );
             println!("{key}");
         }
         KeysCommand::List => {
@@ -100,9 +110,13 @@ pub async fn run_command(pool: &PgPool, cmd: KeysCommand) -> anyhow::Result<()> 
             .fetch_all(pool)
             .await
             .context("cannot list the keys")?;
-            println!("{:>5}  {:<24} {:<12} {:<20} {:<20} revoked", "id", "name", "prefix", "created", "last used");
+            println!(
+                "{:>5}  {:<24} {:<12} {:<20} {:<20} revoked",
+                "id", "name", "prefix", "created", "last used"
+            );
             let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
+                t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_else(|| "-".into())
             };
             for r in rows {
                 println!(
@@ -117,9 +131,13 @@ pub async fn run_command(pool: &PgPool, cmd: KeysCommand) -> anyhow::Result<()> 
             }
         }
         KeysCommand::Revoke { name_or_prefix } => {
-            let revoked = revoke(pool, &name_or_prefix).await.context("cannot revoke the key")?;
+            let revoked = revoke(pool, &name_or_prefix)
+                .await
+                .context("cannot revoke the key")?;
             if revoked.is_empty() {
-                anyhow::bail!("no active API key has the name or prefix {name_or_prefix:?}; see 'keys list'");
+                anyhow::bail!(
+                    "no active API key has the name or prefix {name_or_prefix:?}; see 'keys list'"
+                );
             }
             for (name, prefix) in revoked {
                 println!("revoked API key {name:?} (prefix {prefix}); running dispatchers refuse it within 30 s");
@@ -151,18 +169,39 @@ mod tests {
             well_formed: bool,
         }
         let cases = [
-            Case { key: "dp_0123456789abcdef0123456789abcdef01234567", well_formed: true },
-            Case { key: "dp_0123456789ABCDEF0123456789abcdef01234567", well_formed: false },
-            Case { key: "dp_0123456789abcdef", well_formed: false },
-            Case { key: "xx_0123456789abcdef0123456789abcdef01234567", well_formed: false },
-            Case { key: "dp_0123456789abcdef0123456789abcdef0123456z", well_formed: false },
-            Case { key: "", well_formed: false },
+            Case {
+                key: "dp_0123456789abcdef0123456789abcdef01234567",
+                well_formed: true,
+            },
+            Case {
+                key: "dp_0123456789ABCDEF0123456789abcdef01234567",
+                well_formed: false,
+            },
+            Case {
+                key: "dp_0123456789abcdef",
+                well_formed: false,
+            },
+            Case {
+                key: "xx_0123456789abcdef0123456789abcdef01234567",
+                well_formed: false,
+            },
+            Case {
+                key: "dp_0123456789abcdef0123456789abcdef0123456z",
+                well_formed: false,
+            },
+            Case {
+                key: "",
+                well_formed: false,
+            },
         ];
         for c in cases {
             assert_eq!(is_well_formed(c.key), c.well_formed, "{:?}", c.key);
         }
         // sha256("abc"), a published test vector.
-        assert_eq!(hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(prefix("dp_0123456789abcdef"), "dp_0123456");
         assert_eq!(prefix("dp_"), "dp_");
     }

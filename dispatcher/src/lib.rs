@@ -45,7 +45,11 @@ const RELAY_POLL: Duration = Duration::from_millis(250);
 
 /// The command line.
 #[derive(Debug, Parser)]
-#[command(name = "drawpipe-dispatcher", version, about = "drawpipe's dispatcher: HTTP API, AMQP intake, outbox relay, reaper")]
+#[command(
+    name = "drawpipe-dispatcher",
+    version,
+    about = "drawpipe's dispatcher: HTTP API, AMQP intake, outbox relay, reaper"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -109,11 +113,19 @@ impl Default for Config {
 pub async fn open_database(config: &Config) -> anyhow::Result<PgPool> {
     db::ensure_database(&config.database_url)
         .await
-        .with_context(|| format!("cannot create or reach the database at {}", config.database_url))?;
+        .with_context(|| {
+            format!(
+                "cannot create or reach the database at {}",
+                config.database_url
+            )
+        })?;
     let pool = db::connect(&config.database_url, config.db_max_connections)
         .await
         .with_context(|| format!("cannot connect to {}", config.database_url))?;
-    db::MIGRATOR.run(&pool).await.context("cannot apply the migrations")?;
+    db::MIGRATOR
+        .run(&pool)
+        .await
+        .context("cannot apply the migrations")?;
     Ok(pool)
 }
 
@@ -149,10 +161,16 @@ pub async fn spawn(config: Config) -> anyhow::Result<Server> {
     let (tx, rx) = oneshot::channel();
     let handle = tokio::spawn(serve(config, shutdown.clone(), Some(tx)));
     match rx.await {
-        Ok(addr) => Ok(Server { addr, shutdown, handle }),
-        Err(_) => Err(handle.await.context("the dispatcher task panicked")?.err().unwrap_or_else(|| {
-            anyhow::anyhow!("the dispatcher stopped before it listened")
-        })),
+        Ok(addr) => Ok(Server {
+            addr,
+            shutdown,
+            handle,
+        }),
+        Err(_) => Err(handle
+            .await
+            .context("the dispatcher task panicked")?
+            .err()
+            .unwrap_or_else(|| anyhow::anyhow!("the dispatcher stopped before it listened"))),
     }
 }
 
@@ -171,11 +189,19 @@ pub async fn serve(
     let amqp = mq::connect(&config.amqp_url, "drawpipe-dispatcher")
         .await
         .with_context(|| format!("cannot connect to RabbitMQ at {}", redact(&config.amqp_url)))?;
-    let setup = amqp.create_channel().await.context("cannot open an AMQP channel")?;
-    mq::declare_topology(&setup).await.context("cannot declare the broker topology")?;
+    let setup = amqp
+        .create_channel()
+        .await
+        .context("cannot open an AMQP channel")?;
+    mq::declare_topology(&setup)
+        .await
+        .context("cannot declare the broker topology")?;
     let _ = setup.close(200, "topology declared").await;
 
-    let relay_channel = amqp.create_channel().await.context("cannot open the relay's AMQP channel")?;
+    let relay_channel = amqp
+        .create_channel()
+        .await
+        .context("cannot open the relay's AMQP channel")?;
     let relay = mq::OutboxRelay::new(pool.clone(), relay_channel, RELAY_POLL)
         .await
         .context("cannot put the relay's channel in confirm mode")?;
@@ -195,20 +221,38 @@ pub async fn serve(
     let relay_task = {
         let (token, fatal) = (relay_stop.clone(), stop.clone());
         tokio::spawn(async move {
-            let res = relay.run(token).await.map_err(|e| anyhow::anyhow!("outbox relay stopped: {e}"));
+            let res = relay
+                .run(token)
+                .await
+                .map_err(|e| anyhow::anyhow!("outbox relay stopped: {e}"));
             if res.is_err() {
                 fatal.cancel();
             }
             res
         })
     };
-    let intake_channel = amqp.create_channel().await.context("cannot open the intake channel")?;
-    let dead_channel = amqp.create_channel().await.context("cannot open the dead-letter channel")?;
+    let intake_channel = amqp
+        .create_channel()
+        .await
+        .context("cannot open the intake channel")?;
+    let dead_channel = amqp
+        .create_channel()
+        .await
+        .context("cannot open the dead-letter channel")?;
     let stage_timeout = Duration::from_secs(config.stage_timeout_secs);
     let tasks = vec![
-        fatal_on_error(stop.clone(), intake::consume(intake_channel, submitter.clone(), stop.clone())),
-        fatal_on_error(stop.clone(), deadletter::consume(dead_channel, pool.clone(), wake.clone(), stop.clone())),
-        fatal_on_error(stop.clone(), reaper::run(pool.clone(), wake.clone(), stage_timeout, stop.clone())),
+        fatal_on_error(
+            stop.clone(),
+            intake::consume(intake_channel, submitter.clone(), stop.clone()),
+        ),
+        fatal_on_error(
+            stop.clone(),
+            deadletter::consume(dead_channel, pool.clone(), wake.clone(), stop.clone()),
+        ),
+        fatal_on_error(
+            stop.clone(),
+            reaper::run(pool.clone(), wake.clone(), stage_timeout, stop.clone()),
+        ),
     ];
 
     let state = api::AppState {
@@ -225,17 +269,27 @@ pub async fn serve(
     if let Some(ready) = ready {
         let _ = ready.send(addr);
     }
-    let http = axum::serve(listener, api::router(state)).with_graceful_shutdown(stop.clone().cancelled_owned()).await;
+    let http = axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
+        .await;
     stop.cancel();
 
     let mut first_error = http.context("the HTTP server failed").err();
     for t in tasks {
-        if let Err(e) = t.await.context("a background task panicked").and_then(|r| r) {
+        if let Err(e) = t
+            .await
+            .context("a background task panicked")
+            .and_then(|r| r)
+        {
             first_error.get_or_insert(e);
         }
     }
     relay_stop.cancel();
-    if let Err(e) = relay_task.await.context("the relay task panicked").and_then(|r| r) {
+    if let Err(e) = relay_task
+        .await
+        .context("the relay task panicked")
+        .and_then(|r| r)
+    {
         first_error.get_or_insert(e);
     }
     let _ = amqp.close(200, "dispatcher shutting down").await;
@@ -254,7 +308,10 @@ fn fatal_on_error(
     tokio::spawn(async move {
         let res = fut.await;
         if let Err(e) = &res {
-            tracing::error!(error = format!("{e:#}"), "background task failed; shutting down");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "background task failed; shutting down"
+            );
             stop.cancel();
         }
         res
@@ -286,9 +343,18 @@ mod tests {
             want: &'static str,
         }
         let cases = [
-            Case { url: "amqp://guest:guest@127.0.0.1:5672/%2f", want: "amqp://guest:***@127.0.0.1:5672/%2f" },
-            Case { url: "postgres://postgres@h/db", want: "postgres://postgres@h/db" },
-            Case { url: "amqp://localhost", want: "amqp://localhost" },
+            Case {
+                url: "amqp://guest:guest@127.0.0.1:5672/%2f",
+                want: "amqp://guest:***@127.0.0.1:5672/%2f",
+            },
+            Case {
+                url: "postgres://postgres@h/db",
+                want: "postgres://postgres@h/db",
+            },
+            Case {
+                url: "amqp://localhost",
+                want: "amqp://localhost",
+            },
         ];
         for c in cases {
             assert_eq!(redact(c.url), c.want);
@@ -300,6 +366,9 @@ mod tests {
         let cli = Cli::try_parse_from(["drawpipe-dispatcher", "--listen", "127.0.0.1:0"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.config.listen, "127.0.0.1:0");
-        assert_eq!(cli.config.max_upload_bytes, Config::default().max_upload_bytes);
+        assert_eq!(
+            cli.config.max_upload_bytes,
+            Config::default().max_upload_bytes
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! `drawpipe-dispatcher [serve|migrate|keys ...]`: parses the command line, sets up
-//! logging (stderr, `RUST_LOG`, default `info`) and signal handling, and hands over
+//! logging (stderr, `DRAWPIPE_LOG`, default `info`) and signal handling, and hands over
 //! to the library.
 
 use clap::Parser;
@@ -11,7 +11,9 @@ use tracing_subscriber::EnvFilter;
 async fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("DRAWPIPE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command.unwrap_or(Command::Serve) {
@@ -20,7 +22,9 @@ async fn main() {
             tokio::spawn(cancel_on_signal(shutdown.clone()));
             serve(cli.config, shutdown, None).await
         }
-        Command::Migrate => open_database(&cli.config).await.map(|_| tracing::info!("database is migrated")),
+        Command::Migrate => open_database(&cli.config)
+            .await
+            .map(|_| tracing::info!("database is migrated")),
         Command::Keys(cmd) => match open_database(&cli.config).await {
             Ok(pool) => keys::run_command(&pool, cmd).await,
             Err(e) => Err(e),
@@ -34,7 +38,8 @@ async fn main() {
 
 /// Cancels `token` on SIGINT or SIGTERM.
 async fn cancel_on_signal(token: CancellationToken) {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

@@ -20,11 +20,21 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn job_submitted(&self, source: &str) {
-        *self.submitted.lock().unwrap().entry(source.to_string()).or_default() += 1;
+        *self
+            .submitted
+            .lock()
+            .unwrap()
+            .entry(source.to_string())
+            .or_default() += 1;
     }
 
     pub fn http_request(&self, method: &str, route: &str, status: u16) {
-        *self.http.lock().unwrap().entry((method.to_string(), route.to_string(), status)).or_default() += 1;
+        *self
+            .http
+            .lock()
+            .unwrap()
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
     }
 
     /// The exposition text: counters, then gauges read from `pool`.
@@ -32,9 +42,16 @@ impl Metrics {
     /// # Errors
     /// When the gauge queries fail.
     pub async fn render(&self, pool: &PgPool) -> Result<String, sqlx::Error> {
-        let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(pool).await?;
-        let rows = sqlx::query("SELECT status, count(*) FROM jobs GROUP BY status").fetch_all(pool).await?;
-        let mut jobs: BTreeMap<String, i64> = JobStatus::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
+        let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+            .fetch_one(pool)
+            .await?;
+        let rows = sqlx::query("SELECT status, count(*) FROM jobs GROUP BY status")
+            .fetch_all(pool)
+            .await?;
+        let mut jobs: BTreeMap<String, i64> = JobStatus::ALL
+            .iter()
+            .map(|s| (s.as_str().to_string(), 0))
+            .collect();
         for r in rows {
             jobs.insert(r.get(0), r.get(1));
         }
@@ -45,13 +62,26 @@ impl Metrics {
         .await?;
 
         let mut out = String::new();
-        header(&mut out, "drawpipe_jobs_submitted_total", "counter", "Jobs accepted by this process, by source.");
+        header(
+            &mut out,
+            "drawpipe_jobs_submitted_total",
+            "counter",
+            "Jobs accepted by this process, by source.",
+        );
         let submitted = self.submitted.lock().unwrap().clone();
         for source in ["http", "amqp"] {
             let n = submitted.get(source).copied().unwrap_or(0);
-            let _ = writeln!(out, "drawpipe_jobs_submitted_total{{source=\"{source}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "drawpipe_jobs_submitted_total{{source=\"{source}\"}} {n}"
+            );
         }
-        header(&mut out, "drawpipe_http_requests_total", "counter", "HTTP requests served, by method, route and status.");
+        header(
+            &mut out,
+            "drawpipe_http_requests_total",
+            "counter",
+            "HTTP requests served, by method, route and status.",
+        );
         for ((method, route, status), n) in self.http.lock().unwrap().iter() {
             let _ = writeln!(
                 out,
@@ -60,16 +90,36 @@ impl Metrics {
                 escape(route)
             );
         }
-        header(&mut out, "drawpipe_outbox_depth", "gauge", "Outbox rows not yet published.");
+        header(
+            &mut out,
+            "drawpipe_outbox_depth",
+            "gauge",
+            "Outbox rows not yet published.",
+        );
         let _ = writeln!(out, "drawpipe_outbox_depth {outbox}");
-        header(&mut out, "drawpipe_jobs", "gauge", "Jobs in the database, by status.");
+        header(
+            &mut out,
+            "drawpipe_jobs",
+            "gauge",
+            "Jobs in the database, by status.",
+        );
         for (status, n) in jobs {
             let _ = writeln!(out, "drawpipe_jobs{{status=\"{}\"}} {n}", escape(&status));
         }
-        header(&mut out, "drawpipe_stage_runs_active", "gauge", "Stage runs queued or running, by stage and status.");
+        header(
+            &mut out,
+            "drawpipe_stage_runs_active",
+            "gauge",
+            "Stage runs queued or running, by stage and status.",
+        );
         for r in active {
             let (stage, status, n): (String, String, i64) = (r.get(0), r.get(1), r.get(2));
-            let _ = writeln!(out, "drawpipe_stage_runs_active{{stage=\"{}\",status=\"{}\"}} {n}", escape(&stage), escape(&status));
+            let _ = writeln!(
+                out,
+                "drawpipe_stage_runs_active{{stage=\"{}\",status=\"{}\"}} {n}",
+                escape(&stage),
+                escape(&status)
+            );
         }
         Ok(out)
     }
@@ -81,7 +131,9 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// A label value escaped for the text format: backslash, double quote, newline.
 pub fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -95,9 +147,18 @@ mod tests {
             want: &'static str,
         }
         let cases = [
-            Case { input: "/v1/jobs/{id}", want: "/v1/jobs/{id}" },
-            Case { input: "a\"b", want: "a\\\"b" },
-            Case { input: "a\\b\nc", want: "a\\\\b\\nc" },
+            Case {
+                input: "/v1/jobs/{id}",
+                want: "/v1/jobs/{id}",
+            },
+            Case {
+                input: "a\"b",
+                want: "a\\\"b",
+            },
+            Case {
+                input: "a\\b\nc",
+                want: "a\\\\b\\nc",
+            },
         ];
         for c in cases {
             assert_eq!(escape(c.input), c.want);

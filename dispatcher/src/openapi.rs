@@ -180,9 +180,22 @@ mod tests {
     #[test]
     fn documents_every_route_and_the_scheme() {
         let doc = document();
-        for path in ["/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/events", "/v1/jobs/{id}/result", "/v1/jobs/{id}/overlay.png", "/healthz", "/readyz", "/metrics", "/openapi.json"] {
+        for path in [
+            "/v1/jobs",
+            "/v1/jobs/{id}",
+            "/v1/jobs/{id}/events",
+            "/v1/jobs/{id}/result",
+            "/v1/jobs/{id}/overlay.png",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/openapi.json",
+        ] {
             assert!(doc["paths"][path].is_object(), "{path} is missing");
         }
-        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
     }
 }

@@ -16,7 +16,12 @@ pub const INTERVAL: Duration = Duration::from_secs(10);
 const BATCH: i64 = 500;
 
 /// Runs until `shutdown`. A failed pass is logged and retried at the next tick.
-pub async fn run(pool: PgPool, wake: Arc<Notify>, stage_timeout: Duration, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    pool: PgPool,
+    wake: Arc<Notify>,
+    stage_timeout: Duration,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -27,7 +32,11 @@ pub async fn run(pool: PgPool, wake: Arc<Notify>, stage_timeout: Duration, shutd
         match db::reap_stale(&pool, stage_timeout, BATCH).await {
             Ok(0) => {}
             Ok(n) => {
-                tracing::warn!(runs = n, timeout_s = stage_timeout.as_secs(), "reaper re-drove stale stage runs");
+                tracing::warn!(
+                    runs = n,
+                    timeout_s = stage_timeout.as_secs(),
+                    "reaper re-drove stale stage runs"
+                );
                 wake.notify_one();
             }
             Err(e) => tracing::warn!(error = %e, "reaper pass failed; retrying at the next tick"),

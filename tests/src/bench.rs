@@ -68,7 +68,8 @@ async fn main() -> anyhow::Result<()> {
         let n = args.jobs;
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
-                env.submit(png.clone(), "bench.png", "preprocess,report").await;
+                env.submit(png.clone(), "bench.png", "preprocess,report")
+                    .await;
             }
         }));
     }
@@ -83,23 +84,53 @@ async fn main() -> anyhow::Result<()> {
         if done as usize >= args.jobs {
             break;
         }
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(600), "only {done} of {} jobs finished in 600 s", args.jobs);
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(600),
+            "only {done} of {} jobs finished in 600 s",
+            args.jobs
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let rows = sqlx::query(
-        "SELECT status, extract(epoch FROM finished_at - created_at) * 1000, \
-         extract(epoch FROM (SELECT max(finished_at) - min(created_at) FROM jobs)) FROM jobs",
+        "SELECT status, (extract(epoch FROM finished_at - created_at) * 1000)::float8, \
+         extract(epoch FROM (SELECT max(finished_at) - min(created_at) FROM jobs))::float8 FROM jobs",
     )
     .fetch_all(&db)
     .await?;
-    let completed = rows.iter().filter(|r| r.get::<String, _>(0) == "completed").count();
-    let mut lat: Vec<f64> = rows.iter().filter_map(|r| r.try_get::<f64, _>(1).ok()).collect();
+    let completed = rows
+        .iter()
+        .filter(|r| r.get::<String, _>(0) == "completed")
+        .count();
+    let mut lat: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<f64, _>(1).ok())
+        .collect();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let span: f64 = rows.first().and_then(|r| r.try_get::<f64, _>(2).ok()).unwrap_or(f64::NAN);
-    println!("jobs: {} (completed {completed}), stages preprocess,report, {}x{} PNG ({} bytes)", args.jobs, args.size, args.size, png.len());
-    println!("workers: {} process(es) {:?}; submitters: {}", args.workers, args.worker_args, args.concurrency);
-    println!("submit rate (HTTP 202s): {:.0} jobs/s over {:.2} s", args.jobs as f64 / submitted.as_secs_f64(), submitted.as_secs_f64());
-    println!("throughput (first created → last finished): {:.0} jobs/s over {:.2} s", args.jobs as f64 / span, span);
+    let span: f64 = rows
+        .first()
+        .and_then(|r| r.try_get::<f64, _>(2).ok())
+        .unwrap_or(f64::NAN);
+    println!(
+        "jobs: {} (completed {completed}), stages preprocess,report, {}x{} PNG ({} bytes)",
+        args.jobs,
+        args.size,
+        args.size,
+        png.len()
+    );
+    println!(
+        "workers: {} process(es) {:?}; submitters: {}",
+        args.workers, args.worker_args, args.concurrency
+    );
+    println!(
+        "submit rate (HTTP 202s): {:.0} jobs/s over {:.2} s",
+        args.jobs as f64 / submitted.as_secs_f64(),
+        submitted.as_secs_f64()
+    );
+    println!(
+        "throughput (first created → last finished): {:.0} jobs/s over {:.2} s",
+        args.jobs as f64 / span,
+        span
+    );
     println!(
         "submit-to-completed latency ms: p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1}",
         percentile(&lat, 0.5),

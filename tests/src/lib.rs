@@ -16,16 +16,21 @@ use serde_json::Value;
 /// Base PostgreSQL URL (without database); env `DRAWPIPE_TEST_PG`, default
 /// `postgres://postgres:postgres@127.0.0.1:5432`.
 pub fn pg_base() -> String {
-    std::env::var("DRAWPIPE_TEST_PG").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
+    std::env::var("DRAWPIPE_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
 }
 
 /// Base AMQP URL (without vhost); env `DRAWPIPE_TEST_AMQP`, default `amqp://guest:guest@127.0.0.1:5672`.
 pub fn amqp_base() -> String {
-    std::env::var("DRAWPIPE_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672".into())
+    std::env::var("DRAWPIPE_TEST_AMQP")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672".into())
 }
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -47,7 +52,15 @@ pub fn bin_dir() -> &'static Path {
         let release = dir.ends_with("release");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace()).args(["build", "-q", "-p", "drawpipe-dispatcher", "-p", "drawpipe-workers", "--bins"]);
+        cmd.current_dir(workspace()).args([
+            "build",
+            "-q",
+            "-p",
+            "drawpipe-dispatcher",
+            "-p",
+            "drawpipe-workers",
+            "--bins",
+        ]);
         if release {
             cmd.arg("--release");
         }
@@ -59,9 +72,16 @@ pub fn bin_dir() -> &'static Path {
 
 /// Runs `rabbitmqctl` (vhost management needs it; the tests run beside the broker).
 fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("rabbitmqctl").args(args).output().context("cannot run rabbitmqctl")?;
+    let out = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .context("cannot run rabbitmqctl")?;
     if !out.status.success() {
-        bail!("rabbitmqctl {:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "rabbitmqctl {:?} failed: {}",
+            args,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }
@@ -86,14 +106,21 @@ pub struct EnvOptions {
 
 impl Default for EnvOptions {
     fn default() -> Self {
-        EnvOptions { auth: false, max_upload_bytes: None, release: false }
+        EnvOptions {
+            auth: false,
+            max_upload_bytes: None,
+            release: false,
+        }
     }
 }
 
 impl TestEnv {
     /// Creates the database and vhost and starts a dispatcher (no workers yet).
     pub async fn start(opts: EnvOptions) -> anyhow::Result<TestEnv> {
-        let name = format!("drawpipe_t_{}", uuid::Uuid::new_v4().simple().to_string().get(..12).unwrap());
+        let name = format!(
+            "drawpipe_t_{}",
+            uuid::Uuid::new_v4().simple().to_string().get(..12).unwrap()
+        );
         let admin_url = format!("{}/postgres", pg_base());
         let database_url = format!("{}/{name}", pg_base());
         let vhost = name.clone();
@@ -115,9 +142,19 @@ impl TestEnv {
             bail!("drawpipe-dispatcher migrate failed");
         }
         if opts.auth {
-            let out = env.dispatcher_cmd().args(["keys", "create", "tests"]).output()?;
+            let out = env
+                .dispatcher_cmd()
+                .args(["keys", "create", "tests"])
+                .output()?;
             let stdout = String::from_utf8(out.stdout)?;
-            env.api_key = Some(stdout.lines().last().context("keys create printed nothing")?.trim().to_string());
+            env.api_key = Some(
+                stdout
+                    .lines()
+                    .last()
+                    .context("keys create printed nothing")?
+                    .trim()
+                    .to_string(),
+            );
         }
         let port = free_port();
         env.api = format!("http://127.0.0.1:{port}");
@@ -138,7 +175,10 @@ impl TestEnv {
         let mut cmd = Command::new(bin_dir().join(bin));
         cmd.env("DRAWPIPE_DATABASE_URL", &self.database_url)
             .env("DRAWPIPE_AMQP_URL", &self.amqp_url)
-            .env("DRAWPIPE_LOG", std::env::var("DRAWPIPE_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "DRAWPIPE_LOG",
+                std::env::var("DRAWPIPE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null());
         cmd
     }
@@ -175,7 +215,11 @@ impl TestEnv {
                     return Ok(());
                 }
             }
-            if let Some(Some(status)) = self.dispatcher.as_mut().map(|c| c.try_wait().ok().flatten()) {
+            if let Some(Some(status)) = self
+                .dispatcher
+                .as_mut()
+                .map(|c| c.try_wait().ok().flatten())
+            {
                 bail!("drawpipe-dispatcher exited early: {status}");
             }
             if Instant::now() > deadline {
@@ -186,24 +230,46 @@ impl TestEnv {
     }
 
     pub async fn db(&self) -> sqlx::PgPool {
-        sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&self.database_url).await.expect("connect to test database")
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&self.database_url)
+            .await
+            .expect("connect to test database")
     }
 
     pub fn http(&self) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(k) = &self.api_key {
-            headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {k}").parse().unwrap());
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {k}").parse().unwrap(),
+            );
         }
-        reqwest::Client::builder().default_headers(headers).build().unwrap()
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap()
     }
 
     /// POSTs a file as multipart; returns (status, body).
-    pub async fn submit_bytes(&self, bytes: Vec<u8>, filename: &str, stages: Option<&str>, idem: Option<&str>) -> (u16, Value) {
-        let mut form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()));
+    pub async fn submit_bytes(
+        &self,
+        bytes: Vec<u8>,
+        filename: &str,
+        stages: Option<&str>,
+        idem: Option<&str>,
+    ) -> (u16, Value) {
+        let mut form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()),
+        );
         if let Some(s) = stages {
             form = form.text("stages", s.to_string());
         }
-        let mut req = self.http().post(format!("{}/v1/jobs", self.api)).multipart(form);
+        let mut req = self
+            .http()
+            .post(format!("{}/v1/jobs", self.api))
+            .multipart(form);
         if let Some(k) = idem {
             req = req.header("Idempotency-Key", k);
         }
@@ -220,7 +286,12 @@ impl TestEnv {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self.http().get(format!("{}{path}", self.api)).send().await.expect("GET");
+        let resp = self
+            .http()
+            .get(format!("{}{path}", self.api))
+            .send()
+            .await
+            .expect("GET");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
@@ -235,7 +306,10 @@ impl TestEnv {
             if matches!(s, "completed" | "partial" | "failed" | "cancelled") {
                 return body;
             }
-            assert!(Instant::now() < deadline, "job {id} still {s} after {timeout:?}: {body}");
+            assert!(
+                Instant::now() < deadline,
+                "job {id} still {s} after {timeout:?}: {body}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -252,10 +326,20 @@ impl Drop for TestEnv {
         let name = self.name.clone();
         // Drop may run inside or outside a runtime: use a thread with its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
-                if let Ok(pool) = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&pool).await;
+                if let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&admin)
+                    .await
+                {
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&pool)
+                            .await;
                 }
             });
         })
@@ -264,7 +348,11 @@ impl Drop for TestEnv {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A small grayscale PNG, `w`×`h`, made in code (stored, uncompressed deflate).
@@ -274,7 +362,11 @@ pub fn tiny_png(w: u32, h: u32, seed: u8) -> Vec<u8> {
         for &b in data {
             c ^= b as u32;
             for _ in 0..8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
             }
         }
         !c
@@ -329,17 +421,38 @@ pub fn many_page_pdf(n: usize) -> Vec<u8> {
         offsets.push(out.len());
         out.extend_from_slice(body.as_bytes());
     };
-    obj(&mut out, "1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n".into());
+    obj(
+        &mut out,
+        "1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n".into(),
+    );
     let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", i + 3)).collect();
-    obj(&mut out, format!("2 0 obj << /Type /Pages /Kids [{}] /Count {n} >> endobj\n", kids.join(" ")));
+    obj(
+        &mut out,
+        format!(
+            "2 0 obj << /Type /Pages /Kids [{}] /Count {n} >> endobj\n",
+            kids.join(" ")
+        ),
+    );
     for i in 0..n {
-        obj(&mut out, format!("{} 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >> endobj\n", i + 3));
+        obj(
+            &mut out,
+            format!(
+                "{} 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >> endobj\n",
+                i + 3
+            ),
+        );
     }
     let xref = out.len();
     out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", n + 3).as_bytes());
     for o in &offsets {
         out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }
-    out.extend_from_slice(format!("trailer << /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", n + 3).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "trailer << /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            n + 3
+        )
+        .as_bytes(),
+    );
     out
 }

@@ -16,19 +16,39 @@ use crate::e2e::{assert_completed_rows, DRAWINGS};
 async fn amqp_jobs_complete_with_rows() {
     let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
     env.spawn_worker(&[]).unwrap();
-    let conn = drawpipe_core::mq::connect(&env.amqp_url, "tests").await.unwrap();
+    let conn = drawpipe_core::mq::connect(&env.amqp_url, "tests")
+        .await
+        .unwrap();
     let ch = conn.create_channel().await.unwrap();
     let replies = ch
-        .queue_declare("", QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, FieldTable::default())
+        .queue_declare(
+            "",
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
         .await
         .unwrap();
     let mut consumer = ch
-        .basic_consume(replies.name().as_str(), "replies", BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+        .basic_consume(
+            replies.name().as_str(),
+            "replies",
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
         .await
         .unwrap();
     for (i, (name, _, _)) in DRAWINGS.iter().enumerate() {
         let bytes = std::fs::read(fixture(name)).unwrap();
-        let props = BasicProperties::default().with_reply_to(replies.name().clone()).with_correlation_id(ShortString::from(format!("c{i}")));
+        let props = BasicProperties::default()
+            .with_reply_to(replies.name().clone())
+            .with_correlation_id(ShortString::from(format!("c{i}")));
         // Alternate the two documented forms: JSON with base64, and raw body with headers.
         let (body, props) = if i % 2 == 0 {
             let msg = serde_json::json!({
@@ -37,22 +57,46 @@ async fn amqp_jobs_complete_with_rows() {
                 "filename": name,
                 "stages": "preprocess,report",
             });
-            (serde_json::to_vec(&msg).unwrap(), props.with_content_type(ShortString::from("application/json")))
+            (
+                serde_json::to_vec(&msg).unwrap(),
+                props.with_content_type(ShortString::from("application/json")),
+            )
         } else {
             let mut headers = FieldTable::default();
-            headers.insert("x-drawpipe-stages".into(), AMQPValue::LongString(LongString::from("preprocess,report")));
-            headers.insert("x-drawpipe-filename".into(), AMQPValue::LongString(LongString::from(name.to_string())));
-            (bytes, props.with_content_type(ShortString::from("application/octet-stream")).with_headers(headers))
+            headers.insert(
+                "x-drawpipe-stages".into(),
+                AMQPValue::LongString(LongString::from("preprocess,report")),
+            );
+            headers.insert(
+                "x-drawpipe-filename".into(),
+                AMQPValue::LongString(LongString::from(name.to_string())),
+            );
+            (
+                bytes,
+                props
+                    .with_content_type(ShortString::from("application/octet-stream"))
+                    .with_headers(headers),
+            )
         };
-        ch.basic_publish("", drawpipe_core::topology::INTAKE_QUEUE, BasicPublishOptions::default(), &body, props)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        ch.basic_publish(
+            "",
+            drawpipe_core::topology::INTAKE_QUEUE,
+            BasicPublishOptions::default(),
+            &body,
+            props,
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     }
     let mut ids = std::collections::HashMap::new();
     while ids.len() < DRAWINGS.len() {
-        let d = tokio::time::timeout(Duration::from_secs(30), consumer.next()).await.expect("intake reply").unwrap().unwrap();
+        let d = tokio::time::timeout(Duration::from_secs(30), consumer.next())
+            .await
+            .expect("intake reply")
+            .unwrap()
+            .unwrap();
         let reply: IntakeReply = serde_json::from_slice(&d.data).unwrap();
         assert_eq!(reply.error, None);
         let corr = d.properties.correlation_id().as_ref().unwrap().to_string();
@@ -65,33 +109,64 @@ async fn amqp_jobs_complete_with_rows() {
         assert_completed_rows(&env, id, media, pages).await;
     }
     let db = env.db().await;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE source = 'amqp'").fetch_one(&db).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE source = 'amqp'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(n, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_intake_message_is_answered_with_an_error() {
     let env = TestEnv::start(EnvOptions::default()).await.unwrap();
-    let conn = drawpipe_core::mq::connect(&env.amqp_url, "tests").await.unwrap();
+    let conn = drawpipe_core::mq::connect(&env.amqp_url, "tests")
+        .await
+        .unwrap();
     let ch = conn.create_channel().await.unwrap();
     let replies = ch
-        .queue_declare("", QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, FieldTable::default())
+        .queue_declare(
+            "",
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
         .await
         .unwrap();
     let mut consumer = ch
-        .basic_consume(replies.name().as_str(), "r", BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+        .basic_consume(
+            replies.name().as_str(),
+            "r",
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
         .await
         .unwrap();
     let props = BasicProperties::default()
         .with_reply_to(replies.name().clone())
         .with_content_type(ShortString::from("application/json"));
     let body = serde_json::json!({"v": 1, "drawing_base64": "aGVsbG8=", "stages": "preprocess"});
-    ch.basic_publish("", drawpipe_core::topology::INTAKE_QUEUE, BasicPublishOptions::default(), body.to_string().as_bytes(), props)
+    ch.basic_publish(
+        "",
+        drawpipe_core::topology::INTAKE_QUEUE,
+        BasicPublishOptions::default(),
+        body.to_string().as_bytes(),
+        props,
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(30), consumer.next())
         .await
+        .expect("reply")
         .unwrap()
-        .await
         .unwrap();
-    let d = tokio::time::timeout(Duration::from_secs(30), consumer.next()).await.expect("reply").unwrap().unwrap();
     let reply: IntakeReply = serde_json::from_slice(&d.data).unwrap();
     assert_eq!(reply.job_id, None);
     assert!(reply.error.unwrap().contains("unsupported file type"));

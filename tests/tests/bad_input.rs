@@ -7,24 +7,54 @@ use drawpipe_tests::{fixture, many_page_pdf, tiny_png, EnvOptions, TestEnv};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_inputs_fail_their_own_job_only() {
-    let mut env = TestEnv::start(EnvOptions { max_upload_bytes: Some(4 * 1024 * 1024), ..Default::default() }).await.unwrap();
+    let mut env = TestEnv::start(EnvOptions {
+        max_upload_bytes: Some(4 * 1024 * 1024),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     env.spawn_worker(&[]).unwrap();
-    let good_before = env.submit(std::fs::read(fixture("example_dwg.png")).unwrap(), "good.png", "preprocess").await;
+    let good_before = env
+        .submit(
+            std::fs::read(fixture("example_dwg.png")).unwrap(),
+            "good.png",
+            "preprocess",
+        )
+        .await;
 
     // Refused at submission: nothing to queue.
     let (code, body) = env.submit_bytes(vec![], "empty.png", None, None).await;
     assert_eq!(code, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("empty"), "{body}");
-    let (code, body) = env.submit_bytes(b"this is not a drawing\n".to_vec(), "notes.png", None, None).await;
+    let (code, body) = env
+        .submit_bytes(b"this is not a drawing\n".to_vec(), "notes.png", None, None)
+        .await;
     assert_eq!(code, 415, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("unsupported file type"), "{body}");
-    let (code, body) = env.submit_bytes(vec![0x89; 5 * 1024 * 1024], "big.png", None, None).await;
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("unsupported file type"),
+        "{body}"
+    );
+    let (code, body) = env
+        .submit_bytes(vec![0x89; 5 * 1024 * 1024], "big.png", None, None)
+        .await;
     assert_eq!(code, 413, "{body}");
-    let (code, body) = env.submit_bytes(tiny_png(8, 8, 0), "x.png", Some("preprocess,warp,ocr"), None).await;
+    let (code, body) = env
+        .submit_bytes(
+            tiny_png(8, 8, 0),
+            "x.png",
+            Some("preprocess,warp,ocr"),
+            None,
+        )
+        .await;
     assert_eq!(code, 400, "{body}");
     let msg = body["error"].as_str().unwrap();
     assert!(msg.contains("warp"), "{msg}");
-    let (code, body) = env.submit_bytes(tiny_png(8, 8, 0), "x.png", Some("ocr"), None).await;
+    let (code, body) = env
+        .submit_bytes(tiny_png(8, 8, 0), "x.png", Some("ocr"), None)
+        .await;
     assert_eq!(code, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("ocr"), "{body}");
 
@@ -38,43 +68,94 @@ async fn bad_inputs_fail_their_own_job_only() {
         ("truncated.png", truncated, "truncated PNG"),
         ("huge.png", huge, "50000×50000"),
         ("pages.pdf", many_page_pdf(10_000), "10000 pages"),
-        ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >>\ngarbage".to_vec(), "malformed PDF"),
+        (
+            "broken.pdf",
+            b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >>\ngarbage".to_vec(),
+            "malformed PDF",
+        ),
     ];
     let mut failed = vec![];
     for (name, bytes, _) in &cases {
         failed.push(env.submit(bytes.clone(), name, "preprocess").await);
     }
-    let good_after = env.submit(std::fs::read(fixture("Candle_holder.jpg")).unwrap(), "good.jpg", "preprocess").await;
+    let good_after = env
+        .submit(
+            std::fs::read(fixture("Candle_holder.jpg")).unwrap(),
+            "good.jpg",
+            "preprocess",
+        )
+        .await;
     for ((name, _, want), id) in cases.iter().zip(&failed) {
         let body = env.wait_finished(id, Duration::from_secs(120)).await;
         assert_eq!(body["status"], "failed", "{name}: {body}");
         let err = body["error"].as_str().unwrap_or_default();
-        assert!(err.contains(want), "{name}: error {err:?} should mention {want:?}");
-        let stage = body["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "preprocess").unwrap();
+        assert!(
+            err.contains(want),
+            "{name}: error {err:?} should mention {want:?}"
+        );
+        let stage = body["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == "preprocess")
+            .unwrap();
         assert_eq!(stage["status"], "failed");
         assert_eq!(stage["attempts"], 1, "{name}: bad input is not retried");
     }
     for id in [good_before, good_after] {
-        assert_eq!(env.wait_finished(&id, Duration::from_secs(120)).await["status"], "completed");
+        assert_eq!(
+            env.wait_finished(&id, Duration::from_secs(120)).await["status"],
+            "completed"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_are_required() {
-    let env = TestEnv::start(EnvOptions { auth: true, ..Default::default() }).await.unwrap();
+    let env = TestEnv::start(EnvOptions {
+        auth: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let key = env.api_key.clone().expect("key created");
     assert!(key.len() >= 20);
     let http = reqwest::Client::new();
     let url = format!("{}/v1/jobs", env.api);
-    let form = || reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(tiny_png(8, 8, 0)).file_name("x.png"));
+    let form = || {
+        reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(tiny_png(8, 8, 0)).file_name("x.png"),
+        )
+    };
     let missing = http.post(&url).multipart(form()).send().await.unwrap();
     assert_eq!(missing.status().as_u16(), 401);
-    let wrong = http.post(&url).bearer_auth("dp_not_a_real_key").multipart(form()).send().await.unwrap();
+    let wrong = http
+        .post(&url)
+        .bearer_auth("dp_not_a_real_key")
+        .multipart(form())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status().as_u16(), 401);
-    let right = http.post(&url).bearer_auth(&key).multipart(form()).send().await.unwrap();
+    let right = http
+        .post(&url)
+        .bearer_auth(&key)
+        .multipart(form())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(right.status().as_u16(), 202);
     let list = http.get(&url).send().await.unwrap();
     assert_eq!(list.status().as_u16(), 401);
     // Health endpoints stay open for probes.
-    assert_eq!(http.get(format!("{}/healthz", env.api)).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        http.get(format!("{}/healthz", env.api))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
 }

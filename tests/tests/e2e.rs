@@ -12,7 +12,11 @@ use sqlx::Row;
 pub const DRAWINGS: [(&str, &str, &[(i32, i32)]); 3] = [
     ("example_dwg.png", "image/png", &[(3308, 2339)]),
     ("Candle_holder.jpg", "image/jpeg", &[(1653, 2339)]),
-    ("two_pages.pdf", "application/pdf", &[(2481, 3508), (2481, 3508)]),
+    (
+        "two_pages.pdf",
+        "application/pdf",
+        &[(2481, 3508), (2481, 3508)],
+    ),
 ];
 
 /// Checks the rows a completed `preprocess,report` job leaves.
@@ -27,12 +31,17 @@ pub async fn assert_completed_rows(env: &TestEnv, id: &str, media: &str, pages: 
     assert_eq!(job.get::<String, _>(0), "completed");
     assert_eq!(job.get::<String, _>(1), media);
     assert!(job.get::<bool, _>(3));
-    let runs = sqlx::query("SELECT stage, status, attempts FROM stage_runs WHERE job_id = $1 ORDER BY stage")
-        .bind(uuid)
-        .fetch_all(&db)
-        .await
-        .unwrap();
-    let runs: Vec<(String, String, i32)> = runs.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    let runs = sqlx::query(
+        "SELECT stage, status, attempts FROM stage_runs WHERE job_id = $1 ORDER BY stage",
+    )
+    .bind(uuid)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let runs: Vec<(String, String, i32)> = runs
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
     assert_eq!(runs.len(), 2, "{runs:?}");
     for (stage, status, attempts) in &runs {
         assert_eq!(status, "succeeded", "{stage}");
@@ -54,7 +63,11 @@ pub async fn assert_completed_rows(env: &TestEnv, id: &str, media: &str, pages: 
     assert_eq!(report["pages"][0]["width"], pages[0].0);
     assert_eq!(report["drawing"]["media_type"], media);
     assert_eq!(report["stages"]["preprocess"]["status"], "succeeded");
-    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE job_id = $1").bind(uuid).fetch_one(&db).await.unwrap();
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE job_id = $1")
+        .bind(uuid)
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(outbox, 0, "outbox drained");
 }
 
@@ -64,7 +77,13 @@ async fn http_jobs_complete_with_rows_and_result() {
     env.spawn_worker(&[]).unwrap();
     let mut ids = vec![];
     for (name, media, pages) in DRAWINGS {
-        let id = env.submit(std::fs::read(fixture(name)).unwrap(), name, "preprocess,report").await;
+        let id = env
+            .submit(
+                std::fs::read(fixture(name)).unwrap(),
+                name,
+                "preprocess,report",
+            )
+            .await;
         ids.push((id, media, pages));
     }
     for (id, media, pages) in &ids {
@@ -84,10 +103,12 @@ async fn http_jobs_complete_with_rows_and_result() {
     assert_eq!(items[0]["id"], ids[2].0.as_str());
     // The summary view people query.
     let db = env.db().await;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM job_summary WHERE status = 'completed' AND stages_succeeded = 2")
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM job_summary WHERE status = 'completed' AND stages_succeeded = 2",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
     assert_eq!(n, 3);
 }
 
@@ -95,15 +116,25 @@ async fn http_jobs_complete_with_rows_and_result() {
 async fn same_idempotency_key_gives_one_job() {
     let env = TestEnv::start(EnvOptions::default()).await.unwrap();
     let bytes = std::fs::read(fixture("example_dwg.png")).unwrap();
-    let (c1, b1) = env.submit_bytes(bytes.clone(), "a.png", Some("preprocess"), Some("order-17")).await;
-    let (c2, b2) = env.submit_bytes(bytes, "a.png", Some("preprocess"), Some("order-17")).await;
+    let (c1, b1) = env
+        .submit_bytes(bytes.clone(), "a.png", Some("preprocess"), Some("order-17"))
+        .await;
+    let (c2, b2) = env
+        .submit_bytes(bytes, "a.png", Some("preprocess"), Some("order-17"))
+        .await;
     assert_eq!(c1, 202, "{b1}");
     assert!(c2 == 200 || c2 == 202, "{b2}");
     assert_eq!(b1["id"], b2["id"]);
     let db = env.db().await;
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs").fetch_one(&db).await.unwrap();
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(jobs, 1);
-    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs").fetch_one(&db).await.unwrap();
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(outbox, 2, "one set of stage runs");
 }
 
@@ -111,14 +142,40 @@ async fn same_idempotency_key_gives_one_job() {
 async fn cancelled_job_stops() {
     let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
     // No worker yet: the job waits in the queue, then is cancelled.
-    let id = env.submit(std::fs::read(fixture("Candle_holder.jpg")).unwrap(), "c.jpg", "preprocess").await;
-    let resp = env.http().delete(format!("{}/v1/jobs/{id}", env.api)).send().await.unwrap();
+    let id = env
+        .submit(
+            std::fs::read(fixture("Candle_holder.jpg")).unwrap(),
+            "c.jpg",
+            "preprocess",
+        )
+        .await;
+    let resp = env
+        .http()
+        .delete(format!("{}/v1/jobs/{id}", env.api))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    let again = env.http().delete(format!("{}/v1/jobs/{id}", env.api)).send().await.unwrap();
-    assert_eq!(again.status().as_u16(), 409, "a finished job cannot be cancelled again");
+    let again = env
+        .http()
+        .delete(format!("{}/v1/jobs/{id}", env.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status().as_u16(),
+        409,
+        "a finished job cannot be cancelled again"
+    );
     // A worker now receives the message and must not compute.
     env.spawn_worker(&[]).unwrap();
-    let other = env.submit(std::fs::read(fixture("example_dwg.png")).unwrap(), "e.png", "preprocess").await;
+    let other = env
+        .submit(
+            std::fs::read(fixture("example_dwg.png")).unwrap(),
+            "e.png",
+            "preprocess",
+        )
+        .await;
     let body = env.wait_finished(&other, Duration::from_secs(60)).await;
     assert_eq!(body["status"], "completed");
     let body = env.wait_finished(&id, Duration::from_secs(5)).await;
@@ -134,7 +191,11 @@ async fn cancelled_job_stops() {
         assert_eq!(r.get::<String, _>(1), "cancelled");
         assert_eq!(r.get::<i32, _>(2), 0, "no attempt was made");
     }
-    let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM pages WHERE job_id = $1").bind(uuid).fetch_one(&db).await.unwrap();
+    let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM pages WHERE job_id = $1")
+        .bind(uuid)
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(pages, 0);
     let (code, _) = env.get(&format!("/v1/jobs/{id}/result")).await;
     assert_ne!(code, 200, "a cancelled job has no result");
@@ -143,8 +204,19 @@ async fn cancelled_job_stops() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_shows_each_stage_start_and_end() {
     let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
-    let id = env.submit(std::fs::read(fixture("example_dwg.png")).unwrap(), "e.png", "preprocess,report").await;
-    let resp = env.http().get(format!("{}/v1/jobs/{id}/events", env.api)).send().await.unwrap();
+    let id = env
+        .submit(
+            std::fs::read(fixture("example_dwg.png")).unwrap(),
+            "e.png",
+            "preprocess,report",
+        )
+        .await;
+    let resp = env
+        .http()
+        .get(format!("{}/v1/jobs/{id}/events", env.api))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     env.spawn_worker(&[]).unwrap();
     let mut stream = resp.bytes_stream();
@@ -157,11 +229,17 @@ async fn sse_shows_each_stage_start_and_end() {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(60), read).await.expect("SSE stream ends with the job event");
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .expect("SSE stream ends with the job event");
     let events: Vec<(String, Value)> = text
         .split("\n\n")
         .filter_map(|block| {
-            let event = block.lines().find_map(|l| l.strip_prefix("event:"))?.trim().to_string();
+            let event = block
+                .lines()
+                .find_map(|l| l.strip_prefix("event:"))?
+                .trim()
+                .to_string();
             let data = block.lines().find_map(|l| l.strip_prefix("data:"))?.trim();
             Some((event, serde_json::from_str(data).ok()?))
         })
@@ -174,7 +252,10 @@ async fn sse_shows_each_stage_start_and_end() {
             .collect();
         let start = statuses.iter().position(|s| *s == "running");
         let end = statuses.iter().position(|s| *s == "succeeded");
-        assert!(start.is_some() && end.is_some() && start < end, "{stage}: {statuses:?}\n{text}");
+        assert!(
+            start.is_some() && end.is_some() && start < end,
+            "{stage}: {statuses:?}\n{text}"
+        );
     }
     let last = events.last().unwrap();
     assert_eq!(last.0, "job");

@@ -13,17 +13,23 @@ async fn sigkilled_worker_loses_nothing() {
     let bytes = std::fs::read(fixture("BM_part.jpg")).unwrap();
     let mut ids = vec![];
     for _ in 0..6 {
-        ids.push(env.submit(bytes.clone(), "bm.jpg", "preprocess,report").await);
+        ids.push(
+            env.submit(bytes.clone(), "bm.jpg", "preprocess,report")
+                .await,
+        );
     }
     let db = env.db().await;
-    let victim = env.spawn_worker(&["--batch-max", "2", "--concurrency", "1"]).unwrap();
+    let victim = env
+        .spawn_worker(&["--batch-max", "2", "--concurrency", "1"])
+        .unwrap();
     // Wait until the victim has claimed work (a run is `running`), then kill it.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let running: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'")
-            .fetch_one(&db)
-            .await
-            .unwrap();
+        let running: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'")
+                .fetch_one(&db)
+                .await
+                .unwrap();
         if running > 0 {
             break;
         }
@@ -31,11 +37,15 @@ async fn sigkilled_worker_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     env.kill_worker(victim);
-    let killed_running: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert!(killed_running > 0, "the victim held claimed work when killed");
+    let killed_running: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert!(
+        killed_running > 0,
+        "the victim held claimed work when killed"
+    );
 
     env.spawn_worker(&[]).unwrap();
     for id in &ids {
@@ -46,12 +56,26 @@ async fn sigkilled_worker_loses_nothing() {
         .fetch_all(&db)
         .await
         .unwrap();
-    assert_eq!(rows.len(), ids.len() * 2, "exactly one stage_runs row per job and stage");
+    assert_eq!(
+        rows.len(),
+        ids.len() * 2,
+        "exactly one stage_runs row per job and stage"
+    );
     let retried = rows.iter().filter(|r| r.get::<i32, _>(2) >= 2).count();
     assert!(retried >= 1, "attempts show the retry after the kill");
-    let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM pages").fetch_one(&db).await.unwrap();
-    assert_eq!(pages, ids.len() as i64, "one page row per job, no duplicates");
-    let completed_events: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&db).await.unwrap();
+    let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM pages")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        pages,
+        ids.len() as i64,
+        "one page row per job, no duplicates"
+    );
+    let completed_events: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(completed_events, 0);
 }
 
@@ -64,10 +88,16 @@ async fn graceful_shutdown_finishes_in_flight_work() {
         ids.push(env.submit(bytes.clone(), "bm.jpg", "preprocess").await);
     }
     let db = env.db().await;
-    let pid = env.spawn_worker(&["--batch-max", "1", "--concurrency", "1"]).unwrap();
+    let pid = env
+        .spawn_worker(&["--batch-max", "1", "--concurrency", "1"])
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let running: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'").fetch_one(&db).await.unwrap();
+        let running: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'")
+                .fetch_one(&db)
+                .await
+                .unwrap();
         if running > 0 {
             break;
         }
@@ -77,16 +107,31 @@ async fn graceful_shutdown_finishes_in_flight_work() {
     unsafe { libc_kill(pid as i32, 15) };
     tokio::time::sleep(Duration::from_secs(3)).await;
     // The run in progress when SIGTERM arrived finished (succeeded, attempt 1); none was abandoned.
-    let rows = sqlx::query("SELECT status, attempts FROM stage_runs WHERE stage = 'preprocess'").fetch_all(&db).await.unwrap();
-    let succeeded = rows.iter().filter(|r| r.get::<String, _>(0) == "succeeded").count();
-    let running = rows.iter().filter(|r| r.get::<String, _>(0) == "running").count();
+    let rows = sqlx::query("SELECT status, attempts FROM stage_runs WHERE stage = 'preprocess'")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    let succeeded = rows
+        .iter()
+        .filter(|r| r.get::<String, _>(0) == "succeeded")
+        .count();
+    let running = rows
+        .iter()
+        .filter(|r| r.get::<String, _>(0) == "running")
+        .count();
     assert!(succeeded >= 1, "in-flight work finished");
     assert_eq!(running, 0, "nothing left half-done");
     env.spawn_worker(&[]).unwrap();
     for id in &ids {
-        assert_eq!(env.wait_finished(id, Duration::from_secs(120)).await["status"], "completed");
+        assert_eq!(
+            env.wait_finished(id, Duration::from_secs(120)).await["status"],
+            "completed"
+        );
     }
-    let attempts: i64 = sqlx::query_scalar("SELECT max(attempts)::bigint FROM stage_runs").fetch_one(&db).await.unwrap();
+    let attempts: i64 = sqlx::query_scalar("SELECT max(attempts)::bigint FROM stage_runs")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(attempts, 1, "a graceful stop causes no retry");
 }
 

@@ -15,7 +15,11 @@ pub struct Client {
 
 impl Client {
     pub fn new(api: &str, key: Option<String>) -> Self {
-        Client { http: reqwest::Client::new(), api: api.trim_end_matches('/').to_string(), key }
+        Client {
+            http: reqwest::Client::new(),
+            api: api.trim_end_matches('/').to_string(),
+            key,
+        }
     }
 
     fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -27,21 +31,40 @@ impl Client {
     }
 
     async fn json(&self, r: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let resp = r.send().await.with_context(|| format!("cannot reach the dispatcher at {}", self.api))?;
+        let resp = r
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the dispatcher at {}", self.api))?;
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            let msg = body.get("error").and_then(Value::as_str).unwrap_or("no error message");
+            let msg = body
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no error message");
             bail!("dispatcher answered {status}: {msg}");
         }
         Ok(body)
     }
 
     /// Submits a file; returns the dispatcher's answer (holding `id`).
-    pub async fn submit(&self, file: &Path, stages: Option<&str>, idempotency_key: Option<&str>) -> anyhow::Result<Value> {
-        let bytes = tokio::fs::read(file).await.with_context(|| format!("cannot read {}", file.display()))?;
-        let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "drawing".into());
-        let mut form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name(name));
+    pub async fn submit(
+        &self,
+        file: &Path,
+        stages: Option<&str>,
+        idempotency_key: Option<&str>,
+    ) -> anyhow::Result<Value> {
+        let bytes = tokio::fs::read(file)
+            .await
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "drawing".into());
+        let mut form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name),
+        );
         if let Some(s) = stages {
             form = form.text("stages", s.to_string());
         }
@@ -53,11 +76,13 @@ impl Client {
     }
 
     pub async fn status(&self, id: &str) -> anyhow::Result<Value> {
-        self.json(self.req(reqwest::Method::GET, &format!("/v1/jobs/{id}"))).await
+        self.json(self.req(reqwest::Method::GET, &format!("/v1/jobs/{id}")))
+            .await
     }
 
     pub async fn result(&self, id: &str) -> anyhow::Result<Value> {
-        self.json(self.req(reqwest::Method::GET, &format!("/v1/jobs/{id}/result"))).await
+        self.json(self.req(reqwest::Method::GET, &format!("/v1/jobs/{id}/result")))
+            .await
     }
 
     /// Polls until the job is finished; prints each stage's progress to stderr.
@@ -69,14 +94,27 @@ impl Client {
             let status = s["status"].as_str().unwrap_or("").to_string();
             let progress: Vec<String> = s["stages"]
                 .as_array()
-                .map(|a| a.iter().map(|st| format!("{}={}", st["stage"].as_str().unwrap_or("?"), st["status"].as_str().unwrap_or("?"))).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|st| {
+                            format!(
+                                "{}={}",
+                                st["stage"].as_str().unwrap_or("?"),
+                                st["status"].as_str().unwrap_or("?")
+                            )
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             let line = format!("{id}: {status} [{}]", progress.join(" "));
             if line != last {
                 eprintln!("{line}");
                 last = line;
             }
-            if matches!(status.as_str(), "completed" | "partial" | "failed" | "cancelled") {
+            if matches!(
+                status.as_str(),
+                "completed" | "partial" | "failed" | "cancelled"
+            ) {
                 return Ok(s);
             }
             if tokio::time::Instant::now() > deadline {

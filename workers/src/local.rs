@@ -15,32 +15,47 @@ use crate::stages::{preprocess, report};
 ///
 /// A stage failure is not an error here: it is recorded in the report, as the
 /// pipeline would (the report says `failed` and why).
-pub fn analyze_file(path: &Path, plan: &StagePlan, params: &preprocess::Params) -> anyhow::Result<Report> {
+pub fn analyze_file(
+    path: &Path,
+    plan: &StagePlan,
+    params: &preprocess::Params,
+) -> anyhow::Result<Report> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(analyze_bytes(&bytes, plan, params))
 }
 
 pub fn analyze_bytes(bytes: &[u8], plan: &StagePlan, params: &preprocess::Params) -> Report {
     let sha256 = hex::encode(Sha256::digest(bytes));
-    let media_type = drawpipe_core::media::sniff(bytes).map(|m| m.mime().to_string()).unwrap_or_else(|_| "application/octet-stream".into());
+    let media_type = drawpipe_core::media::sniff(bytes)
+        .map(|m| m.mime().to_string())
+        .unwrap_or_else(|_| "application/octet-stream".into());
     let mut runs = Vec::new();
     for &stage in plan.stages() {
         if stage == Stage::Report {
             continue;
         }
         let blocked = plan.deps_of(stage).iter().any(|d| {
-            runs.iter().any(|r: &report::StageRun| r.stage == *d && r.status != StageStatus::Succeeded)
+            runs.iter()
+                .any(|r: &report::StageRun| r.stage == *d && r.status != StageStatus::Succeeded)
         });
         let start = Instant::now();
         let (status, output, error) = if blocked {
-            (StageStatus::Skipped, None, Some("skipped: a dependency did not succeed".to_string()))
+            (
+                StageStatus::Skipped,
+                None,
+                Some("skipped: a dependency did not succeed".to_string()),
+            )
         } else {
             match stage {
                 Stage::Preprocess => match preprocess::run(params, bytes) {
                     Ok(out) => (StageStatus::Succeeded, Some(out.summary()), None),
                     Err(e) => (StageStatus::Failed, None, Some(e.to_string())),
                 },
-                other => (StageStatus::Failed, None, Some(format!("stage {other} is not available in this build"))),
+                other => (
+                    StageStatus::Failed,
+                    None,
+                    Some(format!("stage {other} is not available in this build")),
+                ),
             }
         };
         runs.push(report::StageRun {
@@ -55,7 +70,11 @@ pub fn analyze_bytes(bytes: &[u8], plan: &StagePlan, params: &preprocess::Params
     }
     let input = report::Input {
         job_id: JobId::new(),
-        drawing: DrawingInfo { sha256, media_type, bytes: bytes.len() as u64 },
+        drawing: DrawingInfo {
+            sha256,
+            media_type,
+            bytes: bytes.len() as u64,
+        },
         runs,
         attempts: 1,
     };
@@ -68,7 +87,8 @@ mod tests {
 
     #[test]
     fn analyzes_the_sample_drawing() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/drawings/Candle_holder.jpg");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/drawings/Candle_holder.jpg");
         let plan = StagePlan::parse("preprocess").unwrap();
         let r = analyze_file(&path, &plan, &preprocess::Params::default()).unwrap();
         assert_eq!(r.status, drawpipe_core::JobStatus::Completed);
@@ -82,6 +102,10 @@ mod tests {
         let plan = StagePlan::parse("").unwrap();
         let r = analyze_bytes(b"plain text", &plan, &preprocess::Params::default());
         assert_eq!(r.status, drawpipe_core::JobStatus::Failed);
-        assert!(r.stages["preprocess"].error.as_deref().unwrap().contains("unsupported file type"));
+        assert!(r.stages["preprocess"]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("unsupported file type"));
     }
 }

@@ -10,7 +10,11 @@ use drawpipe_workers::{client::Client, local, runtime, stages::preprocess};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "drawpipe", version, about = "Read engineering drawings: analyse locally, run a worker, or talk to a dispatcher")]
+#[command(
+    name = "drawpipe",
+    version,
+    about = "Read engineering drawings: analyse locally, run a worker, or talk to a dispatcher"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,7 +77,11 @@ enum Command {
 #[derive(clap::Args)]
 struct ApiArgs {
     /// Dispatcher base URL (default http://127.0.0.1:8080).
-    #[arg(long = "api", env = "DRAWPIPE_API", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long = "api",
+        env = "DRAWPIPE_API",
+        default_value = "http://127.0.0.1:8080"
+    )]
     url: String,
     /// API key (default: none; the dispatcher then answers 401 unless it runs with --no-auth).
     #[arg(long = "api-key", env = "DRAWPIPE_API_KEY", hide_env_values = true)]
@@ -107,10 +115,18 @@ struct WorkerArgs {
     #[arg(long, env = "DRAWPIPE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     shutdown_grace_secs: u64,
     /// PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/drawpipe).
-    #[arg(long, env = "DRAWPIPE_DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/drawpipe")]
+    #[arg(
+        long,
+        env = "DRAWPIPE_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/drawpipe"
+    )]
     database_url: String,
     /// RabbitMQ URL (default amqp://guest:guest@127.0.0.1:5672/%2f).
-    #[arg(long, env = "DRAWPIPE_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    #[arg(
+        long,
+        env = "DRAWPIPE_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
     amqp_url: String,
     /// PostgreSQL connections (default 8).
     #[arg(long, env = "DRAWPIPE_DB_MAX_CONNECTIONS", default_value_t = 8)]
@@ -130,9 +146,14 @@ impl WorkerArgs {
                 .split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(|s| s.parse::<Stage>().map_err(|e| anyhow::anyhow!("--stages: {e}")))
+                .map(|s| {
+                    s.parse::<Stage>()
+                        .map_err(|e| anyhow::anyhow!("--stages: {e}"))
+                })
                 .collect::<anyhow::Result<_>>()?,
-            None => Stage::available().filter(|s| pool.is_none_or(|p| s.pool() == p)).collect(),
+            None => Stage::available()
+                .filter(|s| pool.is_none_or(|p| s.pool() == p))
+                .collect(),
         };
         if let Some(s) = stages.iter().find(|s| !s.is_available()) {
             anyhow::bail!("--stages: stage {s} is not available in this build");
@@ -141,7 +162,10 @@ impl WorkerArgs {
             anyhow::bail!(
                 "no stage to consume: pool {} has no available stage in this build (available: {})",
                 self.pool,
-                Stage::available().map(Stage::name).collect::<Vec<_>>().join(", ")
+                Stage::available()
+                    .map(Stage::name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "localhost".into());
@@ -164,7 +188,10 @@ impl WorkerArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DRAWPIPE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DRAWPIPE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -173,7 +200,8 @@ async fn main() -> anyhow::Result<()> {
             let plan = StagePlan::parse(&stages)?;
             let params = preprocess::Params::default();
             if let Some(dir) = &out {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
             }
             let mut failed = 0;
             for file in &files {
@@ -184,16 +212,28 @@ async fn main() -> anyhow::Result<()> {
                 let json = serde_json::to_string_pretty(&report)?;
                 match &out {
                     Some(dir) => {
-                        let name = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "drawing".into());
+                        let name = file
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().to_string())
+                            .unwrap_or_else(|| "drawing".into());
                         let path = dir.join(format!("{name}.json"));
-                        std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
-                        eprintln!("{}: {} -> {}", file.display(), report.status, path.display());
+                        std::fs::write(&path, json)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        eprintln!(
+                            "{}: {} -> {}",
+                            file.display(),
+                            report.status,
+                            path.display()
+                        );
                     }
                     None => println!("{json}"),
                 }
             }
             if failed > 0 {
-                anyhow::bail!("{failed} of {} drawing(s) failed; see the report's stages for why", files.len());
+                anyhow::bail!(
+                    "{failed} of {} drawing(s) failed; see the report's stages for why",
+                    files.len()
+                );
             }
         }
         Command::Worker(args) => {
@@ -206,17 +246,31 @@ async fn main() -> anyhow::Result<()> {
             println!("{:<12} {:<5} {:<8} reason", "stage", "pool", "device");
             for s in Stage::ALL {
                 let (device, reason) = if s.is_available() {
-                    ("cpu", "no inference: decoding, CLAHE and merging run on the CPU")
+                    (
+                        "cpu",
+                        "no inference: decoding, CLAHE and merging run on the CPU",
+                    )
                 } else {
                     ("-", "not available in this build")
                 };
                 println!("{:<12} {:<5} {:<8} {reason}", s.name(), s.pool(), device);
             }
         }
-        Command::Submit { file, stages, idempotency_key, wait, api } => {
+        Command::Submit {
+            file,
+            stages,
+            idempotency_key,
+            wait,
+            api,
+        } => {
             let c = Client::new(&api.url, api.key);
-            let resp = c.submit(&file, stages.as_deref(), idempotency_key.as_deref()).await?;
-            let id = resp["id"].as_str().context("the dispatcher's answer has no job id")?.to_string();
+            let resp = c
+                .submit(&file, stages.as_deref(), idempotency_key.as_deref())
+                .await?;
+            let id = resp["id"]
+                .as_str()
+                .context("the dispatcher's answer has no job id")?
+                .to_string();
             if wait {
                 c.wait(&id, Duration::from_secs(600)).await?;
                 println!("{}", serde_json::to_string_pretty(&c.result(&id).await?)?);
@@ -225,12 +279,22 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Status { id, api } => {
-            println!("{}", serde_json::to_string_pretty(&Client::new(&api.url, api.key).status(&id).await?)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&Client::new(&api.url, api.key).status(&id).await?)?
+            );
         }
         Command::Result { id, api } => {
-            println!("{}", serde_json::to_string_pretty(&Client::new(&api.url, api.key).result(&id).await?)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&Client::new(&api.url, api.key).result(&id).await?)?
+            );
         }
-        Command::Wait { id, timeout_secs, api } => {
+        Command::Wait {
+            id,
+            timeout_secs,
+            api,
+        } => {
             let c = Client::new(&api.url, api.key);
             c.wait(&id, Duration::from_secs(timeout_secs)).await?;
             println!("{}", serde_json::to_string_pretty(&c.result(&id).await?)?);

@@ -26,16 +26,24 @@ pub struct RenderedPage {
 /// rendering runs out of its time or memory; `Other` when the helper programs are
 /// missing.
 pub fn render(bytes: &[u8], params: &Params) -> Result<Vec<RenderedPage>, StageError> {
-    let dir = tempfile::tempdir().map_err(|e| StageError::Other(format!("temp dir: {e}").into()))?;
+    let dir =
+        tempfile::tempdir().map_err(|e| StageError::Other(format!("temp dir: {e}").into()))?;
     let input = dir.path().join("in.pdf");
     File::create(&input)
         .and_then(|mut f| f.write_all(bytes))
         .map_err(|e| StageError::Other(format!("write {}: {e}", input.display()).into()))?;
 
-    let info = run_limited(Command::new("pdfinfo").arg(&input), params, dir.path(), "pdfinfo")?;
+    let info = run_limited(
+        Command::new("pdfinfo").arg(&input),
+        params,
+        dir.path(),
+        "pdfinfo",
+    )?;
     let pages: u32 = field(&info, "Pages:")
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| StageError::Invalid("malformed PDF: pdfinfo reports no page count".into()))?;
+        .ok_or_else(|| {
+            StageError::Invalid("malformed PDF: pdfinfo reports no page count".into())
+        })?;
     if pages == 0 {
         return Err(StageError::Invalid("malformed PDF: it has no pages".into()));
     }
@@ -46,7 +54,9 @@ pub fn render(bytes: &[u8], params: &Params) -> Result<Vec<RenderedPage>, StageE
         )));
     }
     let sizes = run_limited(
-        Command::new("pdfinfo").args(["-f", "1", "-l", &pages.to_string()]).arg(&input),
+        Command::new("pdfinfo")
+            .args(["-f", "1", "-l", &pages.to_string()])
+            .arg(&input),
         params,
         dir.path(),
         "pdfinfo",
@@ -60,7 +70,17 @@ pub fn render(bytes: &[u8], params: &Params) -> Result<Vec<RenderedPage>, StageE
         let n = page.to_string();
         run_limited(
             Command::new("pdftoppm")
-                .args(["-gray", "-png", "-singlefile", "-f", &n, "-l", &n, "-r", &format!("{dpi:.2}")])
+                .args([
+                    "-gray",
+                    "-png",
+                    "-singlefile",
+                    "-f",
+                    &n,
+                    "-l",
+                    &n,
+                    "-r",
+                    &format!("{dpi:.2}"),
+                ])
                 .arg(&input)
                 .arg(&root),
             params,
@@ -86,7 +106,9 @@ pub fn fit_dpi(dpi: f32, w_pt: f64, h_pt: f64, max_pixels: u64) -> f32 {
 }
 
 fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    text.lines().find_map(|l| l.strip_prefix(name)).map(str::trim)
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map(str::trim)
 }
 
 /// Parses `Page    3 size: 595.276 x 841.89 pts (A4)` lines.
@@ -107,7 +129,12 @@ fn page_size(text: &str, page: u32) -> Option<(f64, f64)> {
 }
 
 /// Runs a poppler helper with resource limits; returns its stdout.
-fn run_limited(cmd: &mut Command, params: &Params, dir: &Path, name: &str) -> Result<String, StageError> {
+fn run_limited(
+    cmd: &mut Command,
+    params: &Params,
+    dir: &Path,
+    name: &str,
+) -> Result<String, StageError> {
     let out_path = dir.join(format!("{name}.out"));
     let err_path = dir.join(format!("{name}.err"));
     let io = |e: std::io::Error| StageError::Other(format!("{name}: {e}").into());
@@ -120,15 +147,26 @@ fn run_limited(cmd: &mut Command, params: &Params, dir: &Path, name: &str) -> Re
     unsafe {
         use std::os::unix::process::CommandExt;
         cmd.pre_exec(move || {
-            let as_limit = libc::rlimit { rlim_cur: mem, rlim_max: mem };
-            let cpu_limit = libc::rlimit { rlim_cur: cpu, rlim_max: cpu + 1 };
+            let as_limit = libc::rlimit {
+                rlim_cur: mem,
+                rlim_max: mem,
+            };
+            let cpu_limit = libc::rlimit {
+                rlim_cur: cpu,
+                rlim_max: cpu + 1,
+            };
             libc::setrlimit(libc::RLIMIT_AS, &as_limit);
             libc::setrlimit(libc::RLIMIT_CPU, &cpu_limit);
             Ok(())
         });
     }
     let mut child = cmd.spawn().map_err(|e| {
-        StageError::Other(format!("cannot run {name} ({e}); install poppler-utils (apt-get install poppler-utils)").into())
+        StageError::Other(
+            format!(
+                "cannot run {name} ({e}); install poppler-utils (apt-get install poppler-utils)"
+            )
+            .into(),
+        )
     })?;
     let deadline = Instant::now() + Duration::from_secs(params.pdf_timeout_secs);
     let status = loop {
@@ -149,7 +187,13 @@ fn run_limited(cmd: &mut Command, params: &Params, dir: &Path, name: &str) -> Re
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
     if !status.success() {
         let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-        let first = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+        let first = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
+            .to_string();
         use std::os::unix::process::ExitStatusExt;
         let why = match status.signal() {
             Some(sig) => format!("{name} was killed by signal {sig} (memory or CPU limit reached)"),
@@ -177,6 +221,9 @@ mod tests {
         // A 10 m × 10 m page at 300 DPI would be 14 gigapixels.
         let dpi = fit_dpi(300.0, 28346.0, 28346.0, 120_000_000);
         let px = (28346.0 / 72.0 * dpi as f64).powi(2);
-        assert!(px <= 120_000_000.0 && px > 110_000_000.0, "{dpi} gives {px}");
+        assert!(
+            px <= 120_000_000.0 && px > 110_000_000.0,
+            "{dpi} gives {px}"
+        );
     }
 }

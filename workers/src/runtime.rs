@@ -24,7 +24,10 @@ use drawpipe_core::report::DrawingInfo;
 use drawpipe_core::{topology, JobId, Stage, StageError, StageStatus};
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    BasicRejectOptions,
+};
 use lapin::types::FieldTable;
 use serde_json::Value;
 use sqlx::{PgPool, Row};
@@ -67,18 +70,40 @@ struct Ctx {
 pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let pool = db::connect(&cfg.database_url, cfg.db_max_connections)
         .await
-        .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(&cfg.database_url)))?;
-    db::MIGRATOR.run(&pool).await.context("cannot apply database migrations")?;
+        .with_context(|| {
+            format!(
+                "cannot connect to PostgreSQL at {}",
+                redact(&cfg.database_url)
+            )
+        })?;
+    db::MIGRATOR
+        .run(&pool)
+        .await
+        .context("cannot apply database migrations")?;
     let conn = mq::connect(&cfg.amqp_url, &cfg.name)
         .await
         .with_context(|| format!("cannot connect to RabbitMQ at {}", redact(&cfg.amqp_url)))?;
-    mq::declare_topology(&conn.create_channel().await?).await.context("cannot declare the queue topology")?;
-    let relay = OutboxRelay::new(pool.clone(), conn.create_channel().await?, Duration::from_millis(500)).await?;
+    mq::declare_topology(&conn.create_channel().await?)
+        .await
+        .context("cannot declare the queue topology")?;
+    let relay = OutboxRelay::new(
+        pool.clone(),
+        conn.create_channel().await?,
+        Duration::from_millis(500),
+    )
+    .await?;
     let relay_stop = CancellationToken::new();
     let relay_task = tokio::spawn(relay.clone().run(relay_stop.clone()));
 
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let ctx = Arc::new(Ctx { pool: pool.clone(), cfg: cfg.clone(), relay: relay.waker(), compute: Arc::new(Semaphore::new(threads)) });
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let ctx = Arc::new(Ctx {
+        pool: pool.clone(),
+        cfg: cfg.clone(),
+        relay: relay.waker(),
+        compute: Arc::new(Semaphore::new(threads)),
+    });
     tracing::info!(worker = %cfg.name, stages = ?cfg.stages.iter().map(|s| s.name()).collect::<Vec<_>>(), "worker started");
 
     let mut consumers = tokio::task::JoinSet::new();
@@ -109,13 +134,24 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     result
 }
 
-async fn consume_stage(stage: Stage, ch: lapin::Channel, ctx: Arc<Ctx>, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn consume_stage(
+    stage: Stage,
+    ch: lapin::Channel,
+    ctx: Arc<Ctx>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let cfg = &ctx.cfg;
-    ch.basic_qos(cfg.prefetch, BasicQosOptions::default()).await?;
+    ch.basic_qos(cfg.prefetch, BasicQosOptions::default())
+        .await?;
     let tag = format!("{}-{}", cfg.name, stage.name());
     let queue = topology::stage_queue(stage);
     let mut consumer = ch
-        .basic_consume(&queue, &tag, BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            &queue,
+            &tag,
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await
         .with_context(|| format!("cannot consume {queue}"))?;
     let tracker = TaskTracker::new();
@@ -134,7 +170,9 @@ async fn consume_stage(stage: Stage, ch: lapin::Channel, ctx: Arc<Ctx>, shutdown
             }
             None => {
                 if !shutdown.is_cancelled() {
-                    lost = Some(anyhow::anyhow!("consumer of {queue} was closed by the broker"));
+                    lost = Some(anyhow::anyhow!(
+                        "consumer of {queue} was closed by the broker"
+                    ));
                 }
                 break;
             }
@@ -156,7 +194,10 @@ async fn consume_stage(stage: Stage, ch: lapin::Channel, ctx: Arc<Ctx>, shutdown
     }
     let _ = ch.basic_cancel(&tag, BasicCancelOptions::default()).await;
     tracker.close();
-    if tokio::time::timeout(cfg.shutdown_grace, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(cfg.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!(stage = %stage, "in-flight work did not finish within the grace period; it returns to the queue");
     }
     let _ = ch.close(200, "consumer stopped").await;
@@ -168,7 +209,11 @@ async fn consume_stage(stage: Stage, ch: lapin::Channel, ctx: Arc<Ctx>, shutdown
 
 /// What one stage computation produced.
 enum Outcome {
-    Done { output: Value, pages: Vec<PageRaster>, report: Option<(drawpipe_core::JobStatus, Value, Option<String>)> },
+    Done {
+        output: Value,
+        pages: Vec<PageRaster>,
+        report: Option<(drawpipe_core::JobStatus, Value, Option<String>)>,
+    },
     Invalid(String),
     Retry(String),
 }
@@ -206,7 +251,12 @@ async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
             tracing::error!(stage = %stage, error = %format!("{e:#}"), "batch failed on infrastructure; requeueing");
             tokio::time::sleep(Duration::from_secs(1)).await;
             for (_, d) in msgs {
-                let _ = d.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+                let _ = d
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await;
             }
         }
     }
@@ -219,9 +269,11 @@ async fn handle(stage: Stage, ids: &[JobId], ctx: &Ctx) -> anyhow::Result<()> {
     if claims.is_empty() {
         return Ok(());
     }
-    let (exhausted, live): (Vec<_>, Vec<_>) =
-        claims.into_iter().partition(|c| c.attempts as u32 > ctx.cfg.max_attempts);
-    let attempts: HashMap<JobId, u32> = live.iter().map(|c| (c.job_id, c.attempts as u32)).collect();
+    let (exhausted, live): (Vec<_>, Vec<_>) = claims
+        .into_iter()
+        .partition(|c| c.attempts as u32 > ctx.cfg.max_attempts);
+    let attempts: HashMap<JobId, u32> =
+        live.iter().map(|c| (c.job_id, c.attempts as u32)).collect();
     let live_ids: Vec<JobId> = live.iter().map(|c| c.job_id).collect();
 
     let outcomes: Vec<(JobId, Outcome, f64)> = match stage {
@@ -229,7 +281,15 @@ async fn handle(stage: Stage, ids: &[JobId], ctx: &Ctx) -> anyhow::Result<()> {
         Stage::Report => compute_report(&live_ids, &attempts, ctx).await?,
         other => live_ids
             .iter()
-            .map(|j| (*j, Outcome::Invalid(format!("stage {other} is not available in this worker build")), 0.0))
+            .map(|j| {
+                (
+                    *j,
+                    Outcome::Invalid(format!(
+                        "stage {other} is not available in this worker build"
+                    )),
+                    0.0,
+                )
+            })
             .collect(),
     };
 
@@ -271,7 +331,14 @@ async fn settle_all(
                 }
             }
         };
-        settlements.push(Settlement { job_id: *job, status, output, error, device: Some("cpu".into()), duration_ms: Some(*ms) });
+        settlements.push(Settlement {
+            job_id: *job,
+            status,
+            output,
+            error,
+            device: Some("cpu".into()),
+            duration_ms: Some(*ms),
+        });
     }
     for c in exhausted {
         settlements.push(Settlement {
@@ -308,7 +375,9 @@ async fn settle_all(
                 .iter()
                 .filter(|(j, _, _)| done(j))
                 .filter_map(|(j, o, _)| match o {
-                    Outcome::Done { report: Some(r), .. } => Some((*j, r)),
+                    Outcome::Done {
+                        report: Some(r), ..
+                    } => Some((*j, r)),
                     _ => None,
                 })
                 .collect();
@@ -329,7 +398,10 @@ async fn settle_all(
     Ok(())
 }
 
-async fn compute_preprocess(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
+async fn compute_preprocess(
+    ids: &[JobId],
+    ctx: &Ctx,
+) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
     let uuids: Vec<Uuid> = ids.iter().map(|j| j.0).collect();
     let rows = with_retries(|| {
         sqlx::query(
@@ -348,14 +420,24 @@ async fn compute_preprocess(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(Job
         async move {
             let params: preprocess::Params = match opts.map(serde_json::from_value).transpose() {
                 Ok(p) => p.unwrap_or_default(),
-                Err(e) => return (job, Outcome::Invalid(format!("options.preprocess: {e}")), 0.0),
+                Err(e) => {
+                    return (
+                        job,
+                        Outcome::Invalid(format!("options.preprocess: {e}")),
+                        0.0,
+                    )
+                }
             };
             let _permit = compute.acquire_owned().await;
             let start = Instant::now();
             let res = tokio::task::spawn_blocking(move || preprocess::run(&params, &bytes)).await;
             let ms = start.elapsed().as_secs_f64() * 1000.0;
             let outcome = match res {
-                Ok(Ok(out)) => Outcome::Done { output: out.summary(), pages: out.pages, report: None },
+                Ok(Ok(out)) => Outcome::Done {
+                    output: out.summary(),
+                    pages: out.pages,
+                    report: None,
+                },
                 Ok(Err(e)) => stage_error(e),
                 Err(e) => Outcome::Retry(format!("stage panicked: {e}")),
             };
@@ -365,7 +447,11 @@ async fn compute_preprocess(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(Job
     Ok(futures::future::join_all(tasks).await)
 }
 
-async fn compute_report(ids: &[JobId], attempts: &HashMap<JobId, u32>, ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
+async fn compute_report(
+    ids: &[JobId],
+    attempts: &HashMap<JobId, u32>,
+    ctx: &Ctx,
+) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
     let uuids: Vec<Uuid> = ids.iter().map(|j| j.0).collect();
     let jobs = with_retries(|| {
         sqlx::query(
@@ -387,7 +473,10 @@ async fn compute_report(ids: &[JobId], attempts: &HashMap<JobId, u32>, ctx: &Ctx
     .await?;
     let mut by_job: HashMap<Uuid, Vec<report::StageRun>> = HashMap::new();
     for r in runs {
-        let (Ok(stage), Ok(status)) = (r.get::<String, _>(1).parse::<Stage>(), r.get::<String, _>(2).parse::<StageStatus>()) else {
+        let (Ok(stage), Ok(status)) = (
+            r.get::<String, _>(1).parse::<Stage>(),
+            r.get::<String, _>(2).parse::<StageStatus>(),
+        ) else {
             continue;
         };
         by_job.entry(r.get(0)).or_default().push(report::StageRun {
@@ -408,7 +497,11 @@ async fn compute_report(ids: &[JobId], attempts: &HashMap<JobId, u32>, ctx: &Ctx
         runs.sort_by_key(|r| r.stage);
         let input = report::Input {
             job_id: JobId(id),
-            drawing: DrawingInfo { sha256: row.get(1), media_type: row.get(2), bytes: row.get::<i64, _>(3) as u64 },
+            drawing: DrawingInfo {
+                sha256: row.get(1),
+                media_type: row.get(2),
+                bytes: row.get::<i64, _>(3) as u64,
+            },
             runs,
             attempts: attempts.get(&JobId(id)).copied().unwrap_or(1),
         };
@@ -418,9 +511,17 @@ async fn compute_report(ids: &[JobId], attempts: &HashMap<JobId, u32>, ctx: &Ctx
                 if let Some(s) = r.stages.get_mut("report") {
                     s.duration_ms = Some(ms);
                 }
-                let error = r.extra.get("error").and_then(Value::as_str).map(str::to_string);
+                let error = r
+                    .extra
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 let json = serde_json::to_value(&r)?;
-                Outcome::Done { output: serde_json::json!({}), pages: vec![], report: Some((r.status, json, error)) }
+                Outcome::Done {
+                    output: serde_json::json!({}),
+                    pages: vec![],
+                    report: Some((r.status, json, error)),
+                }
             }
             Err(e) => stage_error(e),
         };
@@ -436,7 +537,10 @@ fn stage_error(e: StageError) -> Outcome {
     }
 }
 
-async fn insert_pages(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, pages: &[(JobId, &PageRaster)]) -> Result<(), sqlx::Error> {
+async fn insert_pages(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    pages: &[(JobId, &PageRaster)],
+) -> Result<(), sqlx::Error> {
     if pages.is_empty() {
         return Ok(());
     }
@@ -500,7 +604,10 @@ async fn finish_jobs(
     Ok(())
 }
 
-async fn fail_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, jobs: &[JobId]) -> Result<(), sqlx::Error> {
+async fn fail_jobs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    jobs: &[JobId],
+) -> Result<(), sqlx::Error> {
     for job in jobs {
         sqlx::query(
             "UPDATE jobs SET status = 'failed', error = coalesce(error, 'report stage failed'), \
@@ -510,7 +617,14 @@ async fn fail_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, jobs: &[JobId
         .execute(&mut **tx)
         .await?;
         let event = db::job_event(*job, "failed", "failed", Some("report stage failed"));
-        db::insert_outbox(tx, Some(*job), topology::EVENTS_EXCHANGE, &format!("job.{job}.failed"), &event).await?;
+        db::insert_outbox(
+            tx,
+            Some(*job),
+            topology::EVENTS_EXCHANGE,
+            &format!("job.{job}.failed"),
+            &event,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -556,7 +670,13 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact("amqp://guest:guest@127.0.0.1:5672/%2f"), "amqp://guest:***@127.0.0.1:5672/%2f");
-        assert_eq!(redact("postgres://postgres@127.0.0.1/db"), "postgres://postgres@127.0.0.1/db");
+        assert_eq!(
+            redact("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            "amqp://guest:***@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/db"),
+            "postgres://postgres@127.0.0.1/db"
+        );
     }
 }

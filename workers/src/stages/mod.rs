@@ -2,6 +2,7 @@
 //! Result<Output, StageError>`: no queues, no database. The worker runtime
 //! (`crate::runtime`) and the local runner (`crate::local`) both call them.
 
+pub mod ocr;
 pub mod preprocess;
 pub mod report;
 

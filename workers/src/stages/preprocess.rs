@@ -98,9 +98,14 @@ pub fn run(params: &Params, bytes: &[u8]) -> Result<Output, StageError> {
 /// Header checks before any decoding: dimensions within the bound, and no sign of
 /// truncation.
 fn check_image(params: &Params, media: MediaType, bytes: &[u8]) -> Result<(), StageError> {
-    let (w, h) = media::image_dimensions(media, bytes).map_err(StageError::Invalid)?.unwrap_or((0, 0));
+    let (w, h) = media::image_dimensions(media, bytes)
+        .map_err(StageError::Invalid)?
+        .unwrap_or((0, 0));
     if w == 0 || h == 0 {
-        return Err(StageError::Invalid(format!("{} header claims an empty image ({w}×{h})", media.short_name())));
+        return Err(StageError::Invalid(format!(
+            "{} header claims an empty image ({w}×{h})",
+            media.short_name()
+        )));
     }
     let pixels = w.saturating_mul(h);
     if pixels > params.max_pixels {
@@ -119,7 +124,11 @@ fn check_image(params: &Params, media: MediaType, bytes: &[u8]) -> Result<(), St
         _ => false,
     };
     if truncated {
-        let what = if media == MediaType::Png { "no IEND chunk" } else { "no end-of-image marker" };
+        let what = if media == MediaType::Png {
+            "no IEND chunk"
+        } else {
+            "no end-of-image marker"
+        };
         return Err(StageError::Invalid(format!(
             "truncated {}: {what} at the end of its {} bytes; the upload was cut short",
             media.short_name(),
@@ -144,7 +153,12 @@ fn decode_gray(bytes: &[u8], media: MediaType) -> Result<Mat, String> {
     Ok(img)
 }
 
-fn finish_page(params: &Params, index: u32, gray: Mat, dpi: Option<f32>) -> Result<PageRaster, StageError> {
+fn finish_page(
+    params: &Params,
+    index: u32,
+    gray: Mat,
+    dpi: Option<f32>,
+) -> Result<PageRaster, StageError> {
     let other = |e: opencv::Error| StageError::Other(format!("opencv: {e}").into());
     let enhanced = clahe(&gray, params.clahe_clip, params.clahe_tiles).map_err(other)?;
     let mut png = Vector::<u8>::new();
@@ -152,7 +166,12 @@ fn finish_page(params: &Params, index: u32, gray: Mat, dpi: Option<f32>) -> Resu
     let flags = Vector::<i32>::from_slice(&[imgcodecs::IMWRITE_PNG_COMPRESSION, 1]);
     imgcodecs::imencode(".png", &enhanced, &mut png, &flags).map_err(other)?;
     Ok(PageRaster {
-        info: PageInfo { index, width: gray.cols() as u32, height: gray.rows() as u32, dpi },
+        info: PageInfo {
+            index,
+            width: gray.cols() as u32,
+            height: gray.rows() as u32,
+            dpi,
+        },
         png: png.to_vec(),
     })
 }
@@ -206,7 +225,10 @@ mod tests {
         let out = run(&Params::default(), &png(40, 30)).unwrap();
         assert_eq!(out.media_type, MediaType::Png);
         assert_eq!(out.pages.len(), 1);
-        assert_eq!((out.pages[0].info.width, out.pages[0].info.height), (40, 30));
+        assert_eq!(
+            (out.pages[0].info.width, out.pages[0].info.height),
+            (40, 30)
+        );
         assert!(out.pages[0].png.starts_with(b"\x89PNG"));
     }
 
@@ -222,16 +244,40 @@ mod tests {
         huge[16..20].copy_from_slice(&50_000u32.to_be_bytes());
         huge[20..24].copy_from_slice(&50_000u32.to_be_bytes());
         let cases = [
-            Case { name: "empty", bytes: vec![], want: "empty" },
-            Case { name: "text", bytes: b"just some text\n".to_vec(), want: "unsupported file type" },
-            Case { name: "truncated", bytes: good[..good.len() / 2].to_vec(), want: "truncated PNG" },
-            Case { name: "huge", bytes: huge, want: "50000×50000 pixels (2500.0 megapixels)" },
-            Case { name: "garbage pdf", bytes: b"%PDF-1.4\nnot really a pdf".to_vec(), want: "malformed PDF" },
+            Case {
+                name: "empty",
+                bytes: vec![],
+                want: "empty",
+            },
+            Case {
+                name: "text",
+                bytes: b"just some text\n".to_vec(),
+                want: "unsupported file type",
+            },
+            Case {
+                name: "truncated",
+                bytes: good[..good.len() / 2].to_vec(),
+                want: "truncated PNG",
+            },
+            Case {
+                name: "huge",
+                bytes: huge,
+                want: "50000×50000 pixels (2500.0 megapixels)",
+            },
+            Case {
+                name: "garbage pdf",
+                bytes: b"%PDF-1.4\nnot really a pdf".to_vec(),
+                want: "malformed PDF",
+            },
         ];
         for c in cases {
             match run(&Params::default(), &c.bytes) {
                 Err(StageError::Invalid(msg)) => assert!(msg.contains(c.want), "{}: {msg}", c.name),
-                other => panic!("{}: expected Invalid, got {:?}", c.name, other.map(|o| o.pages.len())),
+                other => panic!(
+                    "{}: expected Invalid, got {:?}",
+                    c.name,
+                    other.map(|o| o.pages.len())
+                ),
             }
         }
     }

@@ -59,24 +59,38 @@ pub fn run(_params: &Params, input: Input) -> Result<Report, StageError> {
             },
         );
         if run.status != StageStatus::Succeeded {
-            let demoted = if run.stage.is_optional() { JobStatus::Partial } else { JobStatus::Failed };
+            let demoted = if run.stage.is_optional() {
+                JobStatus::Partial
+            } else {
+                JobStatus::Failed
+            };
             if status != JobStatus::Failed {
                 status = demoted;
             }
             if first_error.is_none() && run.status == StageStatus::Failed {
-                first_error = Some(format!("{}: {}", run.stage, run.error.as_deref().unwrap_or("failed")));
+                first_error = Some(format!(
+                    "{}: {}",
+                    run.stage,
+                    run.error.as_deref().unwrap_or("failed")
+                ));
             }
             continue;
         }
         let Some(output) = &run.output else { continue };
         let Value::Object(map) = output else {
-            return Err(StageError::invalid(format!("stage {} output is not a JSON object", run.stage)));
+            return Err(StageError::invalid(format!(
+                "stage {} output is not a JSON object",
+                run.stage
+            )));
         };
         for (k, v) in map {
             match k.as_str() {
                 "pages" => {
                     pages = serde_json::from_value(v.clone()).map_err(|e| {
-                        StageError::invalid(format!("stage {} output has malformed pages: {e}", run.stage))
+                        StageError::invalid(format!(
+                            "stage {} output has malformed pages: {e}",
+                            run.stage
+                        ))
                     })?
                 }
                 "media_type" => {}
@@ -86,17 +100,35 @@ pub fn run(_params: &Params, input: Input) -> Result<Report, StageError> {
             }
         }
     }
-    if input.runs.iter().all(|r| r.status == StageStatus::Cancelled) && !input.runs.is_empty() {
+    if input
+        .runs
+        .iter()
+        .all(|r| r.status == StageStatus::Cancelled)
+        && !input.runs.is_empty()
+    {
         status = JobStatus::Cancelled;
     }
     stages.insert(
         Stage::Report.name().to_string(),
-        StageSummary { status: "succeeded".into(), device: Some("cpu".into()), attempts: input.attempts, duration_ms: None, error: None },
+        StageSummary {
+            status: "succeeded".into(),
+            device: Some("cpu".into()),
+            attempts: input.attempts,
+            duration_ms: None,
+            error: None,
+        },
     );
     if let Some(e) = first_error {
         extra.insert("error".into(), Value::String(e));
     }
-    Ok(Report { job_id: input.job_id, status, drawing: input.drawing, pages, stages, extra })
+    Ok(Report {
+        job_id: input.job_id,
+        status,
+        drawing: input.drawing,
+        pages,
+        stages,
+        extra,
+    })
 }
 
 #[cfg(test)]
@@ -104,13 +136,25 @@ mod tests {
     use super::*;
 
     fn run_of(stage: Stage, status: StageStatus, output: Option<Value>) -> StageRun {
-        StageRun { stage, status, device: Some("cpu".into()), attempts: 1, duration_ms: Some(1.0), error: None, output }
+        StageRun {
+            stage,
+            status,
+            device: Some("cpu".into()),
+            attempts: 1,
+            duration_ms: Some(1.0),
+            error: None,
+            output,
+        }
     }
 
     fn input(runs: Vec<StageRun>) -> Input {
         Input {
             job_id: JobId::new(),
-            drawing: DrawingInfo { sha256: "ab".repeat(32), media_type: "image/png".into(), bytes: 10 },
+            drawing: DrawingInfo {
+                sha256: "ab".repeat(32),
+                media_type: "image/png".into(),
+                bytes: 10,
+            },
             runs,
             attempts: 1,
         }
@@ -125,14 +169,26 @@ mod tests {
         }
         let pages = serde_json::json!({"media_type": "image/png", "pages": [{"index": 0, "width": 3, "height": 2, "dpi": null}]});
         let cases = [
-            Case { runs: vec![run_of(Stage::Preprocess, Succeeded, Some(pages.clone()))], want: JobStatus::Completed },
-            Case { runs: vec![run_of(Stage::Preprocess, Failed, None)], want: JobStatus::Failed },
             Case {
-                runs: vec![run_of(Stage::Preprocess, Succeeded, Some(pages.clone())), run_of(Stage::Vl, Failed, None)],
+                runs: vec![run_of(Stage::Preprocess, Succeeded, Some(pages.clone()))],
+                want: JobStatus::Completed,
+            },
+            Case {
+                runs: vec![run_of(Stage::Preprocess, Failed, None)],
+                want: JobStatus::Failed,
+            },
+            Case {
+                runs: vec![
+                    run_of(Stage::Preprocess, Succeeded, Some(pages.clone())),
+                    run_of(Stage::Vl, Failed, None),
+                ],
                 want: JobStatus::Partial,
             },
             Case {
-                runs: vec![run_of(Stage::Vl, Failed, None), run_of(Stage::Preprocess, Failed, None)],
+                runs: vec![
+                    run_of(Stage::Vl, Failed, None),
+                    run_of(Stage::Preprocess, Failed, None),
+                ],
                 want: JobStatus::Failed,
             },
         ];
@@ -140,8 +196,20 @@ mod tests {
             let r = run(&Params, input(c.runs)).unwrap();
             assert_eq!(r.status, c.want);
         }
-        let r = run(&Params, input(vec![run_of(Stage::Preprocess, Succeeded, Some(pages))])).unwrap();
-        assert_eq!(r.pages, vec![PageInfo { index: 0, width: 3, height: 2, dpi: None }]);
+        let r = run(
+            &Params,
+            input(vec![run_of(Stage::Preprocess, Succeeded, Some(pages))]),
+        )
+        .unwrap();
+        assert_eq!(
+            r.pages,
+            vec![PageInfo {
+                index: 0,
+                width: 3,
+                height: 2,
+                dpi: None
+            }]
+        );
         assert_eq!(r.stages["report"].status, "succeeded");
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["drawing"]["bytes"], 10);
