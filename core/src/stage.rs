@@ -92,7 +92,7 @@ impl Stage {
     /// Whether this build has an implementation. Jobs naming a stage that is not
     /// available are refused at submission.
     pub fn is_available(self) -> bool {
-        matches!(self, Stage::Preprocess | Stage::Report)
+        matches!(self, Stage::Preprocess | Stage::Ocr | Stage::Report)
     }
 
     pub fn available() -> impl Iterator<Item = Stage> {
@@ -274,7 +274,11 @@ mod tests {
             },
             Case {
                 input: "",
-                want: Ok(vec![Stage::Preprocess, Stage::Report]),
+                want: Ok(vec![Stage::Preprocess, Stage::Ocr, Stage::Report]),
+            },
+            Case {
+                input: "ocr",
+                want: Ok(vec![Stage::Preprocess, Stage::Ocr, Stage::Report]),
             },
             Case {
                 input: "report",
@@ -292,7 +296,6 @@ mod tests {
                 input: "tolerance",
                 want: Err(StagePlanError::Unavailable(vec![
                     "detect".into(),
-                    "ocr".into(),
                     "edocr".into(),
                     "tolerance".into(),
                 ])),
@@ -334,7 +337,7 @@ mod tests {
         let err = StagePlan::parse("segment").unwrap_err().to_string();
         assert!(err.contains("segment"), "{err}");
         assert!(
-            err.contains("available stages are preprocess, report"),
+            err.contains("available stages are preprocess, ocr, report"),
             "{err}"
         );
     }

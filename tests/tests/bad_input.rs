@@ -53,10 +53,14 @@ async fn bad_inputs_fail_their_own_job_only() {
     let msg = body["error"].as_str().unwrap();
     assert!(msg.contains("warp"), "{msg}");
     let (code, body) = env
-        .submit_bytes(tiny_png(8, 8, 0), "x.png", Some("ocr"), None)
+        .submit_bytes(tiny_png(8, 8, 0), "x.png", Some("detect"), None)
         .await;
     assert_eq!(code, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("ocr"), "{body}");
+    let msg = body["error"].as_str().unwrap();
+    assert!(
+        msg.contains("not available") && msg.contains("detect"),
+        "{msg}"
+    );
 
     // Accepted, then failed by preprocess with a precise message.
     let png = tiny_png(64, 64, 1);

@@ -261,3 +261,57 @@ async fn sse_shows_each_stage_start_and_end() {
     assert_eq!(last.0, "job");
     assert_eq!(last.1["status"], "completed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ocr_job_stores_text_lines() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker(&[]).unwrap();
+    let bytes = std::fs::read(fixture("Candle_holder.jpg")).unwrap();
+    let id = env.submit(bytes, "Candle_holder.jpg", "ocr").await;
+    let body = env.wait_finished(&id, Duration::from_secs(300)).await;
+    assert_eq!(body["status"], "completed", "{body}");
+    let ocr = body["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "ocr")
+        .unwrap()
+        .clone();
+    assert_eq!(ocr["status"], "succeeded");
+    assert_eq!(ocr["device"], "cpu");
+    let db = env.db().await;
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    let rows = sqlx::query("SELECT text, confidence, polygon, x, y, width, height FROM text_lines WHERE job_id = $1 ORDER BY line_index")
+        .bind(uuid)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert!(rows.len() >= 15, "{} lines", rows.len());
+    let texts: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    // The part number and the title from the title block (read in full) and the
+    // height dimension `38`, whose ground-truth box is 149,1062–182,1109.
+    assert!(texts.iter().any(|t| t.contains("2022001")), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("Ljushållare")), "{texts:?}");
+    let found_38 = rows.iter().any(|r| {
+        let (t, x, y, w, h): (String, f32, f32, f32, f32) =
+            (r.get(0), r.get(3), r.get(4), r.get(5), r.get(6));
+        t.trim() == "38"
+            && (x - 149.0).abs() < 12.0
+            && (y - 1062.0).abs() < 12.0
+            && (x + w - 182.0).abs() < 12.0
+            && (y + h - 1109.0).abs() < 12.0
+    });
+    assert!(
+        found_38,
+        "the dimension 38 at its ground-truth box: {texts:?}"
+    );
+    for r in &rows {
+        let poly: Vec<f32> = r.get(2);
+        assert_eq!(poly.len(), 8);
+        let c: f32 = r.get(1);
+        assert!((0.0..=1.0).contains(&c));
+    }
+    let (_, report) = env.get(&format!("/v1/jobs/{id}/result")).await;
+    assert_eq!(report["text"].as_array().unwrap().len(), rows.len());
+    assert!(report.get("_timings").is_none());
+}

@@ -2,14 +2,15 @@
 //! plan order, with no broker and no database, and builds the same report.
 
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use anyhow::Context;
 use drawpipe_core::report::{DrawingInfo, Report};
-use drawpipe_core::{JobId, Stage, StagePlan, StageStatus};
+use drawpipe_core::{JobId, Stage, StageError, StagePlan, StageStatus};
 use sha2::{Digest, Sha256};
 
-use crate::stages::{preprocess, report};
+use crate::stages::{ocr, preprocess, report, PageRaster};
 
 /// Analyses one file with `plan`.
 ///
@@ -29,39 +30,51 @@ pub fn analyze_bytes(bytes: &[u8], plan: &StagePlan, params: &preprocess::Params
     let media_type = drawpipe_core::media::sniff(bytes)
         .map(|m| m.mime().to_string())
         .unwrap_or_else(|_| "application/octet-stream".into());
-    let mut runs = Vec::new();
+    let mut runs: Vec<report::StageRun> = Vec::new();
+    let mut pages: Vec<PageRaster> = Vec::new();
     for &stage in plan.stages() {
         if stage == Stage::Report {
             continue;
         }
         let blocked = plan.deps_of(stage).iter().any(|d| {
             runs.iter()
-                .any(|r: &report::StageRun| r.stage == *d && r.status != StageStatus::Succeeded)
+                .any(|r| r.stage == *d && r.status != StageStatus::Succeeded)
         });
         let start = Instant::now();
-        let (status, output, error) = if blocked {
-            (
+        let mut device = "cpu".to_string();
+        let result: Result<serde_json::Value, String> = if blocked {
+            Err(String::new())
+        } else {
+            match stage {
+                Stage::Preprocess => preprocess::run(params, bytes)
+                    .map(|out| {
+                        let summary = out.summary();
+                        pages = out.pages;
+                        summary
+                    })
+                    .map_err(|e| e.to_string()),
+                Stage::Ocr => read_pages(&pages)
+                    .map(|(out, used)| {
+                        device = used;
+                        out
+                    })
+                    .map_err(|e| e.to_string()),
+                other => Err(format!("stage {other} is not available in this build")),
+            }
+        };
+        let (status, output, error) = match result {
+            Ok(out) => (StageStatus::Succeeded, Some(out), None),
+            Err(_) if blocked => (
                 StageStatus::Skipped,
                 None,
                 Some("skipped: a dependency did not succeed".to_string()),
-            )
-        } else {
-            match stage {
-                Stage::Preprocess => match preprocess::run(params, bytes) {
-                    Ok(out) => (StageStatus::Succeeded, Some(out.summary()), None),
-                    Err(e) => (StageStatus::Failed, None, Some(e.to_string())),
-                },
-                other => (
-                    StageStatus::Failed,
-                    None,
-                    Some(format!("stage {other} is not available in this build")),
-                ),
-            }
+            ),
+            Err(e) => (StageStatus::Failed, None, Some(e)),
         };
         runs.push(report::StageRun {
             stage,
             status,
-            device: Some("cpu".into()),
+            device: Some(device),
             attempts: 1,
             duration_ms: Some(start.elapsed().as_secs_f64() * 1000.0),
             error,
@@ -78,7 +91,28 @@ pub fn analyze_bytes(bytes: &[u8], plan: &StagePlan, params: &preprocess::Params
         runs,
         attempts: 1,
     };
-    report::run(&report::Params, input).expect("stage outputs built here are JSON objects")
+    let start = Instant::now();
+    let mut r =
+        report::run(&report::Params, input).expect("stage outputs built here are JSON objects");
+    if let Some(s) = r.stages.get_mut("report") {
+        s.duration_ms = Some(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    r
+}
+
+/// The OCR engine, loaded on first use and kept for the process.
+fn ocr_engine() -> Result<&'static ocr::OcrEngine, StageError> {
+    static ENGINE: OnceLock<Result<ocr::OcrEngine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| ocr::OcrEngine::load(&ocr::Params::default()).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| StageError::Other(e.clone().into()))
+}
+
+/// Runs `ocr` over in-memory page rasters.
+fn read_pages(pages: &[PageRaster]) -> Result<(serde_json::Value, String), StageError> {
+    let pages = pages.iter().map(|p| (p.info.index, p.png.as_slice()));
+    crate::stages::ocr_pages(&ocr::Params::default(), ocr_engine()?, pages)
 }
 
 #[cfg(test)]

@@ -243,18 +243,36 @@ async fn main() -> anyhow::Result<()> {
             runtime::run(cfg, shutdown).await?;
         }
         Command::Devices => {
+            // Measured, not assumed: the inference stages open their models on `auto`
+            // and report what ONNX Runtime actually gave them.
+            let ocr = tokio::task::spawn_blocking(|| {
+                drawpipe_workers::stages::ocr::OcrEngine::load(&Default::default())
+            })
+            .await?;
             println!("{:<12} {:<5} {:<8} reason", "stage", "pool", "device");
             for s in Stage::ALL {
-                let (device, reason) = if s.is_available() {
-                    (
-                        "cpu",
-                        "no inference: decoding, CLAHE and merging run on the CPU",
-                    )
-                } else {
-                    ("-", "not available in this build")
+                let (device, reason) = match s {
+                    Stage::Ocr => match &ocr {
+                        Ok(e) => (e.device().to_string(), e.device_reason().to_string()),
+                        Err(e) => ("-".into(), format!("cannot load: {e}")),
+                    },
+                    s if s.is_available() => (
+                        "cpu".into(),
+                        "no inference: decoding, CLAHE and merging run on the CPU".into(),
+                    ),
+                    _ => ("-".into(), "not available in this build".into()),
                 };
-                println!("{:<12} {:<5} {:<8} {reason}", s.name(), s.pool(), device);
+                println!(
+                    "{:<12} {:<5} {:<8} {reason}",
+                    s.name(),
+                    s.pool().to_string(),
+                    device
+                );
             }
+            println!(
+                "{:<12} {:<5} {:<8} links no inference code (HTTP, intake, relay, reaper)",
+                "dispatcher", "cpu", "cpu"
+            );
         }
         Command::Submit {
             file,

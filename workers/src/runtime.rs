@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::stages::{preprocess, report, PageRaster};
+use crate::stages::{ocr, preprocess, report, PageRaster};
 
 /// How a worker runs; see `drawpipe worker --help` for defaults.
 #[derive(Debug, Clone)]
@@ -60,6 +60,8 @@ struct Ctx {
     cfg: WorkerConfig,
     relay: Arc<Notify>,
     compute: Arc<Semaphore>,
+    /// Loaded once at start when this worker runs `ocr`.
+    ocr: Option<Arc<ocr::OcrEngine>>,
 }
 
 /// Runs the worker until `shutdown`, then drains in-flight work.
@@ -95,6 +97,19 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     let relay_stop = CancellationToken::new();
     let relay_task = tokio::spawn(relay.clone().run(relay_stop.clone()));
 
+    let ocr = if cfg.stages.contains(&Stage::Ocr) {
+        let engine = tokio::task::spawn_blocking(|| ocr::OcrEngine::load(&ocr::Params::default()))
+            .await?
+            .map_err(|e| anyhow::anyhow!("cannot load the ocr models: {e}"))?;
+        tracing::info!(
+            device = engine.device(),
+            reason = engine.device_reason(),
+            "ocr engine ready"
+        );
+        Some(Arc::new(engine))
+    } else {
+        None
+    };
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -103,6 +118,7 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
         cfg: cfg.clone(),
         relay: relay.waker(),
         compute: Arc::new(Semaphore::new(threads)),
+        ocr,
     });
     tracing::info!(worker = %cfg.name, stages = ?cfg.stages.iter().map(|s| s.name()).collect::<Vec<_>>(), "worker started");
 
@@ -211,6 +227,7 @@ async fn consume_stage(
 enum Outcome {
     Done {
         output: Value,
+        device: String,
         pages: Vec<PageRaster>,
         report: Option<(drawpipe_core::JobStatus, Value, Option<String>)>,
     },
@@ -278,6 +295,7 @@ async fn handle(stage: Stage, ids: &[JobId], ctx: &Ctx) -> anyhow::Result<()> {
 
     let outcomes: Vec<(JobId, Outcome, f64)> = match stage {
         Stage::Preprocess => compute_preprocess(&live_ids, ctx).await?,
+        Stage::Ocr => compute_ocr(&live_ids, ctx).await?,
         Stage::Report => compute_report(&live_ids, &attempts, ctx).await?,
         other => live_ids
             .iter()
@@ -317,8 +335,12 @@ async fn settle_all(
     let mut settlements = Vec::new();
     let mut retries = Vec::new();
     for (job, outcome, ms) in outcomes {
+        let mut used = "cpu".to_string();
         let (status, output, error) = match outcome {
-            Outcome::Done { output, .. } => (StageStatus::Succeeded, Some(output.clone()), None),
+            Outcome::Done { output, device, .. } => {
+                used = device.clone();
+                (StageStatus::Succeeded, Some(output.clone()), None)
+            }
             Outcome::Invalid(msg) => (StageStatus::Failed, None, Some(msg.clone())),
             Outcome::Retry(msg) => {
                 let next = attempts.get(job).copied().unwrap_or(1) + 1;
@@ -336,7 +358,7 @@ async fn settle_all(
             status,
             output,
             error,
-            device: Some("cpu".into()),
+            device: Some(used),
             duration_ms: Some(*ms),
         });
     }
@@ -382,6 +404,7 @@ async fn settle_all(
                 })
                 .collect();
             finish_jobs(&mut tx, &reports).await?;
+            insert_text_lines(&mut tx, &reports).await?;
             // A report that itself failed still ends the job.
             let failed: Vec<JobId> = settlements
                 .iter()
@@ -434,6 +457,7 @@ async fn compute_preprocess(
             let ms = start.elapsed().as_secs_f64() * 1000.0;
             let outcome = match res {
                 Ok(Ok(out)) => Outcome::Done {
+                    device: "cpu".into(),
                     output: out.summary(),
                     pages: out.pages,
                     report: None,
@@ -518,6 +542,7 @@ async fn compute_report(
                     .map(str::to_string);
                 let json = serde_json::to_value(&r)?;
                 Outcome::Done {
+                    device: "cpu".into(),
                     output: serde_json::json!({}),
                     pages: vec![],
                     report: Some((r.status, json, error)),
@@ -528,6 +553,123 @@ async fn compute_report(
         out.push((JobId(id), outcome, start.elapsed().as_secs_f64() * 1000.0));
     }
     Ok(out)
+}
+
+/// Reads every page of each job with the process's OCR engine. Pages run one at a
+/// time per job, jobs in parallel up to the compute permits (each inference already
+/// uses the session's intra-op threads).
+async fn compute_ocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
+    let engine = ctx
+        .ocr
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("this worker consumes ocr but has no ocr engine"))?;
+    let uuids: Vec<Uuid> = ids.iter().map(|j| j.0).collect();
+    let opts = with_retries(|| {
+        sqlx::query("SELECT id, options -> 'ocr' FROM jobs WHERE id = ANY($1)")
+            .bind(&uuids)
+            .fetch_all(&ctx.pool)
+    })
+    .await?;
+    let tasks = opts.into_iter().map(|row| {
+        let job = JobId(row.get(0));
+        let opts: Option<Value> = row.get(1);
+        let engine = engine.clone();
+        let compute = ctx.compute.clone();
+        let pool = ctx.pool.clone();
+        async move {
+            let params: ocr::Params = match opts.map(serde_json::from_value).transpose() {
+                Ok(p) => p.unwrap_or_default(),
+                Err(e) => return Ok((job, Outcome::Invalid(format!("options.ocr: {e}")), 0.0)),
+            };
+            let pages = with_retries(|| {
+                sqlx::query("SELECT page_index, raster_png FROM pages WHERE job_id = $1 ORDER BY page_index")
+                    .bind(job.0)
+                    .fetch_all(&pool)
+            })
+            .await?;
+            if pages.is_empty() {
+                return Ok((job, Outcome::Invalid("ocr: the job has no page rasters (preprocess stored none)".into()), 0.0));
+            }
+            let pages: Vec<(u32, Vec<u8>)> =
+                pages.into_iter().map(|r| (r.get::<i32, _>(0) as u32, r.get(1))).collect();
+            let _permit = compute.acquire_owned().await;
+            let start = Instant::now();
+            let res = tokio::task::spawn_blocking(move || {
+                crate::stages::ocr_pages(&params, &engine, pages.iter().map(|(i, png)| (*i, png.as_slice())))
+            })
+            .await;
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            let outcome = match res {
+                Ok(Ok((output, device))) => Outcome::Done { output, device, pages: vec![], report: None },
+                Ok(Err(e)) => stage_error(e),
+                Err(e) => Outcome::Retry(format!("stage panicked: {e}")),
+            };
+            Ok::<_, anyhow::Error>((job, outcome, ms))
+        }
+    });
+    futures::future::join_all(tasks).await.into_iter().collect()
+}
+
+/// Writes the report's `text` lines to `text_lines`.
+async fn insert_text_lines(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    reports: &[(JobId, &(drawpipe_core::JobStatus, Value, Option<String>))],
+) -> Result<(), sqlx::Error> {
+    let (mut job, mut page, mut idx, mut text, mut conf, mut poly) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut x, mut y, mut w, mut h) = (vec![], vec![], vec![], vec![]);
+    for (id, (_, report, _)) in reports {
+        let Some(lines) = report.get("text").and_then(Value::as_array) else {
+            continue;
+        };
+        let mut per_page: HashMap<i64, i32> = HashMap::new();
+        for line in lines {
+            let Ok(l) = serde_json::from_value::<ocr::TextLine>(line.clone()) else {
+                continue;
+            };
+            let n = per_page.entry(l.page as i64).or_insert(0);
+            job.push(id.0);
+            page.push(l.page as i32);
+            idx.push(*n);
+            *n += 1;
+            text.push(l.text);
+            conf.push(l.confidence);
+            poly.push(
+                l.polygon
+                    .iter()
+                    .flat_map(|p| [p[0], p[1]])
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            x.push(l.bbox[0]);
+            y.push(l.bbox[1]);
+            w.push(l.bbox[2]);
+            h.push(l.bbox[3]);
+        }
+    }
+    if job.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO text_lines (job_id, page_index, line_index, text, confidence, polygon, x, y, width, height) \
+         SELECT j, p, i, t, c, ('{' || poly || '}')::real[], x, y, w, h FROM unnest($1::uuid[], $2::int[], $3::int[], \
+         $4::text[], $5::real[], $6::text[], $7::real[], $8::real[], $9::real[], $10::real[]) \
+         AS v(j, p, i, t, c, poly, x, y, w, h) ON CONFLICT DO NOTHING",
+    )
+    .bind(&job)
+    .bind(&page)
+    .bind(&idx)
+    .bind(&text)
+    .bind(&conf)
+    .bind(&poly)
+    .bind(&x)
+    .bind(&y)
+    .bind(&w)
+    .bind(&h)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn stage_error(e: StageError) -> Outcome {

@@ -12,3 +12,46 @@ pub struct PageRaster {
     pub info: drawpipe_core::report::PageInfo,
     pub png: Vec<u8>,
 }
+
+/// Decodes a stored page raster (grayscale PNG) into an 8-bit single-channel image.
+///
+/// # Errors
+/// `Invalid` when the bytes are not a decodable image.
+pub fn decode_page(png: &[u8]) -> Result<opencv::core::Mat, drawpipe_core::StageError> {
+    use opencv::prelude::*;
+    let buf = opencv::core::Vector::<u8>::from_slice(png);
+    let img = opencv::imgcodecs::imdecode(&buf, opencv::imgcodecs::IMREAD_GRAYSCALE)
+        .map_err(|e| drawpipe_core::StageError::Other(format!("page raster: {e}").into()))?;
+    if img.empty() {
+        return Err(drawpipe_core::StageError::invalid(
+            "page raster could not be decoded",
+        ));
+    }
+    Ok(img)
+}
+
+/// Runs `ocr` over stored page rasters (`(page index, PNG)`): the output the worker
+/// stores (`text` lines, `_timings` per page) and the device the models ran on.
+pub fn ocr_pages<'a>(
+    params: &ocr::Params,
+    engine: &ocr::OcrEngine,
+    pages: impl IntoIterator<Item = (u32, &'a [u8])>,
+) -> Result<(serde_json::Value, String), drawpipe_core::StageError> {
+    let mut lines = Vec::new();
+    let mut timings = Vec::new();
+    for (index, png) in pages {
+        let image = decode_page(png)?;
+        let out = ocr::run(
+            params,
+            engine,
+            &ocr::GrayPage {
+                index,
+                image: &image,
+            },
+        )?;
+        lines.extend(out.lines);
+        timings.push(serde_json::to_value(&out.timings).unwrap_or_default());
+    }
+    let output = serde_json::json!({ "text": lines, "_timings": timings });
+    Ok((output, engine.device().to_string()))
+}

@@ -93,7 +93,8 @@ pub fn run(_params: &Params, input: Input) -> Result<Report, StageError> {
                         ))
                     })?
                 }
-                "media_type" => {}
+                // Stage metadata (`_timings`, …) stays in stage_runs.output only.
+                k if k == "media_type" || k.starts_with('_') => {}
                 _ => {
                     extra.insert(k.clone(), v.clone());
                 }
