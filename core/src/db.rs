@@ -402,7 +402,7 @@ pub fn next_steps(
             }
             let deps = plan.deps_of(s);
             let st = |d: &Stage| status.get(d).copied().unwrap_or(StageStatus::Pending);
-            let failed_dep = deps.iter().find(|d| {
+            let failed_dep = deps.iter().filter(|d| !s.soft_deps().contains(d)).find(|d| {
                 matches!(
                     st(d),
                     StageStatus::Failed | StageStatus::Skipped | StageStatus::Cancelled
@@ -417,7 +417,9 @@ pub fn next_steps(
                     StageStatus::Skipped,
                     Some(format!("skipped: stage {d} did not succeed")),
                 ))
-            } else if deps.iter().all(|d| st(d) == StageStatus::Succeeded) {
+            } else if deps.iter().all(|d| {
+                st(d) == StageStatus::Succeeded || (s.soft_deps().contains(d) && st(d).is_terminal())
+            }) {
                 Some((StageStatus::Queued, None))
             } else {
                 None
@@ -553,8 +555,8 @@ mod tests {
                 ]),
                 status: vec![
                     (Stage::Preprocess, Succeeded),
-                    (Stage::Detect, Failed),
-                    (Stage::Ocr, Succeeded),
+                    (Stage::Detect, Succeeded),
+                    (Stage::Ocr, Failed),
                     (Stage::Edocr, Pending),
                     (Stage::Tolerance, Pending),
                     (Stage::Report, Pending),
@@ -564,6 +566,29 @@ mod tests {
                     (Stage::Tolerance, Skipped),
                     (Stage::Report, Queued),
                 ],
+            },
+            // `detect` is a soft dependency of `edocr`: waited for, not required.
+            Case {
+                plan: plan(&["preprocess", "detect", "ocr", "edocr", "report"]),
+                status: vec![
+                    (Stage::Preprocess, Succeeded),
+                    (Stage::Detect, Failed),
+                    (Stage::Ocr, Succeeded),
+                    (Stage::Edocr, Pending),
+                    (Stage::Report, Pending),
+                ],
+                want: vec![(Stage::Edocr, Queued)],
+            },
+            Case {
+                plan: plan(&["preprocess", "detect", "ocr", "edocr", "report"]),
+                status: vec![
+                    (Stage::Preprocess, Succeeded),
+                    (Stage::Detect, Running),
+                    (Stage::Ocr, Succeeded),
+                    (Stage::Edocr, Pending),
+                    (Stage::Report, Pending),
+                ],
+                want: vec![],
             },
             Case {
                 plan: plan(&["preprocess", "detect", "ocr", "report"]),

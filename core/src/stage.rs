@@ -72,8 +72,18 @@ impl Stage {
         match self {
             Stage::Preprocess | Stage::Report => &[],
             Stage::Detect | Stage::Ocr | Stage::Segment | Stage::Vl => &[Stage::Preprocess],
-            Stage::Edocr => &[Stage::Preprocess, Stage::Detect, Stage::Ocr],
+            Stage::Edocr => &[Stage::Preprocess, Stage::Ocr],
             Stage::Tolerance => &[Stage::Edocr],
+        }
+    }
+
+    /// Stages waited for when the plan has them, but neither pulled into a plan by
+    /// closure nor required to succeed: `edocr` uses `detect`'s dimension boxes when
+    /// they exist and reads from OCR text alone otherwise.
+    pub fn soft_deps(self) -> &'static [Stage] {
+        match self {
+            Stage::Edocr => &[Stage::Detect],
+            _ => &[],
         }
     }
 
@@ -238,6 +248,7 @@ impl StagePlan {
         }
         s.deps()
             .iter()
+            .chain(s.soft_deps())
             .copied()
             .filter(|d| self.contains(*d))
             .collect()
@@ -295,7 +306,6 @@ mod tests {
             Case {
                 input: "tolerance",
                 want: Err(StagePlanError::Unavailable(vec![
-                    "detect".into(),
                     "edocr".into(),
                     "tolerance".into(),
                 ])),
@@ -327,7 +337,7 @@ mod tests {
         let full = StagePlan::from_names(&Stage::ALL.map(Stage::name)).unwrap();
         assert_eq!(
             full.deps_of(Stage::Edocr),
-            vec![Stage::Preprocess, Stage::Detect, Stage::Ocr]
+            vec![Stage::Preprocess, Stage::Ocr, Stage::Detect]
         );
         assert_eq!(full.deps_of(Stage::Report).len(), 7);
     }

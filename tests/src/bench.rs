@@ -26,10 +26,35 @@ struct Args {
     /// PNG side in pixels (default 64).
     #[arg(long, default_value_t = 64)]
     size: u32,
+    /// Upload as multipart/form-data instead of a raw body.
+    #[arg(long)]
+    multipart: bool,
     /// Extra arguments for each worker, e.g. "--batch-max 64".
     #[arg(long, default_value = "")]
     worker_args: String,
 }
+
+/// CPU seconds (user + system) used so far by processes whose name starts with
+/// each prefix, read from /proc; a process that exited since is not counted.
+fn cpu_by_process(prefixes: &[&str]) -> Vec<f64> {
+    let tick = 100.0; // USER_HZ on Linux
+    let mut out = vec![0.0; prefixes.len()];
+    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    for e in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        let (Some(l), Some(r)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let name = &stat[l + 1..r];
+        let f: Vec<&str> = stat[r + 2..].split_whitespace().collect();
+        let (Some(u), Some(s)) = (f.get(11), f.get(12)) else { continue };
+        let secs = (u.parse::<f64>().unwrap_or(0.0) + s.parse::<f64>().unwrap_or(0.0)) / tick;
+        if let Some(i) = prefixes.iter().position(|p| name == *p || (p.ends_with('*') && name.starts_with(&p[..p.len() - 1]))) {
+            out[i] += secs;
+        }
+    }
+    out
+}
+
+const PROCS: [&str; 5] = ["drawpipe-dispat*", "drawpipe", "postgres", "beam.smp", "drawpipe-bench"];
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -58,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
     }
     sqlx::query("TRUNCATE jobs CASCADE").execute(&db).await?;
 
+    let cpu_before = cpu_by_process(&PROCS);
     let start = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = vec![];
@@ -66,10 +92,14 @@ async fn main() -> anyhow::Result<()> {
         let next = next.clone();
         let png = png.clone();
         let n = args.jobs;
+        let multipart = args.multipart;
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
-                env.submit(png.clone(), "bench.png", "preprocess,report")
-                    .await;
+                if multipart {
+                    env.submit(png.clone(), "bench.png", "preprocess,report").await;
+                } else {
+                    env.submit_raw(png.clone(), "preprocess,report").await;
+                }
             }
         }));
     }
@@ -91,6 +121,7 @@ async fn main() -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let cpu_after = cpu_by_process(&PROCS);
     let rows = sqlx::query(
         "SELECT status, (extract(epoch FROM finished_at - created_at) * 1000)::float8, \
          extract(epoch FROM (SELECT max(finished_at) - min(created_at) FROM jobs))::float8 FROM jobs",
@@ -138,5 +169,13 @@ async fn main() -> anyhow::Result<()> {
         percentile(&lat, 0.99),
         lat.last().copied().unwrap_or(f64::NAN)
     );
+    let total: f64 = cpu_before.iter().zip(&cpu_after).map(|(b, a)| a - b).sum();
+    println!("cpu seconds during the run (share): {}", PROCS
+        .iter()
+        .zip(cpu_before.iter().zip(&cpu_after))
+        .map(|(n, (b, a))| format!("{} {:.2} ({:.0}%)", n.trim_end_matches('*'), a - b, 100.0 * (a - b) / total))
+        .collect::<Vec<_>>()
+        .join(", "));
+    println!("cpu per job: {:.2} ms", 1000.0 * total / args.jobs as f64);
     Ok(())
 }

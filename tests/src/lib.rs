@@ -285,6 +285,23 @@ impl TestEnv {
         body["id"].as_str().expect("id in 202 body").to_string()
     }
 
+    /// POSTs the bytes as the raw body (`Content-Type: application/octet-stream`,
+    /// stages in the query) and expects 202; returns the job id.
+    pub async fn submit_raw(&self, bytes: Vec<u8>, stages: &str) -> String {
+        let resp = self
+            .http()
+            .post(format!("{}/v1/jobs?stages={stages}", self.api))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .expect("POST /v1/jobs");
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 202, "raw submit: {body}");
+        body["id"].as_str().expect("id in 202 body").to_string()
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let resp = self
             .http()

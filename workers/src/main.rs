@@ -96,17 +96,25 @@ struct WorkerArgs {
     /// Restrict to these comma-separated stages (default: every available stage of the pool).
     #[arg(long, env = "DRAWPIPE_STAGES")]
     stages: Option<String>,
-    /// Batches in flight per stage (default 2).
-    #[arg(long, env = "DRAWPIPE_CONCURRENCY", default_value_t = 2)]
+    /// Batches in flight per stage (default 4).
+    #[arg(long, env = "DRAWPIPE_CONCURRENCY", default_value_t = 4)]
     concurrency: usize,
-    /// Most messages per batch (default 32).
-    #[arg(long, env = "DRAWPIPE_BATCH_MAX", default_value_t = 32)]
+    /// Most messages per batch for cpu-pool stages (default 128).
+    #[arg(long, env = "DRAWPIPE_BATCH_MAX", default_value_t = 128)]
     batch_max: usize,
-    /// Longest wait for a batch to fill, milliseconds (default 5).
+    /// Longest wait for a cpu-pool batch to fill, milliseconds (default 5).
     #[arg(long, env = "DRAWPIPE_BATCH_WAIT_MS", default_value_t = 5)]
     batch_wait_ms: u64,
-    /// Unacked messages per stage consumer (default 128).
-    #[arg(long, env = "DRAWPIPE_PREFETCH", default_value_t = 128)]
+    /// Most messages per batch for gpu-pool stages (default 4: a batch holds whole
+    /// drawings, each seconds of inference on a CPU).
+    #[arg(long, env = "DRAWPIPE_GPU_BATCH_MAX", default_value_t = 4)]
+    gpu_batch_max: usize,
+    /// Longest wait for a gpu-pool batch to fill, milliseconds (default 20).
+    #[arg(long, env = "DRAWPIPE_GPU_BATCH_WAIT_MS", default_value_t = 20)]
+    gpu_batch_wait_ms: u64,
+    /// Unacked messages per cpu-pool stage consumer (default 512); gpu-pool
+    /// consumers hold gpu_batch_max × (concurrency + 1).
+    #[arg(long, env = "DRAWPIPE_PREFETCH", default_value_t = 512)]
     prefetch: u16,
     /// Attempts per stage before it fails for good (default 5).
     #[arg(long, env = "DRAWPIPE_MAX_ATTEMPTS", default_value_t = 5)]
@@ -176,6 +184,8 @@ impl WorkerArgs {
             concurrency: self.concurrency.max(1),
             batch_max: self.batch_max.max(1),
             batch_wait: Duration::from_millis(self.batch_wait_ms),
+            gpu_batch_max: self.gpu_batch_max.max(1),
+            gpu_batch_wait: Duration::from_millis(self.gpu_batch_wait_ms),
             prefetch: self.prefetch.max(1),
             max_attempts: self.max_attempts.max(1),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),

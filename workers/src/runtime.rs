@@ -48,6 +48,9 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     pub batch_max: usize,
     pub batch_wait: Duration,
+    /// Batch bounds for gpu-pool stages.
+    pub gpu_batch_max: usize,
+    pub gpu_batch_wait: Duration,
     pub prefetch: u16,
     pub max_attempts: u32,
     pub shutdown_grace: Duration,
@@ -157,7 +160,14 @@ async fn consume_stage(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let cfg = &ctx.cfg;
-    ch.basic_qos(cfg.prefetch, BasicQosOptions::default())
+    let (batch_max, batch_wait, prefetch) = match stage.pool() {
+        drawpipe_core::Pool::Cpu => (cfg.batch_max, cfg.batch_wait, cfg.prefetch),
+        drawpipe_core::Pool::Gpu => {
+            let prefetch = (cfg.gpu_batch_max * (cfg.concurrency + 1)).min(u16::MAX as usize);
+            (cfg.gpu_batch_max, cfg.gpu_batch_wait, prefetch as u16)
+        }
+    };
+    ch.basic_qos(prefetch, BasicQosOptions::default())
         .await?;
     let tag = format!("{}-{}", cfg.name, stage.name());
     let queue = topology::stage_queue(stage);
@@ -194,8 +204,8 @@ async fn consume_stage(
             }
         };
         let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + cfg.batch_wait;
-        while batch.len() < cfg.batch_max {
+        let deadline = tokio::time::Instant::now() + batch_wait;
+        while batch.len() < batch_max {
             match tokio::time::timeout_at(deadline, consumer.next()).await {
                 Ok(Some(Ok(d))) => batch.push(d),
                 _ => break,
