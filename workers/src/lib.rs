@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod local;
+pub mod metrics;
 pub mod ort_env;
 pub mod pdf;
 pub mod runtime;

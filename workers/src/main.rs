@@ -136,6 +136,10 @@ struct WorkerArgs {
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
     )]
     amqp_url: String,
+    /// Serve Prometheus metrics (batch sizes, stage outcomes, compute time) on this
+    /// address, e.g. 127.0.0.1:9464 (default: not served).
+    #[arg(long, env = "DRAWPIPE_WORKER_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// PostgreSQL connections (default 8).
     #[arg(long, env = "DRAWPIPE_DB_MAX_CONNECTIONS", default_value_t = 8)]
     db_max_connections: u32,
@@ -191,6 +195,7 @@ impl WorkerArgs {
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             db_max_connections: self.db_max_connections.max(2),
             name: format!("{}-{}", host.trim(), std::process::id()),
+            metrics_listen: self.metrics_listen,
         })
     }
 }

@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use crate::metrics::WorkerMetrics;
 use crate::stages::{ocr, preprocess, report, PageRaster};
 
 /// How a worker runs; see `drawpipe worker --help` for defaults.
@@ -56,6 +57,8 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
     pub db_max_connections: u32,
     pub name: String,
+    /// Where to serve Prometheus metrics; none when `None`.
+    pub metrics_listen: Option<String>,
 }
 
 struct Ctx {
@@ -65,6 +68,7 @@ struct Ctx {
     compute: Arc<Semaphore>,
     /// Loaded once at start when this worker runs `ocr`.
     ocr: Option<Arc<ocr::OcrEngine>>,
+    metrics: Arc<WorkerMetrics>,
 }
 
 /// Runs the worker until `shutdown`, then drains in-flight work.
@@ -113,6 +117,16 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     } else {
         None
     };
+    let metrics = Arc::new(WorkerMetrics::default());
+    if let Some(addr) = &cfg.metrics_listen {
+        let listener = metrics.clone().serve(addr.clone(), shutdown.clone());
+        let addr = addr.clone();
+        tokio::spawn(async move {
+            if let Err(e) = listener.await {
+                tracing::error!(addr, error = %e, "cannot serve worker metrics");
+            }
+        });
+    }
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -122,6 +136,7 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
         relay: relay.waker(),
         compute: Arc::new(Semaphore::new(threads)),
         ocr,
+        metrics: metrics.clone(),
     });
     tracing::info!(worker = %cfg.name, stages = ?cfg.stages.iter().map(|s| s.name()).collect::<Vec<_>>(), "worker started");
 
@@ -260,6 +275,7 @@ async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
     if msgs.is_empty() {
         return;
     }
+    ctx.metrics.batch(stage.name(), msgs.len());
     let mut ids: Vec<JobId> = msgs.iter().map(|(m, _)| m.job_id).collect();
     ids.sort();
     ids.dedup();
@@ -428,6 +444,13 @@ async fn settle_all(
     db::retry_later(&mut tx, stage, &retries).await?;
     db::advance(&mut tx, &live).await?;
     tx.commit().await?;
+    for st in settlements.iter().filter(|st| done(&st.job_id)) {
+        let outcome = if st.status == StageStatus::Succeeded { "succeeded" } else { "failed" };
+        ctx.metrics.outcome(stage.name(), outcome, st.duration_ms.unwrap_or(0.0));
+    }
+    for _ in &retries {
+        ctx.metrics.outcome(stage.name(), "retried", 0.0);
+    }
     Ok(())
 }
 
