@@ -402,12 +402,15 @@ pub fn next_steps(
             }
             let deps = plan.deps_of(s);
             let st = |d: &Stage| status.get(d).copied().unwrap_or(StageStatus::Pending);
-            let failed_dep = deps.iter().filter(|d| !s.soft_deps().contains(d)).find(|d| {
-                matches!(
-                    st(d),
-                    StageStatus::Failed | StageStatus::Skipped | StageStatus::Cancelled
-                )
-            });
+            let failed_dep = deps
+                .iter()
+                .filter(|d| !s.soft_deps().contains(d))
+                .find(|d| {
+                    matches!(
+                        st(d),
+                        StageStatus::Failed | StageStatus::Skipped | StageStatus::Cancelled
+                    )
+                });
             let next = if s == Stage::Report {
                 deps.iter()
                     .all(|d| st(d).is_terminal())
@@ -418,7 +421,8 @@ pub fn next_steps(
                     Some(format!("skipped: stage {d} did not succeed")),
                 ))
             } else if deps.iter().all(|d| {
-                st(d) == StageStatus::Succeeded || (s.soft_deps().contains(d) && st(d).is_terminal())
+                st(d) == StageStatus::Succeeded
+                    || (s.soft_deps().contains(d) && st(d).is_terminal())
             }) {
                 Some((StageStatus::Queued, None))
             } else {

@@ -102,7 +102,10 @@ impl Stage {
     /// Whether this build has an implementation. Jobs naming a stage that is not
     /// available are refused at submission.
     pub fn is_available(self) -> bool {
-        matches!(self, Stage::Preprocess | Stage::Ocr | Stage::Report)
+        matches!(
+            self,
+            Stage::Preprocess | Stage::Ocr | Stage::Edocr | Stage::Report
+        )
     }
 
     pub fn available() -> impl Iterator<Item = Stage> {
@@ -285,7 +288,12 @@ mod tests {
             },
             Case {
                 input: "",
-                want: Ok(vec![Stage::Preprocess, Stage::Ocr, Stage::Report]),
+                want: Ok(vec![
+                    Stage::Preprocess,
+                    Stage::Ocr,
+                    Stage::Edocr,
+                    Stage::Report,
+                ]),
             },
             Case {
                 input: "ocr",
@@ -305,10 +313,7 @@ mod tests {
             },
             Case {
                 input: "tolerance",
-                want: Err(StagePlanError::Unavailable(vec![
-                    "edocr".into(),
-                    "tolerance".into(),
-                ])),
+                want: Err(StagePlanError::Unavailable(vec!["tolerance".into()])),
             },
         ];
         for c in cases {
@@ -347,7 +352,7 @@ mod tests {
         let err = StagePlan::parse("segment").unwrap_err().to_string();
         assert!(err.contains("segment"), "{err}");
         assert!(
-            err.contains("available stages are preprocess, ocr, report"),
+            err.contains("available stages are preprocess, ocr, edocr, report"),
             "{err}"
         );
     }

@@ -39,22 +39,39 @@ struct Args {
 fn cpu_by_process(prefixes: &[&str]) -> Vec<f64> {
     let tick = 100.0; // USER_HZ on Linux
     let mut out = vec![0.0; prefixes.len()];
-    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     for e in dir.flatten() {
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-        let (Some(l), Some(r)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let (Some(l), Some(r)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
         let name = &stat[l + 1..r];
         let f: Vec<&str> = stat[r + 2..].split_whitespace().collect();
-        let (Some(u), Some(s)) = (f.get(11), f.get(12)) else { continue };
+        let (Some(u), Some(s)) = (f.get(11), f.get(12)) else {
+            continue;
+        };
         let secs = (u.parse::<f64>().unwrap_or(0.0) + s.parse::<f64>().unwrap_or(0.0)) / tick;
-        if let Some(i) = prefixes.iter().position(|p| name == *p || (p.ends_with('*') && name.starts_with(&p[..p.len() - 1]))) {
+        if let Some(i) = prefixes
+            .iter()
+            .position(|p| name == *p || (p.ends_with('*') && name.starts_with(&p[..p.len() - 1])))
+        {
             out[i] += secs;
         }
     }
     out
 }
 
-const PROCS: [&str; 5] = ["drawpipe-dispat*", "drawpipe", "postgres", "beam.smp", "drawpipe-bench"];
+const PROCS: [&str; 5] = [
+    "drawpipe-dispat*",
+    "drawpipe",
+    "postgres",
+    "beam.smp",
+    "drawpipe-bench",
+];
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -96,7 +113,8 @@ async fn main() -> anyhow::Result<()> {
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
                 if multipart {
-                    env.submit(png.clone(), "bench.png", "preprocess,report").await;
+                    env.submit(png.clone(), "bench.png", "preprocess,report")
+                        .await;
                 } else {
                     env.submit_raw(png.clone(), "preprocess,report").await;
                 }
@@ -170,12 +188,20 @@ async fn main() -> anyhow::Result<()> {
         lat.last().copied().unwrap_or(f64::NAN)
     );
     let total: f64 = cpu_before.iter().zip(&cpu_after).map(|(b, a)| a - b).sum();
-    println!("cpu seconds during the run (share): {}", PROCS
-        .iter()
-        .zip(cpu_before.iter().zip(&cpu_after))
-        .map(|(n, (b, a))| format!("{} {:.2} ({:.0}%)", n.trim_end_matches('*'), a - b, 100.0 * (a - b) / total))
-        .collect::<Vec<_>>()
-        .join(", "));
+    println!(
+        "cpu seconds during the run (share): {}",
+        PROCS
+            .iter()
+            .zip(cpu_before.iter().zip(&cpu_after))
+            .map(|(n, (b, a))| format!(
+                "{} {:.2} ({:.0}%)",
+                n.trim_end_matches('*'),
+                a - b,
+                100.0 * (a - b) / total
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("cpu per job: {:.2} ms", 1000.0 * total / args.jobs as f64);
     Ok(())
 }

@@ -315,3 +315,61 @@ async fn ocr_job_stores_text_lines() {
     assert_eq!(report["text"].as_array().unwrap().len(), rows.len());
     assert!(report.get("_timings").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edocr_job_stores_dimensions_and_title_block() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker(&[]).unwrap();
+    let bytes = std::fs::read(fixture("Candle_holder.jpg")).unwrap();
+    let id = env.submit(bytes, "Candle_holder.jpg", "edocr").await;
+    let body = env.wait_finished(&id, Duration::from_secs(600)).await;
+    assert_eq!(body["status"], "completed", "{body}");
+    let db = env.db().await;
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    let dims = sqlx::query(
+        "SELECT raw, kind, nominal, upper, lower, fit FROM dimensions WHERE job_id = $1",
+    )
+    .bind(uuid)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert!(dims.len() >= 10, "{} dimensions", dims.len());
+    type Row = (
+        String,
+        String,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<String>,
+    );
+    let dims: Vec<Row> = dims
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+        .collect();
+    let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-6);
+    assert!(
+        dims.iter()
+            .any(|d| d.1 == "diameter" && close(d.2, 21.5) && close(d.3, 0.1) && close(d.4, -0.1)),
+        "Ø21,5±0,1 as a diameter 21.5 +0.1/-0.1: {dims:?}"
+    );
+    assert!(
+        dims.iter().any(|d| d.1 == "diameter"
+            && close(d.2, 38.0)
+            && d.5.as_deref() == Some("H12")
+            && close(d.3, 0.25)
+            && close(d.4, 0.0)),
+        "Ø38H12 with its ISO 286 deviations: {dims:?}"
+    );
+    let number: Option<String> =
+        sqlx::query_scalar("SELECT drawing_number FROM title_blocks WHERE job_id = $1")
+            .bind(uuid)
+            .fetch_optional(&db)
+            .await
+            .unwrap()
+            .flatten();
+    assert_eq!(number.as_deref(), Some("2022001"));
+    let (_, report) = env.get(&format!("/v1/jobs/{id}/result")).await;
+    assert_eq!(report["dimensions"].as_array().unwrap().len(), dims.len());
+    assert_eq!(report["title_block"]["drawing_number"], "2022001");
+    assert!(report.get("_regions").is_none());
+}

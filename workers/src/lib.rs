@@ -2,6 +2,7 @@
 //! stage, the local runner behind `drawpipe analyze`, and the HTTP client commands.
 
 pub mod client;
+pub mod eval;
 pub mod local;
 pub mod metrics;
 pub mod ort_env;

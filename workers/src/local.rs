@@ -10,7 +10,7 @@ use drawpipe_core::report::{DrawingInfo, Report};
 use drawpipe_core::{JobId, Stage, StageError, StagePlan, StageStatus};
 use sha2::{Digest, Sha256};
 
-use crate::stages::{ocr, preprocess, report, PageRaster};
+use crate::stages::{edocr, ocr, preprocess, report, PageRaster};
 
 /// Analyses one file with `plan`.
 ///
@@ -54,6 +54,12 @@ pub fn analyze_bytes(bytes: &[u8], plan: &StagePlan, params: &preprocess::Params
                     })
                     .map_err(|e| e.to_string()),
                 Stage::Ocr => read_pages(&pages)
+                    .map(|(out, used)| {
+                        device = used;
+                        out
+                    })
+                    .map_err(|e| e.to_string()),
+                Stage::Edocr => read_dimensions(&pages, &runs)
                     .map(|(out, used)| {
                         device = used;
                         out
@@ -107,6 +113,23 @@ fn ocr_engine() -> Result<&'static ocr::OcrEngine, StageError> {
         .get_or_init(|| ocr::OcrEngine::load(&ocr::Params::default()).map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| StageError::Other(e.clone().into()))
+}
+
+/// Runs `edocr` over in-memory page rasters with the `ocr` run's lines.
+fn read_dimensions(
+    pages: &[PageRaster],
+    runs: &[report::StageRun],
+) -> Result<(serde_json::Value, String), StageError> {
+    let lines: Vec<ocr::TextLine> = runs
+        .iter()
+        .find(|r| r.stage == Stage::Ocr)
+        .and_then(|r| r.output.as_ref()?.get("text").cloned())
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| StageError::Other(format!("ocr output: {e}").into()))?
+        .unwrap_or_default();
+    let pages = pages.iter().map(|p| (p.info.index, p.png.as_slice()));
+    crate::stages::edocr_pages(&edocr::Params::default(), ocr_engine()?, pages, &lines)
 }
 
 /// Runs `ocr` over in-memory page rasters.

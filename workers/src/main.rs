@@ -34,6 +34,10 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Score the edocr stage against ground truth: every image in DIR with a
+    /// `<stem>.csv` beside it (eDOCr2 format: 8 corner coordinates, then the text;
+    /// `other_info` marks non-dimensions). Prints precision, recall and CER.
+    Eval { dir: PathBuf },
     /// Consume stage queues and run stages.
     Worker(WorkerArgs),
     /// Print, for each stage, the device it will use and why.
@@ -250,6 +254,23 @@ async fn main() -> anyhow::Result<()> {
                     files.len()
                 );
             }
+        }
+        Command::Eval { dir } => {
+            use drawpipe_workers::stages::{edocr, ocr};
+            let engine =
+                tokio::task::spawn_blocking(|| ocr::OcrEngine::load(&ocr::Params::default()))
+                    .await?
+                    .map_err(|e| anyhow::anyhow!("cannot load the ocr models: {e}"))?;
+            let report = tokio::task::spawn_blocking(move || {
+                drawpipe_workers::eval::eval_dir(
+                    &dir,
+                    &engine,
+                    &ocr::Params::default(),
+                    &edocr::Params::default(),
+                )
+            })
+            .await??;
+            println!("{report}");
         }
         Command::Worker(args) => {
             let cfg = args.into_config()?;

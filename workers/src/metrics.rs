@@ -42,7 +42,12 @@ impl WorkerMetrics {
     }
 
     pub fn outcome(&self, stage: &'static str, outcome: &'static str, compute_ms: f64) {
-        *self.outcomes.lock().unwrap().entry((stage, outcome)).or_default() += 1;
+        *self
+            .outcomes
+            .lock()
+            .unwrap()
+            .entry((stage, outcome))
+            .or_default() += 1;
         let mut c = self.compute.lock().unwrap();
         let e = c.entry(stage).or_default();
         e.0 += compute_ms;
@@ -52,25 +57,51 @@ impl WorkerMetrics {
     /// The exposition text.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP drawpipe_worker_batch_size Messages per batch the worker ran together.\n");
+        out.push_str(
+            "# HELP drawpipe_worker_batch_size Messages per batch the worker ran together.\n",
+        );
         out.push_str("# TYPE drawpipe_worker_batch_size histogram\n");
         for (stage, h) in self.batches.lock().unwrap().iter() {
             for (le, n) in BATCH_BUCKETS.iter().zip(h.buckets) {
-                let _ = writeln!(out, "drawpipe_worker_batch_size_bucket{{stage=\"{stage}\",le=\"{le}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "drawpipe_worker_batch_size_bucket{{stage=\"{stage}\",le=\"{le}\"}} {n}"
+                );
             }
-            let _ = writeln!(out, "drawpipe_worker_batch_size_bucket{{stage=\"{stage}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "drawpipe_worker_batch_size_sum{{stage=\"{stage}\"}} {}", h.sum);
-            let _ = writeln!(out, "drawpipe_worker_batch_size_count{{stage=\"{stage}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "drawpipe_worker_batch_size_bucket{{stage=\"{stage}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "drawpipe_worker_batch_size_sum{{stage=\"{stage}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "drawpipe_worker_batch_size_count{{stage=\"{stage}\"}} {}",
+                h.count
+            );
         }
-        out.push_str("# HELP drawpipe_worker_stage_runs_total Stage runs settled by this worker.\n");
+        out.push_str(
+            "# HELP drawpipe_worker_stage_runs_total Stage runs settled by this worker.\n",
+        );
         out.push_str("# TYPE drawpipe_worker_stage_runs_total counter\n");
         for ((stage, outcome), n) in self.outcomes.lock().unwrap().iter() {
-            let _ = writeln!(out, "drawpipe_worker_stage_runs_total{{stage=\"{stage}\",outcome=\"{outcome}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "drawpipe_worker_stage_runs_total{{stage=\"{stage}\",outcome=\"{outcome}\"}} {n}"
+            );
         }
         out.push_str("# HELP drawpipe_worker_compute_seconds_total Time spent computing stages.\n");
         out.push_str("# TYPE drawpipe_worker_compute_seconds_total counter\n");
         for (stage, (ms, _)) in self.compute.lock().unwrap().iter() {
-            let _ = writeln!(out, "drawpipe_worker_compute_seconds_total{{stage=\"{stage}\"}} {:.3}", ms / 1000.0);
+            let _ = writeln!(
+                out,
+                "drawpipe_worker_compute_seconds_total{{stage=\"{stage}\"}} {:.3}",
+                ms / 1000.0
+            );
         }
         out
     }
@@ -79,7 +110,11 @@ impl WorkerMetrics {
     ///
     /// # Errors
     /// When the address cannot be bound.
-    pub async fn serve(self: std::sync::Arc<Self>, addr: String, shutdown: CancellationToken) -> std::io::Result<()> {
+    pub async fn serve(
+        self: std::sync::Arc<Self>,
+        addr: String,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         tracing::info!(addr = %listener.local_addr()?, "worker metrics listening");
         loop {
@@ -90,7 +125,9 @@ impl WorkerMetrics {
             let me = self.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 2048];
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sock.read(&mut buf)).await;
+                let _ =
+                    tokio::time::timeout(std::time::Duration::from_secs(2), sock.read(&mut buf))
+                        .await;
                 let body = me.render();
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -114,10 +151,27 @@ mod tests {
         m.batch("ocr", 1);
         m.outcome("ocr", "succeeded", 1500.0);
         let text = m.render();
-        assert!(text.contains("drawpipe_worker_batch_size_bucket{stage=\"ocr\",le=\"1\"} 1"), "{text}");
-        assert!(text.contains("drawpipe_worker_batch_size_bucket{stage=\"ocr\",le=\"4\"} 2"), "{text}");
-        assert!(text.contains("drawpipe_worker_batch_size_sum{stage=\"ocr\"} 4"), "{text}");
-        assert!(text.contains("drawpipe_worker_stage_runs_total{stage=\"ocr\",outcome=\"succeeded\"} 1"), "{text}");
-        assert!(text.contains("drawpipe_worker_compute_seconds_total{stage=\"ocr\"} 1.500"), "{text}");
+        assert!(
+            text.contains("drawpipe_worker_batch_size_bucket{stage=\"ocr\",le=\"1\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("drawpipe_worker_batch_size_bucket{stage=\"ocr\",le=\"4\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("drawpipe_worker_batch_size_sum{stage=\"ocr\"} 4"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "drawpipe_worker_stage_runs_total{stage=\"ocr\",outcome=\"succeeded\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("drawpipe_worker_compute_seconds_total{stage=\"ocr\"} 1.500"),
+            "{text}"
+        );
     }
 }

@@ -37,7 +37,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::metrics::WorkerMetrics;
-use crate::stages::{ocr, preprocess, report, PageRaster};
+use crate::stages::{edocr, ocr, preprocess, report, PageRaster};
 
 /// How a worker runs; see `drawpipe worker --help` for defaults.
 #[derive(Debug, Clone)]
@@ -104,7 +104,11 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     let relay_stop = CancellationToken::new();
     let relay_task = tokio::spawn(relay.clone().run(relay_stop.clone()));
 
-    let ocr = if cfg.stages.contains(&Stage::Ocr) {
+    let ocr = if cfg
+        .stages
+        .iter()
+        .any(|s| matches!(s, Stage::Ocr | Stage::Edocr))
+    {
         let engine = tokio::task::spawn_blocking(|| ocr::OcrEngine::load(&ocr::Params::default()))
             .await?
             .map_err(|e| anyhow::anyhow!("cannot load the ocr models: {e}"))?;
@@ -182,8 +186,7 @@ async fn consume_stage(
             (cfg.gpu_batch_max, cfg.gpu_batch_wait, prefetch as u16)
         }
     };
-    ch.basic_qos(prefetch, BasicQosOptions::default())
-        .await?;
+    ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
     let tag = format!("{}-{}", cfg.name, stage.name());
     let queue = topology::stage_queue(stage);
     let mut consumer = ch
@@ -322,6 +325,7 @@ async fn handle(stage: Stage, ids: &[JobId], ctx: &Ctx) -> anyhow::Result<()> {
     let outcomes: Vec<(JobId, Outcome, f64)> = match stage {
         Stage::Preprocess => compute_preprocess(&live_ids, ctx).await?,
         Stage::Ocr => compute_ocr(&live_ids, ctx).await?,
+        Stage::Edocr => compute_edocr(&live_ids, ctx).await?,
         Stage::Report => compute_report(&live_ids, &attempts, ctx).await?,
         other => live_ids
             .iter()
@@ -430,7 +434,7 @@ async fn settle_all(
                 })
                 .collect();
             finish_jobs(&mut tx, &reports).await?;
-            insert_text_lines(&mut tx, &reports).await?;
+            insert_result_rows(&mut tx, &reports).await?;
             // A report that itself failed still ends the job.
             let failed: Vec<JobId> = settlements
                 .iter()
@@ -445,8 +449,13 @@ async fn settle_all(
     db::advance(&mut tx, &live).await?;
     tx.commit().await?;
     for st in settlements.iter().filter(|st| done(&st.job_id)) {
-        let outcome = if st.status == StageStatus::Succeeded { "succeeded" } else { "failed" };
-        ctx.metrics.outcome(stage.name(), outcome, st.duration_ms.unwrap_or(0.0));
+        let outcome = if st.status == StageStatus::Succeeded {
+            "succeeded"
+        } else {
+            "failed"
+        };
+        ctx.metrics
+            .outcome(stage.name(), outcome, st.duration_ms.unwrap_or(0.0));
     }
     for _ in &retries {
         ctx.metrics.outcome(stage.name(), "retried", 0.0);
@@ -643,65 +652,168 @@ async fn compute_ocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Out
     futures::future::join_all(tasks).await.into_iter().collect()
 }
 
-/// Writes the report's `text` lines to `text_lines`.
-async fn insert_text_lines(
+/// Reads dimensions, GD&T frames and the title block of each job's pages, from the
+/// page rasters and the `ocr` stage's lines.
+async fn compute_edocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
+    let engine = ctx
+        .ocr
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("this worker consumes edocr but has no ocr engine"))?;
+    let uuids: Vec<Uuid> = ids.iter().map(|j| j.0).collect();
+    let rows = with_retries(|| {
+        sqlx::query(
+            "SELECT j.id, j.options -> 'edocr', s.output -> 'text' FROM jobs j \
+             LEFT JOIN stage_runs s ON s.job_id = j.id AND s.stage = 'ocr' WHERE j.id = ANY($1)",
+        )
+        .bind(&uuids)
+        .fetch_all(&ctx.pool)
+    })
+    .await?;
+    let tasks = rows.into_iter().map(|row| {
+        let job = JobId(row.get(0));
+        let opts: Option<Value> = row.get(1);
+        let text: Option<Value> = row.get(2);
+        let engine = engine.clone();
+        let compute = ctx.compute.clone();
+        let pool = ctx.pool.clone();
+        async move {
+            let params: edocr::Params = match opts.map(serde_json::from_value).transpose() {
+                Ok(p) => p.unwrap_or_default(),
+                Err(e) => return Ok((job, Outcome::Invalid(format!("options.edocr: {e}")), 0.0)),
+            };
+            let lines: Vec<ocr::TextLine> = match text.map(serde_json::from_value).transpose() {
+                Ok(l) => l.unwrap_or_default(),
+                Err(e) => return Ok((job, Outcome::Invalid(format!("edocr: malformed ocr output: {e}")), 0.0)),
+            };
+            let pages = with_retries(|| {
+                sqlx::query("SELECT page_index, raster_png FROM pages WHERE job_id = $1 ORDER BY page_index")
+                    .bind(job.0)
+                    .fetch_all(&pool)
+            })
+            .await?;
+            let pages: Vec<(u32, Vec<u8>)> =
+                pages.into_iter().map(|r| (r.get::<i32, _>(0) as u32, r.get(1))).collect();
+            let _permit = compute.acquire_owned().await;
+            let start = Instant::now();
+            let res = tokio::task::spawn_blocking(move || {
+                crate::stages::edocr_pages(&params, &engine, pages.iter().map(|(i, png)| (*i, png.as_slice())), &lines)
+            })
+            .await;
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            let outcome = match res {
+                Ok(Ok((output, device))) => Outcome::Done { output, device, pages: vec![], report: None },
+                Ok(Err(e)) => stage_error(e),
+                Err(e) => Outcome::Retry(format!("stage panicked: {e}")),
+            };
+            Ok::<_, anyhow::Error>((job, outcome, ms))
+        }
+    });
+    futures::future::join_all(tasks).await.into_iter().collect()
+}
+
+/// Writes the report's result rows: `text` → `text_lines`, `dimensions` →
+/// `dimensions`, `gdt` → `gdt_frames`, `title_block` → `title_blocks`.
+async fn insert_result_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     reports: &[(JobId, &(drawpipe_core::JobStatus, Value, Option<String>))],
 ) -> Result<(), sqlx::Error> {
-    let (mut job, mut page, mut idx, mut text, mut conf, mut poly) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    let (mut x, mut y, mut w, mut h) = (vec![], vec![], vec![], vec![]);
-    for (id, (_, report, _)) in reports {
-        let Some(lines) = report.get("text").and_then(Value::as_array) else {
-            continue;
-        };
-        let mut per_page: HashMap<i64, i32> = HashMap::new();
-        for line in lines {
-            let Ok(l) = serde_json::from_value::<ocr::TextLine>(line.clone()) else {
-                continue;
-            };
-            let n = per_page.entry(l.page as i64).or_insert(0);
-            job.push(id.0);
-            page.push(l.page as i32);
-            idx.push(*n);
-            *n += 1;
-            text.push(l.text);
-            conf.push(l.confidence);
-            poly.push(
-                l.polygon
-                    .iter()
-                    .flat_map(|p| [p[0], p[1]])
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
-            x.push(l.bbox[0]);
-            y.push(l.bbox[1]);
-            w.push(l.bbox[2]);
-            h.push(l.bbox[3]);
+    const TEXT: &str =
+        "page_index int, line_index int, text text, confidence real, polygon real[], \
+                        x real, y real, width real, height real";
+    const DIMENSIONS: &str = "item_index int, page_index int, raw text, kind text, nominal float8, unit text, \
+                              upper float8, lower float8, fit text, thread text, count int, reference bool, \
+                              basic bool, chamfer_angle float8, roughness text, general_tolerance text, \
+                              confidence real, polygon real[], x real, y real, width real, height real";
+    const GDT: &str = "item_index int, page_index int, raw text, characteristic text, symbol text, \
+                       tolerance float8, diameter_zone bool, modifiers text[], datums text[], confidence real, \
+                       polygon real[], x real, y real, width real, height real";
+    const TITLE: &str =
+        "drawing_number text, title text, material text, scale text, sheet text, revision text, \
+                         date text, weight text, general_tolerance text, fields jsonb";
+    for (job, (_, report, _)) in reports {
+        if let Some(rows) = geometry_rows(report.get("text"), "line_index") {
+            insert_recordset(tx, "text_lines", TEXT, *job, rows).await?;
+        }
+        if let Some(rows) = geometry_rows(report.get("dimensions"), "item_index") {
+            insert_recordset(tx, "dimensions", DIMENSIONS, *job, rows).await?;
+        }
+        if let Some(rows) = geometry_rows(report.get("gdt"), "item_index") {
+            insert_recordset(tx, "gdt_frames", GDT, *job, rows).await?;
+        }
+        if let Some(Value::Object(fields)) = report.get("title_block") {
+            if !fields.is_empty() {
+                let mut row = fields.clone();
+                row.insert("fields".into(), Value::Object(fields.clone()));
+                insert_recordset(
+                    tx,
+                    "title_blocks",
+                    TITLE,
+                    *job,
+                    Value::Array(vec![Value::Object(row)]),
+                )
+                .await?;
+            }
         }
     }
-    if job.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO text_lines (job_id, page_index, line_index, text, confidence, polygon, x, y, width, height) \
-         SELECT j, p, i, t, c, ('{' || poly || '}')::real[], x, y, w, h FROM unnest($1::uuid[], $2::int[], $3::int[], \
-         $4::text[], $5::real[], $6::text[], $7::real[], $8::real[], $9::real[], $10::real[]) \
-         AS v(j, p, i, t, c, poly, x, y, w, h) ON CONFLICT DO NOTHING",
-    )
-    .bind(&job)
-    .bind(&page)
-    .bind(&idx)
-    .bind(&text)
-    .bind(&conf)
-    .bind(&poly)
-    .bind(&x)
-    .bind(&y)
-    .bind(&w)
-    .bind(&h)
-    .execute(&mut **tx)
-    .await?;
+    Ok(())
+}
+
+/// Turns report items (`page`, `polygon` [[x, y]; 4], `bbox` [x, y, w, h], …) into
+/// flat rows: `page_index`, `polygon` as 8 numbers, `x`, `y`, `width`, `height`, and
+/// an index column numbering the items per page (`line_index`) or per job.
+fn geometry_rows(items: Option<&Value>, index: &str) -> Option<Value> {
+    let items = items?.as_array().filter(|a| !a.is_empty())?;
+    let mut per_page: HashMap<u64, i64> = HashMap::new();
+    let rows = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            let mut row = item.as_object()?.clone();
+            let page = item.get("page").and_then(Value::as_u64).unwrap_or(0);
+            let flat: Vec<Value> = item
+                .get("polygon")?
+                .as_array()?
+                .iter()
+                .flat_map(|p| p.as_array().cloned().unwrap_or_default())
+                .collect();
+            let bbox = item.get("bbox")?.as_array()?.clone();
+            let n = per_page.entry(page).or_insert(0);
+            let idx = if index == "line_index" { *n } else { i as i64 };
+            *n += 1;
+            row.insert("page_index".into(), page.into());
+            row.insert(index.into(), idx.into());
+            row.insert("polygon".into(), Value::Array(flat));
+            for (k, v) in ["x", "y", "width", "height"].iter().zip(bbox) {
+                row.insert((*k).into(), v);
+            }
+            Some(Value::Object(row))
+        })
+        .collect();
+    Some(Value::Array(rows))
+}
+
+/// `INSERT INTO table (job_id, cols…) SELECT $1, cols… FROM jsonb_to_recordset($2)`.
+async fn insert_recordset(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    table: &str,
+    columns: &str,
+    job: JobId,
+    rows: Value,
+) -> Result<(), sqlx::Error> {
+    let names: Vec<&str> = columns
+        .split(',')
+        .filter_map(|c| c.split_whitespace().next())
+        .collect();
+    let names = names.join(", ");
+    let sql = format!(
+        "INSERT INTO {table} (job_id, {names}) SELECT $1, {names} FROM jsonb_to_recordset($2) AS r({columns}) \
+         ON CONFLICT DO NOTHING"
+    );
+    sqlx::query(&sql)
+        .bind(job.0)
+        .bind(rows)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

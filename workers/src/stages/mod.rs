@@ -2,6 +2,7 @@
 //! Result<Output, StageError>`: no queues, no database. The worker runtime
 //! (`crate::runtime`) and the local runner (`crate::local`) both call them.
 
+pub mod edocr;
 pub mod ocr;
 pub mod preprocess;
 pub mod report;
@@ -53,5 +54,40 @@ pub fn ocr_pages<'a>(
         timings.push(serde_json::to_value(&out.timings).unwrap_or_default());
     }
     let output = serde_json::json!({ "text": lines, "_timings": timings });
+    Ok((output, engine.device().to_string()))
+}
+
+/// Runs `edocr` over stored page rasters with the `ocr` stage's lines: the output
+/// the worker stores (`dimensions`, `gdt`, `title_block`; `_regions` and `_timings`
+/// stay in the stage output) and the device the models ran on.
+pub fn edocr_pages<'a>(
+    params: &edocr::Params,
+    engine: &ocr::OcrEngine,
+    pages: impl IntoIterator<Item = (u32, &'a [u8])>,
+    lines: &[ocr::TextLine],
+) -> Result<(serde_json::Value, String), drawpipe_core::StageError> {
+    let (mut dimensions, mut gdt, mut regions, mut timings) = (vec![], vec![], vec![], vec![]);
+    let mut title_block = serde_json::Map::new();
+    for (index, png) in pages {
+        let image = decode_page(png)?;
+        let page_lines: Vec<ocr::TextLine> =
+            lines.iter().filter(|l| l.page == index).cloned().collect();
+        let out = edocr::run_on_page(params, engine, index, &image, &page_lines)?;
+        dimensions.extend(out.dimensions);
+        gdt.extend(out.gdt);
+        regions.extend(out.regions);
+        timings.push(serde_json::to_value(&out.timings).unwrap_or_default());
+        // One title block per drawing: the first page that has a field keeps it.
+        for (k, v) in out.title_block {
+            title_block.entry(k).or_insert(v);
+        }
+    }
+    let output = serde_json::json!({
+        "dimensions": dimensions,
+        "gdt": gdt,
+        "title_block": title_block,
+        "_regions": regions,
+        "_timings": timings,
+    });
     Ok((output, engine.device().to_string()))
 }

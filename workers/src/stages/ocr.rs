@@ -105,6 +105,10 @@ pub struct Params {
     pub cls_batch_size: usize,
     /// Lines per recogniser call (default 6).
     pub rec_batch_size: usize,
+    /// Narrowest recogniser input, pixels at height 48: a batch is padded to its
+    /// widest line or to this, whichever is wider. PaddleOCR pads to 320; see
+    /// [`Params::default`] for why the default is lower.
+    pub rec_min_width: u32,
     /// Lines read with a lower confidence are dropped (default 0.5).
     pub text_score: f32,
     pub tile: TileParams,
@@ -144,6 +148,7 @@ impl Default for Params {
             cls_thresh: 0.9,
             cls_batch_size: 6,
             rec_batch_size: 6,
+            rec_min_width: 320,
             text_score: 0.5,
             tile: TileParams::default(),
         }
@@ -209,9 +214,11 @@ impl Model for OrtModel {
         };
         let input = ort::value::Tensor::from_array((shape, data)).map_err(other)?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let outputs = session.run(ort::inputs![input]).map_err(other)?;
-        let (shape, values) = outputs[0].try_extract_tensor::<f32>().map_err(other)?;
-        Ok((shape.iter().map(|&d| d as usize).collect(), values.to_vec()))
+        ort_env::flush_denormals(|| {
+            let outputs = session.run(ort::inputs![input]).map_err(other)?;
+            let (shape, values) = outputs[0].try_extract_tensor::<f32>().map_err(other)?;
+            Ok((shape.iter().map(|&d| d as usize).collect(), values.to_vec()))
+        })
     }
 }
 
@@ -454,11 +461,11 @@ impl OcrEngine {
         let order = order_by_aspect(crops);
         for chunk in order.chunks(params.rec_batch_size.max(1)) {
             let t0 = Instant::now();
-            // As PaddleOCR: at least 320 wide, else the batch's widest aspect.
+            // As PaddleOCR, the batch's widest aspect, but at least rec_min_width.
             let max_ratio = chunk
                 .iter()
                 .map(|&i| aspect(&crops[i]))
-                .fold(320.0 / 48.0, f32::max);
+                .fold(params.rec_min_width as f32 / H as f32, f32::max);
             let w = (H as f32 * max_ratio) as usize;
             let mut data = vec![0f32; chunk.len() * 3 * H * w];
             for (k, &i) in chunk.iter().enumerate() {

@@ -1,0 +1,494 @@
+//! `drawpipe-ocr-bench`: times the `ocr` stage against the Python `rapidocr` package
+//! on the same images, the same model files and the same thread budget, in one run,
+//! and prints images/s for each, their ratio, text-line agreement and where our time
+//! goes. `scripts/ocr-bench.sh` sets up rapidocr's virtualenv and runs this.
+//!
+//! Both sides decode each image as 8-bit grayscale once, outside the timing, then run
+//! one warm-up and `--runs` timed passes; a time is the mean of those passes. rapidocr
+//! runs in a subprocess (`scripts/rapidocr_bench.py --serve`, one JSON line per call)
+//! that the bench drives so that its passes alternate with ours: the two never run at
+//! the same time, and whatever else loads the machine weighs on both alike.
+//!
+//! Agreement: a line of one side is matched when the other has a line with the same
+//! text (spaces ignored) whose bbox has IoU ≥ 0.5 with it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use drawpipe_workers::ort_env::{self, Device};
+use drawpipe_workers::stages::ocr::{self, GrayPage, OcrEngine, Params, Timings};
+use opencv::imgcodecs;
+use opencv::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Benchmarks the `ocr` stage against rapidocr on the same images and models.
+#[derive(Parser, Debug)]
+#[command(name = "drawpipe-ocr-bench")]
+struct Config {
+    /// Images to read (default: the three fixture drawings in tests/fixtures/drawings/).
+    images: Vec<PathBuf>,
+    /// Where our models run: auto, cpu or cuda:N (default cpu).
+    #[arg(long, default_value = "cpu")]
+    device: Device,
+    /// Intra-op threads for every model, both sides (default 2).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Timed passes per image after one warm-up (default 3).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Only time our stage.
+    #[arg(long)]
+    skip_rapidocr: bool,
+    /// Python with rapidocr installed (default .venv-bench/bin/python, from scripts/ocr-bench.sh).
+    #[arg(long, default_value = ".venv-bench/bin/python")]
+    python: PathBuf,
+    /// The rapidocr timing script (default scripts/rapidocr_bench.py).
+    #[arg(long, default_value = "scripts/rapidocr_bench.py")]
+    rapidocr_script: PathBuf,
+    /// rapidocr settings: `matched` (our detector input size, crops from the full
+    /// page) or `stock` (rapidocr's defaults) (default matched).
+    #[arg(long, default_value = "matched")]
+    rapidocr_mode: String,
+    /// Our detector's longer-side limit, pixels (default: `Params`' default).
+    #[arg(long)]
+    det_limit_side_len: Option<u32>,
+    /// Our recogniser batch size (default: `Params`' default).
+    #[arg(long)]
+    rec_batch_size: Option<usize>,
+    /// Our recogniser's narrowest input, pixels (default: `Params`' default).
+    #[arg(long)]
+    rec_min_width: Option<u32>,
+    /// Disable our angle classifier.
+    #[arg(long)]
+    no_cls: bool,
+    /// Also write the results as JSON here (used by scripts/gpu-check.sh).
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// The header rapidocr_bench.py prints in `--serve` mode.
+#[derive(Deserialize)]
+struct RapidHeader {
+    rapidocr: String,
+    onnxruntime: String,
+    mode: String,
+}
+
+/// One rapidocr call on one image.
+#[derive(Deserialize)]
+struct RapidCall {
+    seconds: f64,
+    lines: Vec<RapidLine>,
+}
+
+#[derive(Deserialize)]
+struct RapidLine {
+    text: String,
+    polygon: Vec<[f32; 2]>,
+}
+
+/// One image's results, for the JSON summary.
+#[derive(Serialize)]
+struct ImageResult {
+    image: String,
+    width: i32,
+    height: i32,
+    /// Our seconds per timed pass.
+    ours_s: Vec<f64>,
+    ours_lines: usize,
+    /// Our mean breakdown over the timed passes, milliseconds.
+    timings: Timings,
+    rapidocr_s: Option<Vec<f64>>,
+    rapidocr_lines: Option<usize>,
+    /// Fraction of rapidocr's lines we read too, and of ours rapidocr reads.
+    agree_theirs_in_ours: Option<f64>,
+    agree_ours_in_theirs: Option<f64>,
+    /// Lines only one side read, `[x, y, w, h]`.
+    differences: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    command: String,
+    device: String,
+    device_reason: String,
+    threads: usize,
+    runs: usize,
+    ours_images_per_s: f64,
+    rapidocr_images_per_s: Option<f64>,
+    images: Vec<ImageResult>,
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut cfg = Config::parse();
+    if cfg.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    if !matches!(cfg.rapidocr_mode.as_str(), "matched" | "stock") {
+        bail!(
+            "unknown --rapidocr-mode '{}'; expected matched or stock",
+            cfg.rapidocr_mode
+        );
+    }
+    if cfg.images.is_empty() {
+        let dir = ort_env::models_dir().join("../tests/fixtures/drawings");
+        cfg.images = ["example_dwg.png", "Candle_holder.jpg", "BM_part.jpg"]
+            .iter()
+            .map(|f| dir.join(f))
+            .collect();
+    }
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    println!("command: {command}");
+
+    let mut params = Params {
+        device: cfg.device,
+        threads: cfg.threads,
+        ..Params::default()
+    };
+    if let Some(side) = cfg.det_limit_side_len {
+        params.det_limit_side_len = side;
+    }
+    if let Some(b) = cfg.rec_batch_size {
+        params.rec_batch_size = b;
+    }
+    if let Some(w) = cfg.rec_min_width {
+        params.rec_min_width = w;
+    }
+    if cfg.no_cls {
+        params.use_angle_cls = false;
+    }
+
+    let t = Instant::now();
+    let engine = OcrEngine::load(&params).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rt = ort_env::init()?;
+    let (device, device_reason) = (
+        engine.device().to_string(),
+        engine.device_reason().to_string(),
+    );
+    println!(
+        "ours: device {} ({}), onnx runtime {}, {} intra-op threads, loaded in {:.2} s",
+        engine.device(),
+        engine.device_reason(),
+        rt.dylib.display(),
+        cfg.threads,
+        t.elapsed().as_secs_f64()
+    );
+    println!(
+        "ours: detector {:?} {} px, rec batch {} min width {}, angle cls {}, {} timed runs after 1 warm-up",
+        params.det_limit_type,
+        params.det_limit_side_len,
+        params.rec_batch_size,
+        params.rec_min_width,
+        params.use_angle_cls,
+        cfg.runs
+    );
+
+    let mut rapid = if cfg.skip_rapidocr {
+        None
+    } else {
+        let r = Rapid::start(&cfg)?;
+        println!(
+            "rapidocr: {} on onnxruntime {} (Python), mode {}, {} intra/inter-op threads, same model files",
+            r.header.rapidocr, r.header.onnxruntime, r.header.mode, cfg.threads
+        );
+        Some(r)
+    };
+    println!(
+        "per image: one warm-up each, then {} timed runs alternating ours and rapidocr's",
+        cfg.runs
+    );
+
+    let mut results = Vec::new();
+    for path in &cfg.images {
+        let img = imgcodecs::imread(&path.to_string_lossy(), imgcodecs::IMREAD_GRAYSCALE)
+            .with_context(|| format!("decoding {}", path.display()))?;
+        if img.empty() {
+            bail!("cannot read {} as an image", path.display());
+        }
+        let page = GrayPage {
+            index: 0,
+            image: &img,
+        };
+        let ocr_err = |e| anyhow::anyhow!("ocr on {}: {e}", path.display());
+        ocr::run(&params, &engine, &page).map_err(ocr_err)?;
+        if let Some(r) = rapid.as_mut() {
+            r.read(path)?;
+        }
+        let (mut ours_s, mut theirs_s) = (Vec::new(), Vec::new());
+        let mut sum = Timings::default();
+        let (mut ours, mut theirs) = (Vec::new(), None);
+        for _ in 0..cfg.runs {
+            let t = Instant::now();
+            let out = ocr::run(&params, &engine, &page).map_err(ocr_err)?;
+            ours_s.push(t.elapsed().as_secs_f64());
+            sum.det_ms += out.timings.det_ms / cfg.runs as f64;
+            sum.cls_ms += out.timings.cls_ms / cfg.runs as f64;
+            sum.rec_ms += out.timings.rec_ms / cfg.runs as f64;
+            sum.other_ms += out.timings.other_ms / cfg.runs as f64;
+            ours = out.lines;
+            if let Some(r) = rapid.as_mut() {
+                let call = r.read(path)?;
+                theirs_s.push(call.seconds);
+                theirs = Some(call.lines);
+            }
+        }
+        let mut res = ImageResult {
+            image: name(path),
+            width: img.cols(),
+            height: img.rows(),
+            ours_s,
+            ours_lines: ours.len(),
+            timings: sum,
+            rapidocr_s: None,
+            rapidocr_lines: None,
+            agree_theirs_in_ours: None,
+            agree_ours_in_theirs: None,
+            differences: Vec::new(),
+        };
+        if let Some(theirs) = theirs {
+            let theirs: Vec<(String, [f32; 4])> = theirs
+                .iter()
+                .filter(|l| l.polygon.len() == 4)
+                .map(|l| {
+                    let p = [l.polygon[0], l.polygon[1], l.polygon[2], l.polygon[3]];
+                    (l.text.clone(), ocr::bbox_of(&p))
+                })
+                .collect();
+            let ours: Vec<(String, [f32; 4])> =
+                ours.iter().map(|l| (l.text.clone(), l.bbox)).collect();
+            res.rapidocr_s = Some(theirs_s);
+            res.rapidocr_lines = Some(theirs.len());
+            res.agree_theirs_in_ours = Some(agreement(&theirs, &ours));
+            res.agree_ours_in_theirs = Some(agreement(&ours, &theirs));
+            for (who, of, among) in [
+                ("rapidocr only", &theirs, &ours),
+                ("ours only", &ours, &theirs),
+            ] {
+                for (text, b) in unmatched(of, among) {
+                    res.differences.push(format!(
+                        "{who}: {text:?} at [{:.0}, {:.0}, {:.0}, {:.0}]",
+                        b[0], b[1], b[2], b[3]
+                    ));
+                }
+            }
+        }
+        eprintln!(
+            "{}: ours {:.2} s, rapidocr {} s",
+            res.image,
+            mean(&res.ours_s),
+            res.rapidocr_s
+                .as_deref()
+                .map_or("-".into(), |s| format!("{:.2}", mean(s)))
+        );
+        results.push(res);
+    }
+    drop(rapid);
+
+    let ours_total: f64 = results.iter().map(|r| mean(&r.ours_s)).sum();
+    let rapid_total: Option<f64> = (!cfg.skip_rapidocr).then(|| {
+        results
+            .iter()
+            .map(|r| mean(r.rapidocr_s.as_deref().unwrap_or_default()))
+            .sum()
+    });
+    print_table(&results, ours_total, rapid_total);
+
+    if let Some(path) = &cfg.json {
+        let summary = Summary {
+            command,
+            device,
+            device_reason,
+            threads: cfg.threads,
+            runs: cfg.runs,
+            ours_images_per_s: results.len() as f64 / ours_total,
+            rapidocr_images_per_s: rapid_total.map(|t| results.len() as f64 / t),
+            images: results,
+        };
+        std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// rapidocr_bench.py in `--serve` mode: one image path per line in, one JSON line out.
+struct Rapid {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    header: RapidHeader,
+}
+
+impl Rapid {
+    fn start(cfg: &Config) -> Result<Self> {
+        if !cfg.python.exists() {
+            bail!(
+                "{} not found; scripts/ocr-bench.sh creates the rapidocr virtualenv (or pass --skip-rapidocr)",
+                cfg.python.display()
+            );
+        }
+        let models = ort_env::models_dir().join("ppocr");
+        let mut cmd = Command::new(&cfg.python);
+        cmd.arg(&cfg.rapidocr_script)
+            .arg("--serve")
+            .arg("--models")
+            .arg(&models)
+            .arg("--threads")
+            .arg(cfg.threads.to_string())
+            .arg("--mode")
+            .arg(&cfg.rapidocr_mode)
+            .arg("--det-limit-side-len")
+            .arg(
+                cfg.det_limit_side_len
+                    .unwrap_or(Params::default().det_limit_side_len)
+                    .to_string(),
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        println!("rapidocr command: {cmd:?}");
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("running {}", cfg.python.display()))?;
+        let stdin = child.stdin.take().context("rapidocr stdin")?;
+        let mut stdout = BufReader::new(child.stdout.take().context("rapidocr stdout")?);
+        let header = read_json(&mut stdout).context("rapidocr_bench.py header")?;
+        Ok(Rapid {
+            child,
+            stdin,
+            stdout,
+            header,
+        })
+    }
+
+    fn read(&mut self, path: &Path) -> Result<RapidCall> {
+        writeln!(self.stdin, "{}", path.display())?;
+        self.stdin.flush()?;
+        read_json(&mut self.stdout).with_context(|| format!("rapidocr on {}", path.display()))
+    }
+}
+
+impl Drop for Rapid {
+    fn drop(&mut self) {
+        // The script is idle between calls; nothing to flush.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(r: &mut impl BufRead) -> Result<T> {
+    let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        bail!("rapidocr_bench.py exited early (its error is above)");
+    }
+    serde_json::from_str(&line).with_context(|| format!("not JSON: {}", line.trim_end()))
+}
+
+/// Lines of `of` that `among` does not have (same text without spaces, bbox IoU ≥ 0.5).
+fn unmatched(of: &[(String, [f32; 4])], among: &[(String, [f32; 4])]) -> Vec<(String, [f32; 4])> {
+    let key = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    of.iter()
+        .filter(|(t, b)| {
+            !among
+                .iter()
+                .any(|(u, c)| key(t) == key(u) && ocr::iou(b, c) >= 0.5)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Fraction of `of` lines that `among` also has; 1 when `of` is empty.
+fn agreement(of: &[(String, [f32; 4])], among: &[(String, [f32; 4])]) -> f64 {
+    if of.is_empty() {
+        return 1.0;
+    }
+    1.0 - unmatched(of, among).len() as f64 / of.len() as f64
+}
+
+fn print_table(results: &[ImageResult], ours_total: f64, rapid_total: Option<f64>) {
+    println!();
+    println!(
+        "| image | size | ours s/image | rapidocr s/image | ours/rapidocr speed | lines ours/rapidocr | rapidocr lines we read | our lines rapidocr reads |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for r in results {
+        let ours = mean(&r.ours_s);
+        let (theirs, ratio) = match &r.rapidocr_s {
+            Some(s) => (format!("{:.3}", mean(s)), format!("{:.2}×", mean(s) / ours)),
+            None => ("-".into(), "-".into()),
+        };
+        let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.0}%", 100.0 * v));
+        println!(
+            "| {} | {}×{} | {:.3} ({}) | {} | {} | {}/{} | {} | {} |",
+            r.image,
+            r.width,
+            r.height,
+            ours,
+            r.ours_s
+                .iter()
+                .map(|s| format!("{s:.2}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            theirs,
+            ratio,
+            r.ours_lines,
+            r.rapidocr_lines.map_or("-".into(), |n| n.to_string()),
+            pct(r.agree_theirs_in_ours),
+            pct(r.agree_ours_in_theirs),
+        );
+    }
+    for r in results {
+        for d in &r.differences {
+            println!("  {}: {d}", r.image);
+        }
+    }
+    let n = results.len() as f64;
+    println!();
+    match rapid_total {
+        Some(rt) => println!(
+            "images/s: ours {:.3}, rapidocr {:.3}, ratio ours/rapidocr {:.2}×",
+            n / ours_total,
+            n / rt,
+            rt / ours_total
+        ),
+        None => println!("images/s: ours {:.3}", n / ours_total),
+    }
+    println!();
+    println!("our time per image, ms (mean of timed runs):");
+    println!("| image | det | cls | rec | other | total |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in results {
+        let t = &r.timings;
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            r.image,
+            t.det_ms,
+            t.cls_ms,
+            t.rec_ms,
+            t.other_ms,
+            1e3 * mean(&r.ours_s)
+        );
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+fn name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}

@@ -1,0 +1,465 @@
+//! Accuracy harness for the `edocr` stage: runs `preprocess` → `ocr` → `edocr` on
+//! every image in a folder that has a ground-truth CSV beside it (`<stem>.csv`, in
+//! eDOCr2's format: 8 corner coordinates, then the text; `other_info` marks text that
+//! is not a dimension) and scores the predicted dimensions.
+//!
+//! Scoring: a prediction matches a ground-truth dimension when their axis-aligned
+//! boxes overlap with IoU ≥ [`MATCH_IOU`]; pairs are taken greedily, best IoU first,
+//! one to one. Precision = matched / predicted, recall = matched / ground truth, CER
+//! = Σ edit distance / Σ ground-truth length over matched pairs, both texts
+//! normalised first ([`normalise_for_cer`]: no spaces, every diameter sign as `Ø`,
+//! decimal comma as point).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::stages::edocr;
+use crate::stages::ocr::{self, OcrEngine};
+use crate::stages::{decode_page, preprocess};
+
+/// Smallest box IoU for a prediction to match a ground-truth dimension (the issue's).
+pub const MATCH_IOU: f32 = 0.2;
+
+/// One ground-truth row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Truth {
+    pub polygon: [[f32; 2]; 4],
+    pub bbox: [f32; 4],
+    /// The text, or `other_info`.
+    pub text: String,
+}
+
+impl Truth {
+    pub fn is_dimension(&self) -> bool {
+        self.text != "other_info"
+    }
+}
+
+/// Scores of one drawing.
+#[derive(Debug, Clone, Default)]
+pub struct DrawingScore {
+    pub name: String,
+    pub truths: usize,
+    pub predicted: usize,
+    pub matched: usize,
+    /// Σ edit distance over matched pairs, and Σ ground-truth length.
+    pub edits: usize,
+    pub truth_chars: usize,
+    /// (ground truth, prediction) per matched pair.
+    pub pairs: Vec<(String, String)>,
+    /// Ground-truth dimensions nobody matched.
+    pub missed: Vec<String>,
+    /// Predictions that matched nothing.
+    pub spurious: Vec<String>,
+    pub ocr_ms: f64,
+    pub edocr_ms: f64,
+}
+
+impl DrawingScore {
+    pub fn precision(&self) -> f64 {
+        ratio(self.matched, self.predicted)
+    }
+    pub fn recall(&self) -> f64 {
+        ratio(self.matched, self.truths)
+    }
+    pub fn cer(&self) -> f64 {
+        if self.truth_chars == 0 {
+            0.0
+        } else {
+            self.edits as f64 / self.truth_chars as f64
+        }
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        1.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Scores per drawing and in total.
+#[derive(Debug, Clone, Default)]
+pub struct EvalReport {
+    pub drawings: Vec<DrawingScore>,
+}
+
+impl EvalReport {
+    /// All drawings summed (micro-averaged).
+    pub fn total(&self) -> DrawingScore {
+        let mut t = DrawingScore {
+            name: "total".into(),
+            ..DrawingScore::default()
+        };
+        for d in &self.drawings {
+            t.truths += d.truths;
+            t.predicted += d.predicted;
+            t.matched += d.matched;
+            t.edits += d.edits;
+            t.truth_chars += d.truth_chars;
+            t.ocr_ms += d.ocr_ms;
+            t.edocr_ms += d.edocr_ms;
+        }
+        t
+    }
+}
+
+impl fmt::Display for EvalReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<22} {:>5} {:>5} {:>5} {:>9} {:>7} {:>6} {:>9} {:>9}",
+            "drawing", "truth", "pred", "match", "precision", "recall", "CER", "ocr ms", "edocr ms"
+        )?;
+        let row = |f: &mut fmt::Formatter<'_>, d: &DrawingScore| {
+            writeln!(
+                f,
+                "{:<22} {:>5} {:>5} {:>5} {:>9.3} {:>7.3} {:>6.3} {:>9.0} {:>9.0}",
+                d.name,
+                d.truths,
+                d.predicted,
+                d.matched,
+                d.precision(),
+                d.recall(),
+                d.cer(),
+                d.ocr_ms,
+                d.edocr_ms
+            )
+        };
+        for d in &self.drawings {
+            row(f, d)?;
+        }
+        row(f, &self.total())?;
+        for d in &self.drawings {
+            for (t, p) in &d.pairs {
+                if normalise_for_cer(t) != normalise_for_cer(p) {
+                    writeln!(f, "  {}: read {p:?} for {t:?}", d.name)?;
+                }
+            }
+            for m in &d.missed {
+                writeln!(f, "  {}: missed {m:?}", d.name)?;
+            }
+            for s in &d.spurious {
+                writeln!(f, "  {}: spurious {s:?}", d.name)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses a ground-truth CSV: `x1,y1,…,x4,y4,text` per line, the text optionally
+/// in double quotes (it may hold a decimal comma).
+pub fn read_truth(csv: &str) -> Result<Vec<Truth>> {
+    let mut out = Vec::new();
+    for (n, l) in csv.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = l.splitn(9, ',').collect();
+        if f.len() != 9 {
+            bail!(
+                "line {}: expected 8 coordinates and a text, got {l:?}",
+                n + 1
+            );
+        }
+        let mut v = [0f32; 8];
+        for (i, x) in f[..8].iter().enumerate() {
+            v[i] = x
+                .trim()
+                .parse()
+                .with_context(|| format!("line {}: coordinate {x:?}", n + 1))?;
+        }
+        let polygon = [[v[0], v[1]], [v[2], v[3]], [v[4], v[5]], [v[6], v[7]]];
+        out.push(Truth {
+            polygon,
+            bbox: ocr::bbox_of(&polygon),
+            text: f[8].trim().trim_matches('"').to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Text as compared for CER: no whitespace, `⌀ ø ∅` as `Ø`, decimal comma as point.
+pub fn normalise_for_cer(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '⌀' | 'ø' | '∅' => 'Ø',
+            ',' => '.',
+            '−' => '-',
+            c => c,
+        })
+        .collect()
+}
+
+/// Levenshtein distance over characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let sub = prev[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = sub.min(prev[j] + 1).min(cur[j - 1] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Scores predictions (text, bbox) against ground truth (dimensions only count).
+pub fn score(name: &str, truths: &[Truth], predicted: &[(String, [f32; 4])]) -> DrawingScore {
+    let dims: Vec<&Truth> = truths.iter().filter(|t| t.is_dimension()).collect();
+    let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+    for (i, t) in dims.iter().enumerate() {
+        for (j, p) in predicted.iter().enumerate() {
+            let v = ocr::iou(&t.bbox, &p.1);
+            if v >= MATCH_IOU {
+                pairs.push((v, i, j));
+            }
+        }
+    }
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut ti, mut pj) = (vec![false; dims.len()], vec![false; predicted.len()]);
+    let mut s = DrawingScore {
+        name: name.to_string(),
+        truths: dims.len(),
+        predicted: predicted.len(),
+        ..DrawingScore::default()
+    };
+    for (_, i, j) in pairs {
+        if ti[i] || pj[j] {
+            continue;
+        }
+        ti[i] = true;
+        pj[j] = true;
+        s.matched += 1;
+        let (t, p) = (
+            normalise_for_cer(&dims[i].text),
+            normalise_for_cer(&predicted[j].0),
+        );
+        s.edits += edit_distance(&t, &p);
+        s.truth_chars += t.chars().count();
+        s.pairs.push((dims[i].text.clone(), predicted[j].0.clone()));
+    }
+    s.missed = dims
+        .iter()
+        .zip(&ti)
+        .filter(|(_, m)| !**m)
+        .map(|(t, _)| t.text.clone())
+        .collect();
+    s.spurious = predicted
+        .iter()
+        .zip(&pj)
+        .filter(|(_, m)| !**m)
+        .map(|(p, _)| p.0.clone())
+        .collect();
+    s
+}
+
+/// Images in `dir` with a `<stem>.csv` beside them, sorted by name.
+pub fn labelled_images(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let p = e?.path();
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !matches!(
+            ext.as_str(),
+            "png" | "jpg" | "jpeg" | "tif" | "tiff" | "bmp"
+        ) {
+            continue;
+        }
+        let csv = p.with_extension("csv");
+        if csv.exists() {
+            out.push((p, csv));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Runs the pipeline on every labelled image in `dir` and scores it.
+///
+/// # Errors
+/// An unreadable folder, image or CSV, or a stage failure (named).
+pub fn eval_dir(
+    dir: &Path,
+    engine: &OcrEngine,
+    ocr_params: &ocr::Params,
+    params: &edocr::Params,
+) -> Result<EvalReport> {
+    let mut report = EvalReport::default();
+    for (img, csv) in labelled_images(dir)? {
+        let name = img
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let truths = read_truth(&std::fs::read_to_string(&csv)?)
+            .with_context(|| format!("ground truth {}", csv.display()))?;
+        let bytes = std::fs::read(&img).with_context(|| format!("reading {}", img.display()))?;
+        let pre = preprocess::run(&preprocess::Params::default(), &bytes)
+            .with_context(|| format!("preprocess {name}"))?;
+        let mut predicted = Vec::new();
+        let (mut ocr_ms, mut edocr_ms) = (0.0, 0.0);
+        for page in &pre.pages {
+            let image = decode_page(&page.png).with_context(|| format!("page of {name}"))?;
+            let t0 = Instant::now();
+            let lines = ocr::run(
+                ocr_params,
+                engine,
+                &ocr::GrayPage {
+                    index: page.info.index,
+                    image: &image,
+                },
+            )
+            .with_context(|| format!("ocr {name}"))?
+            .lines;
+            ocr_ms += t0.elapsed().as_secs_f64() * 1000.0;
+            let t1 = Instant::now();
+            let out = edocr::run_on_page(params, engine, page.info.index, &image, &lines)
+                .with_context(|| format!("edocr {name}"))?;
+            edocr_ms += t1.elapsed().as_secs_f64() * 1000.0;
+            predicted.extend(
+                out.dimensions
+                    .into_iter()
+                    .map(|d| (d.dimension.raw.clone(), d.bbox)),
+            );
+        }
+        let mut s = score(&name, &truths, &predicted);
+        s.ocr_ms = ocr_ms;
+        s.edocr_ms = edocr_ms;
+        report.drawings.push(s);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    fn fixtures() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/drawings")
+    }
+
+    fn engine() -> &'static OcrEngine {
+        static E: OnceLock<OcrEngine> = OnceLock::new();
+        E.get_or_init(|| {
+            OcrEngine::load(&ocr::Params::default()).expect("models: run models/fetch.sh")
+        })
+    }
+
+    #[test]
+    fn reads_quoted_truth_rows() {
+        let t = read_truth("1,2,11,2,11,12,1,12,\"45,0°\"\n0,0,4,0,4,4,0,4,other_info\n").unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].text, "45,0°");
+        assert_eq!(t[0].bbox, [1.0, 2.0, 10.0, 10.0]);
+        assert!(!t[1].is_dimension());
+        assert!(read_truth("1,2,3\n").is_err());
+    }
+
+    #[test]
+    fn scores_greedily_one_to_one() {
+        let truths = read_truth(
+            "0,0,10,0,10,10,0,10,⌀21,5\n100,0,110,0,110,10,100,10,5\n50,50,60,50,60,60,50,60,other_info\n",
+        )
+        .unwrap();
+        let pred = vec![
+            ("Ø21.5".to_string(), [0.0, 0.0, 10.0, 10.0]),
+            ("Ø21".to_string(), [1.0, 0.0, 10.0, 10.0]),
+            ("REF".to_string(), [50.0, 50.0, 10.0, 10.0]),
+        ];
+        let s = score("x", &truths, &pred);
+        assert_eq!((s.truths, s.predicted, s.matched), (2, 3, 1));
+        assert_eq!(s.edits, 0);
+        assert_eq!(s.missed, vec!["5".to_string()]);
+        assert_eq!(s.spurious.len(), 2);
+        assert_eq!(edit_distance("50.6+0.020", "50.6+0.02"), 1);
+        assert_eq!(normalise_for_cer("⌀21,5 ±0,1"), "Ø21.5±0.1");
+    }
+
+    /// The issue's bounds on the fixture drawings:
+    /// `cargo test -p drawpipe-workers --release eval::tests::edocr_accuracy -- --nocapture`
+    #[test]
+    fn edocr_accuracy_on_fixture_drawings() {
+        let report = eval_dir(
+            &fixtures(),
+            engine(),
+            &ocr::Params::default(),
+            &edocr::Params::default(),
+        )
+        .unwrap();
+        eprintln!("{report}");
+        let t = report.total();
+        assert_eq!(report.drawings.len(), 3, "{report}");
+        assert!(
+            t.recall() >= 0.95,
+            "recall {:.3} < 0.95\n{report}",
+            t.recall()
+        );
+        assert!(
+            t.precision() >= 0.90,
+            "precision {:.3} < 0.90\n{report}",
+            t.precision()
+        );
+        assert!(t.cer() <= 0.03, "CER {:.3} > 0.03\n{report}", t.cer());
+    }
+
+    /// `Ø21,5±0,1` and `Ø38H12` on Candle_holder.jpg, parsed.
+    #[test]
+    fn candle_holder_diameters_are_parsed() {
+        let bytes = std::fs::read(fixtures().join("Candle_holder.jpg")).unwrap();
+        let pre = preprocess::run(&preprocess::Params::default(), &bytes).unwrap();
+        let image = decode_page(&pre.pages[0].png).unwrap();
+        let page = ocr::GrayPage {
+            index: 0,
+            image: &image,
+        };
+        let lines = ocr::run(&ocr::Params::default(), engine(), &page)
+            .unwrap()
+            .lines;
+        let out =
+            edocr::run_on_page(&edocr::Params::default(), engine(), 0, &image, &lines).unwrap();
+        eprintln!("title block: {:?}", out.title_block);
+        let find = |want: &str| {
+            out.dimensions
+                .iter()
+                .find(|d| normalise_for_cer(&d.dimension.raw) == normalise_for_cer(want))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{want} not found in {:?}",
+                        out.dimensions
+                            .iter()
+                            .map(|d| &d.dimension.raw)
+                            .collect::<Vec<_>>()
+                    )
+                })
+        };
+        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        let d = find("Ø21,5±0,1");
+        assert_eq!(d.dimension.kind, edocr::parse::DimKind::Diameter, "{d:?}");
+        assert!(close(d.dimension.nominal, 21.5), "{d:?}");
+        assert!(
+            close(d.dimension.upper, 0.1) && close(d.dimension.lower, -0.1),
+            "{d:?}"
+        );
+        let d = find("Ø38H12");
+        assert_eq!(d.dimension.kind, edocr::parse::DimKind::Diameter, "{d:?}");
+        assert!(close(d.dimension.nominal, 38.0), "{d:?}");
+        assert_eq!(d.dimension.fit.as_deref(), Some("H12"), "{d:?}");
+        assert!(
+            close(d.dimension.upper, 0.25) && close(d.dimension.lower, 0.0),
+            "{d:?}"
+        );
+    }
+}

@@ -1,0 +1,714 @@
+//! Layout segmentation of a drawing page, the way eDOCr2 does it: rectangles by
+//! contour approximation, a containment tree, clusters of touching rectangles, and
+//! the drawing frame from the largest rectangle or from line projections.
+//!
+//! Classification of rectangle clusters (all thresholds relative to the page):
+//! - **frame**: the smallest rectangle covering at least half the page (an outer
+//!   border with zone numbers is larger still), else the outermost long lines found
+//!   by projecting 1×k / k×1 morphological openings (peaks ≥ 0.8 of the maximum);
+//! - **title block**: the table whose box lies nearest the frame's bottom-right corner;
+//! - **table**: a cluster of touching rectangles whose box covers more than 2 % of
+//!   the page (eDOCr2's rule);
+//! - **GD&T frame**: a smaller cluster of two or more cells side by side in one row,
+//!   low (height under 3 % of the page's shorter side) and at least twice as wide as high;
+//! - **boxed dimension**: a lone small rectangle (one cell);
+//! - **view**: a large connected blob of line work inside the frame that is none of
+//!   the above.
+//!
+//! Invariants: every polygon and bbox is in page pixels, clipped to the page; regions
+//! come out in the order frame, title block, tables, GD&T frames, boxed dimensions,
+//! views.
+
+use drawpipe_core::StageError;
+use opencv::core::{self, Mat, Point, Rect, Scalar, Size, Vector};
+use opencv::imgproc;
+use opencv::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What a region is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionKind {
+    Frame,
+    TitleBlock,
+    Table,
+    GdtFrame,
+    BoxedDimension,
+    View,
+}
+
+/// One region of a page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    pub kind: RegionKind,
+    /// Corners top-left, top-right, bottom-right, bottom-left, page pixels.
+    pub polygon: [[f32; 2]; 4],
+    /// `[x, y, width, height]`, page pixels.
+    pub bbox: [f32; 4],
+    pub page: u32,
+    /// The cells (`[x, y, w, h]`, left to right, top to bottom) of a table, title
+    /// block or GD&T frame; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<[f32; 4]>,
+}
+
+impl Region {
+    fn new(kind: RegionKind, r: Rect, page: u32, cells: Vec<[f32; 4]>) -> Self {
+        let b = [r.x as f32, r.y as f32, r.width as f32, r.height as f32];
+        Region {
+            kind,
+            polygon: polygon_of(&b),
+            bbox: b,
+            page,
+            cells,
+        }
+    }
+
+    /// Whether the centre of `bbox` lies inside this region.
+    pub fn contains_centre(&self, bbox: &[f32; 4]) -> bool {
+        let (cx, cy) = (bbox[0] + bbox[2] / 2.0, bbox[1] + bbox[3] / 2.0);
+        let b = self.bbox;
+        cx >= b[0] && cx <= b[0] + b[2] && cy >= b[1] && cy <= b[1] + b[3]
+    }
+}
+
+/// The four corners of an axis-aligned `[x, y, w, h]`, clockwise from the top-left.
+pub fn polygon_of(b: &[f32; 4]) -> [[f32; 2]; 4] {
+    [
+        [b[0], b[1]],
+        [b[0] + b[2], b[1]],
+        [b[0] + b[2], b[1] + b[3]],
+        [b[0], b[1] + b[3]],
+    ]
+}
+
+/// Tunables (fractions of the page unless stated).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LayoutParams {
+    /// Smallest rectangle kept, as a fraction of the page area (default 1e-4:
+    /// ≈ 770 px² on an A3 page at 300 DPI, close to eDOCr2's fixed 1000 px²).
+    pub min_rect_area: f64,
+    /// A cluster whose box covers more than this fraction of the page is a table
+    /// (default 0.02, eDOCr2's rule).
+    pub table_area: f64,
+    /// Highest GD&T frame, as a fraction of the page's shorter side (default 0.03:
+    /// frames on the fixture drawings are 0.8–1.2 % high; text is ≈ 1.5 %).
+    pub gdt_max_height: f64,
+    /// Largest boxed dimension, as a fraction of the page area (default 0.005).
+    pub boxed_max_area: f64,
+    /// A line projection counts as a frame line at this fraction of the strongest
+    /// (default 0.8, eDOCr2's rule).
+    pub frame_peak: f64,
+}
+
+impl Default for LayoutParams {
+    fn default() -> Self {
+        LayoutParams {
+            min_rect_area: 1e-4,
+            table_area: 0.02,
+            gdt_max_height: 0.03,
+            boxed_max_area: 0.005,
+            frame_peak: 0.8,
+        }
+    }
+}
+
+/// Segments an 8-bit grayscale page (dark line work on light paper).
+///
+/// # Errors
+/// [`StageError::Invalid`] for an empty or non-grayscale page; OpenCV failures.
+pub fn analyse(params: &LayoutParams, page: &Mat, index: u32) -> Result<Vec<Region>, StageError> {
+    if page.empty() || page.typ() != core::CV_8UC1 {
+        return Err(StageError::Invalid(format!(
+            "edocr layout: page {index} must be a non-empty 8-bit grayscale image"
+        )));
+    }
+    let (w, h) = (page.cols(), page.rows());
+    let page_area = w as f64 * h as f64;
+    let mut bin = Mat::default();
+    imgproc::threshold(
+        page,
+        &mut bin,
+        0.0,
+        255.0,
+        imgproc::THRESH_BINARY_INV | imgproc::THRESH_OTSU,
+    )
+    .map_err(cv)?;
+    let rects = find_rectangles(&bin, params.min_rect_area * page_area)?;
+    // Touching: within a line's thickness or so (0.4 % of the shorter side: 9 px at
+    // A3 300 DPI; table rules on the fixtures are 2–5 px).
+    let tol = (0.004 * w.min(h) as f64).max(3.0) as i32;
+
+    let page_rect = Rect::new(0, 0, w, h);
+    // The smaller of the two candidates: borders with zone strips yield a closed
+    // outer rectangle while the inner frame is broken by ticks and the title block.
+    let by_rect = rects
+        .iter()
+        .filter(|r| r.area() as f64 >= 0.5 * page_area)
+        .min_by_key(|r| r.area())
+        .copied();
+    let by_lines = frame_from_projections(&bin, params.frame_peak)?;
+    let frame = [by_rect, by_lines]
+        .into_iter()
+        .flatten()
+        .min_by_key(|r| r.area())
+        .unwrap_or(page_rect);
+    let mut regions = vec![Region::new(RegionKind::Frame, frame, index, vec![])];
+
+    // Everything strictly inside the frame (the frame itself and what encloses it
+    // are not cells).
+    let inner: Vec<Rect> = rects
+        .into_iter()
+        .filter(|r| (r.area() as f64) < 0.5 * page_area && contains(&grow(&frame, tol), r))
+        .collect();
+    let clusters = cluster_touching(&inner, tol);
+
+    let mut tables: Vec<(Rect, Vec<Rect>)> = Vec::new();
+    let mut gdt = Vec::new();
+    let mut boxed = Vec::new();
+    let short = w.min(h) as f64;
+    for members in clusters {
+        let cells = leaf_cells(&members, tol);
+        let bb = union_all(&members);
+        let area = bb.area() as f64;
+        if area > params.table_area * page_area {
+            tables.push((bb, cells));
+        } else if cells.len() >= 2
+            && (bb.height as f64) <= params.gdt_max_height * short
+            && bb.width >= 2 * bb.height
+            && in_one_row(&cells, tol)
+        {
+            gdt.push((bb, cells));
+        } else if cells.len() == 1 && area <= params.boxed_max_area * page_area {
+            boxed.push(bb);
+        } else if cells.len() >= 2 && area <= params.table_area * page_area {
+            // Small grids that are not one row: small tables (e.g. revision tables).
+            tables.push((bb, cells));
+        }
+    }
+    // The title block: the table nearest the frame's bottom-right corner, in the
+    // lower half of the frame.
+    let corner = (
+        (frame.x + frame.width) as f64,
+        (frame.y + frame.height) as f64,
+    );
+    let title = tables
+        .iter()
+        .enumerate()
+        .filter(|(_, (b, _))| (b.y + b.height / 2) > frame.y + frame.height / 2)
+        .min_by(|(_, (a, _)), (_, (b, _))| {
+            let d = |r: &Rect| {
+                let (x, y) = ((r.x + r.width) as f64, (r.y + r.height) as f64);
+                (x - corner.0).hypot(y - corner.1)
+            };
+            d(a).total_cmp(&d(b))
+        })
+        .map(|(i, _)| i);
+    if let Some(i) = title {
+        let (b, cells) = tables.remove(i);
+        regions.push(Region::new(
+            RegionKind::TitleBlock,
+            b,
+            index,
+            to_f32(&cells),
+        ));
+    }
+    let mut taken: Vec<Rect> = Vec::new();
+    for (b, cells) in tables {
+        taken.push(b);
+        regions.push(Region::new(RegionKind::Table, b, index, to_f32(&cells)));
+    }
+    for (b, cells) in gdt {
+        regions.push(Region::new(RegionKind::GdtFrame, b, index, to_f32(&cells)));
+    }
+    for b in boxed {
+        regions.push(Region::new(RegionKind::BoxedDimension, b, index, vec![]));
+    }
+    for v in find_views(&bin, &frame, &regions)? {
+        regions.push(Region::new(RegionKind::View, v, index, vec![]));
+    }
+    Ok(regions)
+}
+
+/// Axis-aligned rectangles among the contours of a binary image (white = ink):
+/// 4-vertex approximations (ε = 2 % of the perimeter) whose corners sit at their
+/// bbox's corners and which fill it, of at least `min_area` px². Near-duplicates
+/// (the outer and inner edge of one drawn line) are merged, the inner kept.
+pub fn find_rectangles(bin: &Mat, min_area: f64) -> Result<Vec<Rect>, StageError> {
+    let mut contours = Vector::<Vector<Point>>::new();
+    imgproc::find_contours(
+        bin,
+        &mut contours,
+        imgproc::RETR_LIST,
+        imgproc::CHAIN_APPROX_SIMPLE,
+        Point::new(0, 0),
+    )
+    .map_err(cv)?;
+    let mut out: Vec<Rect> = Vec::new();
+    for c in contours.iter() {
+        let b = imgproc::bounding_rect(&c).map_err(cv)?;
+        if (b.area() as f64) < min_area || b.width < 8 || b.height < 8 {
+            continue;
+        }
+        let peri = imgproc::arc_length(&c, true).map_err(cv)?;
+        let mut approx = Vector::<Point>::new();
+        imgproc::approx_poly_dp(&c, &mut approx, 0.02 * peri, true).map_err(cv)?;
+        if approx.len() != 4 {
+            continue;
+        }
+        // ~90° corners, axis aligned: every vertex near a bbox corner (within 3 %
+        // of the shorter side, at least 3 px).
+        let t = ((0.03 * b.width.min(b.height) as f64).max(3.0)) as i32;
+        let near = |v: i32, a: i32, z: i32| (v - a).abs() <= t || (v - z).abs() <= t;
+        let aligned = approx
+            .iter()
+            .all(|p| near(p.x, b.x, b.x + b.width - 1) && near(p.y, b.y, b.y + b.height - 1));
+        let area = imgproc::contour_area(&approx, false).map_err(cv)?;
+        if !aligned || area < 0.85 * b.area() as f64 {
+            continue;
+        }
+        out.push(b);
+    }
+    // Merge near-duplicates: each side within 1 % of the page's shorter side.
+    let tol = ((0.01 * bin.cols().min(bin.rows()) as f64).max(4.0)) as i32;
+    out.sort_by_key(|r| r.area());
+    let mut kept: Vec<Rect> = Vec::new();
+    for r in out {
+        let dup = kept.iter().any(|k| {
+            (k.x - r.x).abs() <= tol
+                && (k.y - r.y).abs() <= tol
+                && (k.x + k.width - r.x - r.width).abs() <= tol
+                && (k.y + k.height - r.y - r.height).abs() <= tol
+        });
+        if !dup {
+            kept.push(r);
+        }
+    }
+    Ok(kept)
+}
+
+/// The frame from line projections: openings with 1×k and k×1 kernels (k = 1/20
+/// of the side) keep long straight lines; rows (columns) whose ink count is at least
+/// `peak` of the strongest are frame-line candidates. On each side the innermost
+/// candidate within the outer 12 % of the page is the frame's edge (an outer border
+/// and the zone strip lie outside it; a title block's top rule lies further in).
+/// None unless all four edges are found.
+pub fn frame_from_projections(bin: &Mat, peak: f64) -> Result<Option<Rect>, StageError> {
+    let (w, h) = (bin.cols(), bin.rows());
+    // (innermost candidate in the leading margin, in the trailing margin)
+    let edges = |horizontal: bool| -> Result<Option<(i32, i32)>, StageError> {
+        let k = if horizontal {
+            Size::new((w / 20).max(20), 1)
+        } else {
+            Size::new(1, (h / 20).max(20))
+        };
+        let kernel = imgproc::get_structuring_element(imgproc::MORPH_RECT, k, Point::new(-1, -1))
+            .map_err(cv)?;
+        let mut lines = Mat::default();
+        imgproc::morphology_ex(
+            bin,
+            &mut lines,
+            imgproc::MORPH_OPEN,
+            &kernel,
+            Point::new(-1, -1),
+            1,
+            core::BORDER_CONSTANT,
+            imgproc::morphology_default_border_value().map_err(cv)?,
+        )
+        .map_err(cv)?;
+        let mut sums = Mat::default();
+        // dim 1 reduces each row to one value (row sums), dim 0 each column.
+        let dim = if horizontal { 1 } else { 0 };
+        core::reduce(&lines, &mut sums, dim, core::REDUCE_SUM, core::CV_32S).map_err(cv)?;
+        let v: Vec<i32> = sums.iter::<i32>().map_err(cv)?.map(|(_, x)| x).collect();
+        let max = v.iter().copied().max().unwrap_or(0);
+        if max == 0 {
+            return Ok(None);
+        }
+        let n = v.len() as f64;
+        let strong = |i: usize| v[i] as f64 >= peak * max as f64;
+        let margin = (0.12 * n) as usize;
+        let lead = (0..margin.min(v.len())).filter(|&i| strong(i)).max();
+        let trail = (v.len().saturating_sub(margin)..v.len())
+            .filter(|&i| strong(i))
+            .min();
+        Ok(lead.zip(trail).map(|(a, b)| (a as i32, b as i32)))
+    };
+    let (Some((y0, y1)), Some((x0, x1))) = (edges(true)?, edges(false)?) else {
+        return Ok(None);
+    };
+    if (y1 - y0) * 2 < h || (x1 - x0) * 2 < w {
+        return Ok(None);
+    }
+    Ok(Some(Rect::new(x0, y0, x1 - x0 + 1, y1 - y0 + 1)))
+}
+
+/// Views: blobs of line work inside the frame (shrunk by 1 %, so that its border is
+/// out) once tables, GD&T frames and boxes are blanked, dilated by 1 % of the
+/// shorter side so that a view's strokes join; kept when they cover at least 1 % of
+/// the frame.
+fn find_views(bin: &Mat, frame: &Rect, regions: &[Region]) -> Result<Vec<Rect>, StageError> {
+    let short = bin.cols().min(bin.rows());
+    let m = (short / 100).max(2);
+    let inner = Rect::new(
+        frame.x + m,
+        frame.y + m,
+        (frame.width - 2 * m).max(1),
+        (frame.height - 2 * m).max(1),
+    ) & Rect::new(0, 0, bin.cols(), bin.rows());
+    if inner.width < 4 || inner.height < 4 {
+        return Ok(vec![]);
+    }
+    let mut work = Mat::roi(bin, inner).map_err(cv)?.try_clone().map_err(cv)?;
+    for r in regions.iter().filter(|r| r.kind != RegionKind::Frame) {
+        let b = Rect::new(
+            r.bbox[0] as i32 - inner.x - m,
+            r.bbox[1] as i32 - inner.y - m,
+            r.bbox[2] as i32 + 2 * m,
+            r.bbox[3] as i32 + 2 * m,
+        );
+        imgproc::rectangle(&mut work, b, Scalar::all(0.0), -1, imgproc::LINE_8, 0).map_err(cv)?;
+    }
+    let k = (short / 100).max(3);
+    let kernel =
+        imgproc::get_structuring_element(imgproc::MORPH_RECT, Size::new(k, k), Point::new(-1, -1))
+            .map_err(cv)?;
+    let mut dil = Mat::default();
+    imgproc::dilate(
+        &work,
+        &mut dil,
+        &kernel,
+        Point::new(-1, -1),
+        1,
+        core::BORDER_CONSTANT,
+        imgproc::morphology_default_border_value().map_err(cv)?,
+    )
+    .map_err(cv)?;
+    let mut contours = Vector::<Vector<Point>>::new();
+    imgproc::find_contours(
+        &dil,
+        &mut contours,
+        imgproc::RETR_EXTERNAL,
+        imgproc::CHAIN_APPROX_SIMPLE,
+        Point::new(inner.x, inner.y),
+    )
+    .map_err(cv)?;
+    let min = 0.01 * frame.area() as f64;
+    let mut out = Vec::new();
+    for c in contours.iter() {
+        let b = imgproc::bounding_rect(&c).map_err(cv)?;
+        if b.area() as f64 >= min {
+            out.push(b);
+        }
+    }
+    out.sort_by_key(|r| (r.y, r.x));
+    Ok(out)
+}
+
+/// Groups rectangles that touch or overlap (boxes grown by `tol`), union-find.
+pub fn cluster_touching(rects: &[Rect], tol: i32) -> Vec<Vec<Rect>> {
+    let n = rects.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    for i in 0..n {
+        let gi = grow(&rects[i], tol);
+        for j in i + 1..n {
+            if (gi & rects[j]).area() > 0 {
+                let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                parent[a] = b;
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Vec<Rect>> = Default::default();
+    for i in 0..n {
+        let r = find(&mut parent, i);
+        groups.entry(r).or_default().push(rects[i]);
+    }
+    groups.into_values().collect()
+}
+
+/// The cells of a cluster: rectangles that contain no other member (a table's
+/// outline contains its cells), top to bottom, left to right.
+fn leaf_cells(members: &[Rect], tol: i32) -> Vec<Rect> {
+    let mut cells: Vec<Rect> = members
+        .iter()
+        .filter(|r| {
+            !members
+                .iter()
+                .any(|o| o != *r && o.area() < r.area() && contains(&grow(r, tol), o))
+        })
+        .copied()
+        .collect();
+    cells.sort_by_key(|r| (r.y / tol.max(1), r.x));
+    cells
+}
+
+/// Whether all cells share one row: tops and bottoms within `2 × tol`.
+fn in_one_row(cells: &[Rect], tol: i32) -> bool {
+    let (t0, b0) = (cells[0].y, cells[0].y + cells[0].height);
+    cells
+        .iter()
+        .all(|c| (c.y - t0).abs() <= 2 * tol && (c.y + c.height - b0).abs() <= 2 * tol)
+}
+
+fn union_all(rs: &[Rect]) -> Rect {
+    rs.iter().skip(1).fold(rs[0], |a, b| a | *b)
+}
+
+fn grow(r: &Rect, t: i32) -> Rect {
+    Rect::new(r.x - t, r.y - t, r.width + 2 * t, r.height + 2 * t)
+}
+
+fn contains(outer: &Rect, inner: &Rect) -> bool {
+    inner.x >= outer.x
+        && inner.y >= outer.y
+        && inner.x + inner.width <= outer.x + outer.width
+        && inner.y + inner.height <= outer.y + outer.height
+}
+
+fn to_f32(rs: &[Rect]) -> Vec<[f32; 4]> {
+    rs.iter()
+        .map(|r| [r.x as f32, r.y as f32, r.width as f32, r.height as f32])
+        .collect()
+}
+
+fn cv(e: opencv::Error) -> StageError {
+    StageError::Other(format!("edocr layout: opencv: {e}").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn blank(w: i32, h: i32) -> Mat {
+        Mat::new_rows_cols_with_default(h, w, core::CV_8UC1, Scalar::all(255.0)).unwrap()
+    }
+
+    fn rect(m: &mut Mat, x: i32, y: i32, w: i32, h: i32) {
+        imgproc::rectangle(
+            m,
+            Rect::new(x, y, w, h),
+            Scalar::all(0.0),
+            3,
+            imgproc::LINE_8,
+            0,
+        )
+        .unwrap();
+    }
+
+    /// A 2000×1400 page with a border at 20 px and the frame at 60 px.
+    fn page() -> Mat {
+        let mut m = blank(2000, 1400);
+        rect(&mut m, 20, 20, 1960, 1360);
+        rect(&mut m, 60, 60, 1880, 1280);
+        m
+    }
+
+    /// A 3-column × 3-row table of 160×50 cells with its top-left at (x, y).
+    fn table(m: &mut Mat, x: i32, y: i32) {
+        for r in 0..3 {
+            for c in 0..3 {
+                rect(m, x + c * 160, y + r * 50, 160, 50);
+            }
+        }
+    }
+
+    fn kinds(regions: &[Region]) -> Vec<RegionKind> {
+        let mut k: Vec<RegionKind> = regions
+            .iter()
+            .map(|r| r.kind)
+            .filter(|k| *k != RegionKind::View)
+            .collect();
+        k.sort_by_key(|k| *k as u8);
+        k
+    }
+
+    #[test]
+    fn classifies_synthetic_layouts() {
+        use RegionKind::*;
+        struct Case {
+            name: &'static str,
+            draw: fn(&mut Mat),
+            want: Vec<RegionKind>,
+        }
+        let cases = [
+            Case {
+                name: "frame only",
+                draw: |_| {},
+                want: vec![Frame],
+            },
+            Case {
+                name: "title block at the bottom right",
+                draw: |m| table(m, 1940 - 480, 1340 - 150),
+                want: vec![Frame, TitleBlock],
+            },
+            Case {
+                name: "title block and a table at the top left",
+                draw: |m| {
+                    table(m, 1940 - 480, 1340 - 150);
+                    table(m, 100, 100);
+                },
+                want: vec![Frame, TitleBlock, Table],
+            },
+            Case {
+                name: "gdt frame of three cells",
+                draw: |m| {
+                    rect(m, 500, 500, 40, 36);
+                    rect(m, 540, 500, 90, 36);
+                    rect(m, 630, 500, 40, 36);
+                },
+                want: vec![Frame, GdtFrame],
+            },
+            Case {
+                name: "boxed dimension",
+                draw: |m| rect(m, 800, 700, 90, 40),
+                want: vec![Frame, BoxedDimension],
+            },
+            Case {
+                name: "everything",
+                draw: |m| {
+                    table(m, 1940 - 480, 1340 - 150);
+                    rect(m, 500, 500, 40, 36);
+                    rect(m, 540, 500, 90, 36);
+                    rect(m, 800, 700, 90, 40);
+                },
+                want: vec![Frame, TitleBlock, GdtFrame, BoxedDimension],
+            },
+        ];
+        for c in cases {
+            let mut m = page();
+            (c.draw)(&mut m);
+            let regions = analyse(&LayoutParams::default(), &m, 0).unwrap();
+            assert_eq!(kinds(&regions), c.want, "{}: {regions:?}", c.name);
+            let f = &regions[0];
+            assert_eq!(f.kind, Frame);
+            // The inner frame, not the outer border.
+            assert!(
+                (f.bbox[0] - 60.0).abs() <= 4.0 && (f.bbox[2] - 1880.0).abs() <= 8.0,
+                "{}: {f:?}",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn gdt_cells_come_left_to_right() {
+        let mut m = page();
+        rect(&mut m, 500, 500, 40, 36);
+        rect(&mut m, 540, 500, 90, 36);
+        rect(&mut m, 630, 500, 40, 36);
+        let regions = analyse(&LayoutParams::default(), &m, 3).unwrap();
+        let g = regions
+            .iter()
+            .find(|r| r.kind == RegionKind::GdtFrame)
+            .unwrap();
+        assert_eq!(g.cells.len(), 3);
+        assert!(g.cells[0][0] < g.cells[1][0] && g.cells[1][0] < g.cells[2][0]);
+        assert_eq!(g.page, 3);
+    }
+
+    #[test]
+    fn frame_from_projections_without_a_closed_rectangle() {
+        let mut m = blank(1000, 800);
+        // Four long lines that do not close (gaps at the corners).
+        for (a, b) in [
+            ((60, 50), (940, 50)),
+            ((60, 750), (940, 750)),
+            ((50, 60), (50, 740)),
+            ((950, 60), (950, 740)),
+        ] {
+            imgproc::line(
+                &mut m,
+                Point::new(a.0, a.1),
+                Point::new(b.0, b.1),
+                Scalar::all(0.0),
+                3,
+                imgproc::LINE_8,
+                0,
+            )
+            .unwrap();
+        }
+        let regions = analyse(&LayoutParams::default(), &m, 0).unwrap();
+        let f = regions[0].bbox;
+        assert!(
+            (f[0] - 49.0).abs() <= 3.0 && (f[1] - 49.0).abs() <= 3.0,
+            "{f:?}"
+        );
+        assert!((f[0] + f[2] - 952.0).abs() <= 3.0, "{f:?}");
+    }
+
+    #[test]
+    fn finds_a_view() {
+        let mut m = page();
+        imgproc::circle(
+            &mut m,
+            Point::new(700, 600),
+            200,
+            Scalar::all(0.0),
+            3,
+            imgproc::LINE_8,
+            0,
+        )
+        .unwrap();
+        let regions = analyse(&LayoutParams::default(), &m, 0).unwrap();
+        let v: Vec<&Region> = regions
+            .iter()
+            .filter(|r| r.kind == RegionKind::View)
+            .collect();
+        assert_eq!(v.len(), 1, "{regions:?}");
+        assert!(v[0].contains_centre(&[690.0, 590.0, 20.0, 20.0]));
+    }
+
+    fn fixtures() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/drawings")
+    }
+
+    /// On each real drawing a title block is found in the bottom-right quarter.
+    #[test]
+    fn finds_the_title_block_on_real_drawings() {
+        for name in ["Candle_holder.jpg", "BM_part.jpg", "example_dwg.png"] {
+            let img = opencv::imgcodecs::imread(
+                &fixtures().join(name).to_string_lossy(),
+                opencv::imgcodecs::IMREAD_GRAYSCALE,
+            )
+            .unwrap();
+            let regions = analyse(&LayoutParams::default(), &img, 0).unwrap();
+            let t = regions
+                .iter()
+                .find(|r| r.kind == RegionKind::TitleBlock)
+                .unwrap_or_else(|| panic!("{name}: no title block in {regions:?}"));
+            let (w, h) = (img.cols() as f32, img.rows() as f32);
+            assert!(
+                t.bbox[0] + t.bbox[2] > 0.75 * w && t.bbox[1] + t.bbox[3] > 0.75 * h,
+                "{name}: title block at {:?}",
+                t.bbox
+            );
+            assert!(t.bbox[2] * t.bbox[3] > 0.02 * w * h, "{name}: {:?}", t.bbox);
+        }
+    }
+
+    /// Prints the regions found on the fixture drawings:
+    /// `cargo test -p drawpipe-workers dump_regions -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn dump_regions() {
+        for name in ["Candle_holder.jpg", "BM_part.jpg", "example_dwg.png"] {
+            let img = opencv::imgcodecs::imread(
+                &fixtures().join(name).to_string_lossy(),
+                opencv::imgcodecs::IMREAD_GRAYSCALE,
+            )
+            .unwrap();
+            for r in analyse(&LayoutParams::default(), &img, 0).unwrap() {
+                eprintln!("{name} {:?} {:?} cells {}", r.kind, r.bbox, r.cells.len());
+            }
+        }
+    }
+}
