@@ -325,6 +325,10 @@ pub async fn advance(
     .bind(&ids)
     .fetch_all(&mut **tx)
     .await?;
+    if job_rows.is_empty() {
+        // Every job is finished or cancelled: nothing moves.
+        return Ok(0);
+    }
     let run_rows =
         sqlx::query("SELECT job_id, stage, status FROM stage_runs WHERE job_id = ANY($1)")
             .bind(&ids)
