@@ -20,34 +20,11 @@ async fn amqp_jobs_complete_with_rows() {
         .await
         .unwrap();
     let ch = conn.create_channel().await.unwrap();
-    let replies = ch
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let mut consumer = ch
-        .basic_consume(
-            replies.name().as_str(),
-            "replies",
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let (replies, mut consumer) = reply_queue(&ch).await;
     for (i, (name, _, _)) in DRAWINGS.iter().enumerate() {
         let bytes = std::fs::read(fixture(name)).unwrap();
         let props = BasicProperties::default()
-            .with_reply_to(replies.name().clone())
+            .with_reply_to(replies.clone())
             .with_correlation_id(ShortString::from(format!("c{i}")));
         // Alternate the two documented forms: JSON with base64, and raw body with headers.
         let (body, props) = if i % 2 == 0 {
@@ -123,32 +100,9 @@ async fn bad_intake_message_is_answered_with_an_error() {
         .await
         .unwrap();
     let ch = conn.create_channel().await.unwrap();
-    let replies = ch
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let mut consumer = ch
-        .basic_consume(
-            replies.name().as_str(),
-            "r",
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let (replies, mut consumer) = reply_queue(&ch).await;
     let props = BasicProperties::default()
-        .with_reply_to(replies.name().clone())
+        .with_reply_to(replies.clone())
         .with_content_type(ShortString::from("application/json"));
     let body = serde_json::json!({"v": 1, "drawing_base64": "aGVsbG8=", "stages": "preprocess"});
     ch.basic_publish(
@@ -170,4 +124,26 @@ async fn bad_intake_message_is_answered_with_an_error() {
     let reply: IntakeReply = serde_json::from_slice(&d.data).unwrap();
     assert_eq!(reply.job_id, None);
     assert!(reply.error.unwrap().contains("unsupported file type"));
+}
+
+/// An exclusive, auto-deleted queue for intake replies, and a no-ack consumer of it.
+async fn reply_queue(ch: &lapin::Channel) -> (ShortString, lapin::Consumer) {
+    let opts = QueueDeclareOptions {
+        exclusive: true,
+        auto_delete: true,
+        ..Default::default()
+    };
+    let q = ch
+        .queue_declare("", opts, FieldTable::default())
+        .await
+        .unwrap();
+    let consume = BasicConsumeOptions {
+        no_ack: true,
+        ..Default::default()
+    };
+    let consumer = ch
+        .basic_consume(q.name().as_str(), "replies", consume, FieldTable::default())
+        .await
+        .unwrap();
+    (q.name().clone(), consumer)
 }

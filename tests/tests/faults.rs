@@ -23,19 +23,7 @@ async fn sigkilled_worker_loses_nothing() {
         .spawn_worker(&["--batch-max", "2", "--concurrency", "1"])
         .unwrap();
     // Wait until the victim has claimed work (a run is `running`), then kill it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let running: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'")
-                .fetch_one(&db)
-                .await
-                .unwrap();
-        if running > 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "victim never started");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_running(&db).await;
     env.kill_worker(victim);
     let killed_running: i64 =
         sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'")
@@ -91,19 +79,7 @@ async fn graceful_shutdown_finishes_in_flight_work() {
     let pid = env
         .spawn_worker(&["--batch-max", "1", "--concurrency", "1"])
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let running: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'")
-                .fetch_one(&db)
-                .await
-                .unwrap();
-        if running > 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_running(&db).await;
     unsafe { libc_kill(pid as i32, 15) };
     tokio::time::sleep(Duration::from_secs(3)).await;
     // The run in progress when SIGTERM arrived finished (succeeded, attempt 1); none was abandoned.
@@ -133,6 +109,26 @@ async fn graceful_shutdown_finishes_in_flight_work() {
         .await
         .unwrap();
     assert_eq!(attempts, 1, "a graceful stop causes no retry");
+}
+
+/// Waits until some stage run is `running`: a worker has claimed work.
+async fn wait_until_running(db: &sqlx::PgPool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let running: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'running'")
+                .fetch_one(db)
+                .await
+                .unwrap();
+        if running > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no worker claimed work within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 extern "C" {

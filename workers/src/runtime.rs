@@ -597,31 +597,73 @@ async fn compute_report(
     Ok(out)
 }
 
-/// Reads every page of each job with the process's OCR engine. Pages run one at a
-/// time per job, jobs in parallel up to the compute permits (each inference already
-/// uses the session's intra-op threads).
+/// Reads every page of each job with the process's OCR engine.
 async fn compute_ocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
+    compute_on_pages(ids, ctx, Stage::Ocr, None, |params: &ocr::Params, engine, pages, _| {
+        crate::stages::ocr_pages(params, engine, pages.iter().map(|(i, png)| (*i, png.as_slice())))
+    })
+    .await
+}
+
+/// Reads dimensions, GD&T frames and the title block of each job's pages, from the
+/// page rasters and the `ocr` stage's lines.
+async fn compute_edocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
+    compute_on_pages(ids, ctx, Stage::Edocr, Some(Stage::Ocr), |params: &edocr::Params, engine, pages, ocr_out| {
+        let lines: Vec<ocr::TextLine> = ocr_out
+            .and_then(|o| o.get("text").cloned())
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| StageError::invalid(format!("edocr: malformed ocr output: {e}")))?
+            .unwrap_or_default();
+        crate::stages::edocr_pages(params, engine, pages.iter().map(|(i, png)| (*i, png.as_slice())), &lines)
+    })
+    .await
+}
+
+/// Runs an inference stage per job over its page rasters with the process's OCR
+/// engine: loads the job's `options.<stage>` as `P` and, when `input` is given, that
+/// stage's output; then runs `f` on the blocking pool, jobs in parallel up to the
+/// compute permits (each inference already uses the session's intra-op threads).
+async fn compute_on_pages<P, F>(
+    ids: &[JobId],
+    ctx: &Ctx,
+    stage: Stage,
+    input: Option<Stage>,
+    f: F,
+) -> anyhow::Result<Vec<(JobId, Outcome, f64)>>
+where
+    P: serde::de::DeserializeOwned + Default + Send + 'static,
+    F: Fn(&P, &ocr::OcrEngine, &[(u32, Vec<u8>)], Option<Value>) -> Result<(Value, String), StageError>
+        + Clone
+        + Send
+        + 'static,
+{
     let engine = ctx
         .ocr
         .clone()
-        .ok_or_else(|| anyhow::anyhow!("this worker consumes ocr but has no ocr engine"))?;
+        .ok_or_else(|| anyhow::anyhow!("this worker consumes {stage} but has no ocr engine"))?;
     let uuids: Vec<Uuid> = ids.iter().map(|j| j.0).collect();
-    let opts = with_retries(|| {
-        sqlx::query("SELECT id, options -> 'ocr' FROM jobs WHERE id = ANY($1)")
-            .bind(&uuids)
-            .fetch_all(&ctx.pool)
+    let input_name = input.map(Stage::name).unwrap_or("");
+    let rows = with_retries(|| {
+        sqlx::query(
+            "SELECT j.id, j.options -> $2, s.output FROM jobs j \
+             LEFT JOIN stage_runs s ON s.job_id = j.id AND s.stage = $3 WHERE j.id = ANY($1)",
+        )
+        .bind(&uuids)
+        .bind(stage.name())
+        .bind(input_name)
+        .fetch_all(&ctx.pool)
     })
     .await?;
-    let tasks = opts.into_iter().map(|row| {
+    let tasks = rows.into_iter().map(|row| {
         let job = JobId(row.get(0));
         let opts: Option<Value> = row.get(1);
-        let engine = engine.clone();
-        let compute = ctx.compute.clone();
-        let pool = ctx.pool.clone();
+        let input_output: Option<Value> = row.get(2);
+        let (engine, compute, pool, f) = (engine.clone(), ctx.compute.clone(), ctx.pool.clone(), f.clone());
         async move {
-            let params: ocr::Params = match opts.map(serde_json::from_value).transpose() {
+            let params: P = match opts.map(serde_json::from_value).transpose() {
                 Ok(p) => p.unwrap_or_default(),
-                Err(e) => return Ok((job, Outcome::Invalid(format!("options.ocr: {e}")), 0.0)),
+                Err(e) => return Ok((job, Outcome::Invalid(format!("options.{stage}: {e}")), 0.0)),
             };
             let pages = with_retries(|| {
                 sqlx::query("SELECT page_index, raster_png FROM pages WHERE job_id = $1 ORDER BY page_index")
@@ -630,75 +672,14 @@ async fn compute_ocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Out
             })
             .await?;
             if pages.is_empty() {
-                return Ok((job, Outcome::Invalid("ocr: the job has no page rasters (preprocess stored none)".into()), 0.0));
+                let why = format!("{stage}: the job has no page rasters (preprocess stored none)");
+                return Ok((job, Outcome::Invalid(why), 0.0));
             }
             let pages: Vec<(u32, Vec<u8>)> =
                 pages.into_iter().map(|r| (r.get::<i32, _>(0) as u32, r.get(1))).collect();
             let _permit = compute.acquire_owned().await;
             let start = Instant::now();
-            let res = tokio::task::spawn_blocking(move || {
-                crate::stages::ocr_pages(&params, &engine, pages.iter().map(|(i, png)| (*i, png.as_slice())))
-            })
-            .await;
-            let ms = start.elapsed().as_secs_f64() * 1000.0;
-            let outcome = match res {
-                Ok(Ok((output, device))) => Outcome::Done { output, device, pages: vec![], report: None },
-                Ok(Err(e)) => stage_error(e),
-                Err(e) => Outcome::Retry(format!("stage panicked: {e}")),
-            };
-            Ok::<_, anyhow::Error>((job, outcome, ms))
-        }
-    });
-    futures::future::join_all(tasks).await.into_iter().collect()
-}
-
-/// Reads dimensions, GD&T frames and the title block of each job's pages, from the
-/// page rasters and the `ocr` stage's lines.
-async fn compute_edocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
-    let engine = ctx
-        .ocr
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("this worker consumes edocr but has no ocr engine"))?;
-    let uuids: Vec<Uuid> = ids.iter().map(|j| j.0).collect();
-    let rows = with_retries(|| {
-        sqlx::query(
-            "SELECT j.id, j.options -> 'edocr', s.output -> 'text' FROM jobs j \
-             LEFT JOIN stage_runs s ON s.job_id = j.id AND s.stage = 'ocr' WHERE j.id = ANY($1)",
-        )
-        .bind(&uuids)
-        .fetch_all(&ctx.pool)
-    })
-    .await?;
-    let tasks = rows.into_iter().map(|row| {
-        let job = JobId(row.get(0));
-        let opts: Option<Value> = row.get(1);
-        let text: Option<Value> = row.get(2);
-        let engine = engine.clone();
-        let compute = ctx.compute.clone();
-        let pool = ctx.pool.clone();
-        async move {
-            let params: edocr::Params = match opts.map(serde_json::from_value).transpose() {
-                Ok(p) => p.unwrap_or_default(),
-                Err(e) => return Ok((job, Outcome::Invalid(format!("options.edocr: {e}")), 0.0)),
-            };
-            let lines: Vec<ocr::TextLine> = match text.map(serde_json::from_value).transpose() {
-                Ok(l) => l.unwrap_or_default(),
-                Err(e) => return Ok((job, Outcome::Invalid(format!("edocr: malformed ocr output: {e}")), 0.0)),
-            };
-            let pages = with_retries(|| {
-                sqlx::query("SELECT page_index, raster_png FROM pages WHERE job_id = $1 ORDER BY page_index")
-                    .bind(job.0)
-                    .fetch_all(&pool)
-            })
-            .await?;
-            let pages: Vec<(u32, Vec<u8>)> =
-                pages.into_iter().map(|r| (r.get::<i32, _>(0) as u32, r.get(1))).collect();
-            let _permit = compute.acquire_owned().await;
-            let start = Instant::now();
-            let res = tokio::task::spawn_blocking(move || {
-                crate::stages::edocr_pages(&params, &engine, pages.iter().map(|(i, png)| (*i, png.as_slice())), &lines)
-            })
-            .await;
+            let res = tokio::task::spawn_blocking(move || f(&params, &engine, &pages, input_output)).await;
             let ms = start.elapsed().as_secs_f64() * 1000.0;
             let outcome = match res {
                 Ok(Ok((output, device))) => Outcome::Done { output, device, pages: vec![], report: None },
