@@ -62,6 +62,10 @@ struct Config {
     /// Our recogniser's narrowest input, pixels (default: `Params`' default).
     #[arg(long)]
     rec_min_width: Option<u32>,
+    /// Our single-threaded recogniser lanes: 0 one per thread on the CPU, 1 none
+    /// (default: `Params`' default).
+    #[arg(long)]
+    rec_lanes: Option<usize>,
     /// Disable our angle classifier.
     #[arg(long)]
     no_cls: bool,
@@ -163,6 +167,9 @@ fn main() -> Result<()> {
     }
     if let Some(w) = cfg.rec_min_width {
         params.rec_min_width = w;
+    }
+    if let Some(n) = cfg.rec_lanes {
+        params.rec_lanes = n;
     }
     if cfg.no_cls {
         params.use_angle_cls = false;
