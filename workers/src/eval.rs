@@ -1,5 +1,5 @@
 //! Accuracy harness for the `edocr` stage: runs `preprocess` → `ocr` → `edocr` on
-//! every image in a folder that has a ground-truth CSV beside it (`<stem>.csv`, in
+//! every image or PDF in a folder that has a ground-truth CSV beside it (`<stem>.csv`, in
 //! eDOCr2's format: 8 corner coordinates, then the text; `other_info` marks text that
 //! is not a dimension) and scores the predicted dimensions.
 //!
@@ -262,7 +262,8 @@ pub fn score(name: &str, truths: &[Truth], predicted: &[(String, [f32; 4])]) -> 
     s
 }
 
-/// Images in `dir` with a `<stem>.csv` beside them, sorted by name.
+/// Images and PDFs (rendered by `preprocess` at its DPI, to which the CSV's pixel
+/// coordinates refer) in `dir` with a `<stem>.csv` beside them, sorted by name.
 pub fn labelled_images(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
@@ -274,7 +275,7 @@ pub fn labelled_images(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
             .to_ascii_lowercase();
         if !matches!(
             ext.as_str(),
-            "png" | "jpg" | "jpeg" | "tif" | "tiff" | "bmp"
+            "png" | "jpg" | "jpeg" | "tif" | "tiff" | "bmp" | "pdf"
         ) {
             continue;
         }
@@ -413,6 +414,27 @@ mod tests {
             t.precision()
         );
         assert!(t.cer() <= 0.03, "CER {:.3} > 0.03\n{report}", t.cer());
+    }
+
+    /// Generalisation: the same code on drawings it was not tuned on
+    /// (`tests/fixtures/unseen/`: two SolidWorks A4 sheets, light-gray line work,
+    /// zone border, ground truth measured on the 300-DPI render). Prints the scores
+    /// and bounds nothing but that both drawings are read:
+    /// `cargo test -p drawpipe-workers --lib eval::tests::edocr_on_unseen -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn edocr_on_unseen_drawings() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/unseen");
+        let report = eval_dir(
+            &dir,
+            engine(),
+            &ocr::Params::default(),
+            &edocr::Params::default(),
+        )
+        .unwrap();
+        eprintln!("{report}");
+        assert_eq!(report.drawings.len(), 2, "{report}");
+        assert!(report.total().matched > 0, "{report}");
     }
 
     /// `Ø21,5±0,1` and `Ø38H12` on Candle_holder.jpg, parsed.

@@ -3,17 +3,24 @@
 //! the drawing frame from the largest rectangle or from line projections.
 //!
 //! Classification of rectangle clusters (all thresholds relative to the page):
-//! - **frame**: the smallest rectangle covering at least half the page (an outer
-//!   border with zone numbers is larger still), else the outermost long lines found
-//!   by projecting 1×k / k×1 morphological openings (peaks ≥ 0.8 of the maximum);
+//! - **frame**: from long lines found by projecting 1×k / k×1 morphological
+//!   openings (peaks ≥ 0.8 of the maximum): on each side the innermost line near the
+//!   page edge, or, with a zone border (two lines a narrow strip apart holding the
+//!   zone labels), the inner of the two ([`frame_from_projections`]); else the
+//!   smallest rectangle covering at least half the page (a closed rectangle may be
+//!   only the part of the frame above a full-width title block);
 //! - **title block**: the table whose box lies nearest the frame's bottom-right corner;
 //! - **table**: a cluster of touching rectangles whose box covers more than 2 % of
 //!   the page (eDOCr2's rule);
 //! - **GD&T frame**: a smaller cluster of two or more cells side by side in one row,
-//!   low (height under 3 % of the page's shorter side) and at least twice as wide as high;
+//!   low (height under 4.5 % of the page's shorter side) and at least twice as wide
+//!   as high;
 //! - **boxed dimension**: a lone small rectangle (one cell);
 //! - **view**: a large connected blob of line work inside the frame that is none of
 //!   the above.
+//!
+//! Ink is Otsu's, except on clean rasters whose line work is light gray
+//! ([`ink_mask`]).
 //!
 //! Invariants: every polygon and bbox is in page pixels, clipped to the page; regions
 //! come out in the order frame, title block, tables, GD&T frames, boxed dimensions,
@@ -92,8 +99,9 @@ pub struct LayoutParams {
     /// A cluster whose box covers more than this fraction of the page is a table
     /// (default 0.02, eDOCr2's rule).
     pub table_area: f64,
-    /// Highest GD&T frame, as a fraction of the page's shorter side (default 0.03:
-    /// frames on the fixture drawings are 0.8–1.2 % high; text is ≈ 1.5 %).
+    /// Highest GD&T frame, as a fraction of the page's shorter side (default 0.045:
+    /// frames on the fixture drawings are 0.8–1.2 % high; on A4 sheets, whose
+    /// shorter side is small for their text height, 3.3 %).
     pub gdt_max_height: f64,
     /// Largest boxed dimension, as a fraction of the page area (default 0.005).
     pub boxed_max_area: f64,
@@ -107,7 +115,7 @@ impl Default for LayoutParams {
         LayoutParams {
             min_rect_area: 1e-4,
             table_area: 0.02,
-            gdt_max_height: 0.03,
+            gdt_max_height: 0.045,
             boxed_max_area: 0.005,
             frame_peak: 0.8,
         }
@@ -126,34 +134,24 @@ pub fn analyse(params: &LayoutParams, page: &Mat, index: u32) -> Result<Vec<Regi
     }
     let (w, h) = (page.cols(), page.rows());
     let page_area = w as f64 * h as f64;
-    let mut bin = Mat::default();
-    imgproc::threshold(
-        page,
-        &mut bin,
-        0.0,
-        255.0,
-        imgproc::THRESH_BINARY_INV | imgproc::THRESH_OTSU,
-    )
-    .map_err(cv)?;
+    let bin = ink_mask(page)?;
     let rects = find_rectangles(&bin, params.min_rect_area * page_area)?;
     // Touching: within a line's thickness or so (0.4 % of the shorter side: 9 px at
     // A3 300 DPI; table rules on the fixtures are 2–5 px).
     let tol = (0.004 * w.min(h) as f64).max(3.0) as i32;
 
     let page_rect = Rect::new(0, 0, w, h);
-    // The smaller of the two candidates: borders with zone strips yield a closed
-    // outer rectangle while the inner frame is broken by ticks and the title block.
+    // Borders with zone strips yield a closed outer rectangle while the inner frame
+    // is broken by ticks and the title block.
     let by_rect = rects
         .iter()
         .filter(|r| r.area() as f64 >= 0.5 * page_area)
         .min_by_key(|r| r.area())
         .copied();
     let by_lines = frame_from_projections(&bin, params.frame_peak)?;
-    let frame = [by_rect, by_lines]
-        .into_iter()
-        .flatten()
-        .min_by_key(|r| r.area())
-        .unwrap_or(page_rect);
+    // The lines first: a closed rectangle may be only the part of the frame above
+    // a full-width title block, or the outer border.
+    let frame = by_lines.or(by_rect).unwrap_or(page_rect);
     let mut regions = vec![Region::new(RegionKind::Frame, frame, index, vec![])];
 
     // Everything strictly inside the frame (the frame itself and what encloses it
@@ -231,6 +229,61 @@ pub fn analyse(params: &LayoutParams, page: &Mat, index: u32) -> Result<Vec<Regi
     Ok(regions)
 }
 
+/// Paper at least this share of a page within [`CLEAN_SPREAD`] levels of the
+/// commonest value marks a clean raster (a rendered PDF or CAD export, not a scan).
+/// Empirical: the two SolidWorks PDF sheets rendered at 300 DPI are ≈ 94 % pure
+/// white; scans spread their paper over tens of levels.
+const CLEAN_PAPER: f64 = 0.85;
+const CLEAN_SPREAD: i32 = 3;
+/// On a clean raster, anything this many levels darker than the paper is ink.
+const CLEAN_INK_DROP: i32 = 32;
+
+/// The ink of a page as a binary image (white = ink). Otsu's threshold, except on
+/// clean rasters whose line work is drawn in light gray (SolidWorks draws borders,
+/// frames and tables at ≈ 192 with black text: Otsu then splits text from
+/// everything else and the line work is lost): there any pixel visibly darker than
+/// the paper is ink.
+pub fn ink_mask(page: &Mat) -> Result<Mat, StageError> {
+    let mut bin = Mat::default();
+    let otsu = imgproc::threshold(
+        page,
+        &mut bin,
+        0.0,
+        255.0,
+        imgproc::THRESH_BINARY_INV | imgproc::THRESH_OTSU,
+    )
+    .map_err(cv)?;
+    let mut hist = [0u64; 256];
+    for y in 0..page.rows() {
+        for &v in page.at_row::<u8>(y).map_err(cv)? {
+            hist[v as usize] += 1;
+        }
+    }
+    let total: u64 = hist.iter().sum();
+    let mode = (0..256).max_by_key(|&i| hist[i]).unwrap_or(255) as i32;
+    let near: u64 = (mode - CLEAN_SPREAD..=mode + CLEAN_SPREAD)
+        .filter(|v| (0..256).contains(v))
+        .map(|v| hist[v as usize])
+        .sum();
+    let light = (mode - CLEAN_INK_DROP) as f64;
+    let dark: u64 = hist[..=(otsu as usize).min(255)].iter().sum();
+    // Between Otsu's threshold and the light one (empty when they cross).
+    let gray: u64 = hist
+        .iter()
+        .enumerate()
+        .filter(|&(v, _)| v as f64 > otsu && (v as f64) < light)
+        .map(|(_, n)| n)
+        .sum();
+    // Only when the light line work outweighs the dark ink: antialiased edges of
+    // black line work add a fraction of the dark count (0.05–0.25 on the fixture
+    // drawings), light-gray line work several times it (≈ 2.4 on the PDF sheets).
+    if total == 0 || (near as f64) < CLEAN_PAPER * total as f64 || light <= otsu || gray < dark {
+        return Ok(bin);
+    }
+    imgproc::threshold(page, &mut bin, light, 255.0, imgproc::THRESH_BINARY_INV).map_err(cv)?;
+    Ok(bin)
+}
+
 /// Axis-aligned rectangles among the contours of a binary image (white = ink):
 /// 4-vertex approximations (ε = 2 % of the perimeter) whose corners sit at their
 /// bbox's corners and which fill it, of at least `min_area` px². Near-duplicates
@@ -288,52 +341,85 @@ pub fn find_rectangles(bin: &Mat, min_area: f64) -> Result<Vec<Rect>, StageError
     Ok(kept)
 }
 
-/// The frame from line projections: openings with 1×k and k×1 kernels (k = 1/20
-/// of the side) keep long straight lines; rows (columns) whose ink count is at least
-/// `peak` of the strongest are frame-line candidates. On each side the innermost
-/// candidate within the outer 12 % of the page is the frame's edge (an outer border
-/// and the zone strip lie outside it; a title block's top rule lies further in).
+/// Runs of long straight lines across the page: openings with 1×k (k×1) kernels,
+/// k = 1/20 of the side, keep long lines; rows (columns) whose ink count is at
+/// least `peak` of the strongest count, grouped into runs of adjacent indices
+/// (one drawn line), as `(first, last)` index, in page order.
+pub fn strong_lines(bin: &Mat, horizontal: bool, peak: f64) -> Result<Vec<(i32, i32)>, StageError> {
+    let (w, h) = (bin.cols(), bin.rows());
+    let k = if horizontal {
+        Size::new((w / 20).max(20), 1)
+    } else {
+        Size::new(1, (h / 20).max(20))
+    };
+    let kernel =
+        imgproc::get_structuring_element(imgproc::MORPH_RECT, k, Point::new(-1, -1)).map_err(cv)?;
+    let mut lines = Mat::default();
+    imgproc::morphology_ex(
+        bin,
+        &mut lines,
+        imgproc::MORPH_OPEN,
+        &kernel,
+        Point::new(-1, -1),
+        1,
+        core::BORDER_CONSTANT,
+        imgproc::morphology_default_border_value().map_err(cv)?,
+    )
+    .map_err(cv)?;
+    let mut sums = Mat::default();
+    // dim 1 reduces each row to one value (row sums), dim 0 each column.
+    let dim = if horizontal { 1 } else { 0 };
+    core::reduce(&lines, &mut sums, dim, core::REDUCE_SUM, core::CV_32S).map_err(cv)?;
+    let v: Vec<i32> = sums.iter::<i32>().map_err(cv)?.map(|(_, x)| x).collect();
+    let max = v.iter().copied().max().unwrap_or(0);
+    let mut runs: Vec<(i32, i32)> = Vec::new();
+    if max == 0 {
+        return Ok(runs);
+    }
+    for (i, &x) in v.iter().enumerate() {
+        if (x as f64) < peak * max as f64 {
+            continue;
+        }
+        let i = i as i32;
+        match runs.last_mut() {
+            Some(r) if r.1 + 1 >= i => r.1 = i,
+            _ => runs.push((i, i)),
+        }
+    }
+    Ok(runs)
+}
+
+/// The frame from line projections ([`strong_lines`]). On each side the candidates
+/// are the lines within the outer 12 % of the page. With a zone border (an outer
+/// border and the frame a narrow strip apart, the strip holding only zone labels
+/// and ticks) the frame's edge is the second line from the page edge when it lies
+/// within [`ZONE_STRIP`] of the first and the first is the outermost line: lines
+/// further in (a title block's rules) are not the frame. Otherwise the innermost
+/// candidate is the edge (an outer border without zones lies outside it).
 /// None unless all four edges are found.
 pub fn frame_from_projections(bin: &Mat, peak: f64) -> Result<Option<Rect>, StageError> {
     let (w, h) = (bin.cols(), bin.rows());
-    // (innermost candidate in the leading margin, in the trailing margin)
+    let short = w.min(h) as f64;
     let edges = |horizontal: bool| -> Result<Option<(i32, i32)>, StageError> {
-        let k = if horizontal {
-            Size::new((w / 20).max(20), 1)
-        } else {
-            Size::new(1, (h / 20).max(20))
+        let runs = strong_lines(bin, horizontal, peak)?;
+        let n = if horizontal { h } else { w };
+        let margin = (0.12 * n as f64) as i32;
+        // Inner edges of the lines, as seen from each side.
+        let lead: Vec<i32> = runs.iter().filter(|r| r.1 < margin).map(|r| r.1).collect();
+        let mut trail: Vec<i32> = runs
+            .iter()
+            .filter(|r| r.0 >= n - margin)
+            .map(|r| n - 1 - r.0)
+            .collect();
+        trail.sort();
+        let pick = |c: &[i32]| -> Option<i32> {
+            match c {
+                [] => None,
+                [a, b, ..] if ((b - a) as f64) <= ZONE_STRIP * short => Some(*b),
+                _ => c.last().copied(),
+            }
         };
-        let kernel = imgproc::get_structuring_element(imgproc::MORPH_RECT, k, Point::new(-1, -1))
-            .map_err(cv)?;
-        let mut lines = Mat::default();
-        imgproc::morphology_ex(
-            bin,
-            &mut lines,
-            imgproc::MORPH_OPEN,
-            &kernel,
-            Point::new(-1, -1),
-            1,
-            core::BORDER_CONSTANT,
-            imgproc::morphology_default_border_value().map_err(cv)?,
-        )
-        .map_err(cv)?;
-        let mut sums = Mat::default();
-        // dim 1 reduces each row to one value (row sums), dim 0 each column.
-        let dim = if horizontal { 1 } else { 0 };
-        core::reduce(&lines, &mut sums, dim, core::REDUCE_SUM, core::CV_32S).map_err(cv)?;
-        let v: Vec<i32> = sums.iter::<i32>().map_err(cv)?.map(|(_, x)| x).collect();
-        let max = v.iter().copied().max().unwrap_or(0);
-        if max == 0 {
-            return Ok(None);
-        }
-        let n = v.len() as f64;
-        let strong = |i: usize| v[i] as f64 >= peak * max as f64;
-        let margin = (0.12 * n) as usize;
-        let lead = (0..margin.min(v.len())).filter(|&i| strong(i)).max();
-        let trail = (v.len().saturating_sub(margin)..v.len())
-            .filter(|&i| strong(i))
-            .min();
-        Ok(lead.zip(trail).map(|(a, b)| (a as i32, b as i32)))
+        Ok(pick(&lead).zip(pick(&trail).map(|t| n - 1 - t)))
     };
     let (Some((y0, y1)), Some((x0, x1))) = (edges(true)?, edges(false)?) else {
         return Ok(None);
@@ -343,6 +429,11 @@ pub fn frame_from_projections(bin: &Mat, peak: f64) -> Result<Option<Rect>, Stag
     }
     Ok(Some(Rect::new(x0, y0, x1 - x0 + 1, y1 - y0 + 1)))
 }
+
+/// Widest zone strip between an outer border and the frame, as a fraction of the
+/// page's shorter side (default 0.04: ISO 5457 borders are 10–20 mm apart on A4's
+/// 210 mm; the SolidWorks sheets here are 5 mm ≈ 2.4 %).
+pub const ZONE_STRIP: f64 = 0.04;
 
 /// Views: blobs of line work inside the frame (shrunk by 1 %, so that its border is
 /// out) once tables, GD&T frames and boxes are blanked, dilated by 1 % of the
@@ -599,6 +690,86 @@ mod tests {
         }
     }
 
+    /// A SolidWorks-style sheet: outer border and frame 50 px apart with zone ticks
+    /// between them, a title block across the frame's full width, everything in
+    /// light gray (192) but some black text.
+    #[test]
+    fn finds_the_inner_frame_of_a_light_gray_zone_border() {
+        let (w, h) = (2000, 2800);
+        let mut m = blank(w, h);
+        let gray = Scalar::all(192.0);
+        let r = |m: &mut Mat, x, y, rw, rh| {
+            imgproc::rectangle(m, Rect::new(x, y, rw, rh), gray, 6, imgproc::LINE_8, 0).unwrap();
+        };
+        r(&mut m, 40, 40, w - 80, h - 80);
+        r(&mut m, 90, 90, w - 180, h - 180);
+        for k in 1..4 {
+            let x = k * w / 4;
+            for (a, b) in [(40, 90), (h - 90, h - 40)] {
+                imgproc::line(
+                    &mut m,
+                    Point::new(x, a),
+                    Point::new(x, b),
+                    gray,
+                    6,
+                    imgproc::LINE_8,
+                    0,
+                )
+                .unwrap();
+            }
+        }
+        // Title block: three rows of four cells across the whole frame.
+        let (tx, ty, cw, ch) = (90, h - 90 - 3 * 120, (w - 180) / 4, 120);
+        for row in 0..3 {
+            for col in 0..4 {
+                r(&mut m, tx + col * cw, ty + row * ch, cw, ch);
+            }
+        }
+        // A GD&T frame of three cells, 80 px high (3.3 % of an A4 sheet's width).
+        for (x, cw) in [(300, 80), (380, 120), (500, 80)] {
+            r(&mut m, x, 1500, cw, 80);
+        }
+        // Black ink (a block standing in for text) heavy enough that Otsu splits
+        // black from gray, and a zone label.
+        imgproc::rectangle(
+            &mut m,
+            Rect::new(800, 800, 400, 150),
+            Scalar::all(0.0),
+            -1,
+            imgproc::LINE_8,
+            0,
+        )
+        .unwrap();
+        imgproc::put_text(
+            &mut m,
+            "4",
+            Point::new(w / 8, 80),
+            imgproc::FONT_HERSHEY_SIMPLEX,
+            1.2,
+            Scalar::all(0.0),
+            3,
+            imgproc::LINE_8,
+            false,
+        )
+        .unwrap();
+        let regions = analyse(&LayoutParams::default(), &m, 0).unwrap();
+        let f = regions[0].bbox;
+        assert!(
+            (f[0] - 93.0).abs() <= 6.0 && (f[1] - 93.0).abs() <= 6.0,
+            "frame {f:?}"
+        );
+        assert!((f[1] + f[3] - (h - 93) as f32).abs() <= 6.0, "frame {f:?}");
+        let t = regions
+            .iter()
+            .find(|r| r.kind == RegionKind::TitleBlock)
+            .unwrap_or_else(|| panic!("no title block: {regions:?}"));
+        assert!(t.bbox[1] >= ty as f32 - 6.0 && t.cells.len() >= 12, "{t:?}");
+        assert!(
+            regions.iter().any(|r| r.kind == RegionKind::GdtFrame),
+            "{regions:?}"
+        );
+    }
+
     #[test]
     fn gdt_cells_come_left_to_right() {
         let mut m = page();
@@ -700,12 +871,36 @@ mod tests {
     #[test]
     #[ignore]
     fn dump_regions() {
-        for name in ["Candle_holder.jpg", "BM_part.jpg", "example_dwg.png"] {
-            let img = opencv::imgcodecs::imread(
-                &fixtures().join(name).to_string_lossy(),
-                opencv::imgcodecs::IMREAD_GRAYSCALE,
-            )
-            .unwrap();
+        for name in [
+            "Candle_holder.jpg",
+            "BM_part.jpg",
+            "example_dwg.png",
+            "Aufspannung.PDF",
+            "Elevator_bottom.PDF",
+        ] {
+            let bytes = std::fs::read(fixtures().join(name)).unwrap();
+            let pre = crate::stages::preprocess::run(&Default::default(), &bytes).unwrap();
+            let img = crate::stages::decode_page(&pre.pages[0].png).unwrap();
+            let bin = ink_mask(&img).unwrap();
+            let area = (img.cols() * img.rows()) as f64;
+            let big: Vec<Rect> = find_rectangles(&bin, 1e-4 * area)
+                .unwrap()
+                .into_iter()
+                .filter(|r| r.area() as f64 >= 0.5 * area)
+                .collect();
+            eprintln!("{name} big rects {big:?}");
+            eprintln!(
+                "{name} h lines {:?}",
+                strong_lines(&bin, true, 0.8).unwrap()
+            );
+            eprintln!(
+                "{name} v lines {:?}",
+                strong_lines(&bin, false, 0.8).unwrap()
+            );
+            eprintln!(
+                "{name} by lines {:?}",
+                frame_from_projections(&bin, 0.8).unwrap()
+            );
             for r in analyse(&LayoutParams::default(), &img, 0).unwrap() {
                 eprintln!("{name} {:?} {:?} cells {}", r.kind, r.bbox, r.cells.len());
             }

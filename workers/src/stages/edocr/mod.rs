@@ -10,16 +10,21 @@
 //!    with the OCR engine's recogniser;
 //! 3. tall (vertical) lines are read in both 90° orientations and the more
 //!    confident reading kept;
-//! 4. lines outside the frame are dropped (zone numbers); lines inside the title
+//! 4. lines outside the frame are dropped (zone numbers); fragments of one text
+//!    the detector cut apart are read again as one box; lines inside the title
 //!    block and inside tables feed the title block (label → value by
 //!    [`parse::title_block_key`]); lines inside GD&T frames are read per cell and
 //!    parsed by [`parse::parse_gdt`];
 //! 5. around each numeric line, a 2× enlarged window is re-detected to find small
 //!    stacked tolerances, and tolerance lines next to a nominal (after it in
-//!    reading order, within about one text height) are merged into one dimension;
+//!    reading order, within about one text height) are merged into one dimension,
+//!    also when the nominal was read with one of its deviations (`4.00 -0.20`
+//!    under `(+0.10)`); a fit class stacked over a dimension's (`H7` over
+//!    `Ø12.00 k6`) joins it as `H7/k6`;
 //! 6. the diameter sign: the first glyph of each line's crop is tested for a ring
 //!    crossed by a diagonal stroke (two holes side by side diagonally), which stock
-//!    PP-OCR reads as `0` or drops; then [`parse::normalise`],
+//!    PP-OCR reads as `0` or drops (after a count such as `2x`, the glyph after
+//!    it); then [`parse::normalise`],
 //!    [`parse::looks_like_dimension`] and [`parse::parse_dimension`].
 //!
 //! Invariants: polygons and bboxes are page pixels of the page as given; nothing
@@ -183,6 +188,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
     // Vertical lines: read in both orientations, keep the more confident.
     orient_tall_lines(engine, &ocr_params, img, &mut lines)?;
     lines.retain(|l| frame.contains_centre(&l.bbox) && !l.text.trim().is_empty());
+    rejoin_fragments(engine, &ocr_params, img, &mut lines)?;
 
     // Tables whose cells hold no text are line work (a view drawn as rectangles).
     let tables: Vec<&Region> = regions
@@ -249,7 +255,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         t.reread_ms = ms(t3);
     }
     let t4 = Instant::now();
-    let merged = merge_stacked(join_diameter_glyphs(lines));
+    let merged = merge_stacked_fits(merge_stacked(join_diameter_glyphs(lines)));
 
     let boxed: Vec<&Region> = regions
         .iter()
@@ -266,8 +272,18 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
             continue;
         }
         let mut text = core_text.clone();
-        if has_diameter_glyph(img, &m)? {
-            text = with_diameter_sign(&text);
+        // After a count (`2x ⌀3.40`) the sign is the glyph after the count's.
+        let count = count_prefix(&text);
+        let glyphs = count.map_or(1, |(_, g)| g + 1);
+        if has_diameter_glyph(img, &m, glyphs)? {
+            text = match count {
+                Some((k, _)) => format!(
+                    "{} {}",
+                    text[..k].trim_end(),
+                    with_diameter_sign(&text[k..])
+                ),
+                None => with_diameter_sign(&text),
+            };
         }
         let read = text;
         let text = parse::normalise(&read);
@@ -483,6 +499,89 @@ fn second_pass(
     read_boxes(engine, ocr_params, img, &new, ocr_params.text_score)
 }
 
+/// Joins fragments of one text the detector cut apart (`+0.12` turned 90° found as
+/// `2`, `0` and `+`): lines of one or two glyphs lined up in a column or a row, each
+/// within one glyph size of the next, are read again as one box; the reading
+/// replaces them when it is a number or tolerance of more glyphs than they had
+/// together, read with confidence ≥ 0.8.
+fn rejoin_fragments(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    lines: &mut Vec<Line>,
+) -> Result<(), StageError> {
+    let glyphs = |l: &Line| l.text.chars().filter(|c| !c.is_whitespace()).count();
+    let frag: Vec<usize> = (0..lines.len())
+        .filter(|&i| glyphs(&lines[i]) <= 2)
+        .collect();
+    let n = frag.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    let near = |a: &[f32; 4], b: &[f32; 4]| {
+        let ox = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
+        let oy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
+        let column = ox >= 0.5 * a[2].min(b[2]) && -oy <= a[2].max(b[2]);
+        let row = oy >= 0.5 * a[3].min(b[3]) && -ox <= a[3].max(b[3]);
+        column || row
+    };
+    for i in 0..n {
+        for j in i + 1..n {
+            if near(&lines[frag[i]].bbox, &lines[frag[j]].bbox) {
+                let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                parent[a] = b;
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, &f) in frag.iter().enumerate() {
+        let r = find(&mut parent, i);
+        groups.entry(r).or_default().push(f);
+    }
+    let groups: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() >= 2).collect();
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let boxes: Vec<[[f32; 2]; 4]> = groups
+        .iter()
+        .map(|g| {
+            let bb = g
+                .iter()
+                .skip(1)
+                .fold(lines[g[0]].bbox, |a, &k| union(&a, &lines[k].bbox));
+            layout::polygon_of(&bb)
+        })
+        .collect();
+    let mut gone = vec![false; lines.len()];
+    let mut add = Vec::new();
+    for (g, b) in groups.iter().zip(&boxes) {
+        let Some(r) = read_boxes(engine, p, img, std::slice::from_ref(b), 0.8)?.pop() else {
+            continue;
+        };
+        let before: usize = g.iter().map(|&k| glyphs(&lines[k])).sum();
+        let t = r.text.trim();
+        let wanted = is_tolerance(t) || is_plain_number(t);
+        if wanted && glyphs(&r) > before {
+            for &k in g {
+                gone[k] = true;
+            }
+            add.push(r);
+        }
+    }
+    let mut k = 0;
+    lines.retain(|_| {
+        k += 1;
+        !gone[k - 1]
+    });
+    lines.extend(add);
+    Ok(())
+}
+
 /// Boxes at least this high for their width may hold short vertical text (`40`
 /// turned 90° is about square): they are read in all three upright orientations.
 const SQUARE: f32 = 0.8;
@@ -556,9 +655,16 @@ fn read_boxes(
     Ok(out)
 }
 
-/// Whether a text is a tolerance on its own: `+0.02`, `-0,1`, `±0.05`, `0`.
+/// Whether a text is a tolerance on its own: `+0.02`, `-0,1`, `±0.05`, `0`, or a
+/// signed one in brackets (`(+0.10)`, `(-0.20`: SolidWorks brackets stacked
+/// deviations; an unsigned number in brackets is a reference dimension).
 fn is_tolerance(s: &str) -> bool {
+    let bracketed = s.contains(['(', ')']);
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let s = s.trim_start_matches('(').trim_end_matches(')').to_string();
+    if bracketed && !s.starts_with(['+', '-', '±', '−']) {
+        return false;
+    }
     let body = s.trim_start_matches(['+', '-', '±', '−']);
     !body.is_empty()
         && body
@@ -569,6 +675,43 @@ fn is_tolerance(s: &str) -> bool {
             || body == "0"
             || body.starts_with("0.")
             || body.starts_with("0,"))
+}
+
+/// A tolerance's text without the brackets around it.
+fn unbracket(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '(' | ')'))
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// A nominal that may take a stacked tolerance: a plain number, or a plain number
+/// already followed by one tolerance on its own line (`4.00 -0.20`, `18.48-0.03`,
+/// `7.50 (-0.20`, the other deviation stacked above or below it). Returns the number
+/// and that tolerance.
+fn split_nominal(s: &str) -> Option<(String, Option<String>)> {
+    let t = s.trim();
+    if is_plain_number(t) {
+        return Some((t.to_string(), None));
+    }
+    let k = t
+        .char_indices()
+        .skip(1)
+        .find(|&(_, c)| c.is_whitespace() || matches!(c, '+' | '-' | '±' | '−' | '('))
+        .map(|(k, _)| k)?;
+    let (n, tol) = (t[..k].trim(), t[k..].trim());
+    let signed = tol
+        .trim_start_matches('(')
+        .starts_with(['+', '-', '±', '−']);
+    let symmetric = tol.trim_start_matches('(').starts_with('±');
+    // An unsigned zero is the other deviation's partner (`6.50 0.00` under `+0.02`).
+    let zero = tol
+        .trim_matches(['(', ')'])
+        .chars()
+        .all(|c| matches!(c, '0' | '.' | ','));
+    (is_plain_number(n) && (signed || zero) && !symmetric && is_tolerance(tol))
+        .then(|| (n.to_string(), Some(unbracket(tol))))
 }
 
 /// Whether a text is a plain number (a nominal that may carry stacked tolerances).
@@ -673,7 +816,11 @@ fn reread_tolerances(
 /// Merges tolerance lines into the nominal they follow: in the frame of the longer
 /// of the two (a lone digit has no direction of its own), the tolerance starts
 /// within [-0.3 h, +1.0 h] of the nominal's end and lies within half a text height
-/// of its band. Upper before lower (higher up the glyphs first).
+/// of its band. Upper before lower (higher up the glyphs first). A nominal read
+/// together with one deviation ([`split_nominal`]) takes one more, stacked above or
+/// below that deviation: its number's end is estimated from its share of the
+/// characters, and the other deviation may sit up to 1.2 h off the line's band.
+/// Brackets around stacked deviations are dropped.
 fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
     let mut used = vec![false; lines.len()];
     let mut out = Vec::new();
@@ -688,21 +835,30 @@ fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
             continue;
         }
         let n = &lines[i];
-        if !is_plain_number(&n.text) || is_tolerance(&n.text) && n.text.starts_with(['+', '-', '±'])
-        {
+        if is_tolerance(&n.text) && n.text.trim_start().starts_with(['+', '-', '±', '(']) {
             continue;
         }
+        let Some((number, own)) = split_nominal(&n.text) else {
+            continue;
+        };
         let mut tols: Vec<(f32, usize)> = Vec::new();
         for (j, t) in lines.iter().enumerate() {
             if j == i || used[j] || !is_tolerance(&t.text) {
                 continue;
             }
             let turn = if n.turn != 0 { n.turn } else { t.turn };
-            let (nu0, nu1, nv0, nv1) = text_frame(&n.bbox, turn);
+            let (nu0, mut nu1, nv0, nv1) = text_frame(&n.bbox, turn);
             let (tu0, _tu1, tv0, tv1) = text_frame(&t.bbox, turn);
             let h = nv1 - nv0;
+            let in_band = if own.is_some() {
+                let share = number.chars().count() as f32 / n.text.trim().chars().count() as f32;
+                nu1 = nu0 + (nu1 - nu0) * share;
+                let off = ((tv0 + tv1) - (nv0 + nv1)).abs() / 2.0;
+                tv0 >= nv0 - 1.2 * h && tv1 <= nv1 + 1.2 * h && off >= 0.4 * h
+            } else {
+                tv0 >= nv0 - 0.6 * h && tv1 <= nv1 + 0.6 * h
+            };
             let starts_after = tu0 >= nu1 - 0.3 * h && tu0 <= nu1 + 1.0 * h && tu0 > nu0;
-            let in_band = tv0 >= nv0 - 0.6 * h && tv1 <= nv1 + 0.6 * h;
             if starts_after && in_band {
                 tols.push((tv0, j));
             }
@@ -711,18 +867,28 @@ fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
             continue;
         }
         tols.sort_by(|a, b| a.0.total_cmp(&b.0));
-        tols.truncate(2);
-        let mut text = n.text.trim().to_string();
+        tols.truncate(if own.is_some() { 1 } else { 2 });
+        let mut parts: Vec<(f32, String)> = tols
+            .iter()
+            .map(|&(v, j)| (v, unbracket(&lines[j].text)))
+            .collect();
+        if let Some(o) = &own {
+            let (_, _, nv0, _) = text_frame(&n.bbox, n.turn);
+            parts.push((nv0, o.clone()));
+            parts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        let mut text = number.clone();
         let mut bb = n.bbox;
         let mut conf = n.confidence;
-        for &(_, j) in &tols {
-            let t = lines[j].text.trim();
+        for (_, t) in &parts {
             if t.starts_with('±') {
                 text.push_str(t);
             } else {
                 text.push(' ');
                 text.push_str(t);
             }
+        }
+        for &(_, j) in &tols {
             bb = union(&bb, &lines[j].bbox);
             conf += lines[j].confidence;
             used[j] = true;
@@ -742,6 +908,72 @@ fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
         }
     }
     out
+}
+
+/// Whether a text is an ISO fit class alone: `H7`, `k6`, `JS9`.
+fn is_fit_class(s: &str) -> bool {
+    let t = s.trim();
+    let letters = t.chars().take_while(|c| c.is_ascii_alphabetic()).count();
+    let digits = t[letters..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    (1..=2).contains(&letters) && (1..=2).contains(&digits) && letters + digits == t.len()
+}
+
+/// Stacked fits: a hole's class written above the shaft's that ends a dimension
+/// (`H7` over `Ø12.00 k6`) joins it as `Ø12.00 H7/k6`. The class line lies above the
+/// dimension's band (its bottom within 0.3 h below the band's top, its top at most
+/// 1.5 h above) and over the dimension's last class (its centre along the text past
+/// the start of that class, less half a height).
+fn merge_stacked_fits(mut lines: Vec<Line>) -> Vec<Line> {
+    let mut gone = vec![false; lines.len()];
+    for i in 0..lines.len() {
+        if gone[i] || is_fit_class(&lines[i].text) {
+            continue;
+        }
+        let text = lines[i].text.trim().to_string();
+        let Some(last) = text.rsplit([' ', ',']).next().filter(|w| is_fit_class(w)) else {
+            continue;
+        };
+        let prefix = text[..text.len() - last.len()].trim_end_matches([' ', ',']);
+        if prefix.is_empty() || !prefix.chars().any(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let n = &lines[i];
+        let (nu0, nu1, nv0, nv1) = text_frame(&n.bbox, n.turn);
+        let h = nv1 - nv0;
+        let class_start =
+            nu0 + (nu1 - nu0) * prefix.chars().count() as f32 / text.chars().count() as f32;
+        let above = (0..lines.len()).find(|&j| {
+            if j == i || gone[j] || !is_fit_class(&lines[j].text) {
+                return false;
+            }
+            let (u0, u1, v0, v1) = text_frame(&lines[j].bbox, n.turn);
+            let uc = (u0 + u1) / 2.0;
+            v1 <= nv0 + 0.3 * h
+                && v0 >= nv0 - 1.5 * h
+                && uc >= class_start - 0.5 * h
+                && uc <= nu1 + 0.5 * h
+        });
+        if let Some(j) = above {
+            let hole = lines[j].text.trim().to_string();
+            let bb = union(&lines[i].bbox, &lines[j].bbox);
+            let conf = (lines[i].confidence + lines[j].confidence) / 2.0;
+            let l = &mut lines[i];
+            l.text = format!("{prefix} {hole}/{last}");
+            l.bbox = bb;
+            l.polygon = layout::polygon_of(&bb);
+            l.confidence = conf;
+            gone[j] = true;
+        }
+    }
+    lines
+        .into_iter()
+        .zip(gone)
+        .filter(|(_, g)| !g)
+        .map(|(l, _)| l)
+        .collect()
 }
 
 /// A lone glyph the recogniser reads as `Q`, `O`, `0` or a diameter sign, just
@@ -796,12 +1028,20 @@ fn union(a: &[f32; 4], b: &[f32; 4]) -> [f32; 4] {
     [x0, y0, x1 - x0, y1 - y0]
 }
 
-/// Splits trailing alphabetic words (`REF`, `TYP`, `THRU`) off a dimension text:
-/// (the dimension, the words). Texts with no digit before the words stay whole.
+/// Splits trailing alphabetic words (`REF`, `TYP`, `THRU`; not `max`/`min`) off a
+/// dimension text: (the dimension, the words). Texts with no digit before the words stay whole.
 fn split_trailing_words(s: &str) -> (String, String) {
     let words: Vec<&str> = s.split_whitespace().collect();
     let mut k = words.len();
-    while k > 1 && words[k - 1].chars().all(|c| c.is_ascii_alphabetic()) && words[k - 1].len() >= 2
+    // `max.` / `min.` stay: they say which limit the number is.
+    let limit = |w: &str| {
+        let w = w.trim_end_matches('.').to_ascii_lowercase();
+        w == "max" || w == "min"
+    };
+    while k > 1
+        && words[k - 1].chars().all(|c| c.is_ascii_alphabetic())
+        && words[k - 1].len() >= 2
+        && !limit(words[k - 1])
     {
         k -= 1;
     }
@@ -851,17 +1091,49 @@ fn with_diameter_sign(s: &str) -> String {
     format!("Ø{t}")
 }
 
-/// Whether the first glyph of a line's upright crop is a diameter sign: a ring
+/// A leading count (`2x`, `4X `) before a number: its length in bytes (spaces
+/// after it included) and its glyphs (digits and the `x`).
+fn count_prefix(s: &str) -> Option<(usize, usize)> {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 3 {
+        return None;
+    }
+    let rest = s[digits..].trim_start();
+    let after = rest.strip_prefix(['x', 'X'])?;
+    let body = after.trim_start();
+    if !body.starts_with(|c: char| c.is_ascii_digit() || matches!(c, 'Ø' | '⌀' | 'ø' | '∅')) {
+        return None;
+    }
+    // `1x45°` is a chamfer.
+    if body
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| w.ends_with('°'))
+    {
+        return None;
+    }
+    Some((s.len() - body.len(), digits + 1))
+}
+
+/// Whether one of the first `glyphs` glyphs of a line's upright crop is a diameter
+/// sign: a ring
 /// crossed by a diagonal stroke, i.e. one connected glyph with two holes whose
 /// centres differ both across and along the text by at least a fifth of the glyph
 /// (an `8` or `B` stacks its holes vertically; `0`, `O`, `6` have one).
-fn has_diameter_glyph(img: &Mat, l: &Line) -> Result<bool, StageError> {
+fn has_diameter_glyph(img: &Mat, l: &Line, glyphs: usize) -> Result<bool, StageError> {
     let crop = upright_crop(img, l)?;
-    diameter_glyph_first(&crop)
+    diameter_glyph_within(&crop, glyphs)
 }
 
-/// [`has_diameter_glyph`] on an upright text crop (dark text on light paper).
+/// [`has_diameter_glyph`] for the first glyph, on an upright text crop (dark text
+/// on light paper).
 pub fn diameter_glyph_first(crop: &Mat) -> Result<bool, StageError> {
+    diameter_glyph_within(crop, 1)
+}
+
+/// Whether one of the first `glyphs` glyphs (components at least 40 % of the crop
+/// high, left to right) of an upright text crop is a diameter sign.
+pub fn diameter_glyph_within(crop: &Mat, glyphs: usize) -> Result<bool, StageError> {
     if crop.rows() < 8 || crop.cols() < 8 {
         return Ok(false);
     }
@@ -901,7 +1173,7 @@ pub fn diameter_glyph_first(crop: &Mat) -> Result<bool, StageError> {
     let h = bin.rows();
     // The leftmost component at least 40 % of the crop high (a glyph, not noise or
     // a leader line's end).
-    let mut first: Option<(i32, Rect)> = None;
+    let mut tall: Vec<(i32, Rect)> = Vec::new();
     for i in 1..n {
         let g = |c: i32| -> Result<i32, StageError> { Ok(*stats.at_2d::<i32>(i, c).map_err(cv)?) };
         let r = Rect::new(
@@ -913,16 +1185,23 @@ pub fn diameter_glyph_first(crop: &Mat) -> Result<bool, StageError> {
         if (r.height as f64) < 0.4 * h as f64 || r.height >= h - 1 && r.width >= bin.cols() - 1 {
             continue;
         }
-        if first.is_none_or(|(_, f)| r.x < f.x) {
-            first = Some((i, r));
+        tall.push((i, r));
+    }
+    tall.sort_by_key(|(_, r)| r.x);
+    for &(label, r) in tall.iter().take(glyphs.max(1)) {
+        if ring_with_diagonal(&labels, label, r)? {
+            return Ok(true);
         }
     }
-    let Some((label, r)) = first else {
-        return Ok(false);
-    };
+    Ok(false)
+}
+
+/// Whether component `label` of a label image, inside `r`, is a ring crossed by a
+/// diagonal stroke (see [`has_diameter_glyph`]).
+fn ring_with_diagonal(labels: &Mat, label: i32, r: Rect) -> Result<bool, StageError> {
     let mut mask = Mat::default();
     core::compare(
-        &Mat::roi(&labels, r).map_err(cv)?,
+        &Mat::roi(labels, r).map_err(cv)?,
         &Scalar::all(label as f64),
         &mut mask,
         core::CMP_EQ,
@@ -1118,6 +1397,14 @@ fn read_title_block(
         .filter(|l| t.contains_centre(&l.bbox))
         .collect();
     let label_of = |s: &str| -> Option<(&'static str, String)> {
+        // `SCALE:2:1`: a label glued to its value by a colon.
+        if let Some((head, rest)) = s.split_once(':') {
+            if let Some(key) = parse::title_block_key(head) {
+                if !rest.trim().is_empty() && !head.trim().contains(' ') {
+                    return Some((key, rest.trim().to_string()));
+                }
+            }
+        }
         let words: Vec<&str> = s.split_whitespace().collect();
         for k in (1..=words.len()).rev() {
             if let Some(key) = parse::title_block_key(&words[..k].join(" ")) {
@@ -1127,6 +1414,8 @@ fn read_title_block(
         None
     };
     let cell_of = |b: &[f32; 4]| t.cells.iter().position(|c| contains_centre(c, b));
+    // A value: not a label, known or not (`LINEAR:` under `TOLERANCES:`).
+    let is_value = |o: &Line| label_of(&o.text).is_none() && !o.text.trim_end().ends_with(':');
     for l in &inside {
         let Some((key, rest)) = label_of(&l.text) else {
             continue;
@@ -1138,10 +1427,16 @@ fn read_title_block(
             Some(rest)
         } else {
             let cell = cell_of(&l.bbox);
+            // In the label's cell, below it or to its right (a value never
+            // precedes its label).
             let mut same: Vec<&&Line> = inside
                 .iter()
                 .filter(|o| !std::ptr::eq(**o, *l) && cell.is_some() && cell_of(&o.bbox) == cell)
-                .filter(|o| label_of(&o.text).is_none())
+                .filter(|o| is_value(o))
+                .filter(|o| {
+                    o.bbox[1] + o.bbox[3] / 2.0 > l.bbox[1] + l.bbox[3]
+                        || o.bbox[0] >= l.bbox[0] + l.bbox[2] - 2.0
+                })
                 .collect();
             same.sort_by(|a, b| a.bbox[1].total_cmp(&b.bbox[1]));
             if !same.is_empty() {
@@ -1156,7 +1451,7 @@ fn read_title_block(
                 let (cx, cy) = (l.bbox[0] + l.bbox[2], l.bbox[1] + l.bbox[3] / 2.0);
                 inside
                     .iter()
-                    .filter(|o| label_of(&o.text).is_none())
+                    .filter(|o| is_value(o))
                     .filter(|o| {
                         let right = o.bbox[0] >= cx - 2.0
                             && (o.bbox[1] + o.bbox[3] / 2.0 - cy).abs() <= l.bbox[3];
@@ -1176,6 +1471,11 @@ fn read_title_block(
                     .map(|o| o.text.clone())
             }
         };
+        // A general tolerance names a standard or a band: it has a digit
+        // (`ISO 2768-m`, `±0.1`); `DIMENSIONS ARE IN MILLIMETERS` under `UNLESS
+        // OTHERWISE SPECIFIED:` is not one.
+        let value =
+            value.filter(|v| key != "general_tolerance" || v.chars().any(|c| c.is_ascii_digit()));
         if let Some(v) = value {
             out.insert(key.to_string(), serde_json::Value::String(v));
         }
@@ -1296,6 +1596,61 @@ mod tests {
     }
 
     #[test]
+    fn merges_stacked_fits_and_bracketed_deviations() {
+        struct Case {
+            name: &'static str,
+            lines: Vec<Line>,
+            want: Vec<&'static str>,
+        }
+        let cases = [
+            Case {
+                name: "hole class over the shaft class",
+                lines: vec![
+                    line("Ø12.00 k6", [1143.0, 1561.0, 284.0, 67.0], 0),
+                    line("H7", [1348.0, 1507.0, 86.0, 64.0], 0),
+                ],
+                want: vec!["Ø12.00 H7/k6"],
+            },
+            Case {
+                name: "class far from the dimension stays apart",
+                lines: vec![
+                    line("Ø12.00 k6", [1143.0, 1561.0, 284.0, 67.0], 0),
+                    line("H7", [1348.0, 1207.0, 86.0, 64.0], 0),
+                ],
+                want: vec!["H7", "Ø12.00 k6"],
+            },
+        ];
+        for c in cases {
+            let mut got: Vec<String> = merge_stacked_fits(c.lines)
+                .into_iter()
+                .map(|l| l.text)
+                .collect();
+            got.sort();
+            assert_eq!(got, c.want, "{}", c.name);
+        }
+        // Brackets around stacked deviations (SolidWorks): `4.00 (+0.10 / -0.20)`
+        // read as `(+0.10)` over `4.00 -0.20`.
+        let got: Vec<String> = merge_stacked(vec![
+            line("(+0.10)", [1824.0, 502.0, 176.0, 64.0], 0),
+            line("4.00 -0.20", [1700.0, 553.0, 295.0, 67.0], 0),
+        ])
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+        assert_eq!(got, vec!["4.00 +0.10 -0.20"]);
+        assert_eq!(
+            split_nominal("7.50 (-0.20"),
+            Some(("7.50".into(), Some("-0.20".into())))
+        );
+        assert_eq!(split_nominal("60.00 ±0.10"), None);
+        assert_eq!(split_nominal("6.50 0.00").map(|n| n.0), Some("6.50".into()));
+        assert!(!is_tolerance("(0.5)") && is_tolerance("(+0.10)"));
+        assert_eq!(count_prefix("2x3.40±0.10"), Some((2, 2)));
+        assert_eq!(count_prefix("2x 6.00 k6"), Some((3, 2)));
+        assert_eq!(count_prefix("1x45°"), None);
+    }
+
+    #[test]
     fn splits_trailing_words_and_scales() {
         assert_eq!(split_trailing_words("70 REF"), ("70".into(), "REF".into()));
         assert_eq!(
@@ -1309,6 +1664,10 @@ mod tests {
         assert_eq!(
             split_trailing_words("SECTION A"),
             ("SECTION A".into(), String::new())
+        );
+        assert_eq!(
+            split_trailing_words("10.00 max."),
+            ("10.00 max.".into(), String::new())
         );
         assert!(is_scale_ratio("2:1") && !is_scale_ratio("20"));
         assert_eq!(with_diameter_sign("038 H12"), "Ø38 H12");
@@ -1420,7 +1779,12 @@ mod tests {
             std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/drawings");
         let engine = OcrEngine::load(&ocr::Params::default()).unwrap();
         std::fs::create_dir_all("/tmp/edocr-crops").unwrap();
-        for name in ["example_dwg.png", "BM_part.jpg"] {
+        for name in [
+            "example_dwg.png",
+            "BM_part.jpg",
+            "Aufspannung.PDF",
+            "Elevator_bottom.PDF",
+        ] {
             let bytes = std::fs::read(dir.join(name)).unwrap();
             let pre = crate::stages::preprocess::run(&Default::default(), &bytes).unwrap();
             let img = crate::stages::decode_page(&pre.pages[0].png).unwrap();

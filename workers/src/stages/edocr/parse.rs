@@ -150,7 +150,8 @@ pub fn normalise(raw: &str) -> String {
     }
 }
 
-/// `21,5` → `21.5`: a comma between two digits is a decimal comma.
+/// `21,5` → `21.5`: a comma between two digits is a decimal comma; one between a
+/// digit and a letter (`12.00,k6`) is read for a space.
 fn decimal_points(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
@@ -158,7 +159,18 @@ fn decimal_points(s: &str) -> String {
         let between_digits = i > 0
             && chars[i - 1].is_ascii_digit()
             && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
-        out.push(if c == ',' && between_digits { '.' } else { c });
+        // `12.00,k6`: a comma read between a number and its fit class is a space.
+        let before_fit = c == ','
+            && i > 0
+            && chars[i - 1].is_ascii_digit()
+            && chars.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic());
+        out.push(if c == ',' && between_digits {
+            '.'
+        } else if before_fit {
+            ' '
+        } else {
+            c
+        });
     }
     out
 }
@@ -396,8 +408,8 @@ fn round6(x: f64) -> f64 {
 // ---------------------------------------------------------------------------------------
 
 /// Words that may trail a dimension without changing its value (`REF` marks a reference).
-const SUFFIX_WORDS: [&str; 9] = [
-    "REF", "THRU", "TYP.", "TYP", "EQS", "EQ SP", "DEEP", "MAX", "MIN",
+const SUFFIX_WORDS: [&str; 11] = [
+    "REF", "THRU", "TYP.", "TYP", "EQS", "EQ SP", "DEEP", "MAX.", "MAX", "MIN.", "MIN",
 ];
 
 /// Roughness parameters, longest first.
