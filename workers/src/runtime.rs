@@ -599,24 +599,45 @@ async fn compute_report(
 
 /// Reads every page of each job with the process's OCR engine.
 async fn compute_ocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
-    compute_on_pages(ids, ctx, Stage::Ocr, None, |params: &ocr::Params, engine, pages, _| {
-        crate::stages::ocr_pages(params, engine, pages.iter().map(|(i, png)| (*i, png.as_slice())))
-    })
+    compute_on_pages(
+        ids,
+        ctx,
+        Stage::Ocr,
+        None,
+        |params: &ocr::Params, engine, pages, _| {
+            crate::stages::ocr_pages(
+                params,
+                engine,
+                pages.iter().map(|(i, png)| (*i, png.as_slice())),
+            )
+        },
+    )
     .await
 }
 
 /// Reads dimensions, GD&T frames and the title block of each job's pages, from the
 /// page rasters and the `ocr` stage's lines.
 async fn compute_edocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
-    compute_on_pages(ids, ctx, Stage::Edocr, Some(Stage::Ocr), |params: &edocr::Params, engine, pages, ocr_out| {
-        let lines: Vec<ocr::TextLine> = ocr_out
-            .and_then(|o| o.get("text").cloned())
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| StageError::invalid(format!("edocr: malformed ocr output: {e}")))?
-            .unwrap_or_default();
-        crate::stages::edocr_pages(params, engine, pages.iter().map(|(i, png)| (*i, png.as_slice())), &lines)
-    })
+    compute_on_pages(
+        ids,
+        ctx,
+        Stage::Edocr,
+        Some(Stage::Ocr),
+        |params: &edocr::Params, engine, pages, ocr_out| {
+            let lines: Vec<ocr::TextLine> = ocr_out
+                .and_then(|o| o.get("text").cloned())
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| StageError::invalid(format!("edocr: malformed ocr output: {e}")))?
+                .unwrap_or_default();
+            crate::stages::edocr_pages(
+                params,
+                engine,
+                pages.iter().map(|(i, png)| (*i, png.as_slice())),
+                &lines,
+            )
+        },
+    )
     .await
 }
 
@@ -633,7 +654,12 @@ async fn compute_on_pages<P, F>(
 ) -> anyhow::Result<Vec<(JobId, Outcome, f64)>>
 where
     P: serde::de::DeserializeOwned + Default + Send + 'static,
-    F: Fn(&P, &ocr::OcrEngine, &[(u32, Vec<u8>)], Option<Value>) -> Result<(Value, String), StageError>
+    F: Fn(
+            &P,
+            &ocr::OcrEngine,
+            &[(u32, Vec<u8>)],
+            Option<Value>,
+        ) -> Result<(Value, String), StageError>
         + Clone
         + Send
         + 'static,
