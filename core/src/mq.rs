@@ -10,13 +10,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
+use lapin::message::Delivery;
 use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
+    BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
 use sqlx::{PgPool, Row};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -146,6 +148,56 @@ pub async fn declare_topology(ch: &Channel) -> lapin::Result<()> {
         .await?;
     }
     Ok(())
+}
+
+/// Starts a manual-ack consumer on `queue` with a per-consumer prefetch (quorum
+/// queues refuse a global one).
+pub async fn consume(
+    ch: &Channel,
+    queue: &str,
+    tag: &str,
+    prefetch: u16,
+) -> lapin::Result<Consumer> {
+    ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
+    ch.basic_consume(
+        queue,
+        tag,
+        BasicConsumeOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+}
+
+/// A consumer that can deliver no more: the channel or connection is gone.
+#[derive(Debug, thiserror::Error)]
+#[error("consumer of {queue} {why}")]
+pub struct ConsumerLost {
+    pub queue: String,
+    pub why: String,
+}
+
+/// The next delivery, or `Ok(None)` once `shutdown` fires.
+///
+/// # Errors
+/// [`ConsumerLost`] when the consumer failed or the broker closed it.
+pub async fn next_delivery(
+    consumer: &mut Consumer,
+    queue: &str,
+    shutdown: &CancellationToken,
+) -> Result<Option<Delivery>, ConsumerLost> {
+    let lost = |why: String| ConsumerLost {
+        queue: queue.to_string(),
+        why,
+    };
+    tokio::select! {
+        _ = shutdown.cancelled() => Ok(None),
+        d = consumer.next() => match d {
+            Some(Ok(d)) => Ok(Some(d)),
+            Some(Err(e)) => Err(lost(format!("failed: {e}"))),
+            None if shutdown.is_cancelled() => Ok(None),
+            None => Err(lost("was closed by the broker".into())),
+        },
+    }
 }
 
 /// Persistent JSON message properties.

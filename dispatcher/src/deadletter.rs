@@ -9,10 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drawpipe_core::message::StageMessage;
-use drawpipe_core::{db, topology, JobId, Stage};
-use futures::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
-use lapin::types::FieldTable;
+use drawpipe_core::{db, mq, topology, JobId, Stage};
+use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::Channel;
 use sqlx::PgPool;
 use tokio::sync::Notify;
@@ -40,25 +38,9 @@ pub async fn consume(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    channel.basic_qos(16, BasicQosOptions::default()).await?;
-    let mut consumer = channel
-        .basic_consume(
-            topology::DEAD_LETTER_QUEUE,
-            "drawpipe-dispatcher-dead",
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    loop {
-        let delivery = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            d = consumer.next() => d,
-        };
-        let delivery = match delivery {
-            Some(Ok(d)) => d,
-            Some(Err(e)) => anyhow::bail!("dead-letter consumer failed: {e}"),
-            None => anyhow::bail!("dead-letter consumer ended: the broker closed the channel"),
-        };
+    let queue = topology::DEAD_LETTER_QUEUE;
+    let mut consumer = mq::consume(&channel, queue, "drawpipe-dispatcher-dead", 16).await?;
+    while let Some(delivery) = mq::next_delivery(&mut consumer, queue, &shutdown).await? {
         match serde_json::from_slice::<StageMessage>(&delivery.data) {
             Ok(msg) => {
                 let span =

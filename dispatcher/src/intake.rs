@@ -17,10 +17,7 @@ use bytes::Bytes;
 use drawpipe_core::media::{self, SniffError};
 use drawpipe_core::message::{IntakeMessage, IntakeReply, VERSION};
 use drawpipe_core::{db, mq, topology, JobId, StagePlan, StagePlanError};
-use futures::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-};
+use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::Channel;
 use serde_json::Value;
@@ -336,27 +333,15 @@ pub async fn consume(
     submitter: Submitter,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    channel
-        .basic_qos(INTAKE_PREFETCH, BasicQosOptions::default())
-        .await?;
-    let mut consumer = channel
-        .basic_consume(
-            topology::INTAKE_QUEUE,
-            "drawpipe-dispatcher-intake",
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    loop {
-        let delivery = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            d = consumer.next() => d,
-        };
-        let delivery = match delivery {
-            Some(Ok(d)) => d,
-            Some(Err(e)) => anyhow::bail!("intake consumer failed: {e}"),
-            None => anyhow::bail!("intake consumer ended: the broker closed the channel"),
-        };
+    let queue = topology::INTAKE_QUEUE;
+    let mut consumer = mq::consume(
+        &channel,
+        queue,
+        "drawpipe-dispatcher-intake",
+        INTAKE_PREFETCH,
+    )
+    .await?;
+    while let Some(delivery) = mq::next_delivery(&mut consumer, queue, &shutdown).await? {
         let props = &delivery.properties;
         let correlation = props
             .correlation_id()

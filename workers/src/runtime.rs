@@ -24,11 +24,7 @@ use drawpipe_core::report::DrawingInfo;
 use drawpipe_core::{topology, JobId, Stage, StageError, StageStatus};
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    BasicRejectOptions,
-};
-use lapin::types::FieldTable;
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions, BasicRejectOptions};
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 use tokio::sync::{Notify, Semaphore};
@@ -186,38 +182,20 @@ async fn consume_stage(
             (cfg.gpu_batch_max, cfg.gpu_batch_wait, prefetch as u16)
         }
     };
-    ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
     let tag = format!("{}-{}", cfg.name, stage.name());
     let queue = topology::stage_queue(stage);
-    let mut consumer = ch
-        .basic_consume(
-            &queue,
-            &tag,
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
+    let mut consumer = mq::consume(&ch, &queue, &tag, prefetch)
         .await
         .with_context(|| format!("cannot consume {queue}"))?;
     let tracker = TaskTracker::new();
     let inflight = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let mut lost: Option<anyhow::Error> = None;
     loop {
-        let first = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            d = consumer.next() => d,
-        };
-        let first = match first {
-            Some(Ok(d)) => d,
-            Some(Err(e)) => {
-                lost = Some(anyhow::anyhow!("consumer of {queue} failed: {e}"));
-                break;
-            }
-            None => {
-                if !shutdown.is_cancelled() {
-                    lost = Some(anyhow::anyhow!(
-                        "consumer of {queue} was closed by the broker"
-                    ));
-                }
+        let first = match mq::next_delivery(&mut consumer, &queue, &shutdown).await {
+            Ok(Some(d)) => d,
+            Ok(None) => break,
+            Err(e) => {
+                lost = Some(e.into());
                 break;
             }
         };
