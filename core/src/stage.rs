@@ -104,7 +104,7 @@ impl Stage {
     pub fn is_available(self) -> bool {
         matches!(
             self,
-            Stage::Preprocess | Stage::Ocr | Stage::Edocr | Stage::Report
+            Stage::Preprocess | Stage::Ocr | Stage::Edocr | Stage::Tolerance | Stage::Report
         )
     }
 
@@ -292,6 +292,7 @@ mod tests {
                     Stage::Preprocess,
                     Stage::Ocr,
                     Stage::Edocr,
+                    Stage::Tolerance,
                     Stage::Report,
                 ]),
             },
@@ -313,7 +314,17 @@ mod tests {
             },
             Case {
                 input: "tolerance",
-                want: Err(StagePlanError::Unavailable(vec!["tolerance".into()])),
+                want: Ok(vec![
+                    Stage::Preprocess,
+                    Stage::Ocr,
+                    Stage::Edocr,
+                    Stage::Tolerance,
+                    Stage::Report,
+                ]),
+            },
+            Case {
+                input: "vl",
+                want: Err(StagePlanError::Unavailable(vec!["vl".into()])),
             },
         ];
         for c in cases {

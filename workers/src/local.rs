@@ -10,7 +10,7 @@ use drawpipe_core::report::{DrawingInfo, Report};
 use drawpipe_core::{JobId, Stage, StageError, StagePlan, StageStatus};
 use sha2::{Digest, Sha256};
 
-use crate::stages::{edocr, ocr, preprocess, report, PageRaster};
+use crate::stages::{edocr, ocr, preprocess, report, tolerance, PageRaster};
 
 /// Analyses one file with `plan`.
 ///
@@ -65,6 +65,7 @@ pub fn analyze_bytes(bytes: &[u8], plan: &StagePlan, params: &preprocess::Params
                         out
                     })
                     .map_err(|e| e.to_string()),
+                Stage::Tolerance => predict_tolerances(&runs).map_err(|e| e.to_string()),
                 other => Err(format!("stage {other} is not available in this build")),
             }
         };
@@ -130,6 +131,27 @@ fn read_dimensions(
         .unwrap_or_default();
     let pages = pages.iter().map(|p| (p.info.index, p.png.as_slice()));
     crate::stages::edocr_pages(&edocr::Params::default(), ocr_engine()?, pages, &lines)
+}
+
+/// Runs `tolerance` on the `edocr` run's dimensions and title block, default options.
+fn predict_tolerances(runs: &[report::StageRun]) -> Result<serde_json::Value, StageError> {
+    static MODEL: OnceLock<Result<tolerance::ToleranceModel, String>> = OnceLock::new();
+    let model = MODEL
+        .get_or_init(|| {
+            tolerance::ToleranceModel::load(
+                &tolerance::model_dir(&crate::ort_env::models_dir()),
+                "cpu",
+            )
+            .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| StageError::Other(e.clone().into()))?;
+    let edocr_out = runs
+        .iter()
+        .find(|r| r.stage == Stage::Edocr)
+        .and_then(|r| r.output.as_ref());
+    let input = tolerance::Input::from_edocr_output(edocr_out);
+    tolerance::run(model, &tolerance::Params::default(), &input)
 }
 
 /// Runs `ocr` over in-memory page rasters.

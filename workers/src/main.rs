@@ -147,6 +147,10 @@ struct WorkerArgs {
     /// PostgreSQL connections (default 8).
     #[arg(long, env = "DRAWPIPE_DB_MAX_CONNECTIONS", default_value_t = 8)]
     db_max_connections: u32,
+    /// XGBoost device for `tolerance`: cpu, or cuda / cuda:N with an XGBoost built
+    /// with CUDA (default cpu: its data is small).
+    #[arg(long, env = "DRAWPIPE_TOLERANCE_DEVICE", default_value = "cpu")]
+    tolerance_device: String,
 }
 
 impl WorkerArgs {
@@ -200,6 +204,7 @@ impl WorkerArgs {
             db_max_connections: self.db_max_connections.max(2),
             name: format!("{}-{}", host.trim(), std::process::id()),
             metrics_listen: self.metrics_listen,
+            tolerance_device: self.tolerance_device,
         })
     }
 }

@@ -33,7 +33,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::metrics::WorkerMetrics;
-use crate::stages::{edocr, ocr, preprocess, report, PageRaster};
+use crate::stages::{edocr, ocr, preprocess, report, tolerance, PageRaster};
 
 /// How a worker runs; see `drawpipe worker --help` for defaults.
 #[derive(Debug, Clone)]
@@ -55,6 +55,8 @@ pub struct WorkerConfig {
     pub name: String,
     /// Where to serve Prometheus metrics; none when `None`.
     pub metrics_listen: Option<String>,
+    /// XGBoost device for `tolerance` (`cpu`, `cuda:N`).
+    pub tolerance_device: String,
 }
 
 struct Ctx {
@@ -64,6 +66,8 @@ struct Ctx {
     compute: Arc<Semaphore>,
     /// Loaded once at start when this worker runs `ocr`.
     ocr: Option<Arc<ocr::OcrEngine>>,
+    /// Loaded once at start when this worker runs `tolerance`.
+    tolerance: Option<Arc<tolerance::ToleranceModel>>,
     metrics: Arc<WorkerMetrics>,
 }
 
@@ -117,6 +121,21 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     } else {
         None
     };
+    let tolerance = if cfg.stages.contains(&Stage::Tolerance) {
+        let device = cfg.tolerance_device.clone();
+        let model = tokio::task::spawn_blocking(move || {
+            tolerance::ToleranceModel::load(
+                &tolerance::model_dir(&crate::ort_env::models_dir()),
+                &device,
+            )
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("cannot load the tolerance model: {e}"))?;
+        tracing::info!(device = model.device(), version = %model.manifest.version, "tolerance model ready");
+        Some(Arc::new(model))
+    } else {
+        None
+    };
     let metrics = Arc::new(WorkerMetrics::default());
     if let Some(addr) = &cfg.metrics_listen {
         let listener = metrics.clone().serve(addr.clone(), shutdown.clone());
@@ -136,6 +155,7 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
         relay: relay.waker(),
         compute: Arc::new(Semaphore::new(threads)),
         ocr,
+        tolerance,
         metrics: metrics.clone(),
     });
     tracing::info!(worker = %cfg.name, stages = ?cfg.stages.iter().map(|s| s.name()).collect::<Vec<_>>(), "worker started");
@@ -304,6 +324,7 @@ async fn handle(stage: Stage, ids: &[JobId], ctx: &Ctx) -> anyhow::Result<()> {
         Stage::Preprocess => compute_preprocess(&live_ids, ctx).await?,
         Stage::Ocr => compute_ocr(&live_ids, ctx).await?,
         Stage::Edocr => compute_edocr(&live_ids, ctx).await?,
+        Stage::Tolerance => compute_tolerance(&live_ids, ctx).await?,
         Stage::Report => compute_report(&live_ids, &attempts, ctx).await?,
         other => live_ids
             .iter()
@@ -619,6 +640,59 @@ async fn compute_edocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, O
     .await
 }
 
+/// Predicts each job's tolerances from its `edocr` output and `options.tolerance`.
+async fn compute_tolerance(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
+    let model = ctx
+        .tolerance
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("this worker consumes tolerance but has no model"))?;
+    let uuids: Vec<Uuid> = ids.iter().map(|j| j.0).collect();
+    let rows = with_retries(|| {
+        sqlx::query(
+            "SELECT j.id, j.options -> 'tolerance', s.output FROM jobs j \
+             LEFT JOIN stage_runs s ON s.job_id = j.id AND s.stage = 'edocr' WHERE j.id = ANY($1)",
+        )
+        .bind(&uuids)
+        .fetch_all(&ctx.pool)
+    })
+    .await?;
+    let jobs: Vec<(JobId, Option<Value>, Option<Value>)> = rows
+        .into_iter()
+        .map(|r| (JobId(r.get(0)), r.get(1), r.get(2)))
+        .collect();
+    // One prediction is microseconds: the whole batch runs in one blocking task.
+    let out = tokio::task::spawn_blocking(move || {
+        jobs.into_iter()
+            .map(|(job, opts, edocr_out)| {
+                let start = Instant::now();
+                let params: tolerance::Params = match opts.map(serde_json::from_value).transpose() {
+                    Ok(p) => p.unwrap_or_default(),
+                    Err(e) => {
+                        return (
+                            job,
+                            Outcome::Invalid(format!("options.tolerance: {e}")),
+                            0.0,
+                        )
+                    }
+                };
+                let input = tolerance::Input::from_edocr_output(edocr_out.as_ref());
+                let outcome = match tolerance::run(&model, &params, &input) {
+                    Ok(output) => Outcome::Done {
+                        output,
+                        device: model.device().to_string(),
+                        pages: vec![],
+                        report: None,
+                    },
+                    Err(e) => stage_error(e),
+                };
+                (job, outcome, start.elapsed().as_secs_f64() * 1000.0)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    Ok(out)
+}
+
 /// Runs an inference stage per job over its page rasters with the process's OCR
 /// engine: loads the job's `options.<stage>` as `P` and, when `input` is given, that
 /// stage's output; then runs `f` on the blocking pool, jobs in parallel up to the
@@ -715,7 +789,21 @@ async fn insert_result_rows(
     const TITLE: &str =
         "drawing_number text, title text, material text, scale text, sheet text, revision text, \
                          date text, weight text, general_tolerance text, fields jsonb";
+    const TOLERANCE: &str = "flatness_mm float8, cylindricity_mm float8, position_mm float8, \
+                             perpendicularity_mm float8, manufacturability float8, difficulty text, \
+                             assemblability float8, material text, material_source text, process text, \
+                             process_source text, features jsonb, assumptions text[], model_version text";
     for (job, (_, report, _)) in reports {
+        if let Some(t) = report.get("tolerances").filter(|t| t.is_object()) {
+            insert_recordset(
+                tx,
+                "tolerance_predictions",
+                TOLERANCE,
+                *job,
+                Value::Array(vec![tolerance_row(t)]),
+            )
+            .await?;
+        }
         if let Some(rows) = geometry_rows(report.get("text"), "line_index") {
             insert_recordset(tx, "text_lines", TEXT, *job, rows).await?;
         }
@@ -741,6 +829,26 @@ async fn insert_result_rows(
         }
     }
     Ok(())
+}
+
+/// Flattens the report's `tolerances` object into a `tolerance_predictions` row.
+fn tolerance_row(t: &Value) -> Value {
+    serde_json::json!({
+        "flatness_mm": t["flatness_mm"],
+        "cylindricity_mm": t["cylindricity_mm"],
+        "position_mm": t["position_mm"],
+        "perpendicularity_mm": t["perpendicularity_mm"],
+        "manufacturability": t["manufacturability"]["score"],
+        "difficulty": t["manufacturability"]["difficulty"],
+        "assemblability": t["assemblability"]["score"],
+        "material": t["material"]["name"],
+        "material_source": t["material"]["source"],
+        "process": t["process"]["name"],
+        "process_source": t["process"]["source"],
+        "features": t["features"],
+        "assumptions": t["assumptions"],
+        "model_version": t["model"]["version"],
+    })
 }
 
 /// Turns report items (`page`, `polygon` [[x, y]; 4], `bbox` [x, y, w, h], …) into

@@ -6,6 +6,7 @@ pub mod edocr;
 pub mod ocr;
 pub mod preprocess;
 pub mod report;
+pub mod tolerance;
 
 /// A page raster a stage produced: grayscale PNG bytes plus its description.
 #[derive(Debug, Clone)]

@@ -1,0 +1,768 @@
+//! The `tolerance` stage: XGBoost predictions of the flatness, cylindricity, position
+//! and perpendicularity a part's process achieves, plus manufacturability and
+//! assemblability scores, from features of the dimensions `edocr` read.
+//!
+//! The model (`models/tolerance/model.ubj`) is trained by
+//! `models/training/tolerance/train.py` on a documented process-capability model
+//! (`capability.py`); its manifest pins the file's sha256 and lists the feature and
+//! target order, which [`Features::vector`] and [`ToleranceModel::predict`] follow.
+//!
+//! Features (all mm unless stated):
+//! - `largest_diameter_mm`: the largest Ø (or SØ) nominal; 0 for a prismatic part.
+//! - `length_mm`: the largest linear nominal (else the largest diameter).
+//! - `thickness_mm`: the smallest linear nominal of at least 0.5 mm (else length / 10).
+//! - `hardness_hb`, `youngs_modulus_gpa`: from the material: job option, else the title
+//!   block's material matched by name, else steel.
+//! - `process`: job option, else `turning` for a rotational part (at least as many
+//!   diameters as linear dimensions), else `milling`.
+//! - `tightest_tolerance_mm`: the narrowest `upper − lower` of any length dimension;
+//!   else the ISO 2768 general tolerance (the drawing's class, else `m`) of the
+//!   largest size, as a width.
+//!
+//! Every value not read from the drawing is listed in the output's `assumptions`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use drawpipe_core::StageError;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Processes in the model's `process` code order (capability.py's PROCESSES).
+pub const PROCESSES: [&str; 6] = [
+    "grinding",
+    "turning",
+    "milling",
+    "die_casting",
+    "additive",
+    "sand_casting",
+];
+
+/// Known materials: (name, hardness HB, Young's modulus GPa, name fragments matched
+/// case-insensitively against the title block's material).
+const MATERIALS: [(&str, f64, f64, &[&str]); 5] = [
+    (
+        "steel",
+        200.0,
+        200.0,
+        &[
+            "steel", "stahl", "s235", "s355", "c45", "42crmo", "1.43", "1.40", "1.03", "1.05",
+            "16mncr", "inox", "aisi", "x5crni", "gs-", "st37", "st52", "ss 1", "ss 2",
+        ],
+    ),
+    (
+        "aluminum",
+        50.0,
+        70.0,
+        &[
+            "alu", "almg", "alsi", "alcu", "alzn", "6061", "6082", "7075", "2024", "en aw",
+        ],
+    ),
+    (
+        "plastic",
+        15.0,
+        3.0,
+        &[
+            "plastic",
+            "kunststoff",
+            "pa6",
+            "pa 6",
+            "pom",
+            "abs",
+            "ptfe",
+            "peek",
+            "nylon",
+            "polyamid",
+            "pe-hd",
+            "hdpe",
+            "pp ",
+            "pvc",
+            "pmma",
+            "pc ",
+        ],
+    ),
+    (
+        "titanium",
+        275.0,
+        110.0,
+        &["titan", "ti6al4v", "ti-6al", "grade 5", "ti gr"],
+    ),
+    (
+        "brass",
+        100.0,
+        100.0,
+        &["brass", "messing", "cuzn", "ms58", "cw614", "cw617"],
+    ),
+];
+
+/// Per-job options (`options.tolerance`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// A known material name (steel, aluminum, plastic, titanium, brass) or any name
+    /// with `hardness_hb` and `youngs_modulus_gpa` given.
+    pub material: Option<String>,
+    pub hardness_hb: Option<f64>,
+    pub youngs_modulus_gpa: Option<f64>,
+    /// One of [`PROCESSES`].
+    pub process: Option<String>,
+}
+
+/// What the stage reads from the `edocr` output.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    pub dimensions: Vec<Value>,
+    pub title_block: serde_json::Map<String, Value>,
+}
+
+impl Input {
+    /// Takes `dimensions` and `title_block` from an `edocr` stage output.
+    pub fn from_edocr_output(out: Option<&Value>) -> Input {
+        let dimensions = out
+            .and_then(|o| o.get("dimensions"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let title_block = out
+            .and_then(|o| o.get("title_block"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        Input {
+            dimensions,
+            title_block,
+        }
+    }
+}
+
+/// The model's input row, with where each value came from.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Features {
+    pub largest_diameter_mm: f64,
+    pub length_mm: f64,
+    pub thickness_mm: f64,
+    pub hardness_hb: f64,
+    pub youngs_modulus_gpa: f64,
+    pub process: String,
+    pub tightest_tolerance_mm: f64,
+    pub material: String,
+    pub material_source: String,
+    pub process_source: String,
+    /// Values not read from the drawing, in words.
+    pub assumptions: Vec<String>,
+}
+
+impl Features {
+    /// The row in the model's feature order (capability.py's FEATURES).
+    pub fn vector(&self) -> [f32; 7] {
+        let code = PROCESSES
+            .iter()
+            .position(|p| *p == self.process)
+            .unwrap_or(2) as f32;
+        [
+            self.largest_diameter_mm as f32,
+            self.length_mm as f32,
+            self.thickness_mm as f32,
+            self.hardness_hb as f32,
+            self.youngs_modulus_gpa as f32,
+            code,
+            self.tightest_tolerance_mm as f32,
+        ]
+    }
+}
+
+/// One prediction.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Prediction {
+    pub flatness_mm: f64,
+    pub cylindricity_mm: f64,
+    pub position_mm: f64,
+    pub perpendicularity_mm: f64,
+    pub manufacturability: f64,
+    pub difficulty: &'static str,
+    pub assemblability: f64,
+}
+
+impl Prediction {
+    /// From the model's six outputs (four log10 tolerances, two scores).
+    pub fn from_outputs(o: &[f32]) -> Prediction {
+        let tol = |v: f32| round6(10f64.powf(v as f64));
+        let score = |v: f32| round6((v as f64).clamp(0.0, 1.0));
+        let manufacturability = score(o[4]);
+        Prediction {
+            flatness_mm: tol(o[0]),
+            cylindricity_mm: tol(o[1]),
+            position_mm: tol(o[2]),
+            perpendicularity_mm: tol(o[3]),
+            manufacturability,
+            difficulty: difficulty(manufacturability),
+            assemblability: score(o[5]),
+        }
+    }
+}
+
+/// capability.py's bands.
+pub fn difficulty(score: f64) -> &'static str {
+    if score >= 0.7 {
+        "easy"
+    } else if score >= 0.4 {
+        "medium"
+    } else {
+        "hard"
+    }
+}
+
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+/// The model's manifest (models/tolerance/manifest.json), the fields we check.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    pub name: String,
+    pub version: String,
+    pub file: String,
+    pub sha256: String,
+    pub features: Vec<String>,
+    pub targets: Vec<String>,
+}
+
+/// The loaded XGBoost model. XGBoost's predictor is not re-entrant, so calls are
+/// serialised; one prediction takes microseconds.
+pub struct ToleranceModel {
+    booster: Mutex<xgb::Booster>,
+    pub manifest: Manifest,
+    device: String,
+}
+
+impl std::fmt::Debug for ToleranceModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToleranceModel")
+            .field("manifest", &self.manifest)
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+/// The model folder in a model repository.
+pub fn model_dir(models: &Path) -> PathBuf {
+    models.join("tolerance")
+}
+
+impl ToleranceModel {
+    /// Loads and verifies the model. `device` is `cpu` (default) or `cuda[:N]`;
+    /// CUDA needs an XGBoost library built with it (the pinned xgboost-cpu is not), and
+    /// the error says so.
+    ///
+    /// # Errors
+    /// A missing or mismatched file, naming it; a manifest whose features or targets
+    /// differ from this build's; a device XGBoost refuses.
+    pub fn load(dir: &Path, device: &str) -> Result<ToleranceModel, StageError> {
+        let manifest_path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+            StageError::Other(format!("cannot read {}: {e}", manifest_path.display()).into())
+        })?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+            StageError::Other(format!("malformed {}: {e}", manifest_path.display()).into())
+        })?;
+        let expected_features = [
+            "largest_diameter_mm",
+            "length_mm",
+            "thickness_mm",
+            "hardness_hb",
+            "youngs_modulus_gpa",
+            "process",
+            "tightest_tolerance_mm",
+        ];
+        if manifest.features != expected_features || manifest.targets.len() != 6 {
+            return Err(StageError::Other(
+                format!(
+                    "{}: features {:?} / {} targets do not match this build's {:?} / 6",
+                    manifest_path.display(),
+                    manifest.features,
+                    manifest.targets.len(),
+                    expected_features
+                )
+                .into(),
+            ));
+        }
+        let model_path = dir.join(&manifest.file);
+        let bytes = std::fs::read(&model_path).map_err(|e| {
+            StageError::Other(
+                format!(
+                    "cannot read {}: {e} (it is committed; restore it with git checkout)",
+                    model_path.display()
+                )
+                .into(),
+            )
+        })?;
+        let sha = hex::encode(Sha256::digest(&bytes));
+        if sha != manifest.sha256 {
+            return Err(StageError::Other(
+                format!(
+                    "sha256 mismatch for {}: manifest pins {}, file has {sha}",
+                    model_path.display(),
+                    manifest.sha256
+                )
+                .into(),
+            ));
+        }
+        let mut booster = xgb::Booster::load_buffer(&bytes).map_err(|e| {
+            StageError::Other(format!("XGBoost cannot load {}: {e}", model_path.display()).into())
+        })?;
+        let device = if device.is_empty() { "cpu" } else { device };
+        booster.set_param("device", device).map_err(|e| {
+            StageError::Other(format!("XGBoost refuses device {device}: {e}").into())
+        })?;
+        Ok(ToleranceModel {
+            booster: Mutex::new(booster),
+            manifest,
+            device: device.to_string(),
+        })
+    }
+
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+
+    /// Predicts rows (each in the model's feature order): six outputs per row.
+    ///
+    /// # Errors
+    /// When XGBoost fails.
+    pub fn predict_rows(&self, rows: &[[f32; 7]]) -> Result<Vec<[f32; 6]>, StageError> {
+        if rows.is_empty() {
+            return Ok(vec![]);
+        }
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        let dmat = xgb::DMatrix::from_dense(&flat, rows.len())
+            .map_err(|e| StageError::Other(format!("XGBoost DMatrix: {e}").into()))?;
+        let out = {
+            let booster = self.booster.lock().unwrap_or_else(|p| p.into_inner());
+            booster
+                .predict(&dmat)
+                .map_err(|e| StageError::Other(format!("XGBoost predict: {e}").into()))?
+        };
+        if out.len() != rows.len() * 6 {
+            return Err(StageError::Other(
+                format!(
+                    "XGBoost returned {} values for {} rows × 6 targets",
+                    out.len(),
+                    rows.len()
+                )
+                .into(),
+            ));
+        }
+        Ok(out
+            .chunks_exact(6)
+            .map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]])
+            .collect())
+    }
+}
+
+/// Derives the features of one job (see the module doc for the rules).
+///
+/// # Errors
+/// `Invalid` for an unknown process, or an unknown material without its properties.
+pub fn features(params: &Params, input: &Input) -> Result<Features, StageError> {
+    let mut assumptions = Vec::new();
+    let mut diameters = Vec::new();
+    let mut linears = Vec::new();
+    let mut tightest: Option<f64> = None;
+    let mut general_class: Option<String> = None;
+    for d in &input.dimensions {
+        let kind = d.get("kind").and_then(Value::as_str).unwrap_or("");
+        let unit = d.get("unit").and_then(Value::as_str).unwrap_or("mm");
+        if let Some(g) = d.get("general_tolerance").and_then(Value::as_str) {
+            general_class.get_or_insert_with(|| g.to_string());
+        }
+        let Some(nominal) = d.get("nominal").and_then(Value::as_f64) else {
+            continue;
+        };
+        let scale = match unit {
+            "mm" => 1.0,
+            "in" => 25.4,
+            _ => continue,
+        };
+        let nominal = nominal * scale;
+        match kind {
+            "diameter" | "spherical_diameter" => diameters.push(nominal),
+            "linear" => linears.push(nominal),
+            _ => {}
+        }
+        if matches!(
+            kind,
+            "diameter" | "spherical_diameter" | "linear" | "radius" | "spherical_radius"
+        ) {
+            let (u, l) = (
+                d.get("upper").and_then(Value::as_f64),
+                d.get("lower").and_then(Value::as_f64),
+            );
+            if let (Some(u), Some(l)) = (u, l) {
+                let width = (u - l) * scale;
+                if width > 0.0 {
+                    tightest = Some(tightest.map_or(width, |t: f64| t.min(width)));
+                }
+            }
+        }
+    }
+    if let Some(g) = input
+        .title_block
+        .get("general_tolerance")
+        .and_then(Value::as_str)
+    {
+        general_class.get_or_insert_with(|| g.to_string());
+    }
+    let max = |v: &[f64]| {
+        v.iter()
+            .copied()
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
+    };
+    let largest_diameter_mm = max(&diameters).unwrap_or(0.0);
+    let length_mm = match max(&linears) {
+        Some(l) => l,
+        None if largest_diameter_mm > 0.0 => {
+            assumptions.push("no linear dimension: length taken as the largest diameter".into());
+            largest_diameter_mm
+        }
+        None => {
+            assumptions.push("no dimension read: length assumed 100 mm".into());
+            100.0
+        }
+    };
+    let thickness_mm = match linears
+        .iter()
+        .copied()
+        .filter(|&l| l >= 0.5)
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.min(x))))
+    {
+        Some(t) => t,
+        None => {
+            assumptions.push("no linear dimension: thickness assumed length / 10".into());
+            length_mm / 10.0
+        }
+    };
+    let largest = largest_diameter_mm.max(length_mm);
+    let tightest_tolerance_mm = match tightest {
+        Some(t) => t,
+        None => {
+            let class = general_class
+                .as_deref()
+                .and_then(iso2768_class)
+                .unwrap_or('m');
+            let width = 2.0 * iso2768_deviation(class, largest);
+            assumptions.push(format!(
+                "no toleranced dimension: tightest tolerance taken as ISO 2768-{class} at {largest} mm (±{})",
+                width / 2.0
+            ));
+            width
+        }
+    };
+
+    // Material: options, else the title block, else steel.
+    let (material, hardness_hb, youngs_modulus_gpa, material_source) = match (
+        &params.material,
+        params.hardness_hb,
+        params.youngs_modulus_gpa,
+    ) {
+        (name, Some(h), Some(e)) => (
+            name.clone().unwrap_or_else(|| "custom".into()),
+            h,
+            e,
+            "options",
+        ),
+        (Some(name), _, _) => {
+            let (n, h, e) = known_material(name).ok_or_else(|| {
+                    StageError::invalid(format!(
+                        "options.tolerance.material {name:?} is not one of steel, aluminum, plastic, titanium, brass; \
+                         give hardness_hb and youngs_modulus_gpa with it"
+                    ))
+                })?;
+            (n.to_string(), h, e, "options")
+        }
+        (None, _, _) => match input
+            .title_block
+            .get("material")
+            .and_then(Value::as_str)
+            .and_then(|m| match_material(m).map(|r| (m, r)))
+        {
+            Some((_, (n, h, e))) => (n.to_string(), h, e, "title_block"),
+            None => {
+                assumptions.push("material not found: steel assumed".into());
+                ("steel".into(), 200.0, 200.0, "default")
+            }
+        },
+    };
+
+    let (process, process_source) = match &params.process {
+        Some(p) => {
+            let p = p.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+            if !PROCESSES.contains(&p.as_str()) {
+                return Err(StageError::invalid(format!(
+                    "options.tolerance.process {p:?} is not one of {}",
+                    PROCESSES.join(", ")
+                )));
+            }
+            (p, "options")
+        }
+        None => {
+            let rotational = !diameters.is_empty() && diameters.len() >= linears.len();
+            let p = if rotational { "turning" } else { "milling" };
+            assumptions.push(format!(
+                "process not given: {p} assumed ({} diameters, {} linear dimensions)",
+                diameters.len(),
+                linears.len()
+            ));
+            (p.to_string(), "default")
+        }
+    };
+
+    Ok(Features {
+        largest_diameter_mm,
+        length_mm,
+        thickness_mm,
+        hardness_hb,
+        youngs_modulus_gpa,
+        process,
+        tightest_tolerance_mm,
+        material,
+        material_source: material_source.into(),
+        process_source: process_source.into(),
+        assumptions,
+    })
+}
+
+fn known_material(name: &str) -> Option<(&'static str, f64, f64)> {
+    let n = name.trim().to_ascii_lowercase();
+    MATERIALS
+        .iter()
+        .find(|m| m.0 == n || (n == "aluminium" && m.0 == "aluminum"))
+        .map(|m| (m.0, m.1, m.2))
+}
+
+/// Matches a title block's material text (`S235JR`, `AlMg3`, `PA6`, …) to a known one.
+pub fn match_material(text: &str) -> Option<(&'static str, f64, f64)> {
+    let t = format!("{} ", text.to_lowercase());
+    known_material(text.trim()).or_else(|| {
+        MATERIALS
+            .iter()
+            .find(|m| m.3.iter().any(|frag| t.contains(frag)))
+            .map(|m| (m.0, m.1, m.2))
+    })
+}
+
+/// The class letter of an `ISO 2768-m` / `ISO 2768-mK` text.
+fn iso2768_class(text: &str) -> Option<char> {
+    let after = text.rsplit('-').next()?;
+    after
+        .chars()
+        .next()
+        .map(|c| c.to_ascii_lowercase())
+        .filter(|c| matches!(c, 'f' | 'm' | 'c' | 'v'))
+}
+
+/// ISO 2768-1 permissible deviation (±, mm) for linear sizes.
+pub fn iso2768_deviation(class: char, size_mm: f64) -> f64 {
+    // Upper bounds of the size ranges, then f, m, c, v deviations.
+    const TABLE: [(f64, [f64; 4]); 8] = [
+        (3.0, [0.05, 0.1, 0.2, 0.2]),
+        (6.0, [0.05, 0.1, 0.3, 0.5]),
+        (30.0, [0.1, 0.2, 0.5, 1.0]),
+        (120.0, [0.15, 0.3, 0.8, 1.5]),
+        (400.0, [0.2, 0.5, 1.2, 2.5]),
+        (1000.0, [0.3, 0.8, 2.0, 4.0]),
+        (2000.0, [0.5, 1.2, 3.0, 6.0]),
+        (f64::INFINITY, [0.5, 2.0, 4.0, 8.0]),
+    ];
+    let col = match class {
+        'f' => 0,
+        'c' => 2,
+        'v' => 3,
+        _ => 1,
+    };
+    TABLE
+        .iter()
+        .find(|(upto, _)| size_mm <= *upto)
+        .map(|(_, d)| d[col])
+        .unwrap_or(2.0)
+}
+
+/// Runs the stage for one job: `{"tolerances": {...}}`.
+///
+/// # Errors
+/// `Invalid` for bad options; `Other` when XGBoost fails.
+pub fn run(model: &ToleranceModel, params: &Params, input: &Input) -> Result<Value, StageError> {
+    let f = features(params, input)?;
+    let out = model.predict_rows(&[f.vector()])?;
+    let p = Prediction::from_outputs(&out[0]);
+    Ok(serde_json::json!({
+        "tolerances": {
+            "flatness_mm": p.flatness_mm,
+            "cylindricity_mm": p.cylindricity_mm,
+            "position_mm": p.position_mm,
+            "perpendicularity_mm": p.perpendicularity_mm,
+            "manufacturability": { "score": p.manufacturability, "difficulty": p.difficulty },
+            "assemblability": { "score": p.assemblability },
+            "material": {
+                "name": f.material,
+                "hardness_hb": f.hardness_hb,
+                "youngs_modulus_gpa": f.youngs_modulus_gpa,
+                "source": f.material_source,
+            },
+            "process": { "name": f.process, "source": f.process_source },
+            "features": {
+                "largest_diameter_mm": f.largest_diameter_mm,
+                "length_mm": f.length_mm,
+                "thickness_mm": f.thickness_mm,
+                "tightest_tolerance_mm": f.tightest_tolerance_mm,
+            },
+            "assumptions": f.assumptions,
+            "model": { "name": model.manifest.name, "version": model.manifest.version, "sha256": model.manifest.sha256 },
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn model() -> ToleranceModel {
+        let dir = model_dir(&crate::ort_env::models_dir());
+        ToleranceModel::load(&dir, "cpu").expect("load the committed tolerance model")
+    }
+
+    /// The Rust predictions equal the training script's on the same held-out rows.
+    #[test]
+    fn predictions_equal_the_training_script() {
+        let m = model();
+        let path = model_dir(&crate::ort_env::models_dir()).join("check_rows.csv");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        assert_eq!(header.len(), 13, "7 features + 6 predictions");
+        let mut rows = Vec::new();
+        let mut expected = Vec::new();
+        for line in lines {
+            let v: Vec<f32> = line
+                .split(',')
+                .map(|s| s.parse::<f64>().unwrap() as f32)
+                .collect();
+            rows.push([v[0], v[1], v[2], v[3], v[4], v[5], v[6]]);
+            expected.push([v[7], v[8], v[9], v[10], v[11], v[12]]);
+        }
+        assert!(rows.len() >= 50, "{} rows", rows.len());
+        let got = m.predict_rows(&rows).unwrap();
+        let mut worst = 0f32;
+        for (g, e) in got.iter().zip(&expected) {
+            for (a, b) in g.iter().zip(e) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+        assert!(worst <= 1e-5, "largest difference {worst}");
+        // And the rows are not trivially the same prediction.
+        let distinct: std::collections::BTreeSet<i64> =
+            got.iter().map(|g| (g[0] * 1e4) as i64).collect();
+        assert!(distinct.len() > 20);
+    }
+
+    fn dim(kind: &str, nominal: f64, upper: Option<f64>, lower: Option<f64>) -> Value {
+        json!({"kind": kind, "nominal": nominal, "unit": "mm", "upper": upper, "lower": lower})
+    }
+
+    #[test]
+    fn features_from_dimensions_and_title_block() {
+        let input = Input {
+            dimensions: vec![
+                dim("diameter", 38.0, Some(0.25), Some(0.0)),
+                dim("diameter", 21.5, Some(0.1), Some(-0.1)),
+                dim("linear", 16.0, None, None),
+                dim("linear", 5.0, None, None),
+                dim("chamfer", 1.0, None, None),
+            ],
+            title_block: json!({"material": "SS 1914", "general_tolerance": "ISO 2768-m"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        };
+        let f = features(&Params::default(), &input).unwrap();
+        assert_eq!(f.largest_diameter_mm, 38.0);
+        assert_eq!(f.length_mm, 16.0);
+        assert_eq!(f.thickness_mm, 5.0);
+        assert!((f.tightest_tolerance_mm - 0.2).abs() < 1e-9);
+        assert_eq!(f.process, "turning");
+        assert_eq!(f.process_source, "default");
+        // "SS 1914" is no name we know: steel is assumed, and said so.
+        assert_eq!(f.material_source, "default");
+        assert!(f.assumptions.iter().any(|a| a.contains("steel")));
+
+        let alu = Input {
+            title_block: json!({"material": "EN AW-6082 T6"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            ..Input::default()
+        };
+        let f = features(&Params::default(), &alu).unwrap();
+        assert_eq!(
+            (f.material.as_str(), f.material_source.as_str()),
+            ("aluminum", "title_block")
+        );
+        assert_eq!(f.youngs_modulus_gpa, 70.0);
+        // No dimensions: general tolerance of the assumed 100 mm length, ISO 2768-m ±0.3.
+        assert!((f.tightest_tolerance_mm - 0.6).abs() < 1e-9);
+
+        let bad = Params {
+            process: Some("welding".into()),
+            ..Params::default()
+        };
+        let err = features(&bad, &alu).unwrap_err().to_string();
+        assert!(err.contains("welding") && err.contains("turning"), "{err}");
+    }
+
+    #[test]
+    fn predictions_follow_the_capability_model() {
+        let m = model();
+        let part = |tightest: f64| Input {
+            dimensions: vec![
+                dim(
+                    "diameter",
+                    40.0,
+                    Some(tightest / 2.0),
+                    Some(-tightest / 2.0),
+                ),
+                dim("linear", 120.0, None, None),
+                dim("linear", 20.0, None, None),
+            ],
+            ..Input::default()
+        };
+        let run_with = |process: &str, tightest: f64| {
+            let params = Params {
+                process: Some(process.into()),
+                ..Params::default()
+            };
+            let out = run(&m, &params, &part(tightest)).unwrap();
+            out["tolerances"].clone()
+        };
+        let ground = run_with("grinding", 0.05);
+        let cast = run_with("sand_casting", 0.05);
+        // Grinding holds form and position far tighter than sand casting.
+        for key in [
+            "flatness_mm",
+            "cylindricity_mm",
+            "position_mm",
+            "perpendicularity_mm",
+        ] {
+            let (g, c) = (ground[key].as_f64().unwrap(), cast[key].as_f64().unwrap());
+            assert!(
+                g > 0.0 && g * 5.0 < c,
+                "{key}: grinding {g}, sand casting {c}"
+            );
+        }
+        // A ±0.025 requirement is easy to grind and hard to sand-cast.
+        assert_eq!(ground["manufacturability"]["difficulty"], "easy");
+        assert_eq!(cast["manufacturability"]["difficulty"], "hard");
+        assert_eq!(ground["material"]["name"], "steel");
+        assert_eq!(ground["process"]["source"], "options");
+    }
+}
