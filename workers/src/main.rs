@@ -38,6 +38,16 @@ enum Command {
     /// `<stem>.csv` beside it (eDOCr2 format: 8 corner coordinates, then the text;
     /// `other_info` marks non-dimensions). Prints precision, recall and CER.
     Eval { dir: PathBuf },
+    /// Vectorise drawings for the `segment` stage and write each page graph as JSON
+    /// (features, edges, bboxes, and labels from `<stem>.labels.png` beside the image
+    /// when present): the training data of models/training/segment.
+    SegmentGraph {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output folder: `<stem>.graph.json` per drawing.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Consume stage queues and run stages.
     Worker(WorkerArgs),
     /// Print, for each stage, the device it will use and why.
@@ -260,6 +270,10 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
+        Command::SegmentGraph { files, out } => {
+            std::fs::create_dir_all(&out)?;
+            tokio::task::spawn_blocking(move || segment_graphs(&files, &out)).await??;
+        }
         Command::Eval { dir } => {
             use drawpipe_workers::stages::{edocr, ocr};
             let engine =
@@ -371,4 +385,69 @@ async fn signal_shutdown(token: CancellationToken) {
     }
     tracing::info!("shutdown requested: stopping consumers, finishing in-flight work");
     token.cancel();
+}
+
+/// `drawpipe segment-graph`: one graph JSON per drawing, in parallel.
+fn segment_graphs(files: &[PathBuf], out: &std::path::Path) -> anyhow::Result<()> {
+    use drawpipe_workers::stages::segment;
+    use opencv::prelude::*;
+    let read = |p: &std::path::Path| -> anyhow::Result<(Vec<u8>, usize, usize)> {
+        let m =
+            opencv::imgcodecs::imread(&p.to_string_lossy(), opencv::imgcodecs::IMREAD_GRAYSCALE)?;
+        anyhow::ensure!(!m.empty(), "cannot read {}", p.display());
+        Ok((
+            m.data_bytes()?.to_vec(),
+            m.cols() as usize,
+            m.rows() as usize,
+        ))
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| -> anyhow::Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(file) = files.get(i) else {
+                            return Ok(());
+                        };
+                        let (gray, w, h) = read(file)?;
+                        let stem = file
+                            .file_stem()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .to_string();
+                        let labels_path = file.with_file_name(format!("{stem}.labels.png"));
+                        let labels = if labels_path.is_file() {
+                            let (l, lw, lh) = read(&labels_path)?;
+                            anyhow::ensure!(
+                                (lw, lh) == (w, h),
+                                "{} is not {w}x{h}",
+                                labels_path.display()
+                            );
+                            Some(l)
+                        } else {
+                            None
+                        };
+                        let g = segment::vectorise::vectorise(&gray, w, h);
+                        let json = segment::training_graph(&g, labels.as_deref());
+                        std::fs::write(
+                            out.join(format!("{stem}.graph.json")),
+                            serde_json::to_vec(&json)?,
+                        )?;
+                        eprintln!(
+                            "{}: {} components, {} edges",
+                            file.display(),
+                            g.components.len(),
+                            g.edges.len()
+                        );
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("graph worker panicked"))
+    })
 }

@@ -33,7 +33,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::metrics::WorkerMetrics;
-use crate::stages::{edocr, ocr, preprocess, report, tolerance, PageRaster};
+use crate::stages::{edocr, ocr, preprocess, report, segment, tolerance, PageRaster};
 
 /// How a worker runs; see `drawpipe worker --help` for defaults.
 #[derive(Debug, Clone)]
@@ -66,6 +66,8 @@ struct Ctx {
     compute: Arc<Semaphore>,
     /// Loaded once at start when this worker runs `ocr`.
     ocr: Option<Arc<ocr::OcrEngine>>,
+    /// Loaded once at start when this worker runs `segment`.
+    segment: Option<Arc<segment::SegmentModel>>,
     /// Loaded once at start when this worker runs `tolerance`.
     tolerance: Option<Arc<tolerance::ToleranceModel>>,
     metrics: Arc<WorkerMetrics>,
@@ -121,6 +123,17 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     } else {
         None
     };
+    let segment = if cfg.stages.contains(&Stage::Segment) {
+        let model = tokio::task::spawn_blocking(|| {
+            segment::SegmentModel::load(&crate::ort_env::models_dir(), crate::ort_env::Device::Auto)
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("cannot load the segment model: {e}"))?;
+        tracing::info!(device = model.device(), reason = %model.device_reason, "segment model ready");
+        Some(Arc::new(model))
+    } else {
+        None
+    };
     let tolerance = if cfg.stages.contains(&Stage::Tolerance) {
         let device = cfg.tolerance_device.clone();
         let model = tokio::task::spawn_blocking(move || {
@@ -155,6 +168,7 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
         relay: relay.waker(),
         compute: Arc::new(Semaphore::new(threads)),
         ocr,
+        segment,
         tolerance,
         metrics: metrics.clone(),
     });
@@ -325,6 +339,7 @@ async fn handle(stage: Stage, ids: &[JobId], ctx: &Ctx) -> anyhow::Result<()> {
         Stage::Ocr => compute_ocr(&live_ids, ctx).await?,
         Stage::Edocr => compute_edocr(&live_ids, ctx).await?,
         Stage::Tolerance => compute_tolerance(&live_ids, ctx).await?,
+        Stage::Segment => compute_segment(&live_ids, ctx).await?,
         Stage::Report => compute_report(&live_ids, &attempts, ctx).await?,
         other => live_ids
             .iter()
@@ -603,7 +618,8 @@ async fn compute_ocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Out
         ctx,
         Stage::Ocr,
         None,
-        |params: &ocr::Params, engine, pages, _| {
+        ctx.ocr.clone(),
+        |params: &ocr::Params, engine: &ocr::OcrEngine, pages, _| {
             crate::stages::ocr_pages(
                 params,
                 engine,
@@ -622,7 +638,8 @@ async fn compute_edocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, O
         ctx,
         Stage::Edocr,
         Some(Stage::Ocr),
-        |params: &edocr::Params, engine, pages, ocr_out| {
+        ctx.ocr.clone(),
+        |params: &edocr::Params, engine: &ocr::OcrEngine, pages, ocr_out| {
             let lines: Vec<ocr::TextLine> = ocr_out
                 .and_then(|o| o.get("text").cloned())
                 .map(serde_json::from_value)
@@ -634,6 +651,25 @@ async fn compute_edocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, O
                 engine,
                 pages.iter().map(|(i, png)| (*i, png.as_slice())),
                 &lines,
+            )
+        },
+    )
+    .await
+}
+
+/// Segments the line work of each job's pages.
+async fn compute_segment(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
+    compute_on_pages(
+        ids,
+        ctx,
+        Stage::Segment,
+        None,
+        ctx.segment.clone(),
+        |params: &segment::Params, model: &segment::SegmentModel, pages, _| {
+            crate::stages::segment_pages(
+                params,
+                model,
+                pages.iter().map(|(i, png)| (*i, png.as_slice())),
             )
         },
     )
@@ -697,29 +733,25 @@ async fn compute_tolerance(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobI
 /// engine: loads the job's `options.<stage>` as `P` and, when `input` is given, that
 /// stage's output; then runs `f` on the blocking pool, jobs in parallel up to the
 /// compute permits (each inference already uses the session's intra-op threads).
-async fn compute_on_pages<P, F>(
+async fn compute_on_pages<P, E, F>(
     ids: &[JobId],
     ctx: &Ctx,
     stage: Stage,
     input: Option<Stage>,
+    engine: Option<Arc<E>>,
     f: F,
 ) -> anyhow::Result<Vec<(JobId, Outcome, f64)>>
 where
     P: serde::de::DeserializeOwned + Default + Send + 'static,
-    F: Fn(
-            &P,
-            &ocr::OcrEngine,
-            &[(u32, Vec<u8>)],
-            Option<Value>,
-        ) -> Result<(Value, String), StageError>
+    E: Send + Sync + 'static,
+    F: Fn(&P, &E, &[(u32, Vec<u8>)], Option<Value>) -> Result<(Value, String), StageError>
         + Clone
         + Send
         + 'static,
 {
-    let engine = ctx
-        .ocr
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("this worker consumes {stage} but has no ocr engine"))?;
+    let engine = engine.ok_or_else(|| {
+        anyhow::anyhow!("this worker consumes {stage} but has not loaded its model")
+    })?;
     let uuids: Vec<Uuid> = ids.iter().map(|j| j.0).collect();
     let input_name = input.map(Stage::name).unwrap_or("");
     let rows = with_retries(|| {
@@ -793,7 +825,24 @@ async fn insert_result_rows(
                              perpendicularity_mm float8, manufacturability float8, difficulty text, \
                              assemblability float8, material text, material_source text, process text, \
                              process_source text, features jsonb, assumptions text[], model_version text";
+    const SEGMENTS: &str = "page_index int, components int, edges int, average_degree real, \
+                            contour int, text int, dimension int";
     for (job, (_, report, _)) in reports {
+        if let Some(pages) = report.get("segments").and_then(Value::as_array) {
+            let rows: Vec<Value> = pages
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "page_index": p["page"], "components": p["components"], "edges": p["edges"],
+                        "average_degree": p["average_degree"], "contour": p["counts"]["contour"],
+                        "text": p["counts"]["text"], "dimension": p["counts"]["dimension"],
+                    })
+                })
+                .collect();
+            if !rows.is_empty() {
+                insert_recordset(tx, "segments", SEGMENTS, *job, Value::Array(rows)).await?;
+            }
+        }
         if let Some(t) = report.get("tolerances").filter(|t| t.is_object()) {
             insert_recordset(
                 tx,

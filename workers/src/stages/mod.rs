@@ -6,6 +6,7 @@ pub mod edocr;
 pub mod ocr;
 pub mod preprocess;
 pub mod report;
+pub mod segment;
 pub mod tolerance;
 
 /// A page raster a stage produced: grayscale PNG bytes plus its description.
@@ -91,4 +92,33 @@ pub fn edocr_pages<'a>(
         "_timings": timings,
     });
     Ok((output, engine.device().to_string()))
+}
+
+/// Runs `segment` over stored page rasters: `{"segments": [per page]}` and the device.
+pub fn segment_pages<'a>(
+    params: &segment::Params,
+    model: &segment::SegmentModel,
+    pages: impl IntoIterator<Item = (u32, &'a [u8])>,
+) -> Result<(serde_json::Value, String), drawpipe_core::StageError> {
+    use opencv::prelude::*;
+    let mut out = Vec::new();
+    for (index, png) in pages {
+        let image = decode_page(png)?;
+        let bytes = image
+            .data_bytes()
+            .map_err(|e| drawpipe_core::StageError::Other(format!("page raster: {e}").into()))?;
+        let (page, _, _) = segment::run_on_page(
+            params,
+            model,
+            index,
+            bytes,
+            image.cols() as usize,
+            image.rows() as usize,
+        )?;
+        out.push(page);
+    }
+    Ok((
+        serde_json::json!({ "segments": out }),
+        model.device().to_string(),
+    ))
 }
