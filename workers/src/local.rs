@@ -10,7 +10,7 @@ use drawpipe_core::report::{DrawingInfo, Report};
 use drawpipe_core::{JobId, Stage, StageError, StagePlan, StageStatus};
 use sha2::{Digest, Sha256};
 
-use crate::stages::{edocr, ocr, preprocess, report, segment, tolerance, PageRaster};
+use crate::stages::{detect, edocr, ocr, preprocess, report, segment, tolerance, PageRaster};
 
 /// Analyses one file with `plan`.
 ///
@@ -66,6 +66,12 @@ pub fn analyze_bytes(bytes: &[u8], plan: &StagePlan, params: &preprocess::Params
                     })
                     .map_err(|e| e.to_string()),
                 Stage::Tolerance => predict_tolerances(&runs).map_err(|e| e.to_string()),
+                Stage::Detect => detect_pages(&pages)
+                    .map(|(out, used)| {
+                        device = used;
+                        out
+                    })
+                    .map_err(|e| e.to_string()),
                 Stage::Segment => segment_pages(&pages)
                     .map(|(out, used)| {
                         device = used;
@@ -137,6 +143,20 @@ fn read_dimensions(
         .unwrap_or_default();
     let pages = pages.iter().map(|p| (p.info.index, p.png.as_slice()));
     crate::stages::edocr_pages(&edocr::Params::default(), ocr_engine()?, pages, &lines)
+}
+
+/// Runs `detect` over in-memory page rasters, loading the model on first use.
+fn detect_pages(pages: &[PageRaster]) -> Result<(serde_json::Value, String), StageError> {
+    static MODEL: OnceLock<Result<detect::DetectModel, String>> = OnceLock::new();
+    let model = MODEL
+        .get_or_init(|| {
+            detect::DetectModel::load(&crate::ort_env::models_dir(), crate::ort_env::Device::Auto)
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| StageError::Other(e.clone().into()))?;
+    let pages = pages.iter().map(|p| (p.info.index, p.png.as_slice()));
+    crate::stages::detect_pages(&detect::Params::default(), model, pages)
 }
 
 /// Runs `segment` over in-memory page rasters, loading the model on first use.

@@ -33,7 +33,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::metrics::WorkerMetrics;
-use crate::stages::{edocr, ocr, preprocess, report, segment, tolerance, PageRaster};
+use crate::stages::{detect, edocr, ocr, preprocess, report, segment, tolerance, PageRaster};
 
 /// How a worker runs; see `drawpipe worker --help` for defaults.
 #[derive(Debug, Clone)]
@@ -66,6 +66,8 @@ struct Ctx {
     compute: Arc<Semaphore>,
     /// Loaded once at start when this worker runs `ocr`.
     ocr: Option<Arc<ocr::OcrEngine>>,
+    /// Loaded once at start when this worker runs `detect`.
+    detect: Option<Arc<detect::DetectModel>>,
     /// Loaded once at start when this worker runs `segment`.
     segment: Option<Arc<segment::SegmentModel>>,
     /// Loaded once at start when this worker runs `tolerance`.
@@ -123,6 +125,17 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     } else {
         None
     };
+    let detect = if cfg.stages.contains(&Stage::Detect) {
+        let model = tokio::task::spawn_blocking(|| {
+            detect::DetectModel::load(&crate::ort_env::models_dir(), crate::ort_env::Device::Auto)
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("cannot load the detect model: {e}"))?;
+        tracing::info!(device = model.device(), reason = %model.device_reason, "detect model ready");
+        Some(Arc::new(model))
+    } else {
+        None
+    };
     let segment = if cfg.stages.contains(&Stage::Segment) {
         let model = tokio::task::spawn_blocking(|| {
             segment::SegmentModel::load(&crate::ort_env::models_dir(), crate::ort_env::Device::Auto)
@@ -168,6 +181,7 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
         relay: relay.waker(),
         compute: Arc::new(Semaphore::new(threads)),
         ocr,
+        detect,
         segment,
         tolerance,
         metrics: metrics.clone(),
@@ -340,6 +354,7 @@ async fn handle(stage: Stage, ids: &[JobId], ctx: &Ctx) -> anyhow::Result<()> {
         Stage::Edocr => compute_edocr(&live_ids, ctx).await?,
         Stage::Tolerance => compute_tolerance(&live_ids, ctx).await?,
         Stage::Segment => compute_segment(&live_ids, ctx).await?,
+        Stage::Detect => compute_detect(&live_ids, ctx).await?,
         Stage::Report => compute_report(&live_ids, &attempts, ctx).await?,
         other => live_ids
             .iter()
@@ -657,6 +672,25 @@ async fn compute_edocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, O
     .await
 }
 
+/// Detects symbols on each job's pages.
+async fn compute_detect(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
+    compute_on_pages(
+        ids,
+        ctx,
+        Stage::Detect,
+        None,
+        ctx.detect.clone(),
+        |params: &detect::Params, model: &detect::DetectModel, pages, _| {
+            crate::stages::detect_pages(
+                params,
+                model,
+                pages.iter().map(|(i, png)| (*i, png.as_slice())),
+            )
+        },
+    )
+    .await
+}
+
 /// Segments the line work of each job's pages.
 async fn compute_segment(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
     compute_on_pages(
@@ -825,9 +859,27 @@ async fn insert_result_rows(
                              perpendicularity_mm float8, manufacturability float8, difficulty text, \
                              assemblability float8, material text, material_source text, process text, \
                              process_source text, features jsonb, assumptions text[], model_version text";
+    const DETECTIONS: &str = "item_index int, page_index int, class_id int, class_name text, \
+                              confidence real, x real, y real, width real, height real";
     const SEGMENTS: &str = "page_index int, components int, edges int, average_degree real, \
                             contour int, text int, dimension int";
     for (job, (_, report, _)) in reports {
+        if let Some(items) = report.get("detections").and_then(Value::as_array) {
+            let rows: Vec<Value> = items
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    serde_json::json!({
+                        "item_index": i, "page_index": d["page"], "class_id": d["class_id"],
+                        "class_name": d["class_name"], "confidence": d["confidence"],
+                        "x": d["bbox"][0], "y": d["bbox"][1], "width": d["bbox"][2], "height": d["bbox"][3],
+                    })
+                })
+                .collect();
+            if !rows.is_empty() {
+                insert_recordset(tx, "detections", DETECTIONS, *job, Value::Array(rows)).await?;
+            }
+        }
         if let Some(pages) = report.get("segments").and_then(Value::as_array) {
             let rows: Vec<Value> = pages
                 .iter()

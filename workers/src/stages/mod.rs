@@ -2,6 +2,7 @@
 //! Result<Output, StageError>`: no queues, no database. The worker runtime
 //! (`crate::runtime`) and the local runner (`crate::local`) both call them.
 
+pub mod detect;
 pub mod edocr;
 pub mod ocr;
 pub mod preprocess;
@@ -119,6 +120,34 @@ pub fn segment_pages<'a>(
     }
     Ok((
         serde_json::json!({ "segments": out }),
+        model.device().to_string(),
+    ))
+}
+
+/// Runs `detect` over stored page rasters: `{"detections": [...]}` and the device.
+pub fn detect_pages<'a>(
+    params: &detect::Params,
+    model: &detect::DetectModel,
+    pages: impl IntoIterator<Item = (u32, &'a [u8])>,
+) -> Result<(serde_json::Value, String), drawpipe_core::StageError> {
+    use opencv::prelude::*;
+    let mut out = Vec::new();
+    for (index, png) in pages {
+        let image = decode_page(png)?;
+        let bytes = image
+            .data_bytes()
+            .map_err(|e| drawpipe_core::StageError::Other(format!("page raster: {e}").into()))?;
+        out.extend(detect::run_on_page(
+            params,
+            model,
+            index,
+            bytes,
+            image.cols() as usize,
+            image.rows() as usize,
+        )?);
+    }
+    Ok((
+        serde_json::json!({ "detections": out }),
         model.device().to_string(),
     ))
 }
