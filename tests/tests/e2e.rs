@@ -317,11 +317,12 @@ async fn ocr_job_stores_text_lines() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn edocr_job_stores_dimensions_and_title_block() {
+async fn edocr_and_tolerance_job_stores_dimensions_title_block_and_predictions() {
     let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
     env.spawn_worker(&[]).unwrap();
     let bytes = std::fs::read(fixture("Candle_holder.jpg")).unwrap();
-    let id = env.submit(bytes, "Candle_holder.jpg", "edocr").await;
+    // `tolerance` pulls in edocr, ocr and preprocess.
+    let id = env.submit(bytes, "Candle_holder.jpg", "tolerance").await;
     let body = env.wait_finished(&id, Duration::from_secs(600)).await;
     assert_eq!(body["status"], "completed", "{body}");
     let db = env.db().await;
@@ -372,4 +373,45 @@ async fn edocr_job_stores_dimensions_and_title_block() {
     assert_eq!(report["dimensions"].as_array().unwrap().len(), dims.len());
     assert_eq!(report["title_block"]["drawing_number"], "2022001");
     assert!(report.get("_regions").is_none());
+
+    // The tolerance prediction, from those dimensions: the largest diameter read is
+    // Ø42 and the tightest tolerance Ø21,5±0,1's 0.2 mm; no process was given and the
+    // part is rotational, so turning; the material "SS 1914" (a Swedish steel) matches steel.
+    let t = sqlx::query(
+        "SELECT flatness_mm, cylindricity_mm, position_mm, perpendicularity_mm, manufacturability, \
+         difficulty, assemblability, material, material_source, process, process_source, features \
+         FROM tolerance_predictions WHERE job_id = $1",
+    )
+    .bind(uuid)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let features: serde_json::Value = t.get(11);
+    assert_eq!(features["tightest_tolerance_mm"], 0.2, "{features}");
+    assert!(
+        features["largest_diameter_mm"].as_f64().unwrap() >= 38.0,
+        "{features}"
+    );
+    assert_eq!(
+        (t.get::<String, _>(9), t.get::<String, _>(10)),
+        ("turning".into(), "default".into())
+    );
+    assert_eq!(
+        (t.get::<String, _>(7), t.get::<String, _>(8)),
+        ("steel".into(), "title_block".into())
+    );
+    for i in 0..4 {
+        let v: f64 = t.get(i);
+        // Turning a ~40 mm steel part: form and position in the hundredths of a mm.
+        assert!((0.002..0.2).contains(&v), "column {i}: {v}");
+    }
+    let m: f64 = t.get(4);
+    assert!((0.0..=1.0).contains(&m));
+    assert_eq!(
+        t.get::<String, _>(5),
+        report["tolerances"]["manufacturability"]["difficulty"]
+            .as_str()
+            .unwrap()
+    );
+    assert_eq!(report["tolerances"]["process"]["name"], "turning");
 }

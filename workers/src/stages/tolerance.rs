@@ -692,9 +692,24 @@ mod tests {
         assert!((f.tightest_tolerance_mm - 0.2).abs() < 1e-9);
         assert_eq!(f.process, "turning");
         assert_eq!(f.process_source, "default");
-        // "SS 1914" is no name we know: steel is assumed, and said so.
-        assert_eq!(f.material_source, "default");
-        assert!(f.assumptions.iter().any(|a| a.contains("steel")));
+        // "SS 1914" is a Swedish standard steel.
+        assert_eq!(
+            (f.material.as_str(), f.material_source.as_str()),
+            ("steel", "title_block")
+        );
+        let unknown = Input {
+            title_block: json!({"material": "Unobtainium 7"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            ..input.clone()
+        };
+        let f = features(&Params::default(), &unknown).unwrap();
+        assert_eq!(
+            (f.material.as_str(), f.material_source.as_str()),
+            ("steel", "default")
+        );
+        assert!(f.assumptions.iter().any(|a| a.contains("steel assumed")));
 
         let alu = Input {
             title_block: json!({"material": "EN AW-6082 T6"})
