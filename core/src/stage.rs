@@ -104,7 +104,12 @@ impl Stage {
     pub fn is_available(self) -> bool {
         matches!(
             self,
-            Stage::Preprocess | Stage::Ocr | Stage::Edocr | Stage::Tolerance | Stage::Report
+            Stage::Preprocess
+                | Stage::Ocr
+                | Stage::Segment
+                | Stage::Edocr
+                | Stage::Tolerance
+                | Stage::Report
         )
     }
 
@@ -291,6 +296,7 @@ mod tests {
                 want: Ok(vec![
                     Stage::Preprocess,
                     Stage::Ocr,
+                    Stage::Segment,
                     Stage::Edocr,
                     Stage::Tolerance,
                     Stage::Report,
