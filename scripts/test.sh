@@ -9,3 +9,6 @@ cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 cargo build -q --workspace --bins
 cargo test -q --workspace -- --test-threads "${DRAWPIPE_TEST_THREADS:-2}" "$@"
+# The synthetic drawing generator's own test (ground truth agrees with pixels).
+./scripts/synth-venv.sh
+(cd models/training && ../../.venv-synth/bin/python -m unittest discover -s tests)

@@ -415,3 +415,41 @@ async fn edocr_and_tolerance_job_stores_dimensions_title_block_and_predictions()
     );
     assert_eq!(report["tolerances"]["process"]["name"], "turning");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_job_stores_per_page_class_counts() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker(&["--stages", "preprocess,segment,report"]).unwrap();
+    let bytes = std::fs::read(fixture("BM_part.jpg")).unwrap();
+    let id = env.submit(bytes, "BM_part.jpg", "segment").await;
+    let body = env.wait_finished(&id, Duration::from_secs(300)).await;
+    assert_eq!(body["status"], "completed", "{body}");
+    let db = env.db().await;
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    let row = sqlx::query(
+        "SELECT page_index, components, edges, average_degree, contour, text, dimension \
+         FROM segments WHERE job_id = $1",
+    )
+    .bind(uuid)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let (components, edges): (i32, i32) = (row.get(1), row.get(2));
+    let (contour, text, dimension): (i32, i32, i32) = (row.get(4), row.get(5), row.get(6));
+    assert_eq!(row.get::<i32, _>(0), 0);
+    assert!(components > 500, "{components} components");
+    assert_eq!(contour + text + dimension, components);
+    // Every class is present and none swallows the page.
+    for k in [contour, text, dimension] {
+        assert!(k > 0 && k * 10 < components * 9, "{contour}/{text}/{dimension}");
+    }
+    let degree: f32 = row.get(3);
+    assert!((degree - 2.0 * edges as f32 / components as f32).abs() < 1e-3);
+    let (_, report) = env.get(&format!("/v1/jobs/{id}/result")).await;
+    let page = &report["segments"][0];
+    assert_eq!(page["components"], components);
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), components as usize);
+    assert!(items.iter().all(|i| i["bbox"].as_array().unwrap().len() == 4
+        && ["contour", "text", "dimension"].contains(&i["class"].as_str().unwrap())));
+}
