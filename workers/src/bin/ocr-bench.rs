@@ -69,6 +69,13 @@ struct Config {
     /// Disable our angle classifier.
     #[arg(long)]
     no_cls: bool,
+    /// Also measure throughput with this many lanes per side (0: skip): each lane is
+    /// one engine (ours) or one rapidocr process (theirs) with threads / lanes
+    /// intra-op threads, lanes read different images at once, the same thread budget.
+    /// Phases alternate, ours then rapidocr's, `--runs` times; each phase reads every
+    /// image `--lanes` times (default 0).
+    #[arg(long, default_value_t = 0)]
+    lanes: usize,
     /// Also write the results as JSON here (used by scripts/gpu-check.sh).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -300,6 +307,11 @@ fn main() -> Result<()> {
         results.push(res);
     }
     drop(rapid);
+    let throughput = if cfg.lanes > 0 {
+        Some(throughput(&cfg, &params)?)
+    } else {
+        None
+    };
 
     let ours_total: f64 = results.iter().map(|r| mean(&r.ours_s)).sum();
     let rapid_total: Option<f64> = (!cfg.skip_rapidocr).then(|| {
@@ -309,6 +321,18 @@ fn main() -> Result<()> {
             .sum()
     });
     print_table(&results, ours_total, rapid_total);
+    if let Some((ours, theirs)) = throughput {
+        println!(
+            "throughput, {} lanes × {} thread(s): ours {:.3} images/s{}",
+            cfg.lanes,
+            (cfg.threads / cfg.lanes).max(1),
+            ours,
+            theirs.map_or(String::new(), |t| format!(
+                ", rapidocr {t:.3} images/s, ratio {:.2}×",
+                ours / t
+            ))
+        );
+    }
 
     if let Some(path) = &cfg.json {
         let summary = Summary {
@@ -337,6 +361,10 @@ struct Rapid {
 
 impl Rapid {
     fn start(cfg: &Config) -> Result<Self> {
+        Self::start_with(cfg, cfg.threads)
+    }
+
+    fn start_with(cfg: &Config, threads: usize) -> Result<Self> {
         if !cfg.python.exists() {
             bail!(
                 "{} not found; scripts/ocr-bench.sh creates the rapidocr virtualenv (or pass --skip-rapidocr)",
@@ -350,7 +378,7 @@ impl Rapid {
             .arg("--models")
             .arg(&models)
             .arg("--threads")
-            .arg(cfg.threads.to_string())
+            .arg(threads.to_string())
             .arg("--mode")
             .arg(&cfg.rapidocr_mode)
             .arg("--det-limit-side-len")
@@ -361,7 +389,9 @@ impl Rapid {
             )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
-        println!("rapidocr command: {cmd:?}");
+        if threads == cfg.threads {
+            println!("rapidocr command: {cmd:?}");
+        }
         let mut child = cmd
             .spawn()
             .with_context(|| format!("running {}", cfg.python.display()))?;
@@ -498,4 +528,95 @@ fn name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| p.display().to_string())
+}
+
+/// Images per second with `cfg.lanes` lanes per side reading different images at
+/// once (see `--lanes`): (ours, rapidocr's unless skipped), each the total images read
+/// over the total wall time of that side's phases.
+fn throughput(cfg: &Config, params: &Params) -> Result<(f64, Option<f64>)> {
+    let lanes = cfg.lanes;
+    let per = (cfg.threads / lanes).max(1);
+    let lane_params = Params {
+        threads: per,
+        rec_lanes: 1,
+        ..params.clone()
+    };
+    let engines: Vec<OcrEngine> = (0..lanes)
+        .map(|_| OcrEngine::load(&lane_params).map_err(|e| anyhow::anyhow!("{e}")))
+        .collect::<Result<_>>()?;
+    let mut rapids: Vec<Rapid> = if cfg.skip_rapidocr {
+        Vec::new()
+    } else {
+        (0..lanes).map(|_| Rapid::start_with(cfg, per)).collect::<Result<_>>()?
+    };
+    let images: Vec<Mat> = cfg
+        .images
+        .iter()
+        .map(|p| imgcodecs::imread(&p.to_string_lossy(), imgcodecs::IMREAD_GRAYSCALE))
+        .collect::<Result<_, _>>()?;
+    // Work list: every image once per lane, handed out in order to whichever lane is free.
+    let work: Vec<usize> = (0..lanes).flat_map(|_| 0..images.len()).collect();
+    let run_ours = || -> Result<f64> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = engines
+                .iter()
+                .map(|engine| {
+                    let (next, work, images, lane_params) = (&next, &work, &images, &lane_params);
+                    s.spawn(move || -> Result<()> {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&k) = work.get(i) else { return Ok(()) };
+                            let page = GrayPage { index: 0, image: &images[k] };
+                            ocr::run(lane_params, engine, &page).map_err(|e| anyhow::anyhow!("{e}"))?;
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().try_for_each(|h| h.join().expect("lane panicked"))
+        })?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    let run_theirs = |rapids: &mut Vec<Rapid>| -> Result<f64> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = rapids
+                .iter_mut()
+                .map(|r| {
+                    let (next, work, paths) = (&next, &work, &cfg.images);
+                    s.spawn(move || -> Result<()> {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&k) = work.get(i) else { return Ok(()) };
+                            r.read(&paths[k])?;
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().try_for_each(|h| h.join().expect("lane panicked"))
+        })?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    // Warm-up, then alternating timed phases.
+    run_ours()?;
+    if !rapids.is_empty() {
+        run_theirs(&mut rapids)?;
+    }
+    let (mut ours_s, mut theirs_s) = (0.0, 0.0);
+    for round in 0..cfg.runs {
+        let o = run_ours()?;
+        ours_s += o;
+        let line = if rapids.is_empty() {
+            String::new()
+        } else {
+            let t = run_theirs(&mut rapids)?;
+            theirs_s += t;
+            format!(", rapidocr {t:.2} s")
+        };
+        eprintln!("throughput round {}: ours {o:.2} s{line} for {} images", round + 1, work.len());
+    }
+    let n = (work.len() * cfg.runs) as f64;
+    Ok((n / ours_s, (!rapids.is_empty()).then(|| n / theirs_s)))
 }
