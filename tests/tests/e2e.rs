@@ -419,7 +419,8 @@ async fn edocr_and_tolerance_job_stores_dimensions_title_block_and_predictions()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn segment_job_stores_per_page_class_counts() {
     let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
-    env.spawn_worker(&["--stages", "preprocess,segment,report"]).unwrap();
+    env.spawn_worker(&["--stages", "preprocess,segment,report"])
+        .unwrap();
     let bytes = std::fs::read(fixture("BM_part.jpg")).unwrap();
     let id = env.submit(bytes, "BM_part.jpg", "segment").await;
     let body = env.wait_finished(&id, Duration::from_secs(300)).await;
@@ -441,7 +442,10 @@ async fn segment_job_stores_per_page_class_counts() {
     assert_eq!(contour + text + dimension, components);
     // Every class is present and none swallows the page.
     for k in [contour, text, dimension] {
-        assert!(k > 0 && k * 10 < components * 9, "{contour}/{text}/{dimension}");
+        assert!(
+            k > 0 && k * 10 < components * 9,
+            "{contour}/{text}/{dimension}"
+        );
     }
     let degree: f32 = row.get(3);
     assert!((degree - 2.0 * edges as f32 / components as f32).abs() < 1e-3);
@@ -450,6 +454,8 @@ async fn segment_job_stores_per_page_class_counts() {
     assert_eq!(page["components"], components);
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), components as usize);
-    assert!(items.iter().all(|i| i["bbox"].as_array().unwrap().len() == 4
-        && ["contour", "text", "dimension"].contains(&i["class"].as_str().unwrap())));
+    assert!(items
+        .iter()
+        .all(|i| i["bbox"].as_array().unwrap().len() == 4
+            && ["contour", "text", "dimension"].contains(&i["class"].as_str().unwrap())));
 }

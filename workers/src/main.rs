@@ -304,13 +304,38 @@ async fn main() -> anyhow::Result<()> {
                 drawpipe_workers::stages::ocr::OcrEngine::load(&Default::default())
             })
             .await?;
+            let (detect, segment, tolerance) = tokio::task::spawn_blocking(|| {
+                use drawpipe_workers::ort_env::{models_dir, Device};
+                use drawpipe_workers::stages::{detect, segment, tolerance};
+                let m = models_dir();
+                (
+                    detect::DetectModel::load(&m, Device::Auto)
+                        .map(|d| (d.device().to_string(), d.device_reason.clone())),
+                    segment::SegmentModel::load(&m, Device::Auto)
+                        .map(|d| (d.device().to_string(), d.device_reason.clone())),
+                    tolerance::ToleranceModel::load(&tolerance::model_dir(&m), "cpu").map(|t| {
+                        (
+                            t.device().to_string(),
+                            "XGBoost on the CPU by default (small data); --tolerance-device cuda with a CUDA XGBoost".to_string(),
+                        )
+                    }),
+                )
+            })
+            .await?;
+            let shown = |r: &Result<(String, String), drawpipe_core::StageError>| match r {
+                Ok((d, why)) => (d.clone(), why.clone()),
+                Err(e) => ("-".to_string(), format!("cannot load: {e}")),
+            };
             println!("{:<12} {:<5} {:<8} reason", "stage", "pool", "device");
             for s in Stage::ALL {
                 let (device, reason) = match s {
-                    Stage::Ocr => match &ocr {
+                    Stage::Ocr | Stage::Edocr => match &ocr {
                         Ok(e) => (e.device().to_string(), e.device_reason().to_string()),
                         Err(e) => ("-".into(), format!("cannot load: {e}")),
                     },
+                    Stage::Detect => shown(&detect),
+                    Stage::Segment => shown(&segment),
+                    Stage::Tolerance => shown(&tolerance),
                     s if s.is_available() => (
                         "cpu".into(),
                         "no inference: decoding, CLAHE and merging run on the CPU".into(),

@@ -547,7 +547,9 @@ fn throughput(cfg: &Config, params: &Params) -> Result<(f64, Option<f64>)> {
     let mut rapids: Vec<Rapid> = if cfg.skip_rapidocr {
         Vec::new()
     } else {
-        (0..lanes).map(|_| Rapid::start_with(cfg, per)).collect::<Result<_>>()?
+        (0..lanes)
+            .map(|_| Rapid::start_with(cfg, per))
+            .collect::<Result<_>>()?
     };
     let images: Vec<Mat> = cfg
         .images
@@ -568,13 +570,19 @@ fn throughput(cfg: &Config, params: &Params) -> Result<(f64, Option<f64>)> {
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(&k) = work.get(i) else { return Ok(()) };
-                            let page = GrayPage { index: 0, image: &images[k] };
-                            ocr::run(lane_params, engine, &page).map_err(|e| anyhow::anyhow!("{e}"))?;
+                            let page = GrayPage {
+                                index: 0,
+                                image: &images[k],
+                            };
+                            ocr::run(lane_params, engine, &page)
+                                .map_err(|e| anyhow::anyhow!("{e}"))?;
                         }
                     })
                 })
                 .collect();
-            handles.into_iter().try_for_each(|h| h.join().expect("lane panicked"))
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().expect("lane panicked"))
         })?;
         Ok(t.elapsed().as_secs_f64())
     };
@@ -595,7 +603,9 @@ fn throughput(cfg: &Config, params: &Params) -> Result<(f64, Option<f64>)> {
                     })
                 })
                 .collect();
-            handles.into_iter().try_for_each(|h| h.join().expect("lane panicked"))
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().expect("lane panicked"))
         })?;
         Ok(t.elapsed().as_secs_f64())
     };
@@ -615,7 +625,11 @@ fn throughput(cfg: &Config, params: &Params) -> Result<(f64, Option<f64>)> {
             theirs_s += t;
             format!(", rapidocr {t:.2} s")
         };
-        eprintln!("throughput round {}: ours {o:.2} s{line} for {} images", round + 1, work.len());
+        eprintln!(
+            "throughput round {}: ours {o:.2} s{line} for {} images",
+            round + 1,
+            work.len()
+        );
     }
     let n = (work.len() * cfg.runs) as f64;
     Ok((n / ours_s, (!rapids.is_empty()).then(|| n / theirs_s)))
