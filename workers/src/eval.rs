@@ -673,4 +673,80 @@ mod tests {
         println!("dimension boxes covered by text/dimension components: {covered}/{boxes}");
         assert!(covered * 10 >= boxes * 7, "{covered}/{boxes}");
     }
+
+    /// The edocr stage on drawings it was not developed on: the generator's, with its
+    /// structured ground truth (`tests/fixtures/synthetic/`): detection bounds, and
+    /// the parsed fields of every matched dimension against the generator's own.
+    /// `cargo test -p drawpipe-workers --release --lib eval::tests::edocr_on_synthetic -- --nocapture`
+    #[test]
+    fn edocr_on_synthetic_drawings() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/synthetic");
+        let report = eval_dir(
+            &dir,
+            engine(),
+            &ocr::Params::default(),
+            &edocr::Params::default(),
+        )
+        .unwrap();
+        println!("{report}");
+        let t = report.total();
+        assert_eq!(t.truths, 36);
+        assert!(
+            t.precision() >= 0.85 && t.recall() >= 0.85,
+            "P {} R {}",
+            t.precision(),
+            t.recall()
+        );
+        // Parsed fields: kind and nominal of each matched pair against the generator's.
+        let (mut same, mut compared, mut dev_same, mut dev_compared) = (0, 0, 0, 0);
+        for d in &report.drawings {
+            let stem = d.name.trim_end_matches(".png");
+            let truth: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join(format!("{stem}.json"))).unwrap(),
+            )
+            .unwrap();
+            for (truth_text, read) in &d.pairs {
+                let Some(g) = truth["dimensions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|g| g["text"].as_str().unwrap().replace('/', " ") == *truth_text)
+                else {
+                    continue;
+                };
+                let Ok(p) = edocr::parse::parse_dimension(&edocr::parse::normalise(read), false)
+                else {
+                    println!("  unparsed {read:?} for {truth_text:?}");
+                    compared += 1;
+                    continue;
+                };
+                compared += 1;
+                let kind = serde_json::to_value(&p.kind).unwrap();
+                let close = |a: Option<f64>, b: &serde_json::Value| match (a, b.as_f64()) {
+                    (Some(a), Some(b)) => (a - b).abs() < 1e-6,
+                    (None, None) => true,
+                    _ => false,
+                };
+                if kind == g["kind"] && close(p.nominal, &g["nominal"]) {
+                    same += 1;
+                } else {
+                    println!(
+                        "  {truth_text:?} read {read:?}: {:?} {:?} vs {} {}",
+                        p.kind, p.nominal, g["kind"], g["nominal"]
+                    );
+                }
+                if !g["upper"].is_null() {
+                    dev_compared += 1;
+                    if close(p.upper, &g["upper"]) && close(p.lower, &g["lower"]) {
+                        dev_same += 1;
+                    }
+                }
+            }
+        }
+        println!("kind and nominal agree on {same}/{compared} matched dimensions; deviations on {dev_same}/{dev_compared}");
+        assert!(
+            compared >= 30 && same * 100 >= compared * 85,
+            "{same}/{compared}"
+        );
+    }
 }

@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402
+import report  # noqa: E402
 
 common.offline_ultralytics_env()
 
@@ -140,7 +141,7 @@ def main():
         nbs=args.batch,  # one optimizer step per batch (default nbs=64 would accumulate 8 batches)
         device="cpu",
         workers=args.workers,
-        pretrained=False,
+        pretrained=bool(args.init),  # our own --init checkpoint only; never downloaded weights
         plots=False,
         amp=False,
         seed=args.seed,
@@ -260,7 +261,6 @@ def main():
         parity = float(np.abs(ref - got).max())
         print(f"torch vs onnxruntime max |diff| = {parity:.2e}")
 
-    args_yaml = save_dir / "args.yaml"
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     manifest = {
         "name": "drawpipe-detect-yolo11n",
@@ -302,7 +302,8 @@ def main():
             "per_class": per_class,
         },
         "training": {
-            "data": {k: ds_info.get(k) for k in ("generator", "train", "val", "test", "tiling") if k in ds_info},
+            "data": {k: ds_info.get(k) for k in ("generator", "train", "val", "test", "tiling", "sampling") if k in ds_info},
+            "run": args.name,
             "epochs_completed": epochs_done,
             "epochs_completed_total": epochs_done + sum(p["epochs"] for p in prior),
             "train_seconds_total": round(train_s + sum(p["train_seconds"] for p in prior), 1),
@@ -338,100 +339,8 @@ def main():
         ),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    (out / "MODEL_CARD.md").write_text(model_card(manifest, ds_info, args_yaml))
+    (out / "MODEL_CARD.md").write_text(report.model_card(manifest, ds_info))
     print(f"wrote {out / 'manifest.json'} and {out / 'MODEL_CARD.md'}")
-
-
-def fmt(v):
-    return "–" if v is None else f"{v:.3f}"
-
-
-def model_card(man: dict, ds: dict, args_yaml: pathlib.Path) -> str:
-    m = man["metrics"]
-    tr = man["training"]
-    til = ds.get("tiling", {})
-    gen = ds.get("generator", {})
-    rows = []
-    for name, r in m["per_class"].items():
-        rows.append(f"| {name} | {r['instances'] if r['instances'] is not None else '–'} | "
-                    f"{fmt(r['precision'])} | {fmt(r['recall'])} | {fmt(r['mAP50'])} | {fmt(r['mAP50-95'])} |")
-    o = m["overall"]
-
-    def split_line(key):
-        s = ds.get(key, {})
-        if not s:
-            return f"- {key}: –"
-        return (f"- {key}: {s.get('drawings')} drawings (generator seed {s.get('seed')}) → "
-                f"{s.get('tiles')} tiles ({s.get('empty_tiles')} without objects), {s.get('instances')} boxes")
-
-    return f"""# drawpipe `detect` — YOLO11n on drawing symbols (model card)
-
-`{man['file']}` · sha256 `{man['sha256']}` · {man['bytes'] / 1e6:.1f} MB · {man['format']}
-
-Detects 14 classes of annotations on engineering drawings: seven dimension kinds
-(diameter, linear, radius, angular, chamfer, tolerance, reference), five GD&T frames
-(flatness, cylindricity, position, perpendicularity, parallelism), surface-roughness
-symbols and text blocks. Trained by drawpipe from random initialisation (YOLO11n
-architecture, `yolo11n.yaml`, no pretrained weights) on synthetic drawings only.
-
-## Input / output
-
-- Input `{man['input']['name']}`: float32 `[1, 3, 640, 640]`, RGB (grayscale copied to 3 channels), pixel/255,
-  letterboxed with gray 114.
-- Output `{man['output']['name']}`: float32 `{man['output']['shape']}` — cx, cy, w, h (input pixels) then 14 class
-  scores per anchor; NMS is not in the graph (class-wise NMS, IoU 0.7).
-- Tiling the model was trained for: {json.dumps(til) if til else '–'}
-
-## Data
-
-Synthetic pages from `models/training/synth` ({gen.get('command', 'python -m synth')}), cut into
-640×640 tiles as in `make_dataset.py`:
-
-{split_line('train')}
-{split_line('val')}
-{split_line('test')} — held out, used only for the table below.
-
-Tiles keep boxes whose area is ≥ 60 % inside the tile (clipped to it); about 10 % of empty tiles are kept;
-tiles are oversampled where dimension classes occur.
-
-## Training
-
-- {tr['epochs_completed']} epochs completed in {tr['train_seconds'] / 60:.1f} min wall time
-  (budget {tr['wall_time_budget_hours']} h, Ultralytics `time=`), {tr['device']}.
-- batch {tr['batch']}, imgsz 640, AdamW lr0 {tr['lr0']}, seed {tr['seed']}, amp off, mosaic on (last epochs
-  without), no flips (text must not be mirrored), scale ±30 %.
-- Ultralytics {man['trained_with']['ultralytics']}, torch {man['trained_with']['torch']},
-  onnx {man['trained_with']['onnx']}; ONNX exported with opset ≤ 17, static shape, no simplification.
-- ONNX vs. PyTorch max |diff| on a random input: {man['onnx_parity_max_abs_diff'] if man['onnx_parity_max_abs_diff'] is not None else 'not checked'}.
-
-## Held-out results (synthetic, disjoint seed)
-
-`model.val` on {m['heldout_tiles']} held-out tiles from {m['heldout_drawings']} drawings, conf 0.001, IoU 0.7.
-
-| class | instances | P | R | mAP50 | mAP50-95 |
-|---|---:|---:|---:|---:|---:|
-{chr(10).join(rows)}
-| **all** | | {fmt(o['precision'])} | {fmt(o['recall'])} | **{fmt(o['mAP50'])}** | **{fmt(o['mAP50-95'])}** |
-
-Mean mAP50 over the seven dimension classes: {fmt(o['mAP50_dimension_classes'])}.
-
-## Limitations
-
-- Trained and evaluated on synthetic drawings only; the numbers above say nothing about real scans
-  (line weights, fonts, noise, hatching and clutter differ). Check on real drawings before relying on it.
-- Short CPU training ({tr['epochs_completed']} epochs from scratch): the model is under-trained;
-  rare classes and small symbols are the weakest.
-- The model expects tiles at the scale it was trained on (see Tiling); feeding a whole page
-  letterboxed to 640 shrinks text below what it has seen and will miss most symbols.
-- Boxes of objects cut by a tile edge are learned clipped; merge detections across overlapping tiles
-  (NMS over page coordinates) at inference.
-
-## Licence
-
-{man['licence']}
-
-Reproduce: see `models/training/detect/README.md`.
-"""
 
 
 if __name__ == "__main__":

@@ -431,9 +431,9 @@ pub fn frame_from_projections(bin: &Mat, peak: f64) -> Result<Option<Rect>, Stag
 }
 
 /// Widest zone strip between an outer border and the frame, as a fraction of the
-/// page's shorter side (default 0.04: ISO 5457 borders are 10–20 mm apart on A4's
+/// page's shorter side (default 0.08: ISO 5457 puts zone labels in the 10–20 mm margin, 5–17 mm strips on A4's
 /// 210 mm; the SolidWorks sheets here are 5 mm ≈ 2.4 %).
-pub const ZONE_STRIP: f64 = 0.04;
+pub const ZONE_STRIP: f64 = 0.08;
 
 /// Views: blobs of line work inside the frame (shrunk by 1 %, so that its border is
 /// out) once tables, GD&T frames and boxes are blanked, dilated by 1 % of the

@@ -261,8 +261,12 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         .iter()
         .filter(|r| r.kind == RegionKind::BoxedDimension)
         .collect();
+    let all: Vec<([f32; 4], String)> = merged.iter().map(|m| (m.bbox, m.text.clone())).collect();
     let mut dimensions = Vec::new();
     for m in merged {
+        if is_list_number(&m.bbox, &m.text, &all) {
+            continue;
+        }
         let (core_text, trailing) = split_trailing_words(&m.text);
         let single = core_text.chars().filter(|c| !c.is_whitespace()).count() == 1;
         if single && m.confidence < params.single_char_confidence {
@@ -324,6 +328,43 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         title_block,
         regions,
         timings: t,
+    })
+}
+
+/// A note's item number: a bare one- or two-digit integer followed on its row, within
+/// three text heights (or in the same OCR line), by a word of three or more letters
+/// (`1  BREAK ALL SHARP EDGES`).
+fn is_list_number(b: &[f32; 4], text: &str, all: &[([f32; 4], String)]) -> bool {
+    // Within one OCR line: `1 Alle Masse in mm`. Words a dimension may carry
+    // (`10 REF`, `6 THRU`, `2 HOLES`) do not make it prose.
+    const DIMENSION_WORDS: [&str; 12] = [
+        "REF", "TYP", "THRU", "DEEP", "HOLE", "HOLES", "PLACES", "PLCS", "PL", "EQS", "EQ", "MAX",
+    ];
+    let (core, trailing) = split_trailing_words(text);
+    let core = core.trim().trim_end_matches(['.', ')']);
+    let bare = |t: &str| !t.is_empty() && t.len() <= 2 && t.chars().all(|c| c.is_ascii_digit());
+    if bare(core) && !trailing.is_empty() {
+        let words: Vec<&str> = trailing.split_whitespace().collect();
+        let known = |w: &&str| {
+            DIMENSION_WORDS.contains(&w.trim_end_matches('.').to_ascii_uppercase().as_str())
+        };
+        if words.len() >= 2 || !words.iter().all(known) {
+            return true;
+        }
+    }
+    let t = text.trim().trim_end_matches(['.', ')']);
+    if t.is_empty() || t.len() > 2 || !t.chars().all(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let h = b[3];
+    all.iter().any(|(o, words)| {
+        // The words start after the number, or the OCR line holds both.
+        let starts = o[0] > b[0] - 0.5 * h && o[0] < b[0] + b[2] + 3.0 * h;
+        let overlap = (b[1] + b[3]).min(o[1] + o[3]) - b[1].max(o[1]);
+        let has_word = words
+            .split(|c: char| !c.is_alphabetic())
+            .any(|w| w.chars().count() >= 3);
+        starts && overlap > 0.5 * h.min(o[3]) && has_word
     })
 }
 
