@@ -53,12 +53,12 @@ async fn bad_inputs_fail_their_own_job_only() {
     let msg = body["error"].as_str().unwrap();
     assert!(msg.contains("warp"), "{msg}");
     let (code, body) = env
-        .submit_bytes(tiny_png(8, 8, 0), "x.png", Some("detect"), None)
+        .submit_bytes(tiny_png(8, 8, 0), "x.png", Some("vl"), None)
         .await;
     assert_eq!(code, 400, "{body}");
     let msg = body["error"].as_str().unwrap();
     assert!(
-        msg.contains("not available") && msg.contains("detect"),
+        msg.contains("not available") && msg.contains("vl"),
         "{msg}"
     );
 
