@@ -105,6 +105,7 @@ impl Stage {
         matches!(
             self,
             Stage::Preprocess
+                | Stage::Detect
                 | Stage::Ocr
                 | Stage::Segment
                 | Stage::Edocr
@@ -295,6 +296,7 @@ mod tests {
                 input: "",
                 want: Ok(vec![
                     Stage::Preprocess,
+                    Stage::Detect,
                     Stage::Ocr,
                     Stage::Segment,
                     Stage::Edocr,

@@ -285,6 +285,34 @@ impl TestEnv {
         body["id"].as_str().expect("id in 202 body").to_string()
     }
 
+    /// Submits with an `options` JSON form field and expects 202; returns the job id.
+    pub async fn submit_with_options(
+        &self,
+        bytes: Vec<u8>,
+        filename: &str,
+        stages: &str,
+        options: &str,
+    ) -> String {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()),
+            )
+            .text("stages", stages.to_string())
+            .text("options", options.to_string());
+        let resp = self
+            .http()
+            .post(format!("{}/v1/jobs", self.api))
+            .multipart(form)
+            .send()
+            .await
+            .expect("POST /v1/jobs");
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 202, "submit {filename}: {body}");
+        body["id"].as_str().expect("id in 202 body").to_string()
+    }
+
     /// POSTs the bytes as the raw body (`Content-Type: application/octet-stream`,
     /// stages in the query) and expects 202; returns the job id.
     pub async fn submit_raw(&self, bytes: Vec<u8>, stages: &str) -> String {

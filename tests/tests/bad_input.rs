@@ -57,10 +57,7 @@ async fn bad_inputs_fail_their_own_job_only() {
         .await;
     assert_eq!(code, 400, "{body}");
     let msg = body["error"].as_str().unwrap();
-    assert!(
-        msg.contains("not available") && msg.contains("vl"),
-        "{msg}"
-    );
+    assert!(msg.contains("not available") && msg.contains("vl"), "{msg}");
 
     // Accepted, then failed by preprocess with a precise message.
     let png = tiny_png(64, 64, 1);

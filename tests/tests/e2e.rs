@@ -459,3 +459,50 @@ async fn segment_job_stores_per_page_class_counts() {
         .all(|i| i["bbox"].as_array().unwrap().len() == 4
             && ["contour", "text", "dimension"].contains(&i["class"].as_str().unwrap())));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detect_job_stores_detections() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker(&["--stages", "preprocess,detect,report"])
+        .unwrap();
+    let bytes = std::fs::read(fixture("BM_part.jpg")).unwrap();
+    let id = env
+        .submit_with_options(
+            bytes,
+            "BM_part.jpg",
+            "detect",
+            r#"{"detect": {"confidence": 0.25}}"#,
+        )
+        .await;
+    let body = env.wait_finished(&id, Duration::from_secs(300)).await;
+    assert_eq!(body["status"], "completed", "{body}");
+    let db = env.db().await;
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    let rows = sqlx::query(
+        "SELECT class_id, class_name, confidence, x, y, width, height FROM detections \
+         WHERE job_id = $1 ORDER BY item_index",
+    )
+    .bind(uuid)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert!(rows.len() >= 5, "{} detections", rows.len());
+    let (w, h) = (3308.0f32, 2339.0f32);
+    let mut dimension_like = 0;
+    for r in &rows {
+        let (class_id, name, conf): (i32, String, f32) = (r.get(0), r.get(1), r.get(2));
+        let (x, y, bw, bh): (f32, f32, f32, f32) = (r.get(3), r.get(4), r.get(5), r.get(6));
+        assert!((0..14).contains(&class_id));
+        assert!(conf >= 0.25 && conf <= 1.0, "{conf}");
+        assert!(
+            x >= 0.0 && y >= 0.0 && bw > 0.0 && bh > 0.0 && x + bw <= w + 1.0 && y + bh <= h + 1.0
+        );
+        assert!(!name.is_empty());
+        if class_id <= 6 {
+            dimension_like += 1;
+        }
+    }
+    assert!(dimension_like >= 5, "{dimension_like} dimension detections");
+    let (_, report) = env.get(&format!("/v1/jobs/{id}/result")).await;
+    assert_eq!(report["detections"].as_array().unwrap().len(), rows.len());
+}

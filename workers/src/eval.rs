@@ -749,4 +749,39 @@ mod tests {
             "{same}/{compared}"
         );
     }
+
+    /// The detector on the three real drawings: the share of ground-truth dimension
+    /// boxes overlapped (IoU ≥ 0.2) by a dimension-class detection, printed per drawing:
+    /// `cargo test -p drawpipe-workers --release --lib eval::tests::detect_on_real -- --nocapture`
+    #[test]
+    fn detect_on_real_drawings() {
+        use crate::stages::detect;
+        let model =
+            detect::DetectModel::load(&crate::ort_env::models_dir(), crate::ort_env::Device::Cpu)
+                .expect("the committed detect model");
+        let checks = detect_check(&fixtures(), &model, &detect::Params::default()).unwrap();
+        assert_eq!(checks.len(), 3);
+        let (mut boxes, mut hit) = (0, 0);
+        for c in &checks {
+            println!(
+                "{}: {} detections ({} dimension-class), GT dimension boxes overlapped {}/{} ({:.0} ms)",
+                c.name, c.detections, c.dimension_detections, c.overlapped, c.dimension_boxes, c.ms
+            );
+            boxes += c.dimension_boxes;
+            hit += c.overlapped;
+        }
+        println!("GT dimension boxes overlapped by a dimension-class detection: {hit}/{boxes}");
+        assert_eq!(boxes, 35);
+        // The issue asks for 80 %; this under-trained model (models/detect/MODEL_CARD.md)
+        // reaches 18/35 at the default confidence: the bound guards against regressions.
+        assert!(hit >= 15, "{hit}/{boxes}");
+        // For the record: the same at a lower confidence.
+        let low = detect::Params {
+            confidence: 0.15,
+            ..detect::Params::default()
+        };
+        let checks = detect_check(&fixtures(), &model, &low).unwrap();
+        let hit_low: usize = checks.iter().map(|c| c.overlapped).sum();
+        println!("at confidence 0.15: {hit_low}/{boxes}");
+    }
 }

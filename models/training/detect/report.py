@@ -143,7 +143,9 @@ that class)^-½, doubled for dimension classes; about 10 % empty tiles are added
 
 - Runs, each continuing from the previous one's last weights (our own checkpoints only):
 {run_lines}
-  — {tr.get('epochs_completed_total', tr['epochs_completed'])} epochs over {(ds.get('train') or {}).get('tiles', '?')} tiles,
+  — {tr.get('epochs_completed_total', tr['epochs_completed'])} epochs as Ultralytics counts them, about
+  {tr.get('epoch_equivalents_total', '?')} full passes over the {(ds.get('train') or {}).get('tiles', '?')} train tiles (the time budget cut
+  each run's last epoch short; the time includes per-epoch validation),
   {tr.get('train_seconds_total', tr['train_seconds']) / 60:.1f} min training wall time in total, on a shared
   2-core CPU (plus held-out evaluation and export).
 - Ultralytics `time=` budget per run, batch {tr['batch']} with `nbs={tr['batch']}` (one optimizer step per batch),
@@ -257,7 +259,27 @@ def main():
         }
     if args.onnx_check:
         man["onnx_check"] = args.onnx_check
+    if args.model:
+        # Epoch equivalents: Ultralytics counts an epoch cut short by time= as a whole one.
+        project = pathlib.Path(args.model).resolve().parents[2]
+        runs = [p["run"] for p in man["training"].get("continued_from", [])] + [man["training"].get("run", "final")]
+        eq = 0.0
+        for run in runs:
+            csv = project / run / "results.csv"
+            if not csv.exists():
+                eq = None
+                break
+            rows = [x.split(",") for x in csv.read_text().strip().splitlines()]
+            t = [float(x[rows[0].index("time")]) for x in rows[1:]]
+            if len(t) >= 2:
+                per = t[-2] / (len(t) - 1)
+                eq += (len(t) - 1) + min(1.0, (t[-1] - t[-2]) / per)
+            else:
+                eq += len(t)
+        if eq is not None:
+            man["training"]["epoch_equivalents_total"] = round(eq, 2)
 
+    man.pop("onnx_reference_npz", None)  # a /tmp path of the training machine; check_onnx.py takes --ref
     man_path.write_text(json.dumps(man, indent=2) + "\n")
     (out / "MODEL_CARD.md").write_text(model_card(man, ds or {k: v for k, v in man["training"].get("data", {}).items()}))
     print(f"wrote {man_path} and {out / 'MODEL_CARD.md'}")

@@ -85,7 +85,7 @@ pub struct Detection {
 
 #[derive(Debug, Clone, Deserialize)]
 struct Tiling {
-    #[serde(default = "one")]
+    #[serde(default = "one", alias = "page_scale")]
     scale: f32,
     #[serde(default = "default_overlap")]
     overlap: u32,
