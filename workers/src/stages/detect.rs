@@ -3,11 +3,12 @@
 //! Runtime over tiles of the page so small symbols keep their native size.
 //!
 //! Per page: scale by the manifest's `tiling.scale`, cut `tile`×`tile` windows
-//! overlapping by `tiling.overlap` (windows of blank paper are skipped), letterbox each
-//! into the model's input (gray 114 padding, RGB 0–1), decode the `[1, 4 + classes,
-//! anchors]` output (centre x, centre y, width, height, then class scores), drop boxes
-//! cut by an inner window edge (a neighbouring window holds them whole), map to page
-//! pixels, then per-class NMS over the whole page.
+//! overlapping by `tiling.overlap` (the last flush with the page edge; windows of
+//! blank paper are skipped), feed each to the model as it is (RGB 0–1; white padding
+//! only where a page is smaller than a window, as in training), decode the
+//! `[1, 4 + classes, anchors]` output (centre x, centre y, width, height, then class
+//! scores), drop boxes cut by an inner window edge (a neighbouring window holds them
+//! whole), map to page pixels, then per-class NMS over the whole page.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -193,7 +194,7 @@ impl DetectModel {
         &self.device
     }
 
-    /// Raw candidates of one letterboxed window: `(class, score, [x0, y0, x1, y1])`
+    /// Raw candidates of one window: `(class, score, [x0, y0, x1, y1])`
     /// in window pixels.
     fn infer(&self, input: Vec<f32>, conf: f32) -> Result<Vec<(usize, f32, [f32; 4])>, StageError> {
         let s = self.imgsz;
@@ -323,10 +324,11 @@ pub fn run_on_page(
             if ink * 1000 < tw * th {
                 continue;
             }
-            // Window at the top-left of the input, the rest gray 114 (a letterbox whose
-            // padding sits right and bottom; a full window needs none).
+            // Window at the top-left of the input, the rest white paper, as in training
+            // (only a page smaller than a window leaves any; windows are flush with
+            // the page's edges otherwise).
             let plane = s * s;
-            let mut input = vec![114.0f32 / 255.0; 3 * plane];
+            let mut input = vec![1.0f32; 3 * plane];
             for y in 0..th {
                 for x in 0..tw {
                     let v = img[(oy + y) * sw + ox + x] as f32 / 255.0;
