@@ -773,8 +773,8 @@ mod tests {
         println!("GT dimension boxes overlapped by a dimension-class detection: {hit}/{boxes}");
         assert_eq!(boxes, 35);
         // The issue asks for 80 %; this under-trained model (models/detect/MODEL_CARD.md)
-        // reaches 18/35 at the default confidence: the bound guards against regressions.
-        assert!(hit >= 15, "{hit}/{boxes}");
+        // reaches 22/35 at the default confidence: the bound guards against regressions.
+        assert!(hit >= 18, "{hit}/{boxes}");
         // For the record: the same at a lower confidence.
         let low = detect::Params {
             confidence: 0.15,
