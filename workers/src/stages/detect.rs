@@ -15,7 +15,6 @@ use std::sync::Mutex;
 
 use drawpipe_core::StageError;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::ort_env::{self, Device};
 
@@ -101,8 +100,6 @@ fn default_overlap() -> u32 {
 
 #[derive(Debug, Clone, Deserialize)]
 struct Manifest {
-    file: String,
-    sha256: String,
     classes: Vec<String>,
     #[serde(default = "default_imgsz")]
     imgsz: u32,
@@ -144,35 +141,14 @@ impl DetectModel {
     /// # Errors
     /// A missing or mismatched file, naming it; a device that does not work.
     pub fn load(models: &Path, device: Device) -> Result<DetectModel, StageError> {
-        let dir = model_dir(models);
         let other = |m: String| StageError::Other(m.into());
-        let mpath = dir.join("manifest.json");
-        let manifest: Manifest = serde_json::from_str(
-            &std::fs::read_to_string(&mpath)
-                .map_err(|e| other(format!("cannot read {}: {e}", mpath.display())))?,
-        )
-        .map_err(|e| other(format!("malformed {}: {e}", mpath.display())))?;
+        let (manifest, path, _) = ort_env::read_committed_model::<Manifest>(&model_dir(models))?;
         if manifest.classes != CLASSES {
             return Err(other(format!(
                 "{}: classes {:?} are not this build's {:?}",
-                mpath.display(),
+                path.display(),
                 manifest.classes,
                 CLASSES
-            )));
-        }
-        let path = dir.join(&manifest.file);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            other(format!(
-                "cannot read {}: {e} (it is committed; restore it with git checkout)",
-                path.display()
-            ))
-        })?;
-        let sha = hex::encode(Sha256::digest(&bytes));
-        if sha != manifest.sha256 {
-            return Err(other(format!(
-                "sha256 mismatch for {}: manifest pins {}, file has {sha}",
-                path.display(),
-                manifest.sha256
             )));
         }
         let built = ort_env::session(&path, device, 0).map_err(|e| other(e.to_string()))?;

@@ -95,29 +95,34 @@ pub fn edocr_pages<'a>(
     Ok((output, engine.device().to_string()))
 }
 
+/// Decodes each stored page raster and hands `f` its index, grayscale bytes (row-major),
+/// width and height.
+fn for_each_gray_page<'a>(
+    pages: impl IntoIterator<Item = (u32, &'a [u8])>,
+    mut f: impl FnMut(u32, &[u8], usize, usize) -> Result<(), drawpipe_core::StageError>,
+) -> Result<(), drawpipe_core::StageError> {
+    use opencv::prelude::*;
+    for (index, png) in pages {
+        let image = decode_page(png)?;
+        let bytes = image
+            .data_bytes()
+            .map_err(|e| drawpipe_core::StageError::Other(format!("page raster: {e}").into()))?;
+        f(index, bytes, image.cols() as usize, image.rows() as usize)?;
+    }
+    Ok(())
+}
+
 /// Runs `segment` over stored page rasters: `{"segments": [per page]}` and the device.
 pub fn segment_pages<'a>(
     params: &segment::Params,
     model: &segment::SegmentModel,
     pages: impl IntoIterator<Item = (u32, &'a [u8])>,
 ) -> Result<(serde_json::Value, String), drawpipe_core::StageError> {
-    use opencv::prelude::*;
     let mut out = Vec::new();
-    for (index, png) in pages {
-        let image = decode_page(png)?;
-        let bytes = image
-            .data_bytes()
-            .map_err(|e| drawpipe_core::StageError::Other(format!("page raster: {e}").into()))?;
-        let (page, _, _) = segment::run_on_page(
-            params,
-            model,
-            index,
-            bytes,
-            image.cols() as usize,
-            image.rows() as usize,
-        )?;
-        out.push(page);
-    }
+    for_each_gray_page(pages, |index, gray, w, h| {
+        out.push(segment::run_on_page(params, model, index, gray, w, h)?.0);
+        Ok(())
+    })?;
     Ok((
         serde_json::json!({ "segments": out }),
         model.device().to_string(),
@@ -130,22 +135,11 @@ pub fn detect_pages<'a>(
     model: &detect::DetectModel,
     pages: impl IntoIterator<Item = (u32, &'a [u8])>,
 ) -> Result<(serde_json::Value, String), drawpipe_core::StageError> {
-    use opencv::prelude::*;
     let mut out = Vec::new();
-    for (index, png) in pages {
-        let image = decode_page(png)?;
-        let bytes = image
-            .data_bytes()
-            .map_err(|e| drawpipe_core::StageError::Other(format!("page raster: {e}").into()))?;
-        out.extend(detect::run_on_page(
-            params,
-            model,
-            index,
-            bytes,
-            image.cols() as usize,
-            image.rows() as usize,
-        )?);
-    }
+    for_each_gray_page(pages, |index, gray, w, h| {
+        out.extend(detect::run_on_page(params, model, index, gray, w, h)?);
+        Ok(())
+    })?;
     Ok((
         serde_json::json!({ "detections": out }),
         model.device().to_string(),

@@ -27,7 +27,6 @@ use std::sync::Mutex;
 use drawpipe_core::StageError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// Processes in the model's `process` code order (capability.py's PROCESSES).
 pub const PROCESSES: [&str; 6] = [
@@ -259,13 +258,8 @@ impl ToleranceModel {
     /// A missing or mismatched file, naming it; a manifest whose features or targets
     /// differ from this build's; a device XGBoost refuses.
     pub fn load(dir: &Path, device: &str) -> Result<ToleranceModel, StageError> {
+        let (manifest, model_path, bytes) = crate::ort_env::read_committed_model::<Manifest>(dir)?;
         let manifest_path = dir.join("manifest.json");
-        let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
-            StageError::Other(format!("cannot read {}: {e}", manifest_path.display()).into())
-        })?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
-            StageError::Other(format!("malformed {}: {e}", manifest_path.display()).into())
-        })?;
         let expected_features = [
             "largest_diameter_mm",
             "length_mm",
@@ -283,27 +277,6 @@ impl ToleranceModel {
                     manifest.features,
                     manifest.targets.len(),
                     expected_features
-                )
-                .into(),
-            ));
-        }
-        let model_path = dir.join(&manifest.file);
-        let bytes = std::fs::read(&model_path).map_err(|e| {
-            StageError::Other(
-                format!(
-                    "cannot read {}: {e} (it is committed; restore it with git checkout)",
-                    model_path.display()
-                )
-                .into(),
-            )
-        })?;
-        let sha = hex::encode(Sha256::digest(&bytes));
-        if sha != manifest.sha256 {
-            return Err(StageError::Other(
-                format!(
-                    "sha256 mismatch for {}: manifest pins {}, file has {sha}",
-                    model_path.display(),
-                    manifest.sha256
                 )
                 .into(),
             ));
