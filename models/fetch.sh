@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the third-party files drawpipe runs but does not commit: ONNX Runtime's
-# shared library, XGBoost's C library and the PP-OCR models, all from pinned PyPI wheels.
+# shared library, OpenVINO's CPU runtime (the `ocr` stage's bf16 path), XGBoost's C
+# library and the PP-OCR models, all from pinned PyPI wheels.
 #
 #   models/fetch.sh          CPU ONNX Runtime + PP-OCR models
 #   models/fetch.sh --gpu    also the CUDA build of ONNX Runtime
@@ -53,6 +54,24 @@ XGB_SPEC="xgboost-cpu==3.2.0"
 XGB_FILES=(
     "xgboost/lib/libxgboost.so bad3eb7004550b6db2338486061bf628cabc2340d4913e811b0564ba4788eef5"
     "xgboost_cpu.libs/libgomp-e985bcbb.so.1.0.0 a43904e4fa297301d4640dc1bb3c8a3480b406f99e498eba9b1914b68aab604a"
+)
+
+# OpenVINO's CPU runtime: the `ocr` stage runs PP-OCR in bf16 with it on CPUs with
+# native bf16 (avx512_bf16 or AMX; see ocr::Precision). Only the C API, the core, the
+# CPU plugin, the ONNX reader and TBB are unpacked (89 MB of the wheel's 180 MB of libraries);
+# libopenvino_c finds the rest by RPATH $ORIGIN, the CPU plugin by its name.
+OV_WHEEL=openvino-2026.4.1-22982-cp311-cp311-manylinux_2_28_x86_64.whl
+OV_WHEEL_SHA=2d22b1da03f7caf74df30e9f6417d0ab2f637e4a38e08e1dcd294d2c37407aaf
+OV_SPEC="openvino==2026.4.1"
+OV_FILES=(
+    "libopenvino_c.so.2641 d2d0836d422b21fc5da2739af0d6035df3fc6dd5e4756402eb848974edecf8a5"
+    "libopenvino.so.2641 9b9a80ac1f18e07b13ed54459d9a865bcfe9dc170dbf8fe740c2974b85ecedc1"
+    "libopenvino_intel_cpu_plugin.so 6599e3dd300d047b5ed72f8e48101c5f312c25321f35f57f803641ff8372900b"
+    "libopenvino_onnx_frontend.so.2641 82d499f5b5e8514def7aaa1ecd5a9f570542d33ae9d00a0077f707cccd0e0192"
+    "libtbb.so.12 ac9518497a4f2cb6729792730f145ee58367316031511923fef263c9ac81ca61"
+    "libtbbmalloc.so.2 0cccbdb4783bf190da19b34540fb7f749b0955ec1982d7ac8e5f398365399895"
+    "libtbbbind_2_5.so.3 179ebd1223abd20a461dc978f24090d7ef7c1308b8dff14e4adfe4a21d75543f"
+    "libhwloc.so.15 e91be9f5bc1c87aadb08f2e19ebcb742979adda0a5434f72650a154e317e7fb1"
 )
 
 # Model files: their sha256 live in models/ppocr/manifest.json (one source of truth).
@@ -133,6 +152,12 @@ ORT_DIR="$MODELS_DIR/runtime/onnxruntime"
 extract "$ORT_CPU_WHEEL" "onnxruntime/capi/$ORT_CPU_SO" "$ORT_DIR/$ORT_CPU_SO" "$ORT_CPU_SO_SHA"
 ln -sfn "$ORT_CPU_SO" "$ORT_DIR/libonnxruntime.so"
 
+wheel "$OV_WHEEL" "$OV_WHEEL_SHA" "$OV_SPEC"
+for entry in "${OV_FILES[@]}"; do
+    read -r f sha <<<"$entry"
+    extract "$OV_WHEEL" "openvino/libs/$f" "$MODELS_DIR/runtime/openvino/$f" "$sha"
+done
+
 wheel "$RAPIDOCR_WHEEL" "$RAPIDOCR_WHEEL_SHA" "$RAPIDOCR_SPEC"
 for f in "${PPOCR_FILES[@]}"; do
     sha="$(manifest_sha "$f")" || die "models/ppocr/manifest.json lists no sha256 for $f"
@@ -156,4 +181,4 @@ if [[ $GPU == 1 ]]; then
     say "GPU runtime ready: DRAWPIPE_ORT_DYLIB=$GPU_DIR/libonnxruntime.so (needs CUDA 12 and cuDNN 9 libraries)"
 fi
 
-say "done: ONNX Runtime and XGBoost in models/runtime/, PP-OCR models in models/ppocr/"
+say "done: ONNX Runtime, OpenVINO and XGBoost in models/runtime/, PP-OCR models in models/ppocr/"

@@ -6,6 +6,7 @@ pub mod eval;
 pub mod local;
 pub mod metrics;
 pub mod ort_env;
+pub mod ov_env;
 pub mod pdf;
 pub mod runtime;
 pub mod stages;

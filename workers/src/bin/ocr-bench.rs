@@ -20,7 +20,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use drawpipe_workers::ort_env::{self, Device};
-use drawpipe_workers::stages::ocr::{self, GrayPage, OcrEngine, Params, Timings};
+use drawpipe_workers::stages::ocr::{self, GrayPage, OcrEngine, Params, Precision, Timings};
 use opencv::imgcodecs;
 use opencv::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,10 @@ struct Config {
     /// Where our models run: auto, cpu or cuda:N (default cpu).
     #[arg(long, default_value = "cpu")]
     device: Device,
+    /// Our arithmetic: auto, f32 (ONNX Runtime, rapidocr's) or bf16 (OpenVINO, CPUs
+    /// with native bf16) (default auto: bf16 where the CPU has it).
+    #[arg(long, default_value = "auto")]
+    precision: Precision,
     /// Intra-op threads for every model, both sides (default 2).
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -163,6 +167,7 @@ fn main() -> Result<()> {
 
     let mut params = Params {
         device: cfg.device,
+        precision: cfg.precision,
         threads: cfg.threads,
         ..Params::default()
     };
@@ -190,8 +195,9 @@ fn main() -> Result<()> {
         engine.device_reason().to_string(),
     );
     println!(
-        "ours: device {} ({}), onnx runtime {}, {} intra-op threads, loaded in {:.2} s",
+        "ours: device {}, precision {:?} ({}), onnx runtime {}, {} intra-op threads, loaded in {:.2} s",
         engine.device(),
+        engine.precision(),
         engine.device_reason(),
         rt.dylib.display(),
         cfg.threads,
