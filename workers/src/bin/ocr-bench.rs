@@ -38,6 +38,9 @@ struct Config {
     /// with native bf16) (default auto: bf16 where the CPU has it).
     #[arg(long, default_value = "auto")]
     precision: Precision,
+    /// Our detector's arithmetic, as --precision (default f32).
+    #[arg(long, default_value = "f32")]
+    det_precision: Precision,
     /// Intra-op threads for every model, both sides (default 2).
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -168,6 +171,7 @@ fn main() -> Result<()> {
     let mut params = Params {
         device: cfg.device,
         precision: cfg.precision,
+        det_precision: cfg.det_precision,
         threads: cfg.threads,
         ..Params::default()
     };
@@ -195,8 +199,9 @@ fn main() -> Result<()> {
         engine.device_reason().to_string(),
     );
     println!(
-        "ours: device {}, precision {:?} ({}), onnx runtime {}, {} intra-op threads, loaded in {:.2} s",
+        "ours: device {}, det {:?}, cls and rec {:?} ({}), onnx runtime {}, {} intra-op threads, loaded in {:.2} s",
         engine.device(),
+        engine.det_precision(),
         engine.precision(),
         engine.device_reason(),
         rt.dylib.display(),

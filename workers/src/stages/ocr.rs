@@ -77,15 +77,20 @@ impl Default for TileParams {
     }
 }
 
-/// The arithmetic the CPU runs the three models in, chosen when the engine loads.
+/// The arithmetic the CPU runs a model in ([`Params::precision`] for the recogniser
+/// and the classifier, [`Params::det_precision`] for the detector), chosen when the
+/// engine loads.
 ///
 /// ONNX Runtime's x86 CPU kernels compute in f32 only. On a CPU with native bf16
 /// (AVX-512 BF16 or AMX) OpenVINO's CPU plugin runs the same `.onnx` files in bf16
 /// about twice as fast: PP-OCRv6 rec, a batch of six 48×320 lines, 79 ms in f32 and
-/// 42 ms in bf16; det on a 1536×1088 page 330 ms (ONNX Runtime f32) and 220 ms (2
-/// threads, AMD EPYC with avx512_bf16, 2026-11-28). bf16 keeps 8 bits of mantissa:
-/// a few lines read differently (see `scripts/ocr-bench.sh --precision`), so the
-/// reference path stays available as `f32`. CUDA always runs f32.
+/// 42 ms in bf16 (2 threads, AMD EPYC with avx512_bf16, 2026-11-28). The recogniser
+/// is two thirds of the stage's time. bf16 keeps 8 bits of mantissa: about 1 line in
+/// 100 reads differently (`scripts/ocr-bench.sh` prints the agreement), so the
+/// reference path stays available as `f32`. The detector stays f32 unless asked: in
+/// bf16 it is 1.5–1.8× faster (330 → 180–220 ms on a 1536×1088 page), but of 364
+/// boxes on six drawings only 78 % kept every edge within 1 px and 98 % within 4 px,
+/// 3 split or merged, and Candle_holder's `38` grew by 10 px. CUDA always runs f32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
@@ -122,8 +127,11 @@ impl std::str::FromStr for Precision {
 pub struct Params {
     /// `auto`, `cpu` or `cuda:N` (default auto).
     pub device: Device,
-    /// `auto`, `f32` or `bf16` (default auto), read when the engine loads.
+    /// The recogniser's and the classifier's arithmetic: `auto`, `f32` or `bf16`
+    /// (default auto), read when the engine loads.
     pub precision: Precision,
+    /// The detector's: `auto`, `f32` or `bf16` (default f32: see [`Precision`]).
+    pub det_precision: Precision,
     /// Intra-op threads per model; 0 lets ONNX Runtime use one per physical core.
     pub threads: usize,
     /// Detector input side limit, pixels (default 1536 with [`LimitType::Max`]; see
@@ -184,6 +192,7 @@ impl Default for Params {
         Params {
             device: Device::Auto,
             precision: Precision::Auto,
+            det_precision: Precision::F32,
             threads: 0,
             det_limit_side_len: 1536,
             det_limit_type: LimitType::Max,
@@ -298,6 +307,14 @@ impl Model for OrtModel {
     }
 }
 
+/// A built ONNX Runtime session as a boxed [`Model`] named `name`.
+fn ort_model(name: &str, s: ort_env::BuiltSession) -> Box<dyn Model> {
+    Box::new(OrtModel {
+        name: name.to_string(),
+        session: Mutex::new(s.session),
+    })
+}
+
 /// One recogniser batch read: (crop index, (text, confidence)) and where the time went.
 struct BatchRead {
     lines: Vec<(usize, (String, f32))>,
@@ -320,8 +337,10 @@ pub struct OcrEngine {
     dictionary: Vec<String>,
     device: String,
     device_reason: String,
-    /// The precision the models run in (never `Auto`).
+    /// The precision the recogniser and the classifier run in (never `Auto`).
     precision: Precision,
+    /// The precision the detector runs in (never `Auto`).
+    det_precision: Precision,
 }
 
 #[derive(Deserialize)]
@@ -336,38 +355,29 @@ struct ManifestModel {
 }
 
 impl OcrEngine {
-    /// Loads from the model repository [`ort_env::models_dir`] onto `params.device`
-    /// in `params.precision`.
+    /// Loads from the model repository [`ort_env::models_dir`] per `params`' device,
+    /// precisions, threads and recogniser lanes.
     pub fn load(params: &Params) -> Result<Self, StageError> {
-        Self::load_with(
-            &ort_env::models_dir(),
-            params.device,
-            params.precision,
-            params.threads,
-            params.rec_lanes,
-        )
+        Self::load_with(&ort_env::models_dir(), params)
     }
 
     /// Loads `<models>/ppocr/{det,cls,rec}` after checking each file's sha256 against
-    /// `<models>/ppocr/manifest.json`, in the default precision.
+    /// `<models>/ppocr/manifest.json`, with the other settings at their defaults.
     ///
     /// # Errors
     /// A missing or mismatched file (named, with the fetch command), a missing
     /// runtime, or a device that does not work.
     pub fn load_from(models: &Path, device: Device, threads: usize) -> Result<Self, StageError> {
-        let d = Params::default();
-        Self::load_with(models, device, d.precision, threads, d.rec_lanes)
+        let params = Params {
+            device,
+            threads,
+            ..Params::default()
+        };
+        Self::load_with(models, &params)
     }
 
-    /// As [`OcrEngine::load_from`], in `precision`, with [`Params::rec_lanes`]
-    /// recogniser lanes (ONNX Runtime on the CPU only).
-    pub fn load_with(
-        models: &Path,
-        device: Device,
-        precision: Precision,
-        threads: usize,
-        rec_lanes: usize,
-    ) -> Result<Self, StageError> {
+    /// As [`OcrEngine::load_from`], with every load-time setting of `params`.
+    pub fn load_with(models: &Path, params: &Params) -> Result<Self, StageError> {
         let paths = verified_model_files(models)?;
         let other = |m: String| StageError::Other(m.into());
         let chars = ov_env::onnx_metadata(&paths[2], "character")
@@ -379,10 +389,13 @@ impl OcrEngine {
                 ))
             })?;
         let dictionary = dictionary_from_metadata(&chars);
-        let f32_reason = match choose_bf16(models, device, precision)? {
-            Ok(reason) => return Self::load_openvino(models, &paths, threads, dictionary, reason),
-            Err(f32_reason) => f32_reason,
-        };
+        let rec_bf16 = choose_bf16(models, params.device, params.precision)?;
+        let det_bf16 = choose_bf16(models, params.device, params.det_precision)?;
+        if rec_bf16.is_ok() || det_bf16.is_ok() {
+            return Self::load_cpu_mixed(models, &paths, params.threads, dictionary, det_bf16, rec_bf16);
+        }
+        let (device, threads) = (params.device, params.threads);
+        let f32_reason = rec_bf16.unwrap_err();
         let fail = |e: ort_env::OrtEnvError| StageError::Other(e.to_string().into());
         let det = ort_env::session(&paths[0], device, threads).map_err(fail)?;
         // The detector settles `auto`; the other two follow it.
@@ -393,7 +406,7 @@ impl OcrEngine {
         let cls = ort_env::session(&paths[1], chosen, threads).map_err(fail)?;
         let rec = ort_env::session(&paths[2], chosen, threads).map_err(fail)?;
         let lanes = match (chosen, threads) {
-            (Device::Cpu, _) if rec_lanes > 0 => rec_lanes,
+            (Device::Cpu, _) if params.rec_lanes > 0 => params.rec_lanes,
             (Device::Cpu, 0) => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
             (Device::Cpu, n) => n,
             _ => 1,
@@ -401,12 +414,8 @@ impl OcrEngine {
         let rec_lanes = if lanes >= 2 {
             (0..lanes)
                 .map(|k| {
-                    ort_env::session(&paths[2], Device::Cpu, 1).map(|s| -> Box<dyn Model> {
-                        Box::new(OrtModel {
-                            name: format!("ocr rec lane {k}"),
-                            session: Mutex::new(s.session),
-                        })
-                    })
+                    ort_env::session(&paths[2], Device::Cpu, 1)
+                        .map(|s| ort_model(&format!("ocr rec lane {k}"), s))
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(fail)?
@@ -414,43 +423,63 @@ impl OcrEngine {
             Vec::new()
         };
         tracing::info!(device = %det.device, reason = %det.reason, precision = "f32", %f32_reason, classes = dictionary.len(), "ocr models loaded");
-        let model = |name: &str, s: ort_env::BuiltSession| -> Box<dyn Model> {
-            Box::new(OrtModel {
-                name: name.to_string(),
-                session: Mutex::new(s.session),
-            })
-        };
         Ok(OcrEngine {
             device: det.device.clone(),
-            device_reason: format!("{}; f32 on ONNX Runtime: {f32_reason}", det.reason),
-            det: model("ocr det", det),
-            cls: model("ocr cls", cls),
-            rec: model("ocr rec", rec),
+            device_reason: format!("{}; all f32 on ONNX Runtime: {f32_reason}", det.reason),
+            det: ort_model("ocr det", det),
+            cls: ort_model("ocr cls", cls),
+            rec: ort_model("ocr rec", rec),
             rec_lanes,
             dictionary,
             precision: Precision::F32,
+            det_precision: Precision::F32,
         })
     }
 
-    /// The three models on OpenVINO's CPU plugin in bf16.
-    fn load_openvino(
+    /// On the CPU, each of the detector and the recogniser (with the classifier) in
+    /// bf16 on OpenVINO (`Ok(why)`) or in f32 on ONNX Runtime (`Err(why)`).
+    fn load_cpu_mixed(
         models: &Path,
         paths: &[PathBuf; 3],
         threads: usize,
         dictionary: Vec<String>,
-        reason: String,
+        det_bf16: Result<String, String>,
+        rec_bf16: Result<String, String>,
     ) -> Result<Self, StageError> {
-        let compile = |i: usize, name: &str| -> Result<Box<dyn Model>, StageError> {
-            let m = ov_env::OvModel::compile(models, &paths[i], name, "bf16", threads)
-                .map_err(|e| StageError::Other(e.to_string().into()))?;
-            Ok(Box::new(m))
+        let load = |i: usize, name: &str, bf16: bool| -> Result<Box<dyn Model>, StageError> {
+            let fail = |e: String| StageError::Other(e.into());
+            if bf16 {
+                let m = ov_env::OvModel::compile(models, &paths[i], name, "bf16", threads)
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(Box::new(m))
+            } else {
+                let s = ort_env::session(&paths[i], Device::Cpu, threads)
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(ort_model(name, s))
+            }
         };
         let (det, cls, rec) = (
-            compile(0, "ocr det")?,
-            compile(1, "ocr cls")?,
-            compile(2, "ocr rec")?,
+            load(0, "ocr det", det_bf16.is_ok())?,
+            load(1, "ocr cls", rec_bf16.is_ok())?,
+            load(2, "ocr rec", rec_bf16.is_ok())?,
         );
-        tracing::info!(device = "cpu", precision = "bf16", %reason, classes = dictionary.len(), "ocr models loaded");
+        let says = |r: &Result<String, String>| match r {
+            Ok(why) => format!("bf16 on OpenVINO ({why})"),
+            Err(why) => format!("f32 on ONNX Runtime ({why})"),
+        };
+        let reason = format!(
+            "detector {}; classifier and recogniser {}",
+            says(&det_bf16),
+            says(&rec_bf16)
+        );
+        tracing::info!(device = "cpu", %reason, classes = dictionary.len(), "ocr models loaded");
+        let precision = |r: &Result<String, String>| {
+            if r.is_ok() {
+                Precision::Bf16
+            } else {
+                Precision::F32
+            }
+        };
         Ok(OcrEngine {
             det,
             cls,
@@ -458,8 +487,9 @@ impl OcrEngine {
             rec_lanes: Vec::new(),
             dictionary,
             device: "cpu".into(),
-            device_reason: format!("bf16 on OpenVINO: {reason}"),
-            precision: Precision::Bf16,
+            device_reason: reason,
+            precision: precision(&rec_bf16),
+            det_precision: precision(&det_bf16),
         })
     }
 
@@ -479,6 +509,7 @@ impl OcrEngine {
             device: "cpu".into(),
             device_reason: "given models".into(),
             precision: Precision::F32,
+            det_precision: Precision::F32,
         }
     }
 
@@ -492,9 +523,15 @@ impl OcrEngine {
         &self.device_reason
     }
 
-    /// `F32` (ONNX Runtime) or `Bf16` (OpenVINO on the CPU).
+    /// The recogniser's and the classifier's: `F32` (ONNX Runtime) or `Bf16`
+    /// (OpenVINO on the CPU).
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// The detector's, as [`OcrEngine::precision`].
+    pub fn det_precision(&self) -> Precision {
+        self.det_precision
     }
 
     /// Text boxes of a page, in page pixels, in reading order (tiled or whole, per
