@@ -161,6 +161,14 @@ struct WorkerArgs {
     /// with CUDA (default cpu: its data is small).
     #[arg(long, env = "DRAWPIPE_TOLERANCE_DEVICE", default_value = "cpu")]
     tolerance_device: String,
+    /// Arithmetic of the OCR recogniser and classifier (`ocr`, `edocr`): auto (bf16
+    /// on OpenVINO where the CPU has native bf16, else f32), f32 or bf16 (default auto).
+    #[arg(long, env = "DRAWPIPE_OCR_PRECISION", default_value = "auto")]
+    ocr_precision: drawpipe_workers::stages::ocr::Precision,
+    /// Arithmetic of the OCR text detector, as --ocr-precision (default f32: bf16 moves
+    /// box edges by a few pixels).
+    #[arg(long, env = "DRAWPIPE_OCR_DET_PRECISION", default_value = "f32")]
+    ocr_det_precision: drawpipe_workers::stages::ocr::Precision,
 }
 
 impl WorkerArgs {
@@ -215,6 +223,8 @@ impl WorkerArgs {
             name: format!("{}-{}", host.trim(), std::process::id()),
             metrics_listen: self.metrics_listen,
             tolerance_device: self.tolerance_device,
+            ocr_precision: self.ocr_precision,
+            ocr_det_precision: self.ocr_det_precision,
         })
     }
 }

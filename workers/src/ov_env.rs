@@ -169,9 +169,12 @@ impl Model for OvModel {
             StageError::Other(format!("{}: inference failed: {e}", self.name).into())
         };
         let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-        let mut input = Tensor::new(ElementType::F32, &Shape::new(&dims).map_err(other)?)
-            .map_err(other)?;
-        input.get_data_mut::<f32>().map_err(other)?.copy_from_slice(&data);
+        let mut input =
+            Tensor::new(ElementType::F32, &Shape::new(&dims).map_err(other)?).map_err(other)?;
+        input
+            .get_data_mut::<f32>()
+            .map_err(other)?
+            .copy_from_slice(&data);
         drop(data);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.request.set_input_tensor(&input).map_err(other)?;
@@ -324,11 +327,16 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("m.onnx");
         std::fs::write(&path, &model).unwrap();
-        assert_eq!(onnx_metadata(&path, "character").unwrap().as_deref(), Some("ab"));
+        assert_eq!(
+            onnx_metadata(&path, "character").unwrap().as_deref(),
+            Some("ab")
+        );
         assert_eq!(onnx_metadata(&path, "a").unwrap().as_deref(), Some("1"));
         assert_eq!(onnx_metadata(&path, "missing").unwrap(), None);
         std::fs::write(&path, [0x0a, 0x05, b'x']).unwrap();
-        assert!(onnx_metadata(&path, "character").unwrap_err().contains("not an ONNX model"));
+        assert!(onnx_metadata(&path, "character")
+            .unwrap_err()
+            .contains("not an ONNX model"));
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -57,6 +57,10 @@ pub struct WorkerConfig {
     pub metrics_listen: Option<String>,
     /// XGBoost device for `tolerance` (`cpu`, `cuda:N`).
     pub tolerance_device: String,
+    /// Arithmetic of the OCR recogniser and classifier ([`ocr::Params::precision`]).
+    pub ocr_precision: ocr::Precision,
+    /// Arithmetic of the OCR detector ([`ocr::Params::det_precision`]).
+    pub ocr_det_precision: ocr::Precision,
 }
 
 struct Ctx {
@@ -113,7 +117,12 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
         .iter()
         .any(|s| matches!(s, Stage::Ocr | Stage::Edocr))
     {
-        let engine = tokio::task::spawn_blocking(|| ocr::OcrEngine::load(&ocr::Params::default()))
+        let params = ocr::Params {
+            precision: cfg.ocr_precision,
+            det_precision: cfg.ocr_det_precision,
+            ..ocr::Params::default()
+        };
+        let engine = tokio::task::spawn_blocking(move || ocr::OcrEngine::load(&params))
             .await?
             .map_err(|e| anyhow::anyhow!("cannot load the ocr models: {e}"))?;
         tracing::info!(

@@ -392,7 +392,14 @@ impl OcrEngine {
         let rec_bf16 = choose_bf16(models, params.device, params.precision)?;
         let det_bf16 = choose_bf16(models, params.device, params.det_precision)?;
         if rec_bf16.is_ok() || det_bf16.is_ok() {
-            return Self::load_cpu_mixed(models, &paths, params.threads, dictionary, det_bf16, rec_bf16);
+            return Self::load_cpu_mixed(
+                models,
+                &paths,
+                params.threads,
+                dictionary,
+                det_bf16,
+                rec_bf16,
+            );
         }
         let (device, threads) = (params.device, params.threads);
         let f32_reason = rec_bf16.unwrap_err();
@@ -878,15 +885,13 @@ pub struct DetBox {
     pub cut: bool,
 }
 
-/// Whether the engine runs bf16 on OpenVINO: `Ok(Ok(why))` for bf16, `Ok(Err(why))`
+/// Whether a model runs bf16 on OpenVINO: `Ok(Ok(why))` for bf16, `Ok(Err(why))`
 /// for f32 on ONNX Runtime, `Err` for an explicit `bf16` that cannot run here.
 fn choose_bf16(
     models: &Path,
     device: Device,
     precision: Precision,
 ) -> Result<Result<String, String>, StageError> {
-    let refuse = |m: String| Err(StageError::Other(m.into()));
-    let flag = ov_env::native_bf16();
     let cuda = match device {
         Device::Cuda(n) => Some(format!("cuda:{n}")),
         Device::Auto if ort_env::init().is_ok_and(|rt| rt.has_cuda) => {
@@ -894,30 +899,44 @@ fn choose_bf16(
         }
         Device::Auto | Device::Cpu => None,
     };
-    match precision {
-        Precision::F32 => Ok(Err("configured f32".into())),
-        Precision::Bf16 => match (cuda, flag) {
-            (Some(d), _) => refuse(format!(
-                "ocr precision bf16 runs on the CPU (OpenVINO) but the device is {d}; use device cpu, or precision f32 or auto"
-            )),
-            (None, None) => refuse(
-                "ocr precision bf16 needs a CPU with native bf16 (avx512_bf16 or amx_bf16 in /proc/cpuinfo) and this one has neither; use precision f32 or auto".into(),
-            ),
-            (None, Some(_)) if !ov_env::available(models) => refuse(format!(
-                "ocr precision bf16 needs OpenVINO at {}; {FETCH_HINT}",
-                ov_env::lib_path(models).display()
-            )),
-            (None, Some(f)) => Ok(Ok(format!("configured bf16, the CPU has {f}"))),
-        },
-        Precision::Auto => Ok(match (cuda, flag) {
-            (Some(d), _) => Err(format!("auto: device {d} computes f32")),
-            (None, None) => Err("auto: the CPU has no native bf16 (avx512_bf16 or amx_bf16)".into()),
-            (None, Some(_)) if !ov_env::available(models) => Err(format!(
-                "auto: OpenVINO is not at {} ({FETCH_HINT})",
-                ov_env::lib_path(models).display()
-            )),
-            (None, Some(f)) => Ok(format!("auto: the CPU has {f} and OpenVINO is fetched")),
-        }),
+    let lib = ov_env::lib_path(models);
+    let openvino = lib.exists().then_some(lib.as_path()).ok_or(&lib);
+    bf16_decision(precision, cuda, ov_env::native_bf16(), openvino)
+        .map_err(|m| StageError::Other(m.into()))
+}
+
+/// [`choose_bf16`] over what it found: the CUDA device in play (if any), the CPU's
+/// native bf16 flag (if any), and OpenVINO's library (`Ok` present, `Err` missing).
+fn bf16_decision(
+    precision: Precision,
+    cuda: Option<String>,
+    flag: Option<&str>,
+    openvino: Result<&Path, &PathBuf>,
+) -> Result<Result<String, String>, String> {
+    match (precision, cuda, flag, openvino) {
+        (Precision::F32, ..) => Ok(Err("configured f32".into())),
+        (Precision::Bf16, Some(d), ..) => Err(format!(
+            "ocr precision bf16 runs on the CPU (OpenVINO) but the device is {d}; use device cpu, or precision f32 or auto"
+        )),
+        (Precision::Bf16, None, None, _) => Err(
+            "ocr precision bf16 needs a CPU with native bf16 (avx512_bf16 or amx_bf16 in /proc/cpuinfo) and this one has neither; use precision f32 or auto".into(),
+        ),
+        (Precision::Bf16, None, Some(_), Err(lib)) => Err(format!(
+            "ocr precision bf16 needs OpenVINO at {}; {FETCH_HINT}",
+            lib.display()
+        )),
+        (Precision::Bf16, None, Some(f), Ok(_)) => Ok(Ok(format!("configured bf16, the CPU has {f}"))),
+        (Precision::Auto, Some(d), ..) => Ok(Err(format!("auto: device {d} computes f32"))),
+        (Precision::Auto, None, None, _) => Ok(Err(
+            "auto: the CPU has no native bf16 (avx512_bf16 or amx_bf16)".into(),
+        )),
+        (Precision::Auto, None, Some(_), Err(lib)) => Ok(Err(format!(
+            "auto: OpenVINO is not at {} ({FETCH_HINT})",
+            lib.display()
+        ))),
+        (Precision::Auto, None, Some(f), Ok(_)) => {
+            Ok(Ok(format!("auto: the CPU has {f} and OpenVINO is fetched")))
+        }
     }
 }
 
@@ -1921,6 +1940,180 @@ mod tests {
         fn run(&self, _: [usize; 4], _: Vec<f32>) -> Result<(Vec<usize>, Vec<f32>), StageError> {
             panic!("no model should run")
         }
+    }
+
+    #[test]
+    fn bf16_only_where_the_cpu_and_the_runtime_allow_it() {
+        struct Case {
+            precision: Precision,
+            cuda: Option<&'static str>,
+            flag: Option<&'static str>,
+            openvino: bool,
+            /// Some(true) bf16, Some(false) f32, None refused; then a phrase of the reason.
+            want: Option<bool>,
+            says: &'static str,
+        }
+        let cases = [
+            Case {
+                precision: Precision::F32,
+                cuda: None,
+                flag: Some("avx512_bf16"),
+                openvino: true,
+                want: Some(false),
+                says: "configured f32",
+            },
+            Case {
+                precision: Precision::Auto,
+                cuda: None,
+                flag: Some("avx512_bf16"),
+                openvino: true,
+                want: Some(true),
+                says: "avx512_bf16",
+            },
+            Case {
+                precision: Precision::Auto,
+                cuda: None,
+                flag: None,
+                openvino: true,
+                want: Some(false),
+                says: "no native bf16",
+            },
+            Case {
+                precision: Precision::Auto,
+                cuda: None,
+                flag: Some("amx_bf16"),
+                openvino: false,
+                want: Some(false),
+                says: "models/fetch.sh",
+            },
+            Case {
+                precision: Precision::Auto,
+                cuda: Some("cuda:0"),
+                flag: Some("amx_bf16"),
+                openvino: true,
+                want: Some(false),
+                says: "cuda:0 computes f32",
+            },
+            Case {
+                precision: Precision::Bf16,
+                cuda: None,
+                flag: Some("amx_bf16"),
+                openvino: true,
+                want: Some(true),
+                says: "amx_bf16",
+            },
+            Case {
+                precision: Precision::Bf16,
+                cuda: None,
+                flag: None,
+                openvino: true,
+                want: None,
+                says: "has neither",
+            },
+            Case {
+                precision: Precision::Bf16,
+                cuda: None,
+                flag: Some("avx512_bf16"),
+                openvino: false,
+                want: None,
+                says: "models/fetch.sh",
+            },
+            Case {
+                precision: Precision::Bf16,
+                cuda: Some("cuda:1"),
+                flag: Some("avx512_bf16"),
+                openvino: true,
+                want: None,
+                says: "the device is cuda:1",
+            },
+        ];
+        let lib = PathBuf::from("/m/runtime/openvino/libopenvino_c.so.2641");
+        for c in cases {
+            let ov = if c.openvino {
+                Ok(lib.as_path())
+            } else {
+                Err(&lib)
+            };
+            let got = bf16_decision(c.precision, c.cuda.map(String::from), c.flag, ov);
+            let (bf16, text) = match &got {
+                Ok(Ok(why)) => (Some(true), why.as_str()),
+                Ok(Err(why)) => (Some(false), why.as_str()),
+                Err(e) => (None, e.as_str()),
+            };
+            assert_eq!(
+                bf16, c.want,
+                "{:?} {:?} {:?} {}: {got:?}",
+                c.precision, c.cuda, c.flag, c.openvino
+            );
+            assert!(text.contains(c.says), "{text:?} should say {:?}", c.says);
+        }
+    }
+
+    /// The recogniser in bf16 (where this CPU has native bf16) reads what the f32
+    /// reference reads: the same boxes (the detector is f32 in both) and at least
+    /// 95 % of the texts on Candle_holder. On a CPU without bf16 only the refusal
+    /// of an explicit `bf16` is checked.
+    #[test]
+    fn bf16_recogniser_reads_what_f32_reads() {
+        let models = ort_env::models_dir();
+        let load = |precision| {
+            OcrEngine::load_with(
+                &models,
+                &Params {
+                    device: Device::Cpu,
+                    precision,
+                    threads: 2,
+                    ..Params::default()
+                },
+            )
+        };
+        let f32 = load(Precision::F32).expect("models: run models/fetch.sh");
+        assert_eq!(f32.precision(), Precision::F32);
+        assert_eq!(f32.det_precision(), Precision::F32);
+        if ov_env::native_bf16().is_none() {
+            let err = load(Precision::Bf16)
+                .err()
+                .expect("bf16 refused without native bf16");
+            assert!(err.to_string().contains("has neither"), "{err}");
+            eprintln!("this CPU has no native bf16: the bf16 comparison did not run");
+            return;
+        }
+        let bf16 = load(Precision::Bf16).expect("OpenVINO: run models/fetch.sh");
+        assert_eq!(bf16.precision(), Precision::Bf16);
+        assert_eq!(bf16.det_precision(), Precision::F32);
+        assert!(
+            bf16.device_reason().contains("bf16 on OpenVINO"),
+            "{}",
+            bf16.device_reason()
+        );
+        let path = fixtures().join("Candle_holder.jpg");
+        let a = f32.read_file(&Params::default(), &path).unwrap().lines;
+        let b = bf16.read_file(&Params::default(), &path).unwrap().lines;
+        assert!(a.len() >= 40, "f32 read only {} lines", a.len());
+        // Lines below text_score may drop out on either side; those kept pair up by box.
+        let mut same = 0;
+        for l in &a {
+            if let Some(m) = b.iter().find(|m| m.polygon == l.polygon) {
+                same += usize::from(m.text == l.text);
+                assert!(
+                    (m.confidence - l.confidence).abs() < 0.05,
+                    "{:?} {} vs {}",
+                    l.text,
+                    l.confidence,
+                    m.confidence
+                );
+            }
+        }
+        assert!(
+            same * 100 >= a.len() * 95,
+            "bf16 read {same} of f32's {} lines alike",
+            a.len()
+        );
+        eprintln!(
+            "bf16 read {same} of f32's {} lines alike ({} lines in bf16)",
+            a.len(),
+            b.len()
+        );
     }
 
     #[test]
