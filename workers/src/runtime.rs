@@ -635,23 +635,63 @@ async fn compute_report(
     Ok(out)
 }
 
-/// Reads every page of each job with the process's OCR engine.
+/// Reads every page of the batch's jobs with the process's OCR engine in one fused
+/// inference ([`crate::stages::ocr_jobs`]): the lines of all the jobs share the
+/// classifier and recogniser batches. Each job is charged the batch's wall time.
 async fn compute_ocr(ids: &[JobId], ctx: &Ctx) -> anyhow::Result<Vec<(JobId, Outcome, f64)>> {
-    compute_on_pages(
-        ids,
-        ctx,
-        Stage::Ocr,
-        None,
-        ctx.ocr.clone(),
-        |params: &ocr::Params, engine: &ocr::OcrEngine, pages, _| {
-            crate::stages::ocr_pages(
-                params,
-                engine,
-                pages.iter().map(|(i, png)| (*i, png.as_slice())),
-            )
-        },
-    )
-    .await
+    let engine = ctx
+        .ocr
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("this worker consumes ocr but has not loaded its model"))?;
+    let inputs = load_page_inputs::<ocr::Params>(ids, ctx, Stage::Ocr, None).await?;
+    let (mut out, mut jobs, mut ready) = (Vec::new(), Vec::new(), Vec::new());
+    for (job, input) in inputs {
+        match input {
+            Ok((params, pages, _)) => {
+                jobs.push(job);
+                ready.push((params, pages));
+            }
+            Err(outcome) => out.push((job, outcome, 0.0)),
+        }
+    }
+    if ready.is_empty() {
+        return Ok(out);
+    }
+    let _permit = ctx.compute.clone().acquire_owned().await;
+    let start = Instant::now();
+    let res = tokio::task::spawn_blocking(move || {
+        let fused: Vec<(&ocr::Params, Vec<(u32, &[u8])>)> = ready
+            .iter()
+            .map(|(p, pages)| {
+                (
+                    p,
+                    pages.iter().map(|(i, png)| (*i, png.as_slice())).collect(),
+                )
+            })
+            .collect();
+        crate::stages::ocr_jobs(&engine, &fused)
+    })
+    .await;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    match res {
+        Ok(results) => out.extend(jobs.into_iter().zip(results).map(|(job, r)| {
+            let outcome = match r {
+                Ok((output, device)) => Outcome::Done {
+                    output,
+                    device,
+                    pages: vec![],
+                    report: None,
+                },
+                Err(e) => stage_error(e),
+            };
+            (job, outcome, ms)
+        })),
+        Err(e) => out.extend(
+            jobs.into_iter()
+                .map(|job| (job, Outcome::Retry(format!("stage panicked: {e}")), ms)),
+        ),
+    }
+    Ok(out)
 }
 
 /// Reads dimensions, GD&T frames and the title block of each job's pages, from the
@@ -795,6 +835,51 @@ where
     let engine = engine.ok_or_else(|| {
         anyhow::anyhow!("this worker consumes {stage} but has not loaded its model")
     })?;
+    let inputs = load_page_inputs::<P>(ids, ctx, stage, input).await?;
+    let tasks = inputs.into_iter().map(|(job, input)| {
+        let (engine, compute, f) = (engine.clone(), ctx.compute.clone(), f.clone());
+        async move {
+            let (params, pages, input_output) = match input {
+                Ok(i) => i,
+                Err(outcome) => return (job, outcome, 0.0),
+            };
+            let _permit = compute.acquire_owned().await;
+            let start = Instant::now();
+            let res =
+                tokio::task::spawn_blocking(move || f(&params, &engine, &pages, input_output))
+                    .await;
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            let outcome = match res {
+                Ok(Ok((output, device))) => Outcome::Done {
+                    output,
+                    device,
+                    pages: vec![],
+                    report: None,
+                },
+                Ok(Err(e)) => stage_error(e),
+                Err(e) => Outcome::Retry(format!("stage panicked: {e}")),
+            };
+            (job, outcome, ms)
+        }
+    });
+    Ok(futures::future::join_all(tasks).await)
+}
+
+/// A job's inputs for a page stage: its `options.<stage>` as `P`, its page rasters
+/// (`(index, PNG)`) and, when asked, another stage's output; or the outcome that ends
+/// the job without compute (bad options, no pages).
+type PageInput<P> = Result<(P, Vec<(u32, Vec<u8>)>, Option<Value>), Outcome>;
+
+/// Loads [`PageInput`]s for `ids` (`input`: the stage whose output comes along).
+async fn load_page_inputs<P>(
+    ids: &[JobId],
+    ctx: &Ctx,
+    stage: Stage,
+    input: Option<Stage>,
+) -> anyhow::Result<Vec<(JobId, PageInput<P>)>>
+where
+    P: serde::de::DeserializeOwned + Default,
+{
     let uuids: Vec<Uuid> = ids.iter().map(|j| j.0).collect();
     let input_name = input.map(Stage::name).unwrap_or("");
     let rows = with_retries(|| {
@@ -808,41 +893,38 @@ where
         .fetch_all(&ctx.pool)
     })
     .await?;
-    let tasks = rows.into_iter().map(|row| {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
         let job = JobId(row.get(0));
         let opts: Option<Value> = row.get(1);
         let input_output: Option<Value> = row.get(2);
-        let (engine, compute, pool, f) = (engine.clone(), ctx.compute.clone(), ctx.pool.clone(), f.clone());
-        async move {
-            let params: P = match opts.map(serde_json::from_value).transpose() {
-                Ok(p) => p.unwrap_or_default(),
-                Err(e) => return Ok((job, Outcome::Invalid(format!("options.{stage}: {e}")), 0.0)),
-            };
-            let pages = with_retries(|| {
-                sqlx::query("SELECT page_index, raster_png FROM pages WHERE job_id = $1 ORDER BY page_index")
-                    .bind(job.0)
-                    .fetch_all(&pool)
-            })
-            .await?;
-            if pages.is_empty() {
-                let why = format!("{stage}: the job has no page rasters (preprocess stored none)");
-                return Ok((job, Outcome::Invalid(why), 0.0));
+        let params: P = match opts.map(serde_json::from_value).transpose() {
+            Ok(p) => p.unwrap_or_default(),
+            Err(e) => {
+                out.push((job, Err(Outcome::Invalid(format!("options.{stage}: {e}")))));
+                continue;
             }
-            let pages: Vec<(u32, Vec<u8>)> =
-                pages.into_iter().map(|r| (r.get::<i32, _>(0) as u32, r.get(1))).collect();
-            let _permit = compute.acquire_owned().await;
-            let start = Instant::now();
-            let res = tokio::task::spawn_blocking(move || f(&params, &engine, &pages, input_output)).await;
-            let ms = start.elapsed().as_secs_f64() * 1000.0;
-            let outcome = match res {
-                Ok(Ok((output, device))) => Outcome::Done { output, device, pages: vec![], report: None },
-                Ok(Err(e)) => stage_error(e),
-                Err(e) => Outcome::Retry(format!("stage panicked: {e}")),
-            };
-            Ok::<_, anyhow::Error>((job, outcome, ms))
+        };
+        let pages = with_retries(|| {
+            sqlx::query(
+                "SELECT page_index, raster_png FROM pages WHERE job_id = $1 ORDER BY page_index",
+            )
+            .bind(job.0)
+            .fetch_all(&ctx.pool)
+        })
+        .await?;
+        if pages.is_empty() {
+            let why = format!("{stage}: the job has no page rasters (preprocess stored none)");
+            out.push((job, Err(Outcome::Invalid(why))));
+            continue;
         }
-    });
-    futures::future::join_all(tasks).await.into_iter().collect()
+        let pages: Vec<(u32, Vec<u8>)> = pages
+            .into_iter()
+            .map(|r| (r.get::<i32, _>(0) as u32, r.get(1)))
+            .collect();
+        out.push((job, Ok((params, pages, input_output))));
+    }
+    Ok(out)
 }
 
 /// Writes the report's result rows: `text` → `text_lines`, `dimensions` →

@@ -83,6 +83,11 @@ struct Config {
     /// image `--lanes` times (default 0).
     #[arg(long, default_value_t = 0)]
     lanes: usize,
+    /// Also time our fused inference (the worker's batches): every image as one
+    /// fused call against one call per image, alternating, `--runs` times; prints
+    /// images/s for both and whether the fused call read the same lines.
+    #[arg(long)]
+    fused: bool,
     /// Also write the results as JSON here (used by scripts/gpu-check.sh).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -324,6 +329,12 @@ fn main() -> Result<()> {
         None
     };
 
+    let fused = if cfg.fused {
+        Some(fused(&cfg, &params, &engine)?)
+    } else {
+        None
+    };
+
     let ours_total: f64 = results.iter().map(|r| mean(&r.ours_s)).sum();
     let rapid_total: Option<f64> = (!cfg.skip_rapidocr).then(|| {
         results
@@ -342,6 +353,18 @@ fn main() -> Result<()> {
                 ", rapidocr {t:.3} images/s, ratio {:.2}×",
                 ours / t
             ))
+        );
+    }
+
+    if let Some(f) = &fused {
+        println!(
+            "fused, {} images per call: {:.3} images/s against {:.3} one call per image ({:.2}×), {} runs; fused read the same lines: {}",
+            cfg.images.len(),
+            f.fused_images_per_s,
+            f.single_images_per_s,
+            f.fused_images_per_s / f.single_images_per_s,
+            cfg.runs,
+            if f.same_lines { "yes" } else { "NO" }
         );
     }
 
@@ -539,6 +562,61 @@ fn name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| p.display().to_string())
+}
+
+/// What `--fused` measured.
+struct Fused {
+    fused_images_per_s: f64,
+    single_images_per_s: f64,
+    same_lines: bool,
+}
+
+/// Times one fused call over every image against one call per image, alternating,
+/// after one warm-up of each.
+fn fused(cfg: &Config, params: &Params, engine: &OcrEngine) -> Result<Fused> {
+    let images: Vec<Mat> = cfg
+        .images
+        .iter()
+        .map(|p| imgcodecs::imread(&p.to_string_lossy(), imgcodecs::IMREAD_GRAYSCALE))
+        .collect::<Result<_, _>>()?;
+    let items: Vec<(&Params, GrayPage)> = images
+        .iter()
+        .map(|image| (params, GrayPage { index: 0, image }))
+        .collect();
+    let err = |e| anyhow::anyhow!("ocr: {e}");
+    let texts = |outs: Vec<ocr::Output>| -> Vec<Vec<(String, [[f32; 2]; 4])>> {
+        outs.into_iter()
+            .map(|o| o.lines.into_iter().map(|l| (l.text, l.polygon)).collect())
+            .collect()
+    };
+    let single = || -> Result<Vec<ocr::Output>> {
+        items
+            .iter()
+            .map(|(p, page)| ocr::run(p, engine, page).map_err(err))
+            .collect()
+    };
+    let together = || -> Result<Vec<ocr::Output>> {
+        ocr::run_fused(engine, &items)
+            .into_iter()
+            .map(|r| r.map_err(err))
+            .collect()
+    };
+    let same_lines = texts(single()?) == texts(together()?);
+    let (mut single_s, mut fused_s) = (0.0, 0.0);
+    for _ in 0..cfg.runs {
+        let t = Instant::now();
+        single()?;
+        single_s += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        together()?;
+        fused_s += t.elapsed().as_secs_f64();
+    }
+    let n = (images.len() * cfg.runs) as f64;
+    Ok(Fused {
+        fused_images_per_s: n / fused_s,
+        single_images_per_s: n / single_s,
+        same_lines,
+    })
 }
 
 /// Images per second with `cfg.lanes` lanes per side reading different images at

@@ -35,29 +35,79 @@ pub fn decode_page(png: &[u8]) -> Result<opencv::core::Mat, drawpipe_core::Stage
 }
 
 /// Runs `ocr` over stored page rasters (`(page index, PNG)`): the output the worker
-/// stores (`text` lines, `_timings` per page) and the device the models ran on.
+/// stores (`text` lines, `_timings` per page) and the device the models ran on. The
+/// pages are read with fused inference ([`ocr::run_fused`]).
 pub fn ocr_pages<'a>(
     params: &ocr::Params,
     engine: &ocr::OcrEngine,
     pages: impl IntoIterator<Item = (u32, &'a [u8])>,
 ) -> Result<(serde_json::Value, String), drawpipe_core::StageError> {
-    let mut lines = Vec::new();
-    let mut timings = Vec::new();
-    for (index, png) in pages {
-        let image = decode_page(png)?;
-        let out = ocr::run(
-            params,
-            engine,
-            &ocr::GrayPage {
-                index,
-                image: &image,
-            },
-        )?;
-        lines.extend(out.lines);
-        timings.push(serde_json::to_value(&out.timings).unwrap_or_default());
+    let pages: Vec<(u32, &[u8])> = pages.into_iter().collect();
+    ocr_jobs(engine, &[(params, pages)])
+        .pop()
+        .expect("one result per job")
+}
+
+/// [`ocr_pages`] for several jobs at once (a worker's batch): the pages of all the
+/// jobs go through [`ocr::run_fused`] together. One result per job, in order; a job
+/// with a page that cannot be decoded or read fails alone.
+pub fn ocr_jobs(
+    engine: &ocr::OcrEngine,
+    jobs: &[(&ocr::Params, Vec<(u32, &[u8])>)],
+) -> Vec<Result<(serde_json::Value, String), drawpipe_core::StageError>> {
+    type Read = (Vec<ocr::TextLine>, Vec<serde_json::Value>);
+    let mut per_job: Vec<Result<Read, drawpipe_core::StageError>> = Vec::with_capacity(jobs.len());
+    let mut decoded: Vec<Vec<(u32, opencv::core::Mat)>> = Vec::with_capacity(jobs.len());
+    for (_, pages) in jobs {
+        let pages: Result<Vec<_>, _> = pages
+            .iter()
+            .map(|&(i, png)| decode_page(png).map(|m| (i, m)))
+            .collect();
+        match pages {
+            Ok(p) => {
+                decoded.push(p);
+                per_job.push(Ok((Vec::new(), Vec::new())));
+            }
+            Err(e) => {
+                decoded.push(Vec::new());
+                per_job.push(Err(e));
+            }
+        }
     }
-    let output = serde_json::json!({ "text": lines, "_timings": timings });
-    Ok((output, engine.device().to_string()))
+    let mut items = Vec::new();
+    let mut owner = Vec::new();
+    for (j, pages) in decoded.iter().enumerate() {
+        for (index, image) in pages {
+            items.push((
+                jobs[j].0,
+                ocr::GrayPage {
+                    index: *index,
+                    image,
+                },
+            ));
+            owner.push(j);
+        }
+    }
+    let outputs = ocr::run_fused(engine, &items);
+    for (out, j) in outputs.into_iter().zip(owner) {
+        match (out, &mut per_job[j]) {
+            (Ok(o), Ok((lines, timings))) => {
+                lines.extend(o.lines);
+                timings.push(serde_json::to_value(&o.timings).unwrap_or_default());
+            }
+            (Err(e), slot @ Ok(_)) => *slot = Err(e),
+            _ => {}
+        }
+    }
+    per_job
+        .into_iter()
+        .map(|r| {
+            r.map(|(lines, timings)| {
+                let output = serde_json::json!({ "text": lines, "_timings": timings });
+                (output, engine.device().to_string())
+            })
+        })
+        .collect()
 }
 
 /// Runs `edocr` over stored page rasters with the `ocr` stage's lines: the output

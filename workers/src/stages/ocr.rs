@@ -214,6 +214,7 @@ impl Default for Params {
 }
 
 /// The stage's input: one 8-bit grayscale page (`CV_8UC1`), as `preprocess` decodes it.
+#[derive(Clone, Copy)]
 pub struct GrayPage<'a> {
     /// Page index, copied into every line.
     pub index: u32,
@@ -671,14 +672,37 @@ impl OcrEngine {
         crops: &[Mat],
         t: &mut Timings,
     ) -> Result<Vec<(String, f32)>, StageError> {
+        let refs: Vec<&Mat> = crops.iter().collect();
+        let widths = paddle_widths(params, crops);
+        self.recognise_at(params.rec_batch_size, &refs, &widths, t)
+    }
+
+    /// Reads each crop padded to its width in `widths` (pixels at height 48): crops of
+    /// one width, in ascending aspect, form batches of up to `batch`. A line's reading
+    /// depends only on its own pixels and its padded width, so crops of different
+    /// pages (or jobs) batch together and read as they would alone; with
+    /// [`paddle_widths`] and one page the batches are PaddleOCR's own.
+    pub fn recognise_at(
+        &self,
+        batch: usize,
+        crops: &[&Mat],
+        widths: &[usize],
+        t: &mut Timings,
+    ) -> Result<Vec<(String, f32)>, StageError> {
         let mut results = vec![(String::new(), 0.0); crops.len()];
-        let order = order_by_aspect(crops);
-        // Batches as PaddleOCR forms them (sorted by aspect, rec_batch_size each): a
-        // line's padded width, and so its reading, depends on its batch.
-        let chunks: Vec<&[usize]> = order.chunks(params.rec_batch_size.max(1)).collect();
+        let mut order: Vec<usize> = (0..crops.len()).collect();
+        order.sort_by(|&a, &b| {
+            widths[a]
+                .cmp(&widths[b])
+                .then(aspect(crops[a]).total_cmp(&aspect(crops[b])))
+        });
+        let mut chunks: Vec<(&[usize], usize)> = Vec::new();
+        for group in order.chunk_by(|&a, &b| widths[a] == widths[b]) {
+            chunks.extend(group.chunks(batch.max(1)).map(|c| (c, widths[c[0]])));
+        }
         if self.rec_lanes.len() <= 1 || chunks.len() <= 1 {
-            for chunk in &chunks {
-                let read = self.read_batch(self.rec.as_ref(), params, crops, chunk)?;
+            for &(chunk, w) in &chunks {
+                let read = self.read_batch(self.rec.as_ref(), crops, chunk, w)?;
                 t.rec_ms += read.model_ms;
                 t.other_ms += read.other_ms;
                 for (i, r) in read.lines {
@@ -701,11 +725,12 @@ impl OcrEngine {
                         let mut done = Vec::new();
                         loop {
                             let k = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(chunk) = chunks.len().checked_sub(k + 1).map(|c| chunks[c])
+                            let Some(&(chunk, w)) =
+                                chunks.len().checked_sub(k + 1).map(|c| &chunks[c])
                             else {
                                 return Ok(done);
                             };
-                            done.push(self.read_batch(model.as_ref(), params, crops, chunk)?);
+                            done.push(self.read_batch(model.as_ref(), crops, chunk, w)?);
                         }
                     })
                 })
@@ -737,26 +762,21 @@ impl OcrEngine {
         Ok(results)
     }
 
-    /// Reads one batch of crops (`chunk`, indices into `crops`) with `model`.
+    /// Reads one batch of crops (`chunk`, indices into `crops`) padded to width `w`
+    /// with `model`.
     fn read_batch(
         &self,
         model: &dyn Model,
-        params: &Params,
-        crops: &[Mat],
+        crops: &[&Mat],
         chunk: &[usize],
+        w: usize,
     ) -> Result<BatchRead, StageError> {
         const H: usize = 48;
         let t0 = Instant::now();
-        // As PaddleOCR, the batch's widest aspect, but at least rec_min_width.
-        let max_ratio = chunk
-            .iter()
-            .map(|&i| aspect(&crops[i]))
-            .fold(params.rec_min_width as f32 / H as f32, f32::max);
-        let w = (H as f32 * max_ratio) as usize;
         let mut data = vec![0f32; chunk.len() * 3 * H * w];
         for (k, &i) in chunk.iter().enumerate() {
             write_line_tensor(
-                &crops[i],
+                crops[i],
                 H,
                 w,
                 &mut data[k * 3 * H * w..(k + 1) * 3 * H * w],
@@ -766,7 +786,7 @@ impl OcrEngine {
         let t1 = Instant::now();
         let mut decode_ms = 0.0;
         let mut lines = Vec::with_capacity(chunk.len());
-        // Decoded straight from ONNX Runtime's output buffer: no copy.
+        // Decoded straight from the runtime's output buffer: no copy.
         model.run_with([chunk.len(), 3, H, w], data, &mut |shape, out| {
             let t2 = Instant::now();
             if shape.len() != 3 || shape[0] != chunk.len() || shape[2] != self.dictionary.len() {
@@ -829,49 +849,145 @@ pub fn ocr_file(params: &Params, path: &Path) -> Result<Output, StageError> {
 /// [`StageError::Invalid`] for an empty or non-8-bit-grayscale page; model failures
 /// otherwise.
 pub fn run(params: &Params, engine: &OcrEngine, page: &GrayPage) -> Result<Output, StageError> {
-    let img = page.image;
-    if img.empty() || img.typ() != core::CV_8UC1 {
-        return Err(StageError::Invalid(format!(
-            "ocr: page {} must be a non-empty 8-bit grayscale image, got {}×{} of type {}",
-            page.index,
-            img.cols(),
-            img.rows(),
-            img.typ()
-        )));
+    run_fused(engine, &[(params, *page)])
+        .pop()
+        .expect("one result per page")
+}
+
+/// Reads several pages, of one job or of many, with fused inference: each page is
+/// detected on its own (pages differ in size), then the lines of all pages go
+/// through one classifier pass and one recogniser pass. A line reads as it would on
+/// its own page: its padded width comes from its own page's batching
+/// ([`paddle_widths`]) and nothing else in a batch touches it; what fuses is the
+/// batches, which the many short lines of different pages fill together (one
+/// partial batch per width instead of one per page). Pages whose classifier or
+/// recogniser settings differ fuse only with their own kind.
+///
+/// Returns one result per page, in order: a bad page fails alone; a model failure
+/// fails the pages it was reading. The fused passes' time is shared among the
+/// pages in proportion to their lines.
+pub fn run_fused(
+    engine: &OcrEngine,
+    items: &[(&Params, GrayPage)],
+) -> Vec<Result<Output, StageError>> {
+    struct Page {
+        boxes: Vec<DetBox>,
+        crops: Vec<Mat>,
+        t: Timings,
     }
-    let mut t = Timings::default();
-    let boxes = engine.detect(params, img, &mut t)?;
-    let t0 = Instant::now();
-    let mut crops = boxes
-        .iter()
-        .map(|b| crop_line(img, &b.points))
-        .collect::<Result<Vec<_>, _>>()?;
-    t.other_ms += ms(t0);
-    if params.use_angle_cls && !crops.is_empty() {
-        engine.classify(params, &mut crops, &mut t)?;
-    }
-    let read = if crops.is_empty() {
-        Vec::new()
-    } else {
-        engine.recognise(params, &crops, &mut t)?
+    let detect = |params: &Params, page: &GrayPage| -> Result<Page, StageError> {
+        let img = page.image;
+        if img.empty() || img.typ() != core::CV_8UC1 {
+            return Err(StageError::Invalid(format!(
+                "ocr: page {} must be a non-empty 8-bit grayscale image, got {}×{} of type {}",
+                page.index,
+                img.cols(),
+                img.rows(),
+                img.typ()
+            )));
+        }
+        let mut t = Timings::default();
+        let boxes = engine.detect(params, img, &mut t)?;
+        let t0 = Instant::now();
+        let crops = boxes
+            .iter()
+            .map(|b| crop_line(img, &b.points))
+            .collect::<Result<Vec<_>, _>>()?;
+        t.other_ms += ms(t0);
+        Ok(Page { boxes, crops, t })
     };
-    let lines = boxes
+    let mut pages: Vec<Result<Page, StageError>> = items
         .iter()
-        .zip(read)
-        .filter(|(_, (text, conf))| !text.trim().is_empty() && *conf >= params.text_score)
-        .map(|(b, (text, confidence))| TextLine {
-            text,
-            confidence,
-            polygon: b.points,
-            bbox: bbox_of(&b.points),
-            page: page.index,
-        })
+        .map(|(params, page)| detect(params, page))
         .collect();
-    Ok(Output {
-        lines,
-        device: engine.device.clone(),
-        timings: t,
-    })
+    let mut reads: Vec<Vec<(String, f32)>> = vec![Vec::new(); items.len()];
+
+    // Pages fuse when their classifier and recogniser settings agree.
+    let key = |p: &Params| {
+        (
+            p.use_angle_cls,
+            p.cls_batch_size,
+            p.cls_thresh.to_bits(),
+            p.rec_batch_size,
+            p.rec_min_width,
+        )
+    };
+    let mut groups: std::collections::BTreeMap<_, Vec<usize>> = Default::default();
+    for (i, page) in pages.iter().enumerate() {
+        if matches!(page, Ok(p) if !p.crops.is_empty()) {
+            groups.entry(key(items[i].0)).or_default().push(i);
+        }
+    }
+    for members in groups.into_values() {
+        let params = items[members[0]].0;
+        let mut crops: Vec<Mat> = Vec::new();
+        let mut counts = Vec::with_capacity(members.len());
+        let mut widths = Vec::new();
+        for &i in &members {
+            if let Ok(p) = &mut pages[i] {
+                counts.push(p.crops.len());
+                crops.append(&mut p.crops);
+            }
+        }
+        let mut t = Timings::default();
+        let fused = (|| {
+            if params.use_angle_cls {
+                engine.classify(params, &mut crops, &mut t)?;
+            }
+            // Widths per page, after the classifier (it only turns crops by 180°).
+            let mut start = 0;
+            for &n in &counts {
+                widths.extend(paddle_widths(params, &crops[start..start + n]));
+                start += n;
+            }
+            let refs: Vec<&Mat> = crops.iter().collect();
+            engine.recognise_at(params.rec_batch_size, &refs, &widths, &mut t)
+        })();
+        let total = crops.len().max(1) as f64;
+        let mut done = 0;
+        for (&i, &n) in members.iter().zip(&counts) {
+            match &fused {
+                Ok(all) => {
+                    reads[i] = all[done..done + n].to_vec();
+                    if let Ok(p) = &mut pages[i] {
+                        let share = n as f64 / total;
+                        p.t.cls_ms += t.cls_ms * share;
+                        p.t.rec_ms += t.rec_ms * share;
+                        p.t.other_ms += t.other_ms * share;
+                    }
+                }
+                Err(e) => pages[i] = Err(StageError::Other(e.to_string().into())),
+            }
+            done += n;
+        }
+    }
+
+    pages
+        .into_iter()
+        .zip(reads)
+        .zip(items)
+        .map(|((page, read), (params, gray))| {
+            let page = page?;
+            let lines = page
+                .boxes
+                .iter()
+                .zip(read)
+                .filter(|(_, (text, conf))| !text.trim().is_empty() && *conf >= params.text_score)
+                .map(|(b, (text, confidence))| TextLine {
+                    text,
+                    confidence,
+                    polygon: b.points,
+                    bbox: bbox_of(&b.points),
+                    page: gray.index,
+                })
+                .collect();
+            Ok(Output {
+                lines,
+                device: engine.device.clone(),
+                timings: page.t,
+            })
+        })
+        .collect()
 }
 
 /// A detected text box in page pixels.
@@ -1427,6 +1543,24 @@ fn aspect(m: &Mat) -> f32 {
     m.cols() as f32 / m.rows().max(1) as f32
 }
 
+/// Each crop's padded recogniser width as PaddleOCR batches one page: crops sorted
+/// by aspect, in chunks of [`Params::rec_batch_size`], each chunk padded to its
+/// widest line at height 48 or to [`Params::rec_min_width`], whichever is wider.
+pub fn paddle_widths(params: &Params, crops: &[Mat]) -> Vec<usize> {
+    const H: f32 = 48.0;
+    let mut widths = vec![0; crops.len()];
+    for chunk in order_by_aspect(crops).chunks(params.rec_batch_size.max(1)) {
+        let max_ratio = chunk
+            .iter()
+            .map(|&i| aspect(&crops[i]))
+            .fold(params.rec_min_width as f32 / H, f32::max);
+        for &i in chunk {
+            widths[i] = (H * max_ratio) as usize;
+        }
+    }
+    widths
+}
+
 /// Indices of `crops` by ascending width/height: similar widths batch with little
 /// padding.
 fn order_by_aspect(crops: &[Mat]) -> Vec<usize> {
@@ -1939,6 +2073,58 @@ mod tests {
     impl Model for Never {
         fn run(&self, _: [usize; 4], _: Vec<f32>) -> Result<(Vec<usize>, Vec<f32>), StageError> {
             panic!("no model should run")
+        }
+    }
+
+    /// Fused inference over several pages reads each page as reading it alone does:
+    /// the same lines, boxes and (to rounding) confidences; a bad page fails alone.
+    #[test]
+    fn fused_pages_read_as_they_do_alone() {
+        let e = engine();
+        let params = Params::default();
+        let read = |name: &str| {
+            imgcodecs::imread(
+                &fixtures().join(name).to_string_lossy(),
+                imgcodecs::IMREAD_GRAYSCALE,
+            )
+            .unwrap()
+        };
+        let (a, b) = (read("Candle_holder.jpg"), read("example_dwg.png"));
+        let colour =
+            Mat::new_rows_cols_with_default(10, 10, core::CV_8UC3, Scalar::all(0.0)).unwrap();
+        let pages = [
+            GrayPage {
+                index: 0,
+                image: &a,
+            },
+            GrayPage {
+                index: 1,
+                image: &colour,
+            },
+            GrayPage {
+                index: 2,
+                image: &b,
+            },
+        ];
+        let items: Vec<(&Params, GrayPage)> = pages.iter().map(|p| (&params, *p)).collect();
+        let fused = run_fused(e, &items);
+        assert_eq!(fused.len(), 3);
+        assert!(matches!(&fused[1], Err(StageError::Invalid(m)) if m.contains("page 1")));
+        for (k, page) in [(0, &pages[0]), (2, &pages[2])] {
+            let alone = run(&params, e, page).unwrap().lines;
+            let together = fused[k].as_ref().unwrap().lines.clone();
+            assert!(alone.len() >= 40, "page {k}: {} lines", alone.len());
+            assert_eq!(alone.len(), together.len(), "page {k}");
+            for (x, y) in alone.iter().zip(&together) {
+                assert_eq!((&x.text, x.polygon, x.page), (&y.text, y.polygon, y.page));
+                assert!(
+                    (x.confidence - y.confidence).abs() < 1e-3,
+                    "{:?}: {} vs {}",
+                    x.text,
+                    x.confidence,
+                    y.confidence
+                );
+            }
         }
     }
 
