@@ -3,7 +3,8 @@
 # that installs the CUDA 12 runtime wheels ONNX Runtime 1.31.1 needs, unpacks the CUDA
 # build of ONNX Runtime (models/fetch.sh --gpu), builds drawpipe-ocr-bench and reads
 # the fixture drawings on cuda:0 and on the CPU, then prints per-image times, the
-# speedup, the batched speedup (recogniser batch 6 vs --big-batch) and GPU memory used.
+# speedup, the batched speedup (recogniser inferences of 6 lines vs --big-batch lines,
+# the same readings, and the three drawings fused into one call) and GPU memory used.
 #
 #   scripts/gpu-check.sh                  # 3 timed runs per image, after 1 warm-up
 #   scripts/gpu-check.sh --runs 5 --big-batch 64
@@ -100,7 +101,7 @@ say "GPU $GPU_INDEX memory used before: $BEFORE MiB"
 say "reading on $DEVICE (recogniser batch 6)"
 run cuda 150 --device "$DEVICE"
 say "reading on $DEVICE (recogniser batch $BIG_BATCH)"
-run cuda-batch 90 --device "$DEVICE" --rec-batch-size "$BIG_BATCH"
+run cuda-batch 90 --device "$DEVICE" --rec-infer-batch "$BIG_BATCH" --fused
 say "reading on the CPU ($(nproc) threads)"
 run cpu 150 --device cpu --threads "$(nproc)"
 

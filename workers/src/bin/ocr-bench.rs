@@ -66,6 +66,10 @@ struct Config {
     /// Our recogniser batch size (default: `Params`' default).
     #[arg(long)]
     rec_batch_size: Option<usize>,
+    /// Lines per recogniser inference, changing no reading (default: `Params`'
+    /// default, the batch size).
+    #[arg(long)]
+    rec_infer_batch: Option<usize>,
     /// Our recogniser's narrowest input, pixels (default: `Params`' default).
     #[arg(long)]
     rec_min_width: Option<u32>,
@@ -185,6 +189,9 @@ fn main() -> Result<()> {
     }
     if let Some(b) = cfg.rec_batch_size {
         params.rec_batch_size = b;
+    }
+    if let Some(b) = cfg.rec_infer_batch {
+        params.rec_infer_batch = b;
     }
     if let Some(w) = cfg.rec_min_width {
         params.rec_min_width = w;

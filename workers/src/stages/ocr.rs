@@ -155,6 +155,11 @@ pub struct Params {
     pub cls_batch_size: usize,
     /// Lines per recogniser call (default 6).
     pub rec_batch_size: usize,
+    /// Lines per recogniser inference (default 0: `rec_batch_size`). `rec_batch_size`
+    /// sets how lines are padded, as PaddleOCR batches them; this sets how many lines
+    /// of one padded width run together, and changes no reading. On a GPU larger
+    /// batches use the device better (`scripts/gpu-check.sh --big-batch`).
+    pub rec_infer_batch: usize,
     /// Narrowest recogniser input, pixels at height 48: a batch is padded to its
     /// widest line or to this, whichever is wider. PaddleOCR pads to 320; see
     /// [`Params::default`] for why the default is lower.
@@ -205,10 +210,22 @@ impl Default for Params {
             cls_thresh: 0.9,
             cls_batch_size: 6,
             rec_batch_size: 6,
+            rec_infer_batch: 0,
             rec_min_width: 320,
             rec_lanes: 1,
             text_score: 0.5,
             tile: TileParams::default(),
+        }
+    }
+}
+
+impl Params {
+    /// Lines per recogniser inference: [`Params::rec_infer_batch`], or
+    /// [`Params::rec_batch_size`] when that is 0.
+    pub fn infer_batch(&self) -> usize {
+        match self.rec_infer_batch {
+            0 => self.rec_batch_size.max(1),
+            n => n,
         }
     }
 }
@@ -674,7 +691,7 @@ impl OcrEngine {
     ) -> Result<Vec<(String, f32)>, StageError> {
         let refs: Vec<&Mat> = crops.iter().collect();
         let widths = paddle_widths(params, crops);
-        self.recognise_at(params.rec_batch_size, &refs, &widths, t)
+        self.recognise_at(params.infer_batch(), &refs, &widths, t)
     }
 
     /// Reads each crop padded to its width in `widths` (pixels at height 48): crops of
@@ -909,6 +926,7 @@ pub fn run_fused(
             p.cls_batch_size,
             p.cls_thresh.to_bits(),
             p.rec_batch_size,
+            p.infer_batch(),
             p.rec_min_width,
         )
     };
@@ -941,7 +959,7 @@ pub fn run_fused(
                 start += n;
             }
             let refs: Vec<&Mat> = crops.iter().collect();
-            engine.recognise_at(params.rec_batch_size, &refs, &widths, &mut t)
+            engine.recognise_at(params.infer_batch(), &refs, &widths, &mut t)
         })();
         let total = crops.len().max(1) as f64;
         let mut done = 0;
