@@ -5,6 +5,8 @@
 #   scripts/ocr-bench.sh                       # 3 fixture drawings, 2 threads, 3 runs
 #   scripts/ocr-bench.sh --threads 4 --runs 5  # any drawpipe-ocr-bench flag passes on
 #   scripts/ocr-bench.sh --rapidocr-mode stock # rapidocr with its own defaults
+#   scripts/ocr-bench.sh --precision f32       # our recogniser in f32 too (rapidocr's arithmetic)
+#   scripts/ocr-bench.sh --fused               # also one fused call over all images
 #
 # Creates .venv-bench/ (rapidocr 3.10.0 + onnxruntime 1.32.0 from PyPI) once, fetches
 # the models when missing, builds drawpipe-ocr-bench in release and runs it; the bench
