@@ -316,6 +316,67 @@ async fn ocr_job_stores_text_lines() {
     assert!(report.get("_timings").is_none());
 }
 
+/// Three `ocr` jobs queued before the worker starts reach it as one batch (it waits
+/// up to 2 s to fill a batch of 4) and are read with fused inference: all three
+/// ocr runs carry the batch's one duration, and the two jobs of the same drawing
+/// store the same lines as each other, as reading alone does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ocr_jobs_in_one_batch_are_read_fused_and_alike() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let candle = std::fs::read(fixture("Candle_holder.jpg")).unwrap();
+    let bm = std::fs::read(fixture("BM_part.jpg")).unwrap();
+    let ids = [
+        env.submit(candle.clone(), "Candle_holder.jpg", "ocr").await,
+        env.submit(bm, "BM_part.jpg", "ocr").await,
+        env.submit(candle, "Candle_holder.jpg", "ocr").await,
+    ];
+    env.spawn_worker(&["--gpu-batch-max", "4", "--gpu-batch-wait-ms", "2000"])
+        .unwrap();
+    for id in &ids {
+        let body = env.wait_finished(id, Duration::from_secs(300)).await;
+        assert_eq!(body["status"], "completed", "{body}");
+    }
+    let db = env.db().await;
+    let uuids: Vec<uuid::Uuid> = ids.iter().map(|i| i.parse().unwrap()).collect();
+    let durations: Vec<f64> = sqlx::query_scalar(
+        "SELECT duration_ms FROM stage_runs WHERE stage = 'ocr' AND job_id = ANY($1)",
+    )
+    .bind(&uuids)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(durations.len(), 3);
+    assert!(
+        durations.iter().all(|d| *d > 0.0 && *d == durations[0]),
+        "one fused batch charges each job its wall time: {durations:?}"
+    );
+    let lines = |id: uuid::Uuid| {
+        let db = db.clone();
+        async move {
+            sqlx::query_as::<_, (String, Vec<f32>)>(
+                "SELECT text, polygon FROM text_lines WHERE job_id = $1 ORDER BY line_index",
+            )
+            .bind(id)
+            .fetch_all(&db)
+            .await
+            .unwrap()
+        }
+    };
+    let (a, b, c) = (
+        lines(uuids[0]).await,
+        lines(uuids[1]).await,
+        lines(uuids[2]).await,
+    );
+    assert!(a.len() >= 40, "{} lines", a.len());
+    assert_eq!(a, c, "the same drawing in one batch reads alike");
+    assert!(
+        b.len() >= 40 && b != a,
+        "BM_part reads its own {} lines",
+        b.len()
+    );
+    assert!(a.iter().any(|(t, _)| t.contains("2022001")), "{a:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edocr_and_tolerance_job_stores_dimensions_title_block_and_predictions() {
     let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
