@@ -97,6 +97,11 @@ struct Config {
     json: Option<PathBuf>,
 }
 
+/// Idle time before each timed call, outside the timing: after a run, ONNX Runtime's
+/// and OpenVINO's worker threads spin for a while, and would steal the cores from
+/// the other side's call that follows at once.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The header rapidocr_bench.py prints in `--serve` mode.
 #[derive(Deserialize)]
 struct RapidHeader {
@@ -265,6 +270,7 @@ fn main() -> Result<()> {
         let mut sum = Timings::default();
         let (mut ours, mut theirs) = (Vec::new(), None);
         for _ in 0..cfg.runs {
+            std::thread::sleep(SETTLE);
             let t = Instant::now();
             let out = ocr::run(&params, &engine, &page).map_err(ocr_err)?;
             ours_s.push(t.elapsed().as_secs_f64());
@@ -274,6 +280,7 @@ fn main() -> Result<()> {
             sum.other_ms += out.timings.other_ms / cfg.runs as f64;
             ours = out.lines;
             if let Some(r) = rapid.as_mut() {
+                std::thread::sleep(SETTLE);
                 let call = r.read(path)?;
                 theirs_s.push(call.seconds);
                 theirs = Some(call.lines);
