@@ -1,8 +1,10 @@
-//! `drawpipe-bench`: pushes jobs of stages `preprocess,report` on a small PNG through
-//! the real dispatcher, RabbitMQ, workers and PostgreSQL, and prints jobs/s and
-//! submit-to-completed latency.
+//! `drawpipe-bench`: pushes jobs of stages `preprocess,report` on a small PNG (or of
+//! `--stages` on a `--file`) through the real dispatcher, RabbitMQ, workers and
+//! PostgreSQL, and prints jobs/s and submit-to-completed latency.
 //!
-//! Run: `cargo run --release -p drawpipe-tests --bin drawpipe-bench -- --jobs 2000`.
+//! Run: `cargo run --release -p drawpipe-tests --bin drawpipe-bench -- --jobs 2000`;
+//! the ocr stage's worker batches: `... -- --jobs 24 --file
+//! tests/fixtures/drawings/BM_part.jpg --stages ocr --worker-args "--gpu-batch-max 4"`.
 //! It creates its own database and vhost and removes them afterwards.
 
 use std::sync::Arc;
@@ -29,6 +31,12 @@ struct Args {
     /// Upload as multipart/form-data instead of a raw body.
     #[arg(long)]
     multipart: bool,
+    /// Submit this file instead of a generated PNG.
+    #[arg(long)]
+    file: Option<std::path::PathBuf>,
+    /// The jobs' stages (default preprocess,report).
+    #[arg(long, default_value = "preprocess,report")]
+    stages: String,
     /// Extra arguments for each worker, e.g. "--batch-max 64".
     #[arg(long, default_value = "")]
     worker_args: String,
@@ -90,13 +98,18 @@ async fn main() -> anyhow::Result<()> {
         env.spawn_worker(&wargs)?;
     }
     let db = env.db().await;
-    let png = tiny_png(args.size, args.size, 7);
+    let png = match &args.file {
+        Some(f) => std::fs::read(f)?,
+        None => tiny_png(args.size, args.size, 7),
+    };
+    let stages: Arc<str> = args.stages.as_str().into();
     let env = Arc::new(env);
 
-    // Warm-up: connections, caches, first compile of statements.
-    for _ in 0..20 {
-        let id = env.submit(png.clone(), "w.png", "preprocess,report").await;
-        env.wait_finished(&id, Duration::from_secs(60)).await;
+    // Warm-up: connections, caches, first compile of statements (and models).
+    let warm = if args.file.is_some() { 2 } else { 20 };
+    for _ in 0..warm {
+        let id = env.submit(png.clone(), "w.png", &stages).await;
+        env.wait_finished(&id, Duration::from_secs(300)).await;
     }
     sqlx::query("TRUNCATE jobs CASCADE").execute(&db).await?;
 
@@ -110,13 +123,13 @@ async fn main() -> anyhow::Result<()> {
         let png = png.clone();
         let n = args.jobs;
         let multipart = args.multipart;
+        let stages = stages.clone();
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
                 if multipart {
-                    env.submit(png.clone(), "bench.png", "preprocess,report")
-                        .await;
+                    env.submit(png.clone(), "bench.png", &stages).await;
                 } else {
-                    env.submit_raw(png.clone(), "preprocess,report").await;
+                    env.submit_raw(png.clone(), &stages).await;
                 }
             }
         }));
@@ -160,10 +173,13 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|r| r.try_get::<f64, _>(2).ok())
         .unwrap_or(f64::NAN);
     println!(
-        "jobs: {} (completed {completed}), stages preprocess,report, {}x{} PNG ({} bytes)",
+        "jobs: {} (completed {completed}), stages {stages}, {} ({} bytes)",
         args.jobs,
-        args.size,
-        args.size,
+        args.file
+            .as_ref()
+            .map_or(format!("{}x{} PNG", args.size, args.size), |f| f
+                .display()
+                .to_string()),
         png.len()
     );
     println!(

@@ -119,9 +119,11 @@ struct WorkerArgs {
     /// Longest wait for a cpu-pool batch to fill, milliseconds (default 5).
     #[arg(long, env = "DRAWPIPE_BATCH_WAIT_MS", default_value_t = 5)]
     batch_wait_ms: u64,
-    /// Most messages per batch for gpu-pool stages (default 4: a batch holds whole
-    /// drawings, each seconds of inference on a CPU).
-    #[arg(long, env = "DRAWPIPE_GPU_BATCH_MAX", default_value_t = 4)]
+    /// Most messages per batch for gpu-pool stages; 0 (the default): 4 when a
+    /// gpu-pool model runs on CUDA, else 1. On the CPU, batches of 4 `ocr` jobs were no
+    /// faster than single jobs (16 BM_part jobs: 17.1–17.4 s against 16.7–17.0 s) and
+    /// raised p50 latency from 10.1–10.6 s to 14.7 s (`drawpipe-bench --file`).
+    #[arg(long, env = "DRAWPIPE_GPU_BATCH_MAX", default_value_t = 0)]
     gpu_batch_max: usize,
     /// Longest wait for a gpu-pool batch to fill, milliseconds (default 20).
     #[arg(long, env = "DRAWPIPE_GPU_BATCH_WAIT_MS", default_value_t = 20)]
@@ -214,7 +216,7 @@ impl WorkerArgs {
             concurrency: self.concurrency.max(1),
             batch_max: self.batch_max.max(1),
             batch_wait: Duration::from_millis(self.batch_wait_ms),
-            gpu_batch_max: self.gpu_batch_max.max(1),
+            gpu_batch_max: self.gpu_batch_max,
             gpu_batch_wait: Duration::from_millis(self.gpu_batch_wait_ms),
             prefetch: self.prefetch.max(1),
             max_attempts: self.max_attempts.max(1),

@@ -45,7 +45,8 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     pub batch_max: usize,
     pub batch_wait: Duration,
-    /// Batch bounds for gpu-pool stages.
+    /// Batch bounds for gpu-pool stages; `gpu_batch_max` 0 is chosen at start: 4 when
+    /// a gpu-pool model runs on CUDA, else 1 (see the worker's `--gpu-batch-max`).
     pub gpu_batch_max: usize,
     pub gpu_batch_wait: Duration,
     pub prefetch: u16,
@@ -184,6 +185,21 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
+    let mut cfg = cfg.clone();
+    if cfg.gpu_batch_max == 0 {
+        let devices = [
+            ocr.as_ref().map(|e| e.device().to_string()),
+            detect.as_ref().map(|d| d.device().to_string()),
+            segment.as_ref().map(|s| s.device().to_string()),
+        ];
+        let on_cuda = devices.iter().flatten().any(|d| d.starts_with("cuda"));
+        cfg.gpu_batch_max = if on_cuda { 4 } else { 1 };
+        tracing::info!(
+            gpu_batch_max = cfg.gpu_batch_max,
+            on_cuda,
+            "gpu-pool batch size chosen"
+        );
+    }
     let ctx = Arc::new(Ctx {
         pool: pool.clone(),
         cfg: cfg.clone(),
