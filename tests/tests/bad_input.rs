@@ -160,3 +160,56 @@ async fn api_keys_are_required() {
         200
     );
 }
+
+/// A broken OpenVINO runtime does not take the OCR stage down: on `auto` the engine
+/// falls back to f32 on ONNX Runtime and `drawpipe devices` says why; an explicit
+/// bf16 would fail instead (checked in the worker's unit tests). Runs `drawpipe
+/// devices` on a copy of the model repository whose OpenVINO library is garbage.
+#[test]
+fn broken_openvino_falls_back_to_f32() {
+    let models = drawpipe_tests::workspace().join("models");
+    let copy = std::env::temp_dir().join(format!("drawpipe-ov-broken-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    std::fs::create_dir_all(copy.join("runtime/openvino")).unwrap();
+    for entry in std::fs::read_dir(&models).unwrap().flatten() {
+        if entry.file_name() != "runtime" {
+            std::os::unix::fs::symlink(entry.path(), copy.join(entry.file_name())).unwrap();
+        }
+    }
+    for entry in std::fs::read_dir(models.join("runtime")).unwrap().flatten() {
+        if entry.file_name() != "openvino" {
+            std::os::unix::fs::symlink(entry.path(), copy.join("runtime").join(entry.file_name()))
+                .unwrap();
+        }
+    }
+    std::fs::write(
+        copy.join("runtime/openvino/libopenvino_c.so.2641"),
+        b"not a library",
+    )
+    .unwrap();
+    let out = std::process::Command::new(drawpipe_tests::bin_dir().join("drawpipe"))
+        .arg("devices")
+        .env("DRAWPIPE_MODELS", &copy)
+        .env("DRAWPIPE_LOG", "error")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&copy);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ocr = text
+        .lines()
+        .find(|l| l.starts_with("ocr "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(ocr.contains("cpu"), "{ocr}");
+    assert!(ocr.contains("all f32 on ONNX Runtime"), "{ocr}");
+    // Where the CPU has native bf16, auto tried OpenVINO and says it failed.
+    let bf16 = std::fs::read_to_string("/proc/cpuinfo")
+        .is_ok_and(|c| c.contains(" avx512_bf16") || c.contains(" amx_bf16"));
+    if bf16 {
+        assert!(ocr.contains("OpenVINO failed"), "{ocr}");
+    }
+}

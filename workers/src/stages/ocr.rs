@@ -409,18 +409,31 @@ impl OcrEngine {
         let dictionary = dictionary_from_metadata(&chars);
         let rec_bf16 = choose_bf16(models, params.device, params.precision)?;
         let det_bf16 = choose_bf16(models, params.device, params.det_precision)?;
+        let mut f32_reason = match &rec_bf16 {
+            Ok(_) => String::new(),
+            Err(why) => why.clone(),
+        };
         if rec_bf16.is_ok() || det_bf16.is_ok() {
-            return Self::load_cpu_mixed(
+            let mixed = Self::load_cpu_mixed(
                 models,
                 &paths,
                 params.threads,
-                dictionary,
+                dictionary.clone(),
                 det_bf16,
                 rec_bf16,
             );
+            let explicit = [params.precision, params.det_precision].contains(&Precision::Bf16);
+            match mixed {
+                Ok(engine) => return Ok(engine),
+                // `auto` falls back to the reference path; an explicit bf16 fails.
+                Err(e) if !explicit => {
+                    tracing::warn!(error = %e, "ocr: OpenVINO failed; using f32 on ONNX Runtime");
+                    f32_reason = format!("auto: OpenVINO failed ({e})");
+                }
+                Err(e) => return Err(e),
+            }
         }
         let (device, threads) = (params.device, params.threads);
-        let f32_reason = rec_bf16.unwrap_err();
         let fail = |e: ort_env::OrtEnvError| StageError::Other(e.to_string().into());
         let det = ort_env::session(&paths[0], device, threads).map_err(fail)?;
         // The detector settles `auto`; the other two follow it.
@@ -488,6 +501,21 @@ impl OcrEngine {
             load(1, "ocr cls", rec_bf16.is_ok())?,
             load(2, "ocr rec", rec_bf16.is_ok())?,
         );
+        if rec_bf16.is_ok() {
+            // OpenVINO prepares each new input shape on its first run (30–90 ms for the
+            // recogniser): do it now for the commonest, a full batch of 320-px lines.
+            let d = Params::default();
+            let w = d.rec_min_width as usize;
+            cls.run(
+                [d.cls_batch_size, 3, 48, 192],
+                vec![0.0; d.cls_batch_size * 3 * 48 * 192],
+            )?;
+            rec.run_with(
+                [d.rec_batch_size, 3, 48, w],
+                vec![0.0; d.rec_batch_size * 3 * 48 * w],
+                &mut |_, _| Ok(()),
+            )?;
+        }
         let says = |r: &Result<String, String>| match r {
             Ok(why) => format!("bf16 on OpenVINO ({why})"),
             Err(why) => format!("f32 on ONNX Runtime ({why})"),
