@@ -150,15 +150,6 @@ impl OvModel {
 }
 
 impl Model for OvModel {
-    fn run(&self, shape: [usize; 4], data: Vec<f32>) -> Result<(Vec<usize>, Vec<f32>), StageError> {
-        let mut out = (Vec::new(), Vec::new());
-        self.run_with(shape, data, &mut |s, v| {
-            out = (s.to_vec(), v.to_vec());
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
     fn run_with(
         &self,
         shape: [usize; 4],

@@ -271,21 +271,25 @@ pub struct Output {
 
 /// A model: one NCHW f32 batch in, its first output out.
 pub trait Model: Send + Sync {
-    /// `shape` is `[n, c, h, w]`, `data` its row-major values; returns the output's
-    /// shape and values.
-    fn run(&self, shape: [usize; 4], data: Vec<f32>) -> Result<(Vec<usize>, Vec<f32>), StageError>;
-
-    /// As [`Model::run`], but lends the output's shape and values to `read` instead
-    /// of copying them out: the recogniser's output is 18 710 floats per time step,
-    /// about 18 MB per batch of six 320-pixel lines.
+    /// Runs on `shape` (`[n, c, h, w]`) and `data` (its row-major values) and lends
+    /// the output's shape and values to `read` instead of copying them out: the
+    /// recogniser's output is 18 710 floats per time step, about 18 MB per batch of
+    /// six 320-pixel lines.
     fn run_with(
         &self,
         shape: [usize; 4],
         data: Vec<f32>,
         read: &mut dyn FnMut(&[usize], &[f32]) -> Result<(), StageError>,
-    ) -> Result<(), StageError> {
-        let (shape, values) = self.run(shape, data)?;
-        read(&shape, &values)
+    ) -> Result<(), StageError>;
+
+    /// As [`Model::run_with`], returning a copy of the output's shape and values.
+    fn run(&self, shape: [usize; 4], data: Vec<f32>) -> Result<(Vec<usize>, Vec<f32>), StageError> {
+        let mut out = (Vec::new(), Vec::new());
+        self.run_with(shape, data, &mut |s, v| {
+            out = (s.to_vec(), v.to_vec());
+            Ok(())
+        })?;
+        Ok(out)
     }
 }
 
@@ -297,15 +301,6 @@ pub struct OrtModel {
 }
 
 impl Model for OrtModel {
-    fn run(&self, shape: [usize; 4], data: Vec<f32>) -> Result<(Vec<usize>, Vec<f32>), StageError> {
-        let mut out = (Vec::new(), Vec::new());
-        self.run_with(shape, data, &mut |s, v| {
-            out = (s.to_vec(), v.to_vec());
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
     fn run_with(
         &self,
         shape: [usize; 4],
@@ -2117,7 +2112,12 @@ mod tests {
 
     struct Never;
     impl Model for Never {
-        fn run(&self, _: [usize; 4], _: Vec<f32>) -> Result<(Vec<usize>, Vec<f32>), StageError> {
+        fn run_with(
+            &self,
+            _: [usize; 4],
+            _: Vec<f32>,
+            _: &mut dyn FnMut(&[usize], &[f32]) -> Result<(), StageError>,
+        ) -> Result<(), StageError> {
             panic!("no model should run")
         }
     }
