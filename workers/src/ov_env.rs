@@ -59,11 +59,6 @@ fn core(models: &Path) -> Result<&'static Mutex<Core>, OvError> {
     .map_err(Clone::clone)
 }
 
-/// Whether OpenVINO's library is in the model repository.
-pub fn available(models: &Path) -> bool {
-    lib_path(models).exists()
-}
-
 /// The CPU feature that gives native bf16 arithmetic, read from `/proc/cpuinfo`'s
 /// flags (`amx_bf16` or `avx512_bf16`); `None` when the CPU has neither.
 pub fn native_bf16() -> Option<&'static str> {

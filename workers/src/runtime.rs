@@ -909,6 +909,23 @@ where
         .fetch_all(&ctx.pool)
     })
     .await?;
+    // Every job's pages in one query.
+    let page_rows = with_retries(|| {
+        sqlx::query(
+            "SELECT job_id, page_index, raster_png FROM pages WHERE job_id = ANY($1) \
+             ORDER BY job_id, page_index",
+        )
+        .bind(&uuids)
+        .fetch_all(&ctx.pool)
+    })
+    .await?;
+    let mut pages_of: std::collections::HashMap<Uuid, Vec<(u32, Vec<u8>)>> = Default::default();
+    for r in page_rows {
+        pages_of
+            .entry(r.get(0))
+            .or_default()
+            .push((r.get::<i32, _>(1) as u32, r.get(2)));
+    }
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let job = JobId(row.get(0));
@@ -921,23 +938,11 @@ where
                 continue;
             }
         };
-        let pages = with_retries(|| {
-            sqlx::query(
-                "SELECT page_index, raster_png FROM pages WHERE job_id = $1 ORDER BY page_index",
-            )
-            .bind(job.0)
-            .fetch_all(&ctx.pool)
-        })
-        .await?;
-        if pages.is_empty() {
+        let Some(pages) = pages_of.remove(&job.0) else {
             let why = format!("{stage}: the job has no page rasters (preprocess stored none)");
             out.push((job, Err(Outcome::Invalid(why))));
             continue;
-        }
-        let pages: Vec<(u32, Vec<u8>)> = pages
-            .into_iter()
-            .map(|r| (r.get::<i32, _>(0) as u32, r.get(1)))
-            .collect();
+        };
         out.push((job, Ok((params, pages, input_output))));
     }
     Ok(out)

@@ -402,8 +402,9 @@ impl OcrEngine {
                 ))
             })?;
         let dictionary = dictionary_from_metadata(&chars);
-        let rec_bf16 = choose_bf16(models, params.device, params.precision)?;
-        let det_bf16 = choose_bf16(models, params.device, params.det_precision)?;
+        let env = Bf16Env::probe(models, params.device);
+        let decide = |p| env.decide(p).map_err(|m| StageError::Other(m.into()));
+        let (rec_bf16, det_bf16) = (decide(params.precision)?, decide(params.det_precision)?);
         let mut f32_reason = match &rec_bf16 {
             Ok(_) => String::new(),
             Err(why) => why.clone(),
@@ -529,15 +530,10 @@ impl OcrEngine {
             }
         };
         Ok(OcrEngine {
-            det,
-            cls,
-            rec,
-            rec_lanes: Vec::new(),
-            dictionary,
-            device: "cpu".into(),
             device_reason: reason,
             precision: precision(&rec_bf16),
             det_precision: precision(&det_bf16),
+            ..Self::from_models(det, cls, rec, dictionary)
         })
     }
 
@@ -1042,57 +1038,61 @@ pub struct DetBox {
     pub cut: bool,
 }
 
-/// Whether a model runs bf16 on OpenVINO: `Ok(Ok(why))` for bf16, `Ok(Err(why))`
-/// for f32 on ONNX Runtime, `Err` for an explicit `bf16` that cannot run here.
-fn choose_bf16(
-    models: &Path,
-    device: Device,
-    precision: Precision,
-) -> Result<Result<String, String>, StageError> {
-    let cuda = match device {
-        Device::Cuda(n) => Some(format!("cuda:{n}")),
-        Device::Auto if ort_env::init().is_ok_and(|rt| rt.has_cuda) => {
-            Some("auto with a CUDA-capable runtime".to_string())
-        }
-        Device::Auto | Device::Cpu => None,
-    };
-    let lib = ov_env::lib_path(models);
-    let openvino = lib.exists().then_some(lib.as_path()).ok_or(&lib);
-    bf16_decision(precision, cuda, ov_env::native_bf16(), openvino)
-        .map_err(|m| StageError::Other(m.into()))
+/// What decides whether a model may run bf16: the CUDA device in play (if any), the
+/// CPU's native bf16 flag (if any) and OpenVINO's library. Probed once per engine.
+struct Bf16Env {
+    cuda: Option<String>,
+    flag: Option<&'static str>,
+    lib: PathBuf,
+    lib_present: bool,
 }
 
-/// [`choose_bf16`] over what it found: the CUDA device in play (if any), the CPU's
-/// native bf16 flag (if any), and OpenVINO's library (`Ok` present, `Err` missing).
-fn bf16_decision(
-    precision: Precision,
-    cuda: Option<String>,
-    flag: Option<&str>,
-    openvino: Result<&Path, &PathBuf>,
-) -> Result<Result<String, String>, String> {
-    match (precision, cuda, flag, openvino) {
-        (Precision::F32, ..) => Ok(Err("configured f32".into())),
-        (Precision::Bf16, Some(d), ..) => Err(format!(
-            "ocr precision bf16 runs on the CPU (OpenVINO) but the device is {d}; use device cpu, or precision f32 or auto"
-        )),
-        (Precision::Bf16, None, None, _) => Err(
-            "ocr precision bf16 needs a CPU with native bf16 (avx512_bf16 or amx_bf16 in /proc/cpuinfo) and this one has neither; use precision f32 or auto".into(),
-        ),
-        (Precision::Bf16, None, Some(_), Err(lib)) => Err(format!(
-            "ocr precision bf16 needs OpenVINO at {}; {FETCH_HINT}",
-            lib.display()
-        )),
-        (Precision::Bf16, None, Some(f), Ok(_)) => Ok(Ok(format!("configured bf16, the CPU has {f}"))),
-        (Precision::Auto, Some(d), ..) => Ok(Err(format!("auto: device {d} computes f32"))),
-        (Precision::Auto, None, None, _) => Ok(Err(
-            "auto: the CPU has no native bf16 (avx512_bf16 or amx_bf16)".into(),
-        )),
-        (Precision::Auto, None, Some(_), Err(lib)) => Ok(Err(format!(
-            "auto: OpenVINO is not at {} ({FETCH_HINT})",
-            lib.display()
-        ))),
-        (Precision::Auto, None, Some(f), Ok(_)) => {
-            Ok(Ok(format!("auto: the CPU has {f} and OpenVINO is fetched")))
+impl Bf16Env {
+    fn probe(models: &Path, device: Device) -> Self {
+        let cuda = match device {
+            Device::Cuda(n) => Some(format!("cuda:{n}")),
+            Device::Auto if ort_env::init().is_ok_and(|rt| rt.has_cuda) => {
+                Some("auto with a CUDA-capable runtime".to_string())
+            }
+            Device::Auto | Device::Cpu => None,
+        };
+        let lib = ov_env::lib_path(models);
+        Bf16Env {
+            cuda,
+            flag: ov_env::native_bf16(),
+            lib_present: lib.exists(),
+            lib,
+        }
+    }
+
+    /// `Ok(Ok(why))`: bf16 on OpenVINO; `Ok(Err(why))`: f32 on ONNX Runtime; `Err`:
+    /// an explicit `bf16` that cannot run here.
+    fn decide(&self, precision: Precision) -> Result<Result<String, String>, String> {
+        let lib = self.lib.display();
+        match (precision, &self.cuda, self.flag, self.lib_present) {
+            (Precision::F32, ..) => Ok(Err("configured f32".into())),
+            (Precision::Bf16, Some(d), ..) => Err(format!(
+                "ocr precision bf16 runs on the CPU (OpenVINO) but the device is {d}; use device cpu, or precision f32 or auto"
+            )),
+            (Precision::Bf16, None, None, _) => Err(
+                "ocr precision bf16 needs a CPU with native bf16 (avx512_bf16 or amx_bf16 in /proc/cpuinfo) and this one has neither; use precision f32 or auto".into(),
+            ),
+            (Precision::Bf16, None, Some(_), false) => Err(format!(
+                "ocr precision bf16 needs OpenVINO at {lib}; {FETCH_HINT}"
+            )),
+            (Precision::Bf16, None, Some(f), true) => {
+                Ok(Ok(format!("configured bf16, the CPU has {f}")))
+            }
+            (Precision::Auto, Some(d), ..) => Ok(Err(format!("auto: device {d} computes f32"))),
+            (Precision::Auto, None, None, _) => Ok(Err(
+                "auto: the CPU has no native bf16 (avx512_bf16 or amx_bf16)".into(),
+            )),
+            (Precision::Auto, None, Some(_), false) => Ok(Err(format!(
+                "auto: OpenVINO is not at {lib} ({FETCH_HINT})"
+            ))),
+            (Precision::Auto, None, Some(f), true) => {
+                Ok(Ok(format!("auto: the CPU has {f} and OpenVINO is fetched")))
+            }
         }
     }
 }
@@ -2259,14 +2259,14 @@ mod tests {
                 says: "the device is cuda:1",
             },
         ];
-        let lib = PathBuf::from("/m/runtime/openvino/libopenvino_c.so.2641");
         for c in cases {
-            let ov = if c.openvino {
-                Ok(lib.as_path())
-            } else {
-                Err(&lib)
+            let env = Bf16Env {
+                cuda: c.cuda.map(String::from),
+                flag: c.flag,
+                lib: PathBuf::from("/m/runtime/openvino/libopenvino_c.so.2641"),
+                lib_present: c.openvino,
             };
-            let got = bf16_decision(c.precision, c.cuda.map(String::from), c.flag, ov);
+            let got = env.decide(c.precision);
             let (bf16, text) = match &got {
                 Ok(Ok(why)) => (Some(true), why.as_str()),
                 Ok(Err(why)) => (Some(false), why.as_str()),
