@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Measures what the `ocr` stage's precision choice rests on (model times in ONNX
+# Runtime f32 / OpenVINO f32 / OpenVINO bf16, bf16 detection box shifts, OpenVINO
+# memory over many widths): see scripts/precision_probe.py.
+#
+#   scripts/precision-probe.sh            # all parts
+#   scripts/precision-probe.sh boxes      # one part: timings, boxes or memory
+#
+# Uses .venv-bench (scripts/ocr-bench.sh creates it) and adds openvino 2026.4.1 to it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="$ROOT/.venv-bench/bin/python"
+if ! "$PY" -c 'import rapidocr, onnxruntime, cv2' 2>/dev/null; then
+    echo "precision-probe: run scripts/ocr-bench.sh once first (it creates .venv-bench)" >&2
+    exit 1
+fi
+"$PY" -c 'import openvino' 2>/dev/null ||
+    "$PY" -m pip install --quiet --disable-pip-version-check openvino==2026.4.1
+[[ -f models/ppocr/PP-OCRv6_rec_small.onnx ]] || models/fetch.sh
+exec "$PY" scripts/precision_probe.py "$@"

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Measures what the `ocr` stage's precision choice rests on (ocr::Precision): model
+times in ONNX Runtime f32, OpenVINO f32 and OpenVINO bf16; how far bf16 detection
+moves boxes; and OpenVINO's memory over many recogniser widths.
+
+Run through scripts/precision-probe.sh (it installs openvino into .venv-bench):
+
+    scripts/precision-probe.sh            # all three parts
+    scripts/precision-probe.sh timings    # one part: timings, boxes or memory
+
+Same model files as the stage (models/ppocr), 2 threads everywhere.
+- timings: a batch of six 48x320 lines (recogniser) and a 1536x1088 page (detector,
+  example_dwg.png resized and normalised as the stage does); median and best of 7
+  calls after 2 warm-ups.
+- boxes: rapidocr 3.10 in the bench's matched mode, detection only, with its detector
+  on ONNX Runtime f32 and on OpenVINO bf16, on the fixture drawings and the synthetic
+  fixtures; for each f32 box the nearest bf16 box, by its largest edge difference.
+- memory: peak resident memory of a fresh process running the recogniser in bf16 on
+  widths 361..1000 px (every 16 px, 40 widths), three passes, against 120 calls at one
+  width of 1000 px.
+"""
+
+import glob
+import resource
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import openvino as ov
+
+MODELS = "models/ppocr"
+REC = f"{MODELS}/PP-OCRv6_rec_small.onnx"
+DET = f"{MODELS}/PP-OCRv6_det_small.onnx"
+THREADS = 2
+
+
+def det_input():
+    gray = cv2.imread("tests/fixtures/drawings/example_dwg.png", cv2.IMREAD_GRAYSCALE)
+    x = cv2.resize(gray, (1536, 1088)).astype(np.float32) / 127.5 - 1.0
+    return np.repeat(x[None, None], 3, axis=1)
+
+
+def rec_input():
+    x = np.random.default_rng(0).uniform(-1, 1, (6, 3, 48, 320)).astype(np.float32)
+    x[..., 100:] = 0.0  # short lines padded to 320, as most are
+    return x
+
+
+def timed(run, n=7):
+    for _ in range(2):
+        run()
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        run()
+        ts.append((time.perf_counter() - t) * 1000)
+    return np.median(ts), min(ts)
+
+
+def ort_run(path, x):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = THREADS
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.add_session_config_entry("session.set_denormal_as_zero", "1")
+    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    name = s.get_inputs()[0].name
+    return lambda: s.run(None, {name: x})
+
+
+def ov_run(path, x, precision):
+    core = ov.Core()
+    cm = core.compile_model(
+        core.read_model(path),
+        "CPU",
+        {
+            "INFERENCE_NUM_THREADS": THREADS,
+            "INFERENCE_PRECISION_HINT": precision,
+            "PERFORMANCE_HINT": "LATENCY",
+        },
+    )
+    req = cm.create_infer_request()
+    return lambda: req.infer({0: x})
+
+
+def timings():
+    print("model times, ms (median / best of 7, 2 threads)")
+    print("| model | input | onnxruntime f32 | openvino f32 | openvino bf16 |")
+    print("|---|---|---:|---:|---:|")
+    for name, path, x in [("rec", REC, rec_input()), ("det", DET, det_input())]:
+        cells = [
+            timed(ort_run(path, x)),
+            timed(ov_run(path, x, "f32")),
+            timed(ov_run(path, x, "bf16")),
+        ]
+        shape = "x".join(map(str, x.shape))
+        print(f"| {name} | {shape} | " + " | ".join(f"{m:.0f} / {b:.0f}" for m, b in cells) + " |")
+
+
+def boxes():
+    sys.path.insert(0, "scripts")
+    import argparse
+
+    import rapidocr.inference_engine.openvino.device_config as dc
+    import rapidocr_bench as rb
+    from rapidocr import EngineType, RapidOCR
+
+    plain = dc.CPUConfig.get_config
+
+    def bf16(self):
+        c = plain(self)
+        c["INFERENCE_PRECISION_HINT"] = "bf16"
+        return c
+
+    dc.CPUConfig.get_config = bf16
+    args = argparse.Namespace(models=MODELS, threads=THREADS, mode="matched", det_limit_side_len=1536)
+    p = rb.params_for(args)
+    f32 = RapidOCR(params=p)
+    p_bf16 = dict(p)
+    p_bf16.update(
+        {"Det.engine_type": EngineType.OPENVINO, "EngineConfig.openvino.inference_num_threads": THREADS}
+    )
+    low = RapidOCR(params=p_bf16)
+    images = sorted(
+        glob.glob("tests/fixtures/drawings/*.jpg")
+        + glob.glob("tests/fixtures/drawings/*.png")
+        + glob.glob("tests/fixtures/synthetic/*.png")
+    )
+
+    def bbox(q):
+        q = np.asarray(q)
+        return np.array([q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()])
+
+    diffs, far, total = [], 0, 0
+    for path in images:
+        img = cv2.cvtColor(cv2.imread(path, cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2BGR)
+        a = [bbox(q) for q in f32(img, use_cls=False, use_rec=False).boxes]
+        b = [bbox(q) for q in low(img, use_cls=False, use_rec=False).boxes]
+        for x in a:
+            total += 1
+            d = min((np.abs(x - y).max() for y in b), default=1e9)
+            if d > 20:
+                far += 1
+            else:
+                diffs.append(d)
+        print(f"{path}: {len(a)} boxes in f32, {len(b)} in bf16")
+    diffs = np.array(diffs)
+    within = ", ".join(f"<= {t} px {100 * (diffs <= t).sum() / total:.1f} %" for t in (1, 2, 4, 8))
+    print(f"detector bf16 vs f32: {total} boxes; largest edge difference {within}; "
+          f"{far} with no bf16 box within 20 px (split or merged)")
+
+
+def memory_child(widths):
+    core = ov.Core()
+    cm = core.compile_model(
+        core.read_model(REC),
+        "CPU",
+        {"INFERENCE_NUM_THREADS": THREADS, "INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "LATENCY"},
+    )
+    req = cm.create_infer_request()
+    for w in widths:
+        req.infer({0: np.zeros((6, 3, 48, w), np.float32)})
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+
+
+def memory():
+    runs = {
+        "40 widths 361..1000 px, 3 passes (120 calls)": list(range(361, 1001, 16)) * 3,
+        "one width, 1000 px (120 calls)": [1000] * 120,
+    }
+    for label, widths in runs.items():
+        out = subprocess.run(
+            [sys.executable, __file__, "memory-child", ",".join(map(str, widths))],
+            check=True, capture_output=True, text=True,
+        )
+        print(f"openvino bf16 recogniser, {label}: peak RSS {out.stdout.strip()} MB")
+
+
+def main():
+    part = sys.argv[1] if len(sys.argv) > 1 else "all"
+    if part == "memory-child":
+        memory_child([int(w) for w in sys.argv[2].split(",")])
+        return
+    print(f"onnxruntime {ort.__version__}, openvino {ov.__version__}")
+    for name, f in [("timings", timings), ("boxes", boxes), ("memory", memory)]:
+        if part in ("all", name):
+            f()
+
+
+if __name__ == "__main__":
+    main()
