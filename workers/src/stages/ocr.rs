@@ -84,7 +84,8 @@ impl Default for TileParams {
 /// ONNX Runtime's x86 CPU kernels compute in f32 only. On a CPU with native bf16
 /// (AVX-512 BF16 or AMX) OpenVINO's CPU plugin runs the same `.onnx` files in bf16
 /// about twice as fast: PP-OCRv6 rec, a batch of six 48×320 lines, 72–79 ms in f32 and
-/// 42 ms in bf16 (2 threads, AMD EPYC with avx512_bf16, 2026-11-28). The recogniser
+/// 42 ms in bf16 (2 threads, AMD EPYC with avx512_bf16, 2026-11-28;
+/// `scripts/precision-probe.sh` measures these and the box shifts below). The recogniser
 /// is two thirds of the stage's time. bf16 keeps 8 bits of mantissa: about 1 line in
 /// 100 reads differently (`scripts/ocr-bench.sh` prints the agreement), so the
 /// reference path stays available as `f32`. The detector stays f32 unless asked: in
