@@ -75,6 +75,24 @@ edges and text blocks larger than a tile are the main difference to the tile tab
 
 {class_table(page['per_class'], page['overall'])}
 """
+    base = m.get("baseline")
+    base_md = ""
+    if base:
+        rows = ["| measured on the same held-out data | previous model | this model |", "|---|---:|---:|"]
+        for label, key, src in [("tiles mAP50", "mAP50", "tiles"), ("tiles mAP50-95", "mAP50-95", "tiles"),
+                                ("whole pages mAP50", "mAP50", "pages"), ("whole pages mAP50-95", "mAP50-95", "pages")]:
+            prev = (base.get(src) or {}).get(key)
+            now = o.get(key) if src == "tiles" else (page or {}).get("overall", {}).get(key)
+            if prev is not None and now is not None:
+                rows.append(f"| {label} | {fmt(prev)} | {fmt(now)} |")
+        base_md = f"""
+### Against the model it continued from
+
+{base.get('what', 'The previous model')}, scored by the same code on the same held-out split
+and pages as this one:
+
+{chr(10).join(rows)}
+"""
     study = man.get("scale_study")
     study_md = ""
     if study:
@@ -164,7 +182,7 @@ that class)^-½, doubled for dimension classes; about 10 % empty tiles are added
 {class_table(m['per_class'], o)}
 
 Mean mAP50 over the seven dimension classes: {fmt(o.get('mAP50_dimension_classes'))}.
-{page_md}{study_md}
+{page_md}{base_md}{study_md}
 ## Limitations
 
 - Trained and evaluated on synthetic drawings only; nothing here says how it does on real scans
@@ -195,6 +213,10 @@ def main():
     ap.add_argument("--scale-study", nargs="*", default=[], metavar="NAME=JSON",
                     help="eval_pages.py results of the pilot runs, e.g. native=a.json half=b.json")
     ap.add_argument("--onnx-check", default=None, help="one-line result of check_onnx.py to record")
+    ap.add_argument("--carry-scale-study", default=None, metavar="MANIFEST",
+                    help="copy the page-scale study from an earlier manifest (when its pilot runs are gone)")
+    ap.add_argument("--baseline", default=None, metavar="JSON",
+                    help="the previous model measured on the same held-out data (baseline.py's JSON)")
     args = ap.parse_args()
 
     out = pathlib.Path(args.out)
@@ -257,6 +279,12 @@ def main():
             "decision": (f"Chosen: {best['name']} (page scale {best['scale']}); the shipped model continues "
                          f"that pilot's weights. " + why),
         }
+    if args.carry_scale_study and not args.scale_study:
+        earlier = json.loads(pathlib.Path(args.carry_scale_study).read_text())
+        if "scale_study" in earlier:
+            man["scale_study"] = earlier["scale_study"]
+    if args.baseline:
+        man["metrics"]["baseline"] = json.loads(pathlib.Path(args.baseline).read_text())
     if args.onnx_check:
         man["onnx_check"] = args.onnx_check
     if args.model:

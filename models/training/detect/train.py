@@ -191,6 +191,19 @@ def main():
                       "data": next((ln.split(":", 1)[1].strip() for ln in a.read_text().splitlines()
                                     if ln.startswith("data:")), None) if a.exists() else None})
         init = pathlib.Path(prev_init) if prev_init and prev_init.endswith(".pt") else None
+    # A checkpoint rebuilt from a shipped ONNX file (from_onnx.py) carries that file's history.
+    origin = pathlib.Path(args.init).resolve() if args.init else None
+    while origin is not None and origin.suffix == ".pt":
+        if origin.with_suffix(".json").exists():
+            prior += json.loads(origin.with_suffix(".json").read_text()).get("runs", [])
+            break
+        a = origin.parents[1] / "args.yaml" if len(origin.parents) > 1 else None
+        nxt = None
+        if a is not None and a.exists():
+            for line in a.read_text().splitlines():
+                if line.startswith("model:"):
+                    nxt = line.split(":", 1)[1].strip()
+        origin = pathlib.Path(nxt) if nxt and nxt.endswith(".pt") else None
     print(f"training finished: {epochs_done} epochs in {train_s / 60:.1f} min; best = {best}")
 
     if args.train_only:
