@@ -61,6 +61,23 @@ def model_card(man: dict, ds: dict) -> str:
     run_lines = "\n".join(
         f"  - `{r['run']}`: {r['epochs']} epochs (the last one possibly cut by the time budget), "
         f"{r['train_seconds'] / 60:.1f} min" for r in runs)
+    if tr.get("rebuilt_from_onnx"):
+        run_lines += (f"\n  — `{tr.get('run')}` started from the shipped ONNX file ({tr['rebuilt_from_onnx']}), "
+                      "rebuilt into a trainable checkpoint by `from_onnx.py` because the earlier runs' "
+                      "checkpoints were gone")
+    real = man.get("real_drawings")
+    real_md = ""
+    if real:
+        rows = "\n".join(f"- {d['name']}: {d['overlapped']}/{d['boxes']}" for d in real["drawings"])
+        real_md = f"""
+## Real drawings
+
+`{real['command']}`: ground-truth dimension boxes of the three eDOCr2 samples overlapped
+(IoU ≥ 0.2) by a dimension-class detection, at the stage's default confidence {real['confidence']}:
+**{real['overlapped']}/{real['boxes']}**; at confidence {real['low_confidence']}: {real['overlapped_low']}/{real['boxes']}.
+
+{rows}
+"""
 
     page = m.get("page_level")
     page_md = ""
@@ -182,7 +199,7 @@ that class)^-½, doubled for dimension classes; about 10 % empty tiles are added
 {class_table(m['per_class'], o)}
 
 Mean mAP50 over the seven dimension classes: {fmt(o.get('mAP50_dimension_classes'))}.
-{page_md}{base_md}{study_md}
+{page_md}{base_md}{real_md}{study_md}
 ## Limitations
 
 - Trained and evaluated on synthetic drawings only; nothing here says how it does on real scans
@@ -215,6 +232,10 @@ def main():
     ap.add_argument("--onnx-check", default=None, help="one-line result of check_onnx.py to record")
     ap.add_argument("--carry-scale-study", default=None, metavar="MANIFEST",
                     help="copy the page-scale study from an earlier manifest (when its pilot runs are gone)")
+    ap.add_argument("--appendix", default=None, metavar="MD",
+                    help="markdown appended to the model card (e.g. card_appendix.md: the page-scale pilots)")
+    ap.add_argument("--real-drawings", default=None, metavar="JSON",
+                    help="the Rust stage on the real drawings (eval::tests::detect_on_real), as JSON")
     ap.add_argument("--baseline", default=None, metavar="JSON",
                     help="the previous model measured on the same held-out data (baseline.py's JSON)")
     args = ap.parse_args()
@@ -283,6 +304,8 @@ def main():
         earlier = json.loads(pathlib.Path(args.carry_scale_study).read_text())
         if "scale_study" in earlier:
             man["scale_study"] = earlier["scale_study"]
+    if args.real_drawings:
+        man["real_drawings"] = json.loads(pathlib.Path(args.real_drawings).read_text())
     if args.baseline:
         man["metrics"]["baseline"] = json.loads(pathlib.Path(args.baseline).read_text())
     if args.onnx_check:
@@ -309,7 +332,10 @@ def main():
 
     man.pop("onnx_reference_npz", None)  # a /tmp path of the training machine; check_onnx.py takes --ref
     man_path.write_text(json.dumps(man, indent=2) + "\n")
-    (out / "MODEL_CARD.md").write_text(model_card(man, ds or {k: v for k, v in man["training"].get("data", {}).items()}))
+    card = model_card(man, ds or {k: v for k, v in man["training"].get("data", {}).items()})
+    if args.appendix:
+        card = card.rstrip("\n") + "\n\n" + pathlib.Path(args.appendix).read_text()
+    (out / "MODEL_CARD.md").write_text(card)
     print(f"wrote {man_path} and {out / 'MODEL_CARD.md'}")
 
 

@@ -193,9 +193,12 @@ def main():
         init = pathlib.Path(prev_init) if prev_init and prev_init.endswith(".pt") else None
     # A checkpoint rebuilt from a shipped ONNX file (from_onnx.py) carries that file's history.
     origin = pathlib.Path(args.init).resolve() if args.init else None
+    rebuilt_from = None
     while origin is not None and origin.suffix == ".pt":
         if origin.with_suffix(".json").exists():
-            prior += json.loads(origin.with_suffix(".json").read_text()).get("runs", [])
+            side = json.loads(origin.with_suffix(".json").read_text())
+            prior += side.get("runs", [])
+            rebuilt_from = side.get("onnx")
             break
         a = origin.parents[1] / "args.yaml" if len(origin.parents) > 1 else None
         nxt = None
@@ -321,6 +324,7 @@ def main():
             "epochs_completed_total": epochs_done + sum(p["epochs"] for p in prior),
             "train_seconds_total": round(train_s + sum(p["train_seconds"] for p in prior), 1),
             "continued_from": prior,
+            "rebuilt_from_onnx": rebuilt_from,
             "wall_time_budget_hours": args.hours,
             "train_seconds": round(train_s, 1),
             "heldout_eval_seconds": round(val_s, 1),
