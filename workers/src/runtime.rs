@@ -185,14 +185,16 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let mut cfg = cfg.clone();
+    let mut cfg = cfg;
     if cfg.gpu_batch_max == 0 {
-        let devices = [
-            ocr.as_ref().map(|e| e.device().to_string()),
-            detect.as_ref().map(|d| d.device().to_string()),
-            segment.as_ref().map(|s| s.device().to_string()),
-        ];
-        let on_cuda = devices.iter().flatten().any(|d| d.starts_with("cuda"));
+        let on_cuda = [
+            ocr.as_ref().map(|e| e.device()),
+            detect.as_ref().map(|d| d.device()),
+            segment.as_ref().map(|s| s.device()),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|d| d.starts_with("cuda"));
         cfg.gpu_batch_max = if on_cuda { 4 } else { 1 };
         tracing::info!(
             gpu_batch_max = cfg.gpu_batch_max,

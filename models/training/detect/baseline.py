@@ -6,8 +6,7 @@ pages that a new run is scored on, so the model card can compare the two on the 
         --pages /tmp/drawpipe-detect/pages-test-s900000-n60 --limit 20 \
         --what "yolo11n-drawings.onnx 1.0.0" --json /tmp/drawpipe-detect/baseline.json
 
-Tiles: Ultralytics `val` on `split=test`, conf 0.001, IoU 0.7 (as train.py). Pages: eval_pages.py
-with the manifest's page scale (as report.py).
+Tiles: train.py's held-out evaluation. Pages: eval_pages.py, as report.py runs it.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -26,7 +24,8 @@ common.offline_ultralytics_env()
 import torch  # noqa: E402
 from ultralytics import YOLO  # noqa: E402
 
-IMGSZ = 640
+import eval_pages  # noqa: E402
+import train  # noqa: E402
 
 
 def main() -> None:
@@ -44,17 +43,11 @@ def main() -> None:
     import ultralytics.utils.torch_utils as tu
     tu.NUM_THREADS = args.threads
     torch.set_num_threads(args.threads)
-    metrics = YOLO(args.model, task="detect").val(
-        data=args.data, split="test", imgsz=IMGSZ, batch=8, device="cpu", workers=2, plots=False,
-        conf=0.001, iou=0.7, verbose=False, project="/tmp/drawpipe-detect/runs", name="baseline-heldout",
-        exist_ok=True)
+    metrics = train.heldout_val(YOLO(args.model, task="detect"), args.data, batch=8, workers=2,
+                                project="/tmp/drawpipe-detect/runs", name="baseline-heldout")
     tiles = {"mAP50": round(float(metrics.box.map50), 4), "mAP50-95": round(float(metrics.box.map), 4)}
     print(f"tiles: {tiles}")
-    page_json = pathlib.Path(args.json).with_suffix(".pages.json")
-    subprocess.run([sys.executable, str(pathlib.Path(__file__).with_name("eval_pages.py")), "--model", args.model,
-                    "--pages", args.pages, "--scale", str(args.scale), "--limit", str(args.limit),
-                    "--json", str(page_json)], check=True, stdout=subprocess.DEVNULL)
-    page = json.loads(page_json.read_text())
+    page = eval_pages.evaluate(args.model, args.pages, args.scale, args.limit)
     pages = {"mAP50": page["overall"]["mAP50"], "mAP50-95": page["overall"]["mAP50-95"], "pages": page["pages"]}
     print(f"pages: {pages}")
     pathlib.Path(args.json).write_text(json.dumps({"what": args.what, "model": args.model, "tiles": tiles,

@@ -86,6 +86,51 @@ def detect_page(model, png, scale, overlap, conf, merge_iou, batch):
     return boxes[keep] / scale, scores[keep], classes[keep], len(origins)
 
 
+def evaluate(model_path, pages, scale=1.0, limit=0, overlap=128, conf=0.01, merge_iou=0.5, batch=8) -> dict:
+    """Tiled inference on the first `limit` (0: all) pages of a generator folder, scored against their
+    ground truth: {"model", "pages", "tiles", "scale", "overlap", "seconds", "seconds_per_page",
+    "overall", "per_class"}."""
+    model = YOLO(str(model_path), task="detect")
+    pngs = sorted(p for p in pathlib.Path(pages).glob("*.png") if not p.name.endswith(".labels.png"))
+    if limit:
+        pngs = pngs[:limit]
+    stats = {"tp": [], "conf": [], "cls": [], "target": []}
+    t0 = time.time()
+    n_tiles = 0
+    for png in pngs:
+        js = json.loads(png.with_suffix(".json").read_text())
+        gt = md.page_objects(js, 1.0)
+        gt_cls = np.array([g[0] for g in gt], dtype=int)
+        gt_box = np.array([g[1:] for g in gt], dtype=np.float32).reshape(-1, 4)
+        boxes, scores, classes, nt = detect_page(model, png, scale, overlap, conf, merge_iou, batch)
+        n_tiles += nt
+        order = np.argsort(-scores)
+        boxes, scores, classes = boxes[order], scores[order], classes[order]
+        stats["tp"].append(match(classes, boxes, gt_cls, gt_box))
+        stats["conf"].append(scores)
+        stats["cls"].append(classes)
+        stats["target"].append(gt_cls)
+    secs = time.time() - t0
+    tp = np.concatenate(stats["tp"])
+    scored = np.concatenate(stats["conf"])
+    pcls = np.concatenate(stats["cls"])
+    tcls = np.concatenate(stats["target"])
+    _, _, p, r, _, ap, ucls, *_ = ap_per_class(tp, scored, pcls, tcls, plot=False)
+    per_class = {}
+    counts = np.bincount(tcls, minlength=len(common.CLASSES))
+    for i, c in enumerate(ucls):
+        per_class[common.CLASSES[int(c)]] = {
+            "instances": int(counts[int(c)]), "precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
+            "mAP50": round(float(ap[i, 0]), 4), "mAP50-95": round(float(ap[i].mean()), 4)}
+    return {
+        "model": str(model_path), "pages": len(pngs), "tiles": n_tiles, "scale": scale, "overlap": overlap,
+        "seconds": round(secs, 1), "seconds_per_page": round(secs / max(1, len(pngs)), 2),
+        "overall": {"mAP50": round(float(ap[:, 0].mean()), 4), "mAP50-95": round(float(ap.mean()), 4),
+                    "precision": round(float(p.mean()), 4), "recall": round(float(r.mean()), 4)},
+        "per_class": per_class,
+    }
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help=".pt checkpoint (or .onnx)")
@@ -99,46 +144,8 @@ def main():
     ap.add_argument("--json", default=None, help="write the results here")
     args = ap.parse_args()
 
-    model = YOLO(args.model, task="detect")
-    pngs = sorted(p for p in pathlib.Path(args.pages).glob("*.png") if not p.name.endswith(".labels.png"))
-    if args.limit:
-        pngs = pngs[: args.limit]
-    stats = {"tp": [], "conf": [], "cls": [], "target": []}
-    t0 = time.time()
-    n_tiles = 0
-    for png in pngs:
-        js = json.loads(png.with_suffix(".json").read_text())
-        gt = md.page_objects(js, 1.0)
-        gt_cls = np.array([g[0] for g in gt], dtype=int)
-        gt_box = np.array([g[1:] for g in gt], dtype=np.float32).reshape(-1, 4)
-        boxes, scores, classes, nt = detect_page(model, png, args.scale, args.overlap, args.conf,
-                                                 args.merge_iou, args.batch)
-        n_tiles += nt
-        order = np.argsort(-scores)
-        boxes, scores, classes = boxes[order], scores[order], classes[order]
-        stats["tp"].append(match(classes, boxes, gt_cls, gt_box))
-        stats["conf"].append(scores)
-        stats["cls"].append(classes)
-        stats["target"].append(gt_cls)
-    secs = time.time() - t0
-    tp = np.concatenate(stats["tp"])
-    conf = np.concatenate(stats["conf"])
-    pcls = np.concatenate(stats["cls"])
-    tcls = np.concatenate(stats["target"])
-    _, _, p, r, _, ap, ucls, *_ = ap_per_class(tp, conf, pcls, tcls, plot=False)
-    per_class = {}
-    counts = np.bincount(tcls, minlength=len(common.CLASSES))
-    for i, c in enumerate(ucls):
-        per_class[common.CLASSES[int(c)]] = {
-            "instances": int(counts[int(c)]), "precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
-            "mAP50": round(float(ap[i, 0]), 4), "mAP50-95": round(float(ap[i].mean()), 4)}
-    result = {
-        "model": args.model, "pages": len(pngs), "tiles": n_tiles, "scale": args.scale, "overlap": args.overlap,
-        "seconds": round(secs, 1), "seconds_per_page": round(secs / max(1, len(pngs)), 2),
-        "overall": {"mAP50": round(float(ap[:, 0].mean()), 4), "mAP50-95": round(float(ap.mean()), 4),
-                    "precision": round(float(p.mean()), 4), "recall": round(float(r.mean()), 4)},
-        "per_class": per_class,
-    }
+    result = evaluate(args.model, args.pages, args.scale, args.limit, args.overlap, args.conf,
+                      args.merge_iou, args.batch)
     print(json.dumps(result, indent=1))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -20,6 +20,7 @@ train.py to carry into the new manifest.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import pathlib
 import sys
@@ -88,9 +89,8 @@ def main() -> None:
                 sys.exit(f"from_onnx: ONNX weight {key} {tuple(value.shape)} has no place in yolo11n")
             state[key].copy_(value)
             used.add(key)
-    missing = [k for k, v in model.state_dict().items()
-               if k not in used and not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
-               and not (k.endswith(".bn.weight") or k.endswith(".bn.bias"))]
+    bn = (".bn.weight", ".bn.bias", ".bn.running_mean", ".bn.running_var", ".bn.num_batches_tracked")
+    missing = [k for k in model.state_dict() if k not in used and not k.endswith(bn)]
     if missing:
         sys.exit(f"from_onnx: no ONNX weight for {missing[:5]}")
 
@@ -140,15 +140,16 @@ def main() -> None:
     torch.save({"model": model, "ema": None, "updates": 0, "epoch": -1, "optimizer": None,
                 "train_args": {"task": "detect", "imgsz": IMGSZ}, "version": ultralytics.__version__,
                 "date": None}, out)
-    history = {}
+    digest = hashlib.sha256(pathlib.Path(args.onnx).read_bytes()).hexdigest()
+    name = pathlib.Path(args.onnx).name
+    history = {"onnx": f"{name}, sha256 {digest[:12]}…", "runs": []}
     man = pathlib.Path(args.manifest)
-    if man.exists():
-        t = json.loads(man.read_text()).get("training", {})
-        history = {
-            "onnx": args.onnx,
-            "runs": [{"run": t.get("run"), "epochs": t.get("epochs_completed"),
-                      "train_seconds": t.get("train_seconds"), "data": None}] + t.get("continued_from", []),
-        }
+    m = json.loads(man.read_text()) if man.exists() else {}
+    if m.get("sha256") == digest:  # the manifest describes this very file
+        t = m.get("training", {})
+        history["onnx"] = f"{name} {m.get('version')}, sha256 {digest[:12]}…"
+        history["runs"] = [{"run": t.get("run"), "epochs": t.get("epochs_completed"),
+                            "train_seconds": t.get("train_seconds"), "data": None}] + t.get("continued_from", [])
     (out.with_suffix(".json")).write_text(json.dumps(history, indent=1) + "\n")
     print(f"wrote {out} (and {out.with_suffix('.json')}); parity {parity:.2e}")
 

@@ -230,8 +230,6 @@ def main():
     ap.add_argument("--scale-study", nargs="*", default=[], metavar="NAME=JSON",
                     help="eval_pages.py results of the pilot runs, e.g. native=a.json half=b.json")
     ap.add_argument("--onnx-check", default=None, help="one-line result of check_onnx.py to record")
-    ap.add_argument("--carry-scale-study", default=None, metavar="MANIFEST",
-                    help="copy the page-scale study from an earlier manifest (when its pilot runs are gone)")
     ap.add_argument("--appendix", default=None, metavar="MD",
                     help="markdown appended to the model card (e.g. card_appendix.md: the page-scale pilots)")
     ap.add_argument("--real-drawings", default=None, metavar="JSON",
@@ -256,14 +254,8 @@ def main():
     if args.page_json:
         page = json.loads(pathlib.Path(args.page_json).read_text())
     elif args.model and args.pages:
-        import subprocess
-        tmp = pathlib.Path("/tmp/drawpipe-detect/page-eval-final.json")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        scale = man.get("tiling", {}).get("page_scale", 1.0)
-        subprocess.run([sys.executable, str(pathlib.Path(__file__).with_name("eval_pages.py")), "--model", args.model,
-                        "--pages", args.pages, "--scale", str(scale), "--limit", str(args.limit),
-                        "--json", str(tmp)], check=True, stdout=subprocess.DEVNULL)
-        page = json.loads(tmp.read_text())
+        import eval_pages
+        page = eval_pages.evaluate(args.model, args.pages, man.get("tiling", {}).get("page_scale", 1.0), args.limit)
     if page:
         page = {k: v for k, v in page.items() if k != "model"}
         page.setdefault("conf", 0.01)
@@ -300,10 +292,6 @@ def main():
             "decision": (f"Chosen: {best['name']} (page scale {best['scale']}); the shipped model continues "
                          f"that pilot's weights. " + why),
         }
-    if args.carry_scale_study and not args.scale_study:
-        earlier = json.loads(pathlib.Path(args.carry_scale_study).read_text())
-        if "scale_study" in earlier:
-            man["scale_study"] = earlier["scale_study"]
     if args.real_drawings:
         man["real_drawings"] = json.loads(pathlib.Path(args.real_drawings).read_text())
     if args.baseline:

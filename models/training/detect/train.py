@@ -93,6 +93,12 @@ def per_class_metrics(metrics, nc: int) -> dict:
     return out
 
 
+def heldout_val(model, data, batch: int, workers: int, project: str, name: str):
+    """Ultralytics metrics of `model` on the dataset's held-out split (`test`), conf 0.001, IoU 0.7."""
+    return model.val(data=str(data), split="test", imgsz=IMGSZ, batch=batch, device="cpu", workers=workers,
+                     plots=False, conf=0.001, iou=0.7, verbose=True, project=project, name=name, exist_ok=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="data.yaml written by make_dataset.py")
@@ -178,8 +184,17 @@ def main():
         best = save_dir / "weights" / "last.pt"
     epochs_done, _ = run_stats(save_dir)
     prior = []  # earlier runs this one continued from (--init chain)
+    rebuilt_from = None
     init = pathlib.Path(args.init).resolve() if args.init else None
-    while init is not None and (init.parents[1] / "results.csv").exists():
+    while init is not None:
+        side = init.with_suffix(".json")
+        if side.exists():  # a checkpoint from_onnx.py rebuilt: it carries the ONNX file's history
+            history = json.loads(side.read_text())
+            prior += history.get("runs", [])
+            rebuilt_from = history.get("onnx")
+            break
+        if not (init.parents[1] / "results.csv").exists():
+            break
         e, secs = run_stats(init.parents[1])
         a = init.parents[1] / "args.yaml"
         prev_init = None
@@ -191,22 +206,6 @@ def main():
                       "data": next((ln.split(":", 1)[1].strip() for ln in a.read_text().splitlines()
                                     if ln.startswith("data:")), None) if a.exists() else None})
         init = pathlib.Path(prev_init) if prev_init and prev_init.endswith(".pt") else None
-    # A checkpoint rebuilt from a shipped ONNX file (from_onnx.py) carries that file's history.
-    origin = pathlib.Path(args.init).resolve() if args.init else None
-    rebuilt_from = None
-    while origin is not None and origin.suffix == ".pt":
-        if origin.with_suffix(".json").exists():
-            side = json.loads(origin.with_suffix(".json").read_text())
-            prior += side.get("runs", [])
-            rebuilt_from = side.get("onnx")
-            break
-        a = origin.parents[1] / "args.yaml" if len(origin.parents) > 1 else None
-        nxt = None
-        if a is not None and a.exists():
-            for line in a.read_text().splitlines():
-                if line.startswith("model:"):
-                    nxt = line.split(":", 1)[1].strip()
-        origin = pathlib.Path(nxt) if nxt and nxt.endswith(".pt") else None
     print(f"training finished: {epochs_done} epochs in {train_s / 60:.1f} min; best = {best}")
 
     if args.train_only:
@@ -216,10 +215,7 @@ def main():
     ev = YOLO(str(best), task="detect")
     tu.NUM_THREADS = args.threads
     t1 = time.time()
-    split = "test"
-    metrics = ev.val(data=str(data), split=split, imgsz=IMGSZ, batch=args.batch, device="cpu",
-                     workers=args.workers, plots=False, conf=0.001, iou=0.7, verbose=True,
-                     project=args.project, name=args.name + "-heldout", exist_ok=True)
+    metrics = heldout_val(ev, data, args.batch, args.workers, args.project, args.name + "-heldout")
     val_s = time.time() - t1
     nc = len(common.CLASSES)
     per_class = per_class_metrics(metrics, nc)
