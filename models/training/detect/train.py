@@ -93,6 +93,31 @@ def per_class_metrics(metrics, nc: int) -> dict:
     return out
 
 
+def cpu_has_native_bf16() -> bool:
+    try:
+        flags = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+
+
+def allow_cpu_bf16_autocast():
+    """Ultralytics refuses bf16 autocast anywhere but CUDA. On a CPU with native bf16
+    (avx512_bf16 / AMX) torch's CPU autocast runs convolutions in bf16, forward and backward,
+    with the weights, optimizer and validation in f32: one YOLO11n step on 8 tiles took
+    1.2-1.6 s against 2.3 s in f32 on 2 Zen 4 cores."""
+    import ultralytics.engine.trainer as trainer
+
+    plain = trainer.autocast
+
+    def autocast(enabled, device="cuda"):
+        if enabled is torch.bfloat16 and device == "cpu":
+            return torch.amp.autocast("cpu", dtype=torch.bfloat16)
+        return plain(enabled, device)
+
+    trainer.autocast = autocast
+
+
 def heldout_val(model, data, batch: int, workers: int, project: str, name: str):
     """Ultralytics metrics of `model` on the dataset's held-out split (`test`), conf 0.001, IoU 0.7."""
     return model.val(data=str(data), split="test", imgsz=IMGSZ, batch=batch, device="cpu", workers=workers,
@@ -114,6 +139,8 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--lr0", type=float, default=0.002)
     ap.add_argument("--close-mosaic", type=int, default=3)
+    ap.add_argument("--bf16", action="store_true",
+                    help="bf16 autocast for the training steps (CPUs with avx512_bf16 or AMX only)")
     ap.add_argument("--fraction", type=float, default=1.0, help="fraction of the train split to use")
     ap.add_argument("--project", default="/tmp/drawpipe-detect/runs")
     ap.add_argument("--name", default="yolo11n-drawings")
@@ -133,6 +160,10 @@ def main():
     tu.NUM_THREADS = args.threads
     torch.set_num_threads(args.threads)
 
+    if args.bf16:
+        if not cpu_has_native_bf16():
+            sys.exit("train.py: --bf16 needs a CPU with avx512_bf16 or amx_bf16 (torch would emulate it slowly)")
+        allow_cpu_bf16_autocast()
     if args.init:
         model = YOLO(args.init, task="detect")  # our own earlier checkpoint (nothing downloaded)
     else:
@@ -149,7 +180,7 @@ def main():
         workers=args.workers,
         pretrained=bool(args.init),  # our own --init checkpoint only; never downloaded weights
         plots=False,
-        amp=False,
+        amp="bf16" if args.bf16 else False,
         seed=args.seed,
         deterministic=True,
         project=args.project,
@@ -330,6 +361,7 @@ def main():
             "optimizer": "AdamW",
             "init": args.init or "random (yolo11n.yaml)",
             "lr0": args.lr0,
+            "precision": "bf16 autocast (weights f32)" if args.bf16 else "f32",
             "device": f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
             "finished": now,
         },
