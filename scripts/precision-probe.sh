@@ -5,6 +5,7 @@
 #
 #   scripts/precision-probe.sh            # all parts
 #   scripts/precision-probe.sh boxes      # one part: timings, boxes or memory
+#   scripts/precision-probe.sh headf32    # bf16 detector body with an f32 head (adds onnx)
 #
 # Uses .venv-bench (scripts/ocr-bench.sh creates it) and adds openvino 2026.4.1 to it.
 set -euo pipefail
@@ -17,5 +18,9 @@ if ! "$PY" -c 'import rapidocr, onnxruntime, cv2' 2>/dev/null; then
 fi
 "$PY" -c 'import openvino' 2>/dev/null ||
     "$PY" -m pip install --quiet --disable-pip-version-check openvino==2026.4.1
+if [[ "${1:-}" == headf32 ]]; then
+    "$PY" -c 'import onnx' 2>/dev/null ||
+        "$PY" -m pip install --quiet --disable-pip-version-check onnx==1.23.2
+fi
 [[ -f models/ppocr/PP-OCRv6_rec_small.onnx ]] || models/fetch.sh
 exec "$PY" scripts/precision_probe.py "$@"

@@ -6,7 +6,7 @@ moves boxes; and OpenVINO's memory over many recogniser widths.
 Run through scripts/precision-probe.sh (it installs openvino into .venv-bench):
 
     scripts/precision-probe.sh            # all three parts
-    scripts/precision-probe.sh timings    # one part: timings, boxes or memory
+    scripts/precision-probe.sh timings    # one part: timings, boxes, memory or headf32
 
 Same model files as the stage (models/ppocr), 2 threads everywhere.
 - timings: a batch of six 48x320 lines (recogniser) and a 1536x1088 page (detector,
@@ -18,6 +18,12 @@ Same model files as the stage (models/ppocr), 2 threads everywhere.
 - memory: peak resident memory of a fresh process running the recogniser in bf16 on
   widths 361..1000 px (every 16 px, 40 widths), three passes, against 120 calls at one
   width of 1000 px.
+- headf32 (not in `all`): whether keeping the detector's head in f32 saves bf16 detection.
+  The detector is cut at the head's input (the neck's concatenation): the body runs in
+  OpenVINO bf16 and the head in ONNX Runtime f32, against the whole detector in OpenVINO
+  bf16, on the three fixture drawings at the stage's detector size. Reported: pixels of the
+  probability map on the other side of the 0.3 threshold from ONNX Runtime f32, the largest
+  difference in probability, and the time per page. Needs `onnx` (for the cut).
 """
 
 import glob
@@ -152,6 +158,57 @@ def boxes():
           f"{far} with no bf16 box within 20 px (split or merged)")
 
 
+HEAD_INPUT = "p2o.pd_op.concat.1.0"  # PP-OCRv6 det: the neck's concatenation feeding the DB head
+
+
+def det_page(path):
+    """A fixture drawing as the stage feeds the detector: longer side 1536, sides rounded to 32."""
+    gray = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    h, w = gray.shape
+    s = 1536 / max(h, w)
+    size = (int(round(w * s / 32) * 32), int(round(h * s / 32) * 32))
+    x = cv2.resize(gray, size).astype(np.float32) / 127.5 - 1.0
+    return np.repeat(x[None, None], 3, axis=1)
+
+
+def headf32():
+    import os
+    import tempfile
+
+    from onnx.utils import extract_model
+
+    pages = [det_page(p) for p in sorted(glob.glob("tests/fixtures/drawings/*.[jp][pn]g"))]
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = THREADS
+    full = ort.InferenceSession(DET, so, providers=["CPUExecutionProvider"])
+    name, out = full.get_inputs()[0].name, full.get_outputs()[0].name
+    ref = [full.run(None, {name: x})[0] for x in pages]
+    core = ov.Core()
+    cfg = {"INFERENCE_NUM_THREADS": THREADS, "INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "LATENCY"}
+    whole = core.compile_model(core.read_model(DET), "CPU", cfg).create_infer_request()
+    with tempfile.TemporaryDirectory() as tmp:
+        body_path, head_path = os.path.join(tmp, "body.onnx"), os.path.join(tmp, "head.onnx")
+        extract_model(DET, body_path, [name], [HEAD_INPUT])
+        extract_model(DET, head_path, [HEAD_INPUT], [out])
+        body = core.compile_model(core.read_model(body_path), "CPU", cfg).create_infer_request()
+        head = ort.InferenceSession(head_path, so, providers=["CPUExecutionProvider"])
+
+    def split(x):
+        return head.run(None, {HEAD_INPUT: body.infer({0: x})[0]})[0]
+
+    print("detector on the 3 fixture drawings, against ONNX Runtime f32 "
+          f"({sum(r.size for r in ref)} probability-map pixels)")
+    print("| detector | pixels across the 0.3 threshold | largest difference | ms per page (median of 5, first page) |")
+    print("|---|---:|---:|---:|")
+    for label, run in [("OpenVINO bf16, whole", lambda x: whole.infer({0: x})[0]),
+                       ("OpenVINO bf16 body + ONNX Runtime f32 head", split)]:
+        outs = [np.array(run(x)) for x in pages]
+        flips = sum(int(((a > 0.3) != (b > 0.3)).sum()) for a, b in zip(outs, ref))
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(outs, ref))
+        ms, _ = timed(lambda: run(pages[0]), n=5)
+        print(f"| {label} | {flips} | {diff:.3f} | {ms:.0f} |")
+
+
 def memory_child(widths):
     core = ov.Core()
     cm = core.compile_model(
@@ -187,6 +244,8 @@ def main():
     for name, f in [("timings", timings), ("boxes", boxes), ("memory", memory)]:
         if part in ("all", name):
             f()
+    if part == "headf32":
+        headf32()
 
 
 if __name__ == "__main__":
