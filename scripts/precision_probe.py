@@ -23,7 +23,9 @@ Same model files as the stage (models/ppocr), 2 threads everywhere.
   OpenVINO bf16 and the head in ONNX Runtime f32, against the whole detector in OpenVINO
   bf16, on the three fixture drawings at the stage's detector size. Reported: pixels of the
   probability map on the other side of the 0.3 threshold from ONNX Runtime f32, the largest
-  difference in probability, and the time per page. Needs `onnx` (for the cut).
+  difference in probability, and the time per page. Also the whole detector with every op
+  marked `disable_fp16_compression` (rt_info), OpenVINO's own keep-in-f32 mark. Needs `onnx`
+  (for the cut).
 """
 
 import glob
@@ -186,6 +188,12 @@ def headf32():
     core = ov.Core()
     cfg = {"INFERENCE_NUM_THREADS": THREADS, "INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "LATENCY"}
     whole = core.compile_model(core.read_model(DET), "CPU", cfg).create_infer_request()
+    # The rt_info mark that keeps a node out of reduced precision in OpenVINO's own passes
+    # (ov::disable_fp16_compression), set on every op: does the CPU plugin honour it for bf16?
+    marked_model = core.read_model(DET)
+    for op in marked_model.get_ordered_ops():
+        op.get_rt_info()["disable_fp16_compression_0"] = ""
+    marked = core.compile_model(marked_model, "CPU", cfg).create_infer_request()
     with tempfile.TemporaryDirectory() as tmp:
         body_path, head_path = os.path.join(tmp, "body.onnx"), os.path.join(tmp, "head.onnx")
         extract_model(DET, body_path, [name], [HEAD_INPUT])
@@ -201,6 +209,7 @@ def headf32():
     print("| detector | pixels across the 0.3 threshold | largest difference | ms per page (median of 5, first page) |")
     print("|---|---:|---:|---:|")
     for label, run in [("OpenVINO bf16, whole", lambda x: whole.infer({0: x})[0]),
+                       ("OpenVINO bf16, every op marked disable_fp16_compression", lambda x: marked.infer({0: x})[0]),
                        ("OpenVINO bf16 body + ONNX Runtime f32 head", split)]:
         outs = [np.array(run(x)) for x in pages]
         flips = sum(int(((a > 0.3) != (b > 0.3)).sum()) for a, b in zip(outs, ref))

@@ -753,16 +753,18 @@ mod tests {
     /// The detector on the three real drawings: the share of ground-truth dimension
     /// boxes overlapped (IoU ≥ 0.2) by a dimension-class detection, printed per drawing:
     /// `cargo test -p drawpipe-workers --release --lib eval::tests::detect_on_real -- --nocapture`
+    /// With `DRAWPIPE_DETECT_REAL_JSON=FILE` it also writes the figures there, in the form
+    /// `models/training/detect/report.py --real-drawings` puts into the model card.
     #[test]
     fn detect_on_real_drawings() {
         use crate::stages::detect;
         let model =
             detect::DetectModel::load(&crate::ort_env::models_dir(), crate::ort_env::Device::Cpu)
                 .expect("the committed detect model");
-        let checks = detect_check(&fixtures(), &model, &detect::Params::default()).unwrap();
-        assert_eq!(checks.len(), 3);
+        let checks_default = detect_check(&fixtures(), &model, &detect::Params::default()).unwrap();
+        assert_eq!(checks_default.len(), 3);
         let (mut boxes, mut hit) = (0, 0);
-        for c in &checks {
+        for c in &checks_default {
             println!(
                 "{}: {} detections ({} dimension-class), GT dimension boxes overlapped {}/{} ({:.0} ms)",
                 c.name, c.detections, c.dimension_detections, c.overlapped, c.dimension_boxes, c.ms
@@ -783,5 +785,22 @@ mod tests {
         let checks = detect_check(&fixtures(), &model, &low).unwrap();
         let hit_low: usize = checks.iter().map(|c| c.overlapped).sum();
         println!("at confidence 0.15: {hit_low}/{boxes}");
+        if let Some(path) = std::env::var_os("DRAWPIPE_DETECT_REAL_JSON") {
+            let report = serde_json::json!({
+                "command": "DRAWPIPE_DETECT_REAL_JSON=FILE cargo test -p drawpipe-workers --release --lib eval::tests::detect_on_real -- --nocapture",
+                // f32 thresholds as the decimals they were written as (0.35, not 0.3499…)
+                "confidence": format!("{}", detect::Params::default().confidence).parse::<f64>().unwrap(),
+                "low_confidence": format!("{}", low.confidence).parse::<f64>().unwrap(),
+                "boxes": boxes,
+                "overlapped": hit,
+                "overlapped_low": hit_low,
+                "drawings": checks_default.iter().map(|c| serde_json::json!({
+                    "name": c.name, "boxes": c.dimension_boxes, "overlapped": c.overlapped,
+                })).collect::<Vec<_>>(),
+            });
+            std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap() + "\n")
+                .unwrap_or_else(|e| panic!("{}: {e}", std::path::Path::new(&path).display()));
+            println!("wrote {}", std::path::Path::new(&path).display());
+        }
     }
 }
