@@ -753,7 +753,8 @@ mod tests {
     /// The detector on the three real drawings: the share of ground-truth dimension
     /// boxes overlapped (IoU ≥ 0.2) by a dimension-class detection, printed per drawing:
     /// `cargo test -p drawpipe-workers --release --lib eval::tests::detect_on_real -- --nocapture`
-    /// With `DRAWPIPE_DETECT_REAL_JSON=FILE` it also writes the figures there, in the form
+    /// With `DRAWPIPE_DETECT_REAL_JSON=FILE` (relative to the repository root) it also writes
+    /// the figures there, in the form
     /// `models/training/detect/report.py --real-drawings` puts into the model card.
     #[test]
     fn detect_on_real_drawings() {
@@ -774,9 +775,9 @@ mod tests {
         }
         println!("GT dimension boxes overlapped by a dimension-class detection: {hit}/{boxes}");
         assert_eq!(boxes, 35);
-        // The issue asks for 80 %: the committed model (models/detect/MODEL_CARD.md) reaches
-        // 28/35 at the default confidence; the bound (75 %) guards against regressions.
-        assert!(hit >= 26, "{hit}/{boxes}");
+        // The issue asks for 80 % (28/35): the committed model (models/detect/MODEL_CARD.md)
+        // reaches 30/35 at the default confidence.
+        assert!(hit >= 28, "{hit}/{boxes}");
         // For the record: the same at a lower confidence.
         let low = detect::Params {
             confidence: 0.15,
@@ -786,6 +787,11 @@ mod tests {
         let hit_low: usize = checks.iter().map(|c| c.overlapped).sum();
         println!("at confidence 0.15: {hit_low}/{boxes}");
         if let Some(path) = std::env::var_os("DRAWPIPE_DETECT_REAL_JSON") {
+            // Relative to the repository root (cargo runs tests in the crate's directory).
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap();
+            let path = root.join(path);
             let report = serde_json::json!({
                 "command": "DRAWPIPE_DETECT_REAL_JSON=FILE cargo test -p drawpipe-workers --release --lib eval::tests::detect_on_real -- --nocapture",
                 // f32 thresholds as the decimals they were written as (0.35, not 0.3499…)
@@ -799,8 +805,8 @@ mod tests {
                 })).collect::<Vec<_>>(),
             });
             std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap() + "\n")
-                .unwrap_or_else(|e| panic!("{}: {e}", std::path::Path::new(&path).display()));
-            println!("wrote {}", std::path::Path::new(&path).display());
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            println!("wrote {}", path.display());
         }
     }
 }
