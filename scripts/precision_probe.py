@@ -45,10 +45,18 @@ DET = f"{MODELS}/PP-OCRv6_det_small.onnx"
 THREADS = 2
 
 
-def det_input():
-    gray = cv2.imread("tests/fixtures/drawings/example_dwg.png", cv2.IMREAD_GRAYSCALE)
-    x = cv2.resize(gray, (1536, 1088)).astype(np.float32) / 127.5 - 1.0
+def det_page(path):
+    """A fixture drawing as the stage feeds the detector: longer side 1536, sides rounded to 32."""
+    gray = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    h, w = gray.shape
+    s = 1536 / max(h, w)
+    size = (int(round(w * s / 32) * 32), int(round(h * s / 32) * 32))
+    x = cv2.resize(gray, size).astype(np.float32) / 127.5 - 1.0
     return np.repeat(x[None, None], 3, axis=1)
+
+
+def det_input():
+    return det_page("tests/fixtures/drawings/example_dwg.png")  # 1536x1088
 
 
 def rec_input():
@@ -161,16 +169,6 @@ def boxes():
 
 
 HEAD_INPUT = "p2o.pd_op.concat.1.0"  # PP-OCRv6 det: the neck's concatenation feeding the DB head
-
-
-def det_page(path):
-    """A fixture drawing as the stage feeds the detector: longer side 1536, sides rounded to 32."""
-    gray = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-    h, w = gray.shape
-    s = 1536 / max(h, w)
-    size = (int(round(w * s / 32) * 32), int(round(h * s / 32) * 32))
-    x = cv2.resize(gray, size).astype(np.float32) / 127.5 - 1.0
-    return np.repeat(x[None, None], 3, axis=1)
 
 
 def headf32():
