@@ -311,20 +311,6 @@ def main():
         man["metrics"]["baseline"] = json.loads(pathlib.Path(args.baseline).read_text())
     if args.onnx_check:
         man["onnx_check"] = args.onnx_check
-    if args.model:
-        # Epoch equivalents of this run: Ultralytics counts an epoch cut short by time= as a
-        # whole one. Earlier runs' results.csv files are usually gone (they live under /tmp).
-        csv = pathlib.Path(args.model).resolve().parents[1] / "results.csv"
-        if csv.exists():
-            rows = [x.split(",") for x in csv.read_text().strip().splitlines()]
-            t = [float(x[rows[0].index("time")]) for x in rows[1:]]
-            eq = float(len(t))
-            if len(t) >= 2:
-                per = t[-2] / (len(t) - 1)
-                eq = (len(t) - 1) + min(1.0, (t[-1] - t[-2]) / per)
-            man["training"]["epoch_equivalents"] = round(eq, 2)
-        man["training"].pop("epoch_equivalents_total", None)
-
     man.pop("onnx_reference_npz", None)  # a /tmp path of the training machine; check_onnx.py takes --ref
     man_path.write_text(json.dumps(man, indent=2) + "\n")
     card = model_card(man, ds or {k: v for k, v in man["training"].get("data", {}).items()})

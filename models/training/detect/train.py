@@ -64,14 +64,21 @@ def onnx_io(path: pathlib.Path):
 
 
 def run_stats(run_dir: pathlib.Path):
-    """(epochs completed, training seconds) from an Ultralytics run's results.csv."""
+    """(epochs completed, training seconds, full passes) from an Ultralytics run's results.csv.
+    Ultralytics counts an epoch cut short by time= as a whole one; the passes count it by the
+    share of an average epoch's time it ran."""
     csv = run_dir / "results.csv"
     if not csv.exists():
-        return 0, 0.0
+        return 0, 0.0, 0.0
     rows = [r.split(",") for r in csv.read_text().strip().splitlines()]
     head, rows = rows[0], rows[1:]
-    secs = float(rows[-1][head.index("time")]) if rows and "time" in head else 0.0
-    return len(rows), secs
+    if not rows or "time" not in head:
+        return len(rows), 0.0, float(len(rows))
+    t = [float(r[head.index("time")]) for r in rows]
+    passes = float(len(t))
+    if len(t) >= 2:
+        passes = (len(t) - 1) + min(1.0, (t[-1] - t[-2]) / (t[-2] / (len(t) - 1)))
+    return len(t), t[-1], round(passes, 2)
 
 
 def per_class_metrics(metrics, nc: int) -> dict:
@@ -213,7 +220,7 @@ def main():
     best = save_dir / "weights" / "best.pt"
     if not best.exists():
         best = save_dir / "weights" / "last.pt"
-    epochs_done, _ = run_stats(save_dir)
+    epochs_done, _, passes = run_stats(save_dir)
     prior = []  # earlier runs this one continued from (--init chain)
     rebuilt_from = None
     init = pathlib.Path(args.init).resolve() if args.init else None
@@ -226,7 +233,7 @@ def main():
             break
         if not (init.parents[1] / "results.csv").exists():
             break
-        e, secs = run_stats(init.parents[1])
+        e, secs, _ = run_stats(init.parents[1])
         a = init.parents[1] / "args.yaml"
         prev_init = None
         if a.exists():
@@ -348,6 +355,7 @@ def main():
             "data": {k: ds_info.get(k) for k in ("generator", "train", "val", "test", "tiling", "sampling") if k in ds_info},
             "run": args.name,
             "epochs_completed": epochs_done,
+            "epoch_equivalents": passes,
             "epochs_completed_total": epochs_done + sum(p["epochs"] for p in prior),
             "train_seconds_total": round(train_s + sum(p["train_seconds"] for p in prior), 1),
             "continued_from": prior,
