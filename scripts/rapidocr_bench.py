@@ -22,9 +22,14 @@ Modes:
   stock    rapidocr 3.10's defaults: page shrunk to 2000 px on its longer side, then
            detector input at least 736 px on its shorter side (min/736).
 
+Where rapidocr's time goes: `onnxruntime.InferenceSession.run` is wrapped, and each
+call reports the seconds spent inside it per model file (`model_seconds`: det, cls,
+rec). The rest of `seconds` is rapidocr's own Python and OpenCV around the models.
+
 Output: {"rapidocr": version, "onnxruntime": version, "mode", "threads", "runs",
 "config": {...}, "images": [{"path", "width", "height", "seconds": [..],
-"lines": [{"text", "score", "polygon": [[x, y] x4]}]}]}; times in seconds.
+"model_seconds": {"det", "cls", "rec"}, "lines": [{"text", "score",
+"polygon": [[x, y] x4]}]}]}; times in seconds.
 """
 
 import argparse
@@ -39,6 +44,34 @@ import numpy as np
 import onnxruntime
 
 from rapidocr import RapidOCR
+
+# Seconds spent inside InferenceSession.run since the last reset, by model role.
+MODEL_SECONDS = {}
+
+
+def role_of(model_path):
+    """det, cls or rec, from the model file's name (the three files params_for names)."""
+    name = Path(str(model_path)).name
+    for role in ("det", "cls", "rec"):
+        if f"_{role}_" in name:
+            return role
+    return name
+
+
+def time_session_runs():
+    """Wraps InferenceSession.run so that every model call adds its duration to
+    MODEL_SECONDS under its model's role."""
+    run = onnxruntime.InferenceSession.run
+
+    def timed(self, *a, **kw):
+        t = time.perf_counter()
+        try:
+            return run(self, *a, **kw)
+        finally:
+            role = role_of(getattr(self, "_model_path", "?"))
+            MODEL_SECONDS[role] = MODEL_SECONDS.get(role, 0.0) + time.perf_counter() - t
+
+    onnxruntime.InferenceSession.run = timed
 
 
 def params_for(args):
@@ -76,6 +109,7 @@ def read_once(engine, path, cache):
     """One timed call on an already decoded image: {"path", "width", "height",
     "seconds", "lines"}."""
     shape, img = read_gray_bgr(path, cache)
+    MODEL_SECONDS.clear()
     t = time.perf_counter()
     res = engine(img)
     seconds = time.perf_counter() - t
@@ -94,6 +128,7 @@ def read_once(engine, path, cache):
         "width": int(shape[1]),
         "height": int(shape[0]),
         "seconds": seconds,
+        "model_seconds": dict(MODEL_SECONDS),
         "lines": lines,
     }
 
@@ -114,6 +149,7 @@ def main():
     )
     args = ap.parse_args()
 
+    time_session_runs()
     params = params_for(args)
     engine = RapidOCR(params=params)
     header = {

@@ -9,6 +9,10 @@
 //! that the bench drives so that its passes alternate with ours: the two never run at
 //! the same time, and whatever else loads the machine weighs on both alike.
 //!
+//! Where the time goes, on both sides: our stage reports its det/cls/rec model calls
+//! and everything else; rapidocr_bench.py times every `InferenceSession.run` call
+//! by model, and the rest of rapidocr's call is its own Python and OpenCV.
+//!
 //! Agreement: a line of one side is matched when the other has a line with the same
 //! text (spaces ignored) whose bbox has IoU ≥ 0.5 with it.
 
@@ -114,6 +118,9 @@ struct RapidHeader {
 #[derive(Deserialize)]
 struct RapidCall {
     seconds: f64,
+    /// Seconds inside ONNX Runtime's `run`, by model role (det, cls, rec).
+    #[serde(default)]
+    model_seconds: std::collections::BTreeMap<String, f64>,
     lines: Vec<RapidLine>,
 }
 
@@ -135,6 +142,9 @@ struct ImageResult {
     /// Our mean breakdown over the timed passes, milliseconds.
     timings: Timings,
     rapidocr_s: Option<Vec<f64>>,
+    /// rapidocr's mean breakdown over the timed passes, milliseconds (`other_ms`:
+    /// outside its model calls).
+    rapidocr_timings: Option<Timings>,
     rapidocr_lines: Option<usize>,
     /// Fraction of rapidocr's lines we read too, and of ours rapidocr reads.
     agree_theirs_in_ours: Option<f64>,
@@ -268,6 +278,7 @@ fn main() -> Result<()> {
         }
         let (mut ours_s, mut theirs_s) = (Vec::new(), Vec::new());
         let mut sum = Timings::default();
+        let mut theirs_sum = Timings::default();
         let (mut ours, mut theirs) = (Vec::new(), None);
         for _ in 0..cfg.runs {
             std::thread::sleep(SETTLE);
@@ -283,6 +294,16 @@ fn main() -> Result<()> {
                 std::thread::sleep(SETTLE);
                 let call = r.read(path)?;
                 theirs_s.push(call.seconds);
+                let model_ms = |role: &str| {
+                    1e3 * call.model_seconds.get(role).copied().unwrap_or(0.0) / cfg.runs as f64
+                };
+                theirs_sum.det_ms += model_ms("det");
+                theirs_sum.cls_ms += model_ms("cls");
+                theirs_sum.rec_ms += model_ms("rec");
+                theirs_sum.other_ms += 1e3 * call.seconds / cfg.runs as f64
+                    - model_ms("det")
+                    - model_ms("cls")
+                    - model_ms("rec");
                 theirs = Some(call.lines);
             }
         }
@@ -294,6 +315,7 @@ fn main() -> Result<()> {
             ours_lines: ours.len(),
             timings: sum,
             rapidocr_s: None,
+            rapidocr_timings: None,
             rapidocr_lines: None,
             agree_theirs_in_ours: None,
             agree_ours_in_theirs: None,
@@ -311,6 +333,7 @@ fn main() -> Result<()> {
             let ours: Vec<(String, [f32; 4])> =
                 ours.iter().map(|l| (l.text.clone(), l.bbox)).collect();
             res.rapidocr_s = Some(theirs_s);
+            res.rapidocr_timings = Some(theirs_sum);
             res.rapidocr_lines = Some(theirs.len());
             res.agree_theirs_in_ours = Some(agreement(&theirs, &ours));
             res.agree_ours_in_theirs = Some(agreement(&ours, &theirs));
@@ -547,21 +570,48 @@ fn print_table(results: &[ImageResult], ours_total: f64, rapid_total: Option<f64
         None => println!("images/s: ours {:.3}", n / ours_total),
     }
     println!();
-    println!("our time per image, ms (mean of timed runs):");
-    println!("| image | det | cls | rec | other | total |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    for r in results {
-        let t = &r.timings;
+    println!("time per image, ms (mean of timed runs); det, cls and rec are the model calls, other is the rest:");
+    println!("| image | side | det | cls | rec | other | total |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    let row = |image: &str, side: &str, t: &Timings, total_s: f64| {
         println!(
-            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
-            r.image,
+            "| {image} | {side} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
             t.det_ms,
             t.cls_ms,
             t.rec_ms,
             t.other_ms,
-            1e3 * mean(&r.ours_s)
+            1e3 * total_s
+        );
+    };
+    let (mut ours_sum, mut theirs_sum) = (Timings::default(), Timings::default());
+    for r in results {
+        row(&r.image, "ours", &r.timings, mean(&r.ours_s));
+        add(&mut ours_sum, &r.timings);
+        if let (Some(t), Some(s)) = (&r.rapidocr_timings, &r.rapidocr_s) {
+            row(&r.image, "rapidocr", t, mean(s));
+            add(&mut theirs_sum, t);
+        }
+    }
+    let models = |t: &Timings| t.det_ms + t.cls_ms + t.rec_ms;
+    if rapid_total.is_some() && models(&theirs_sum) > 0.0 {
+        println!();
+        println!(
+            "all images: model calls ours {:.0} ms, rapidocr {:.0} ms ({:.2}×); outside them ours {:.0} ms, rapidocr {:.0} ms; rapidocr spends {:.0}% of its time in model calls",
+            models(&ours_sum),
+            models(&theirs_sum),
+            models(&theirs_sum) / models(&ours_sum),
+            ours_sum.other_ms,
+            theirs_sum.other_ms,
+            100.0 * models(&theirs_sum) / (models(&theirs_sum) + theirs_sum.other_ms)
         );
     }
+}
+
+fn add(sum: &mut Timings, t: &Timings) {
+    sum.det_ms += t.det_ms;
+    sum.cls_ms += t.cls_ms;
+    sum.rec_ms += t.rec_ms;
+    sum.other_ms += t.other_ms;
 }
 
 fn mean(v: &[f64]) -> f64 {
