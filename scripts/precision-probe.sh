@@ -6,6 +6,7 @@
 #   scripts/precision-probe.sh            # all parts
 #   scripts/precision-probe.sh boxes      # one part: timings, boxes or memory
 #   scripts/precision-probe.sh headf32    # bf16 detector body with an f32 head (adds onnx)
+#   scripts/precision-probe.sh f32bound   # what limits all-f32 ONNX Runtime (profile, threads, batch)
 #
 # Uses .venv-bench (scripts/ocr-bench.sh creates it) and adds openvino 2026.4.1 to it.
 set -euo pipefail

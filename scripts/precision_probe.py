@@ -26,10 +26,21 @@ Same model files as the stage (models/ppocr), 2 threads everywhere.
   difference in probability, and the time per page. Also the whole detector with every op
   marked `disable_fp16_compression` (rt_info), OpenVINO's own keep-in-f32 mark. Needs `onnx`
   (for the cut).
+- f32bound (not in `all`): what limits all-f32 inference with ONNX Runtime, the `ocr`
+  stage's arithmetic on a CPU without bf16 and rapidocr's everywhere. For the recogniser
+  (six 48x320 lines) and the detector (1536x1088 page): the share of kernel time per
+  operator type (ONNX Runtime's profiler, 5 calls), the convolutions' arithmetic rate
+  (multiply-adds from the profiled shapes over their kernel time), the time with 1
+  thread against 2 (what two single-threaded lanes could win at most: 2 / that ratio),
+  and the recogniser's time per line in calls of 1, 6, 12 and 24 lines.
 """
 
+import collections
 import glob
+import json
+import os
 import resource
+import tempfile
 import subprocess
 import sys
 import time
@@ -76,14 +87,20 @@ def timed(run, n=7):
     return np.median(ts), min(ts)
 
 
-def ort_run(path, x):
+def ort_run(path, x, threads=THREADS, profile_prefix=None):
     so = ort.SessionOptions()
-    so.intra_op_num_threads = THREADS
+    so.intra_op_num_threads = threads
+    if profile_prefix:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_prefix
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.add_session_config_entry("session.set_denormal_as_zero", "1")
     s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     name = s.get_inputs()[0].name
-    return lambda: s.run(None, {name: x})
+    run = lambda: s.run(None, {name: x})
+    if profile_prefix:
+        run.end_profiling = s.end_profiling
+    return run
 
 
 def ov_run(path, x, precision):
@@ -113,6 +130,64 @@ def timings():
         ]
         shape = "x".join(map(str, x.shape))
         print(f"| {name} | {shape} | " + " | ".join(f"{m:.0f} / {b:.0f}" for m, b in cells) + " |")
+
+
+def conv_macs(event):
+    """Multiply-adds of one profiled Conv: output elements x (input channels per group x
+    kernel area), from the shapes ONNX Runtime records (weight [Cout, Cin/g, kh, kw])."""
+    shapes = [list(d.values())[0] for d in event["args"].get("input_type_shape", [])]
+    outs = [list(d.values())[0] for d in event["args"].get("output_type_shape", [])]
+    if len(shapes) < 2 or not outs or len(shapes[1]) != 4:
+        return 0
+    return int(np.prod(outs[0])) * int(np.prod(shapes[1][1:]))
+
+
+def profile(path, x, calls=5):
+    """Kernel microseconds per operator type and Conv multiply-adds, per call."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = ort_run(path, x, profile_prefix=os.path.join(tmp, "p"))
+        for _ in range(calls + 1):
+            run()
+        events = json.load(open(run.end_profiling()))
+    per_op, macs, n = collections.Counter(), 0, 0
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            op = e["args"]["op_name"]
+            per_op[op] += e["dur"]
+            if op == "Conv":
+                macs += conv_macs(e)
+        elif e.get("cat") == "Session" and e["name"] == "model_run":
+            n += 1
+    return {k: v / n for k, v in per_op.items()}, macs / n
+
+
+def f32bound():
+    for name, path, x in [("rec", REC, rec_input()), ("det", DET, det_input())]:
+        shape = "x".join(map(str, x.shape))
+        per_op, macs = profile(path, x)
+        total = sum(per_op.values())
+        top = ", ".join(
+            f"{op} {100 * us / total:.0f}%" for op, us in sorted(per_op.items(), key=lambda kv: -kv[1])[:6]
+        )
+        conv_s = per_op.get("Conv", 0) / 1e6
+        print(f"{name} {shape}: kernel time {total / 1000:.0f} ms per call: {top}")
+        if conv_s > 0:
+            print(
+                f"{name}: convolutions {macs / 1e9:.2f} G multiply-adds per call in {conv_s * 1000:.0f} ms:"
+                f" {2 * macs / conv_s / 1e9:.0f} GFLOP/s on {THREADS} threads"
+            )
+        one, _ = timed(ort_run(path, x, threads=1))
+        two, _ = timed(ort_run(path, x, threads=2))
+        print(
+            f"{name}: 1 thread {one:.0f} ms, 2 threads {two:.0f} ms (median of 7): scaling {one / two:.2f},"
+            f" two 1-thread lanes at most {2 * two / one:.2f}x the throughput of one 2-thread engine"
+        )
+    run_line = []
+    for b in (1, 6, 12, 24):
+        x = np.repeat(rec_input()[:1], b, axis=0)
+        med, _ = timed(ort_run(REC, x))
+        run_line.append(f"{b}: {med / b:.1f}")
+    print("rec ms per line by lines per call (median of 7): " + ", ".join(run_line))
 
 
 def boxes():
@@ -253,6 +328,8 @@ def main():
             f()
     if part == "headf32":
         headf32()
+    if part == "f32bound":
+        f32bound()
 
 
 if __name__ == "__main__":
