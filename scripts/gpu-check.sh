@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU check for the `ocr` stage (issue 3): on a machine with an NVIDIA GPU, one command
-# that installs the CUDA 12 runtime wheels ONNX Runtime 1.31.1 needs, unpacks the CUDA
+# that installs the CUDA 13 runtime wheels ONNX Runtime 1.31.1 needs, unpacks the CUDA
 # build of ONNX Runtime (models/fetch.sh --gpu), builds drawpipe-ocr-bench and reads
 # the fixture drawings on cuda:0 and on the CPU, then prints per-image times, the
 # speedup, the batched speedup (recogniser inferences of 6 lines vs --big-batch lines,
@@ -8,10 +8,21 @@
 #
 #   scripts/gpu-check.sh                  # 3 timed runs per image, after 1 warm-up
 #   scripts/gpu-check.sh --runs 5 --big-batch 64
+#   scripts/gpu-check.sh --prepare        # no GPU needed: install, fetch, build, and check
+#                                         # that the CUDA provider's libraries all resolve
 #
-# Needs: nvidia-smi and a driver for CUDA 12, python3 with venv and pip, cargo, unzip,
-# sha256sum, and PyPI (about 1 GB of wheels the first time; later runs reuse
-# .venv-gpu/ and models/cache/). Results land in out/gpu-check/ (JSON per run).
+# On a machine with no network or no cargo (the project's lent GPU machine), bring the
+# parts instead (scripts/gpu-bundle.sh packs them; scripts/gpu-bundle-run.sh unpacks
+# them there and calls this script with these):
+#   --bench PATH        a built drawpipe-ocr-bench (skips the build)
+#   --ort-dylib PATH    the CUDA build's libonnxruntime.so (skips models/fetch.sh --gpu)
+#   --cuda-libs DIRS    colon-separated folders holding the CUDA 13 libraries (skips
+#                       the wheels)
+#   --image PATH        an image to read (repeatable; default the three fixtures)
+#
+# Needs: nvidia-smi and a driver for CUDA 13 (580 or newer), python3 with venv and pip,
+# cargo, unzip, sha256sum, and PyPI (about 2 GB of wheels the first time; later runs
+# reuse .venv-gpu/ and models/cache/). Results land in out/gpu-check/ (JSON per run).
 # Takes under 5 minutes once the wheels are cached and the release build is done.
 set -euo pipefail
 
@@ -22,6 +33,11 @@ OUT="$ROOT/out/gpu-check"
 RUNS=3
 BIG_BATCH=32
 DEVICE="cuda:0"
+PREPARE=0
+BENCH=""
+ORT_DYLIB=""
+CUDA_LIBS=""
+IMAGES=()
 
 say() { printf 'gpu-check: %s\n' "$*" >&2; }
 die() { printf 'gpu-check: error: %s\n' "$*" >&2; exit 1; }
@@ -31,46 +47,75 @@ while [[ $# -gt 0 ]]; do
         --runs) RUNS="$2"; shift 2 ;;
         --big-batch) BIG_BATCH="$2"; shift 2 ;;
         --device) DEVICE="$2"; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-        *) die "unknown argument '$1' (try --runs N, --big-batch B, --device cuda:N or --help)" ;;
+        --prepare) PREPARE=1; shift ;;
+        --bench) BENCH="$(realpath "$2")"; shift 2 ;;
+        --ort-dylib) ORT_DYLIB="$(realpath "$2")"; shift 2 ;;
+        --cuda-libs) CUDA_LIBS="$2"; shift 2 ;;
+        --image) IMAGES+=("$(realpath "$2")"); shift 2 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        *) die "unknown argument '$1' (try --help)" ;;
     esac
 done
 GPU_INDEX="${DEVICE#cuda:}"
 
-command -v nvidia-smi >/dev/null || die "nvidia-smi not found: this check needs an NVIDIA GPU and its driver"
-nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader -i "$GPU_INDEX" \
-    || die "nvidia-smi cannot see GPU $GPU_INDEX"
-
-# 1. CUDA 12 runtime libraries as PyPI wheels: what onnxruntime-gpu 1.31.1's `cuda` and
-#    `cudnn` extras pull in (cudart, nvrtc, cufft, curand; cuDNN 9, which brings cuBLAS).
-#    Installed by name rather than through onnxruntime-gpu itself, whose wheel is
-#    cp311-only, so that any python3 will do.
-NVIDIA_WHEELS=(
-    "nvidia-cuda-runtime-cu12>=12.4,<13"
-    "nvidia-cuda-nvrtc-cu12>=12.4,<13"
-    "nvidia-cublas-cu12>=12.4,<13"
-    "nvidia-cufft-cu12>=11.2,<12"
-    "nvidia-curand-cu12>=10.3,<11"
-    "nvidia-cudnn-cu12>=9.1,<10"
-)
-if [[ ! -f "$VENV/.installed" ]]; then
-    say "installing the CUDA runtime wheels into $VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${NVIDIA_WHEELS[@]}"
-    touch "$VENV/.installed"
+if [[ $PREPARE == 0 ]]; then
+    command -v nvidia-smi >/dev/null || die "nvidia-smi not found: this check needs an NVIDIA GPU and its driver (--prepare sets up without one)"
+    nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader -i "$GPU_INDEX" \
+        || die "nvidia-smi cannot see GPU $GPU_INDEX"
 fi
-LIBS="$(find "$VENV"/lib/python3*/site-packages/nvidia -maxdepth 2 -type d -name lib | sort | paste -sd:)"
-[[ -n "$LIBS" ]] || die "no nvidia/*/lib folders in $VENV; delete it and rerun"
-export LD_LIBRARY_PATH="$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# 1. CUDA 13 runtime libraries as PyPI wheels: what onnxruntime-gpu 1.31.1's `cuda` and
+#    `cudnn` extras pull in (its METADATA: nvidia-cuda-runtime~=13.0,
+#    nvidia-cuda-nvrtc~=13.0, nvidia-cufft~=12.0, nvidia-curand~=10.0,
+#    nvidia-cudnn-cu13~=9.0), and cuBLAS 13, which its CUDA provider links.
+#    Installed by name rather than through onnxruntime-gpu itself, whose wheel is
+#    per-Python, so that any python3 will do.
+NVIDIA_WHEELS=(
+    "nvidia-cuda-runtime~=13.0"
+    "nvidia-cuda-nvrtc~=13.0"
+    "nvidia-cublas~=13.0"
+    "nvidia-cufft~=12.0"
+    "nvidia-curand~=10.0"
+    "nvidia-cudnn-cu13~=9.0"
+)
+if [[ -z "$CUDA_LIBS" ]]; then
+    if [[ ! -f "$VENV/.installed-cu13" ]]; then
+        say "installing the CUDA 13 runtime wheels into $VENV"
+        rm -rf "$VENV"
+        python3 -m venv "$VENV"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${NVIDIA_WHEELS[@]}"
+        touch "$VENV/.installed-cu13"
+    fi
+    CUDA_LIBS="$(find "$VENV"/lib/python3*/site-packages/nvidia -maxdepth 2 -type d -name lib | sort | paste -sd:)"
+    [[ -n "$CUDA_LIBS" ]] || die "no nvidia/*/lib folders in $VENV; delete it and rerun"
+fi
+export LD_LIBRARY_PATH="$CUDA_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # 2. The CUDA build of ONNX Runtime (and the models), pinned and checksummed.
-models/fetch.sh --gpu
-export DRAWPIPE_ORT_DYLIB="$ROOT/models/runtime/onnxruntime-gpu/libonnxruntime.so"
+if [[ -z "$ORT_DYLIB" ]]; then
+    models/fetch.sh --gpu
+    ORT_DYLIB="$ROOT/models/runtime/onnxruntime-gpu/libonnxruntime.so"
+fi
+export DRAWPIPE_ORT_DYLIB="$ORT_DYLIB"
 
 # 3. The bench.
-say "building drawpipe-ocr-bench (release)"
-cargo build --release --quiet -p drawpipe-workers --bin drawpipe-ocr-bench
-BENCH="$ROOT/target/release/drawpipe-ocr-bench"
+if [[ -z "$BENCH" ]]; then
+    say "building drawpipe-ocr-bench (release)"
+    cargo build --release --quiet -p drawpipe-workers --bin drawpipe-ocr-bench
+    BENCH="$ROOT/target/release/drawpipe-ocr-bench"
+fi
+
+# Every library the CUDA provider links must resolve; only the driver's libcuda.so.1
+# may be missing on a machine without a GPU.
+PROVIDER="$(dirname "$ORT_DYLIB")/libonnxruntime_providers_cuda.so"
+[[ -f "$PROVIDER" ]] || die "no $PROVIDER beside $ORT_DYLIB"
+MISSING="$(ldd "$PROVIDER" | awk '/not found/ {print $1}' | paste -sd' ')"
+if [[ $PREPARE == 1 ]]; then
+    [[ -z "${MISSING/libcuda.so.1/}" ]] || die "the CUDA provider cannot find: $MISSING (CUDA libraries: $CUDA_LIBS)"
+    say "ready: the CUDA provider's libraries resolve${MISSING:+ (all but $MISSING, which the NVIDIA driver brings)}; the bench is $BENCH"
+    exit 0
+fi
+[[ -z "$MISSING" ]] || die "the CUDA provider cannot find: $MISSING (CUDA libraries: $CUDA_LIBS; libcuda.so.1 comes with the driver)"
 mkdir -p "$OUT"
 
 mem_used() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i "$GPU_INDEX"; }
@@ -80,7 +125,7 @@ mem_used() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i
 run() {
     local name="$1" limit="$2"; shift 2
     local peak=0 m pid
-    timeout "$limit" "$BENCH" --skip-rapidocr --runs "$RUNS" --json "$OUT/$name.json" "$@" \
+    timeout "$limit" "$BENCH" --skip-rapidocr --runs "$RUNS" --json "$OUT/$name.json" "$@" "${IMAGES[@]}" \
         > "$OUT/$name.txt" &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do

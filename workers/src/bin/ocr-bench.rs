@@ -25,7 +25,6 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use drawpipe_workers::ort_env::{self, Device};
 use drawpipe_workers::stages::ocr::{self, GrayPage, OcrEngine, Params, Precision, Timings};
-use opencv::imgcodecs;
 use opencv::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -262,11 +261,7 @@ fn main() -> Result<()> {
 
     let mut results = Vec::new();
     for path in &cfg.images {
-        let img = imgcodecs::imread(&path.to_string_lossy(), imgcodecs::IMREAD_GRAYSCALE)
-            .with_context(|| format!("decoding {}", path.display()))?;
-        if img.empty() {
-            bail!("cannot read {} as an image", path.display());
-        }
+        let img = read_gray(path)?;
         let page = GrayPage {
             index: 0,
             image: &img,
@@ -614,6 +609,76 @@ fn add(sum: &mut Timings, t: &Timings) {
     sum.other_ms += t.other_ms;
 }
 
+/// An image file as 8-bit grayscale. Binary PGM (P5, maxval 255) is read here, byte for
+/// byte; every other format goes through OpenCV's imgcodecs, which a build without the
+/// `image-files` feature leaves out, so that the binary needs only OpenCV's core and
+/// imgproc libraries (scripts/gpu-bundle.sh carries such a build, with PGM images, to
+/// a GPU machine that has no OpenCV).
+fn read_gray(path: &Path) -> Result<Mat> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.starts_with(b"P5") {
+        return pgm(&bytes).with_context(|| format!("decoding {} as binary PGM", path.display()));
+    }
+    #[cfg(feature = "image-files")]
+    {
+        use opencv::imgcodecs;
+        // imread, as rapidocr's cv2.imread: the same decoder and EXIF handling.
+        let img = imgcodecs::imread(&path.to_string_lossy(), imgcodecs::IMREAD_GRAYSCALE)
+            .with_context(|| format!("decoding {}", path.display()))?;
+        if img.empty() {
+            bail!("cannot read {} as an image", path.display());
+        }
+        Ok(img)
+    }
+    #[cfg(not(feature = "image-files"))]
+    bail!(
+        "{}: this build reads only binary PGM (P5) files (built without the `image-files` feature)",
+        path.display()
+    )
+}
+
+/// Binary PGM: `P5`, width, height, maxval 255 (whitespace and `#` comments between),
+/// one whitespace byte, then width × height bytes.
+fn pgm(bytes: &[u8]) -> Result<Mat> {
+    let mut pos = 2;
+    let mut fields = [0usize; 3];
+    for field in &mut fields {
+        loop {
+            match bytes.get(pos) {
+                Some(b'#') => {
+                    while bytes.get(pos).is_some_and(|&b| b != b'\n') {
+                        pos += 1;
+                    }
+                }
+                Some(b) if b.is_ascii_whitespace() => pos += 1,
+                Some(_) => break,
+                None => bail!("truncated header"),
+            }
+        }
+        let start = pos;
+        while bytes.get(pos).is_some_and(u8::is_ascii_digit) {
+            pos += 1;
+        }
+        *field = std::str::from_utf8(&bytes[start..pos])?
+            .parse()
+            .context("header field is not a number")?;
+    }
+    let [w, h, maxval] = fields;
+    if maxval != 255 {
+        bail!("maxval {maxval}: only 8-bit (255) is read");
+    }
+    let data = bytes.get(pos + 1..).context("truncated header")?;
+    if data.len() < w * h {
+        bail!(
+            "{w}×{h} needs {} bytes of pixels, the file has {}",
+            w * h,
+            data.len()
+        );
+    }
+    let flat = Mat::from_slice(&data[..w * h])?;
+    Ok(flat.reshape(1, h as i32)?.try_clone()?)
+}
+
 fn mean(v: &[f64]) -> f64 {
     if v.is_empty() {
         f64::NAN
@@ -641,8 +706,8 @@ fn fused(cfg: &Config, params: &Params, engine: &OcrEngine) -> Result<Fused> {
     let images: Vec<Mat> = cfg
         .images
         .iter()
-        .map(|p| imgcodecs::imread(&p.to_string_lossy(), imgcodecs::IMREAD_GRAYSCALE))
-        .collect::<Result<_, _>>()?;
+        .map(|p| read_gray(p))
+        .collect::<Result<_>>()?;
     let items: Vec<(&Params, GrayPage)> = images
         .iter()
         .map(|image| (params, GrayPage { index: 0, image }))
@@ -707,8 +772,8 @@ fn throughput(cfg: &Config, params: &Params) -> Result<(f64, Option<f64>)> {
     let images: Vec<Mat> = cfg
         .images
         .iter()
-        .map(|p| imgcodecs::imread(&p.to_string_lossy(), imgcodecs::IMREAD_GRAYSCALE))
-        .collect::<Result<_, _>>()?;
+        .map(|p| read_gray(p))
+        .collect::<Result<_>>()?;
     // Work list: every image once per lane, handed out in order to whichever lane is free.
     let work: Vec<usize> = (0..lanes).flat_map(|_| 0..images.len()).collect();
     let run_ours = || -> Result<f64> {
