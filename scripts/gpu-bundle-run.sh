@@ -33,7 +33,7 @@ while [[ $# -gt 0 ]]; do
         --stage) STAGE_K="$2"; shift 2 ;;
         --run) RUN=1; shift ;;
         --cpu-only) CPU_ONLY=1; shift ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) PASS+=("$1"); shift ;;
     esac
 done

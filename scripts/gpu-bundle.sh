@@ -35,7 +35,7 @@ die() { printf 'gpu-bundle: error: %s\n' "$*" >&2; exit 1; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --sm) SM="$2"; shift 2 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (try --sm N or --help)" ;;
     esac
 done
