@@ -123,6 +123,20 @@ struct RapidCall {
     lines: Vec<RapidLine>,
 }
 
+impl RapidCall {
+    /// rapidocr's time in milliseconds: its model calls, and the rest of the call.
+    fn timings(&self) -> Timings {
+        let ms = |role: &str| 1e3 * self.model_seconds.get(role).copied().unwrap_or(0.0);
+        let (det_ms, cls_ms, rec_ms) = (ms("det"), ms("cls"), ms("rec"));
+        Timings {
+            det_ms,
+            cls_ms,
+            rec_ms,
+            other_ms: 1e3 * self.seconds - det_ms - cls_ms - rec_ms,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct RapidLine {
     text: String,
@@ -280,25 +294,13 @@ fn main() -> Result<()> {
             let t = Instant::now();
             let out = ocr::run(&params, &engine, &page).map_err(ocr_err)?;
             ours_s.push(t.elapsed().as_secs_f64());
-            sum.det_ms += out.timings.det_ms / cfg.runs as f64;
-            sum.cls_ms += out.timings.cls_ms / cfg.runs as f64;
-            sum.rec_ms += out.timings.rec_ms / cfg.runs as f64;
-            sum.other_ms += out.timings.other_ms / cfg.runs as f64;
+            add(&mut sum, &out.timings, 1.0 / cfg.runs as f64);
             ours = out.lines;
             if let Some(r) = rapid.as_mut() {
                 std::thread::sleep(SETTLE);
                 let call = r.read(path)?;
                 theirs_s.push(call.seconds);
-                let model_ms = |role: &str| {
-                    1e3 * call.model_seconds.get(role).copied().unwrap_or(0.0) / cfg.runs as f64
-                };
-                theirs_sum.det_ms += model_ms("det");
-                theirs_sum.cls_ms += model_ms("cls");
-                theirs_sum.rec_ms += model_ms("rec");
-                theirs_sum.other_ms += 1e3 * call.seconds / cfg.runs as f64
-                    - model_ms("det")
-                    - model_ms("cls")
-                    - model_ms("rec");
+                add(&mut theirs_sum, &call.timings(), 1.0 / cfg.runs as f64);
                 theirs = Some(call.lines);
             }
         }
@@ -581,10 +583,10 @@ fn print_table(results: &[ImageResult], ours_total: f64, rapid_total: Option<f64
     let (mut ours_sum, mut theirs_sum) = (Timings::default(), Timings::default());
     for r in results {
         row(&r.image, "ours", &r.timings, mean(&r.ours_s));
-        add(&mut ours_sum, &r.timings);
+        add(&mut ours_sum, &r.timings, 1.0);
         if let (Some(t), Some(s)) = (&r.rapidocr_timings, &r.rapidocr_s) {
             row(&r.image, "rapidocr", t, mean(s));
-            add(&mut theirs_sum, t);
+            add(&mut theirs_sum, t, 1.0);
         }
     }
     let models = |t: &Timings| t.det_ms + t.cls_ms + t.rec_ms;
@@ -602,11 +604,12 @@ fn print_table(results: &[ImageResult], ours_total: f64, rapid_total: Option<f64
     }
 }
 
-fn add(sum: &mut Timings, t: &Timings) {
-    sum.det_ms += t.det_ms;
-    sum.cls_ms += t.cls_ms;
-    sum.rec_ms += t.rec_ms;
-    sum.other_ms += t.other_ms;
+/// `sum += k × t`, field by field.
+fn add(sum: &mut Timings, t: &Timings, k: f64) {
+    sum.det_ms += k * t.det_ms;
+    sum.cls_ms += k * t.cls_ms;
+    sum.rec_ms += k * t.rec_ms;
+    sum.other_ms += k * t.other_ms;
 }
 
 /// An image file as 8-bit grayscale. Binary PGM (P5, maxval 255) is read here, byte for
