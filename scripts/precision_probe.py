@@ -29,8 +29,9 @@ Same model files as the stage (models/ppocr), 2 threads everywhere.
 - f32bound (not in `all`): what limits all-f32 inference with ONNX Runtime, the `ocr`
   stage's arithmetic on a CPU without bf16 and rapidocr's everywhere. For the recogniser
   (six 48x320 lines) and the detector (1536x1088 page): the share of kernel time per
-  operator type (ONNX Runtime's profiler, 5 calls), the convolutions' arithmetic rate
-  (multiply-adds from the profiled shapes over their kernel time), the time with 1
+  operator type (ONNX Runtime's profiler, 5 calls after a first left out), the
+  convolutions' arithmetic rate (multiply-adds from the profiled shapes, which count the
+  channels ONNX Runtime pads to blocks of 8, over their kernel time), the time with 1
   thread against 2 (what two single-threaded lanes could win at most: 2 / that ratio),
   and the recogniser's time per line in calls of 1, 6, 12 and 24 lines.
 """
@@ -143,22 +144,29 @@ def conv_macs(event):
 
 
 def profile(path, x, calls=5):
-    """Kernel microseconds per operator type and Conv multiply-adds, per call."""
+    """Kernel microseconds per operator type and Conv multiply-adds, per call, over
+    `calls` calls after a first one that is left out (allocations, first-run work)."""
     with tempfile.TemporaryDirectory() as tmp:
         run = ort_run(path, x, profile_prefix=os.path.join(tmp, "p"))
         for _ in range(calls + 1):
             run()
         events = json.load(open(run.end_profiling()))
-    per_op, macs, n = collections.Counter(), 0, 0
+    runs = sorted(
+        (e["ts"], e["ts"] + e["dur"])
+        for e in events
+        if e.get("cat") == "Session" and e["name"] == "model_run"
+    )[1:]
+    per_op, macs = collections.Counter(), 0
     for e in events:
-        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-            op = e["args"]["op_name"]
-            per_op[op] += e["dur"]
-            if op == "Conv":
-                macs += conv_macs(e)
-        elif e.get("cat") == "Session" and e["name"] == "model_run":
-            n += 1
-    return {k: v / n for k, v in per_op.items()}, macs / n
+        if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time"):
+            continue
+        if not any(start <= e["ts"] <= end for start, end in runs):
+            continue
+        op = e["args"]["op_name"]
+        per_op[op] += e["dur"]
+        if op == "Conv":
+            macs += conv_macs(e)
+    return {k: v / len(runs) for k, v in per_op.items()}, macs / len(runs)
 
 
 def f32bound():

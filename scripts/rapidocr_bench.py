@@ -107,7 +107,7 @@ def read_gray_bgr(path, cache):
 
 def read_once(engine, path, cache):
     """One timed call on an already decoded image: {"path", "width", "height",
-    "seconds", "lines"}."""
+    "seconds", "model_seconds", "lines"}."""
     shape, img = read_gray_bgr(path, cache)
     MODEL_SECONDS.clear()
     t = time.perf_counter()
