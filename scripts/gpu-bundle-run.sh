@@ -97,11 +97,15 @@ EOF
     PGMS+=("$out")
 done
 
-export LD_LIBRARY_PATH="$BUNDLE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The bench runs through a wrapper that puts the bundled OpenCV libraries first for it
+# alone: this machine's own programs (python3, nvidia-smi) keep their libraries.
 export DRAWPIPE_MODELS="$BUNDLE/models"
-BENCH="$BUNDLE/bin/drawpipe-ocr-bench"
-if ldd "$BENCH" | grep -q 'not found'; then
-    die "the bench cannot find: $(ldd "$BENCH" | awk '/not found/ {print $1}' | paste -sd' ')"
+BENCH="$STORE/drawpipe-ocr-bench"
+printf '#!/bin/sh\nLD_LIBRARY_PATH="%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' \
+    "$BUNDLE/lib" "$BUNDLE/bin/drawpipe-ocr-bench" > "$BENCH"
+chmod +x "$BENCH"
+if LD_LIBRARY_PATH="$BUNDLE/lib" ldd "$BUNDLE/bin/drawpipe-ocr-bench" | grep -q 'not found'; then
+    die "the bench cannot find: $(LD_LIBRARY_PATH="$BUNDLE/lib" ldd "$BUNDLE/bin/drawpipe-ocr-bench" | awk '/not found/ {print $1}' | paste -sd' ')"
 fi
 if [[ $CPU_ONLY == 1 ]]; then
     DRAWPIPE_ORT_DYLIB="$BUNDLE/ort/libonnxruntime.so" "$BENCH" --skip-rapidocr --device cpu \
