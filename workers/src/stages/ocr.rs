@@ -1267,20 +1267,9 @@ pub fn boxes_from_prob_map(
 /// polygon's integer vertices ([`clipper_offset_round`]). `None` when the corners
 /// collapse to fewer than 3 distinct points (pyclipper then offsets nothing).
 pub fn unclip(pts: &[[f32; 2]; 4], ratio: f32) -> Result<Option<RotatedRect>, StageError> {
-    // shapely's area and length of the float corners, in f64; the ratio as the
-    // decimal it was written as (1.6, not 1.600000023841858).
-    let p: Vec<(f64, f64)> = pts.iter().map(|q| (q[0] as f64, q[1] as f64)).collect();
-    let (mut area2, mut length) = (0.0, 0.0);
-    for i in 0..4 {
-        let (a, b) = (p[i], p[(i + 1) % 4]);
-        area2 += a.0 * b.1 - b.0 * a.1;
-        length += (b.0 - a.0).hypot(b.1 - a.1);
-    }
-    if length == 0.0 {
+    let Some(distance) = unclip_distance(pts, ratio) else {
         return Ok(None);
-    }
-    let ratio: f64 = ratio.to_string().parse().unwrap_or(ratio as f64);
-    let distance = area2.abs() / 2.0 * ratio / length;
+    };
     let path: Vec<[i64; 2]> = pts.iter().map(|q| [q[0] as i64, q[1] as i64]).collect();
     let grown = clipper_offset_round(&path, distance);
     if grown.is_empty() {
@@ -1291,6 +1280,21 @@ pub fn unclip(pts: &[[f32; 2]; 4], ratio: f32) -> Result<Option<RotatedRect>, St
         .map(|q| Point::new(q[0] as i32, q[1] as i32))
         .collect();
     Ok(Some(imgproc::min_area_rect(&grown).map_err(cv)?))
+}
+
+/// PaddleOCR's unclip distance, `area × ratio / perimeter` as shapely computes them
+/// from the float corners, in f64, with the ratio as the decimal it was written as
+/// (1.6, not 1.600000023841858). `None` for a box with no perimeter.
+fn unclip_distance(pts: &[[f32; 2]; 4], ratio: f32) -> Option<f64> {
+    let p: Vec<(f64, f64)> = pts.iter().map(|q| (q[0] as f64, q[1] as f64)).collect();
+    let (mut area2, mut length) = (0.0, 0.0);
+    for i in 0..4 {
+        let (a, b) = (p[i], p[(i + 1) % 4]);
+        area2 += a.0 * b.1 - b.0 * a.1;
+        length += (b.0 - a.0).hypot(b.1 - a.1);
+    }
+    let ratio: f64 = ratio.to_string().parse().unwrap_or(ratio as f64);
+    (length > 0.0).then(|| area2.abs() / 2.0 * ratio / length)
 }
 
 /// Clipper 6.4.2's `ClipperOffset` (what pyclipper runs) for one closed polygon with
@@ -2061,15 +2065,8 @@ mod tests {
              &[[7,9],[7,11],[9,7],[9,13],[11,7],[11,13],[13,9],[13,11]]),
         ];
         for (pts, want) in cases {
-            let p: Vec<(f64, f64)> = pts.iter().map(|q| (q[0] as f64, q[1] as f64)).collect();
-            let (mut area2, mut length) = (0.0, 0.0);
-            for i in 0..4 {
-                let (a, b) = (p[i], p[(i + 1) % 4]);
-                area2 += a.0 * b.1 - b.0 * a.1;
-                length += (b.0 - a.0).hypot(b.1 - a.1);
-            }
             let path: Vec<[i64; 2]> = pts.iter().map(|q| [q[0] as i64, q[1] as i64]).collect();
-            let mut got = clipper_offset_round(&path, area2.abs() / 2.0 * 1.6 / length);
+            let mut got = clipper_offset_round(&path, unclip_distance(&pts, 1.6).unwrap());
             got.sort();
             assert_eq!(got, want, "{pts:?}");
             // unclip: the minimum-area rectangle of those vertices.
