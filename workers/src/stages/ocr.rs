@@ -1311,8 +1311,8 @@ pub fn clipper_offset_round(path: &[[i64; 2]], delta: f64) -> Vec<[i64; 2]> {
         }
     };
     // AddPath: drop a closing duplicate and consecutive duplicates; fewer than 3
-    // points are ignored. The lowest vertex (largest y, then smallest x) decides the
-    // orientation (FixOrientations): a negative area reverses the path.
+    // points are ignored. FixOrientations, for one path: a negative area (Clipper's
+    // Area) reverses it.
     let mut high = path.len();
     while high > 1 && path[0] == path[high - 1] {
         high -= 1;
