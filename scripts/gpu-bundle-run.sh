@@ -27,6 +27,11 @@ PASS=()
 
 say() { printf 'gpu-bundle-run: %s\n' "$*" >&2; }
 die() { printf 'gpu-bundle-run: error: %s\n' "$*" >&2; exit 1; }
+# parts INDEX: how many parts the bundle has. part_ok K FILE INDEX: FILE is part K.
+parts() { awk '$1 == "parts" {print $2}' "$1"; }
+part_ok() {
+    [[ -f "$2" ]] && [[ "$(sha256sum "$2" | cut -d' ' -f1)" == "$(awk -v k="$1" '$1 == "part" && $2 == k {print $3}' "$3")" ]]
+}
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -42,24 +47,19 @@ mkdir -p "$STORE"
 if [[ -n "$STAGE_K" ]]; then
     src=".gpu-bundle/$STAGE_K"
     [[ -f "$src/part" && -f "$src/index" ]] || die "no $src/part here: carry .gpu-bundle/$STAGE_K with this call"
-    want="$(awk -v k="$STAGE_K" '$1 == "part" && $2 == k {print $3}' "$src/index")"
-    got="$(sha256sum "$src/part" | cut -d' ' -f1)"
-    [[ "$want" == "$got" ]] || die "part $STAGE_K: sha256 $got, the index says $want"
+    part_ok "$STAGE_K" "$src/part" "$src/index" || die "part $STAGE_K: its sha256 is not the one its index lists"
     cp "$src/part" "$STORE/part-$STAGE_K"
     cp "$src/index" "$STORE/index"
-    say "kept part $STAGE_K of $(awk '$1 == "parts" {print $2}' "$src/index") in $STORE"
+    say "kept part $STAGE_K of $(parts "$src/index") in $STORE"
 fi
 [[ $RUN == 1 ]] || exit 0
 
 # Every part present and intact, then one stream.
 [[ -f "$STORE/index" ]] || die "no parts kept in $STORE yet: start with --stage 1"
-N="$(awk '$1 == "parts" {print $2}' "$STORE/index")"
+N="$(parts "$STORE/index")"
 missing=()
 for k in $(seq 1 "$N"); do
-    want="$(awk -v k="$k" '$1 == "part" && $2 == k {print $3}' "$STORE/index")"
-    if [[ ! -f "$STORE/part-$k" ]] || [[ "$(sha256sum "$STORE/part-$k" | cut -d' ' -f1)" != "$want" ]]; then
-        missing+=("$k")
-    fi
+    part_ok "$k" "$STORE/part-$k" "$STORE/index" || missing+=("$k")
 done
 (( ${#missing[@]} == 0 )) || die "parts missing or damaged in $STORE: ${missing[*]} (repeat --stage K for each, carrying .gpu-bundle/K, then --run)"
 BUNDLE="$STORE/root"
@@ -75,7 +75,6 @@ say "$(cat "$BUNDLE/BUNDLE")"
 
 # The fixture drawings as PGM, decoded by this machine's OpenCV (the bundled bench
 # reads PGM itself: CPU and CUDA runs read the same pixels).
-IMAGES=()
 PGMS=()
 mkdir -p "$STORE/images"
 for f in example_dwg.png Candle_holder.jpg BM_part.jpg; do
@@ -93,7 +92,6 @@ except ImportError:
     ok = True
 sys.exit(0 if ok else 1)
 EOF
-    IMAGES+=(--image "$out")
     PGMS+=("$out")
 done
 
@@ -104,9 +102,8 @@ BENCH="$STORE/drawpipe-ocr-bench"
 printf '#!/bin/sh\nLD_LIBRARY_PATH="%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' \
     "$BUNDLE/lib" "$BUNDLE/bin/drawpipe-ocr-bench" > "$BENCH"
 chmod +x "$BENCH"
-if LD_LIBRARY_PATH="$BUNDLE/lib" ldd "$BUNDLE/bin/drawpipe-ocr-bench" | grep -q 'not found'; then
-    die "the bench cannot find: $(LD_LIBRARY_PATH="$BUNDLE/lib" ldd "$BUNDLE/bin/drawpipe-ocr-bench" | awk '/not found/ {print $1}' | paste -sd' ')"
-fi
+MISSING="$(LD_LIBRARY_PATH="$BUNDLE/lib" ldd "$BUNDLE/bin/drawpipe-ocr-bench" | awk '/not found/ {print $1}' | paste -sd' ')"
+[[ -z "$MISSING" ]] || die "the bench cannot find: $MISSING"
 if [[ $CPU_ONLY == 1 ]]; then
     DRAWPIPE_ORT_DYLIB="$BUNDLE/ort/libonnxruntime.so" "$BENCH" --skip-rapidocr --device cpu \
         --runs 1 "${PGMS[@]}" | tee "$STORE/cpu-only.txt"
@@ -131,6 +128,8 @@ EOF
 )"
 [[ -n "$CUDA_LIBS" ]] || die "python3 here has no nvidia-* CUDA packages; pass --cuda-libs DIRS to scripts/gpu-check.sh yourself"
 
+IMAGES=()
+for p in "${PGMS[@]}"; do IMAGES+=(--image "$p"); done
 status=0
 scripts/gpu-check.sh --bench "$BENCH" --ort-dylib "$BUNDLE/ort/libonnxruntime.so" \
     --cuda-libs "$CUDA_LIBS" "${IMAGES[@]}" "${PASS[@]}" 2>&1 | tee "$STORE/gpu-check.txt" || status=$?

@@ -44,8 +44,9 @@ for tool in python3 xz split sha256sum strip ldd; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
 
-STAGE="$(mktemp -d)"
-trap 'rm -rf "$STAGE"' EXIT
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+STAGE="$TMP/root"
 mkdir -p "$STAGE"/{bin,lib,ort,models/ppocr}
 
 # 1. ONNX Runtime's CUDA build and the models, pinned and checksummed.
@@ -66,15 +67,15 @@ fi
 
 # 3. The shared libraries it links, but the C library's own and the C++ runtime, which
 #    the GPU machine has in newer versions.
-ldd "$BENCH" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | while read -r lib; do
+LINKED="$(ldd "$BENCH")"
+MISSING="$(awk '/not found/ {print $1}' <<<"$LINKED" | paste -sd' ')"
+[[ -z "$MISSING" ]] || die "$BENCH has unresolved libraries here: $MISSING"
+awk '$2 == "=>" && $3 ~ /^\// {print $3}' <<<"$LINKED" | while read -r lib; do
     case "$(basename "$lib")" in
         libc.so.*|libm.so.*|libdl.so.*|librt.so.*|libpthread.so.*|ld-linux*|libstdc++.so.*|libgcc_s.so.*) ;;
         *) cp -L "$lib" "$STAGE/lib/" ;;
     esac
 done
-if ldd "$BENCH" | grep -q 'not found'; then
-    die "$BENCH has unresolved libraries here: $(ldd "$BENCH" | grep 'not found')"
-fi
 
 # 4. ONNX Runtime's CUDA build; its CUDA provider keeps only sm_$SM's GPU code.
 cp "$GPU_DIR/libonnxruntime.so.1.31.1" "$GPU_DIR/libonnxruntime_providers_shared.so" "$STAGE/ort/"
@@ -100,29 +101,19 @@ PART=$(( (LIMIT - TREE - MARGIN) / 1048576 ))
 (( PART >= 8 )) || die "the working tree ($TREE bytes) leaves too little room in a 64 MiB call"
 rm -rf "$OUTDIR"
 mkdir -p "$OUTDIR"
-tar -C "$STAGE" -cf - . | xz -9 -T2 > "$STAGE.tar.xz"
-split -b "${PART}M" -d -a 2 "$STAGE.tar.xz" "$STAGE.part-"
-TOTAL_SHA="$(sha256sum "$STAGE.tar.xz" | cut -d' ' -f1)"
-PARTS=("$STAGE".part-*)
+# The index (part count, each part's sha256) goes with every part.
+tar -C "$STAGE" -cf - . | xz -9 -T2 | split -b "${PART}M" -d -a 2 - "$TMP/part-"
+PARTS=("$TMP"/part-*)
 N=${#PARTS[@]}
-INDEX="$STAGE.index"
-{
-    echo "parts $N"
-    echo "bundle $TOTAL_SHA"
-    k=1
-    for p in "${PARTS[@]}"; do
-        echo "part $k $(sha256sum "$p" | cut -d' ' -f1)"
-        k=$((k + 1))
-    done
-} > "$INDEX"
+echo "parts $N" > "$TMP/index"
 k=1
 for p in "${PARTS[@]}"; do
+    echo "part $k $(sha256sum "$p" | cut -d' ' -f1)" >> "$TMP/index"
     mkdir -p "$OUTDIR/$k"
     mv "$p" "$OUTDIR/$k/part"
-    cp "$INDEX" "$OUTDIR/$k/index"
     k=$((k + 1))
 done
-rm -f "$STAGE.tar.xz" "$INDEX"
+for k in $(seq 1 "$N"); do cp "$TMP/index" "$OUTDIR/$k/index"; done
 
 say "$N parts of at most $PART MiB in $OUTDIR (working tree $((TREE / 1048576)) MiB travels with each)"
 echo "On the GPU machine, back to back, each call carrying its part (timeout_s as shown):"

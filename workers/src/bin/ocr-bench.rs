@@ -855,3 +855,22 @@ fn throughput(cfg: &Config, params: &Params) -> Result<(f64, Option<f64>)> {
     let n = (work.len() * cfg.runs) as f64;
     Ok((n / ours_s, (!rapids.is_empty()).then(|| n / theirs_s)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_binary_pgm_with_comments() {
+        let mut bytes = b"P5\n# made by a test\n3 2\n255\n".to_vec();
+        bytes.extend_from_slice(&[0, 10, 20, 30, 40, 255]);
+        let img = pgm(&bytes).unwrap();
+        assert_eq!((img.cols(), img.rows()), (3, 2));
+        assert_eq!(*img.at_2d::<u8>(1, 2).unwrap(), 255);
+        assert_eq!(*img.at_2d::<u8>(0, 1).unwrap(), 10);
+        let short = pgm(&bytes[..bytes.len() - 1]).unwrap_err().to_string();
+        assert!(short.contains("needs 6 bytes"), "{short}");
+        let deep = pgm(b"P5 1 1 65535\n\0\0").unwrap_err().to_string();
+        assert!(deep.contains("maxval 65535"), "{deep}");
+    }
+}

@@ -1222,11 +1222,12 @@ pub fn boxes_from_prob_map(
         if rect.size.width.min(rect.size.height) < params.min_box_size {
             continue;
         }
-        let score = box_score(&prob_mat, &rect_points(&rect)?)?;
+        let corners = rect_points(&rect)?;
+        let score = box_score(&prob_mat, &corners)?;
         if score < params.box_thresh {
             continue;
         }
-        let Some(grown) = unclip(&rect_points(&rect)?, params.unclip_ratio)? else {
+        let Some(grown) = unclip(&corners, params.unclip_ratio)? else {
             continue;
         };
         if grown.size.width.min(grown.size.height) < params.min_box_size + 2.0 {
