@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# README command 2: runs every test (unit, end-to-end, fault, bad-input), starting
-# PostgreSQL and RabbitMQ first when they are down.
+# README command 2: checks formatting and lints, then runs every test (unit,
+# end-to-end, fault, bad-input), starting PostgreSQL and RabbitMQ first when they
+# are down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/services.sh
 ./models/fetch.sh
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+# Code checks: formatting, and no lint warning anywhere (tests and benches included).
+cargo fmt --all --check
+cargo clippy -q --workspace --all-targets -- -D warnings
 cargo build -q --workspace --bins
 cargo test -q --workspace -- --test-threads "${DRAWPIPE_TEST_THREADS:-2}" "$@"
 # The synthetic drawing generator's own test (ground truth agrees with pixels).

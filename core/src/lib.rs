@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod job;
+pub mod limits;
 pub mod media;
 pub mod message;
 pub mod report;

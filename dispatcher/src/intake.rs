@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
+use drawpipe_core::limits::Limits;
 use drawpipe_core::media::{self, SniffError};
 use drawpipe_core::message::{IntakeMessage, IntakeReply, VERSION};
 use drawpipe_core::{db, mq, topology, JobId, StagePlan, StagePlanError};
@@ -99,8 +100,13 @@ pub struct Submitted {
 ///
 /// # Errors
 /// The first problem found, in the order: size, emptiness, media type, stages,
-/// priority, options, idempotency key, file name.
-pub fn validate(sub: &Submission, max_bytes: usize) -> Result<Validated, SubmitError> {
+/// priority, options (an object; each bounded option within `limits`), idempotency
+/// key, file name.
+pub fn validate(
+    sub: &Submission,
+    max_bytes: usize,
+    limits: &Limits,
+) -> Result<Validated, SubmitError> {
     if sub.content.len() > max_bytes {
         return Err(SubmitError::TooLarge {
             size: sub.content.len(),
@@ -138,6 +144,9 @@ pub fn validate(sub: &Submission, max_bytes: usize) -> Result<Validated, SubmitE
             )))
         }
     };
+    limits
+        .check_options(&options)
+        .map_err(|e| SubmitError::Invalid(e.to_string()))?;
     if let Some(key) = &sub.idempotency_key {
         if key.trim().is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY {
             return Err(SubmitError::Invalid(format!(
@@ -196,6 +205,8 @@ pub struct Submitter {
     pub wake: Arc<Notify>,
     pub metrics: Arc<Metrics>,
     pub max_upload_bytes: usize,
+    /// Server-side maxima of per-job options.
+    pub limits: Limits,
 }
 
 impl Submitter {
@@ -209,7 +220,7 @@ impl Submitter {
         source: &str,
         api_key_id: Option<i64>,
     ) -> Result<Submitted, SubmitError> {
-        let v = validate(sub, self.max_upload_bytes)?;
+        let v = validate(sub, self.max_upload_bytes, &self.limits)?;
         let job = db::NewJob {
             id: JobId::new(),
             sha256: &v.sha256,
@@ -501,6 +512,14 @@ mod tests {
                 want: Err("options must be a JSON object, not an array"),
             },
             Case {
+                name: "option over its limit",
+                sub: Submission {
+                    options: Some(serde_json::json!({"preprocess": {"pdf_memory_mib": 1u64 << 60}})),
+                    ..sub(PNG)
+                },
+                want: Err("options.preprocess.pdf_memory_mib: 1152921504606847000 is over this server's limit 8192"),
+            },
+            Case {
                 name: "blank key",
                 sub: Submission {
                     idempotency_key: Some(" ".into()),
@@ -510,7 +529,7 @@ mod tests {
             },
         ];
         for c in cases {
-            let got = validate(&c.sub, 1024)
+            let got = validate(&c.sub, 1024, &Limits::default())
                 .map(|_| ())
                 .map_err(|e| e.to_string());
             match (got, c.want) {
@@ -530,6 +549,7 @@ mod tests {
                 ..sub(PNG)
             },
             1024,
+            &Limits::default(),
         )
         .unwrap();
         assert_eq!(v.media_type, "image/png");

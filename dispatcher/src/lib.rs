@@ -212,6 +212,8 @@ pub async fn serve(
         wake: wake.clone(),
         metrics: metrics.clone(),
         max_upload_bytes: config.max_upload_bytes,
+        limits: drawpipe_core::limits::Limits::from_env()
+            .map_err(|e| anyhow::anyhow!("option limits: {e}"))?,
     };
 
     // `stop` ends HTTP and the consumers; a task that loses its infrastructure

@@ -58,6 +58,43 @@ async fn bad_inputs_fail_their_own_job_only() {
     assert_eq!(code, 400, "{body}");
     let msg = body["error"].as_str().unwrap();
     assert!(msg.contains("not available") && msg.contains("vl"), "{msg}");
+    // An option over this server's limit is refused at submission, naming the
+    // option and the limit (a PDF renderer's memory that once could wrap).
+    let with_options = |options: &str| {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(tiny_png(8, 8, 0)).file_name("x.png"),
+            )
+            .text("stages", "preprocess")
+            .text("options", options.to_string());
+        env.http()
+            .post(format!("{}/v1/jobs", env.api))
+            .multipart(form)
+            .send()
+    };
+    let resp = with_options(r#"{"preprocess": {"pdf_memory_mib": 18446744073709551615}}"#)
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let msg = body["error"].as_str().unwrap();
+    assert!(
+        msg.contains("options.preprocess.pdf_memory_mib") && msg.contains("limit 8192"),
+        "{msg}"
+    );
+    let resp = with_options(r#"{"ocr": {"det_limit_type": "min", "det_limit_side_len": 100000}}"#)
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    // An option the stage does not know is accepted by the dispatcher and fails
+    // the job at its stage, naming the field.
+    let resp = with_options(r#"{"preprocess": {"pdf_dpi_typo": 100}}"#)
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let unknown_option = body["id"].as_str().unwrap().to_string();
 
     // Accepted, then failed by preprocess with a precise message.
     let png = tiny_png(64, 64, 1);
@@ -103,6 +140,15 @@ async fn bad_inputs_fail_their_own_job_only() {
         assert_eq!(stage["status"], "failed");
         assert_eq!(stage["attempts"], 1, "{name}: bad input is not retried");
     }
+    let body = env
+        .wait_finished(&unknown_option, Duration::from_secs(120))
+        .await;
+    assert_eq!(body["status"], "failed", "{body}");
+    let err = body["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("options.preprocess") && err.contains("pdf_dpi_typo"),
+        "{err}"
+    );
     for id in [good_before, good_after] {
         assert_eq!(
             env.wait_finished(&id, Duration::from_secs(120)).await["status"],

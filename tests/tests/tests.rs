@@ -3,5 +3,6 @@
 
 mod amqp;
 mod bad_input;
+mod deps;
 mod e2e;
 mod faults;

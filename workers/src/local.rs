@@ -1,21 +1,181 @@
-//! The embedded default: `drawpipe analyze` runs the same stage code in-process, in
-//! plan order, with no broker and no database, and builds the same report.
+//! The embedded default: `drawpipe analyze` runs the same stages in-process, in plan
+//! order, with no broker and no database, and builds the same report. Stages are
+//! driven only through the [`Registry`], as the worker runtime drives them.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use anyhow::Context;
+use drawpipe_core::limits::Limits;
 use drawpipe_core::report::{DrawingInfo, Report};
 use drawpipe_core::{JobId, Stage, StageError, StagePlan, StageStatus};
 use sha2::{Digest, Sha256};
 
-use crate::stages::{detect, edocr, ocr, preprocess, report, segment, tolerance, PageRaster};
+use crate::stages::contract::{Engines, JobData, LoadedEngine};
+use crate::stages::registry::Registry;
+use crate::stages::report::StageRun;
+use crate::stages::{preprocess, PageRaster};
 
-/// Analyses one file with `plan`.
+/// Runs plans in-process: a registry, the load-time settings, and the engines
+/// loaded so far (each on first use, kept for the runner's life).
+pub struct Analyzer {
+    registry: Registry,
+    engines: Engines,
+    limits: Limits,
+    loaded: Mutex<HashMap<Stage, Result<LoadedEngine, String>>>,
+}
+
+impl Analyzer {
+    pub fn new(registry: Registry, engines: Engines, limits: Limits) -> Analyzer {
+        Analyzer {
+            registry,
+            engines,
+            limits,
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The process's runner over the built-in stages, default settings.
+    pub fn shared() -> &'static Analyzer {
+        static SHARED: OnceLock<Analyzer> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            Analyzer::new(
+                Registry::builtin().clone(),
+                Engines::default(),
+                Limits::default(),
+            )
+        })
+    }
+
+    fn engine(&self, stage: Stage) -> Result<LoadedEngine, StageError> {
+        let def = self.registry.get(stage).ok_or_else(|| {
+            StageError::invalid(format!("stage {stage} is not available in this build"))
+        })?;
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        loaded
+            .entry(stage)
+            .or_insert_with(|| def.load(&self.engines).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(|e| StageError::Other(e.into()))
+    }
+
+    /// Analyses `bytes` with `plan`; `options` holds per-stage options as a job's
+    /// `options` object would (`{"preprocess": {...}}`).
+    ///
+    /// A stage failure is not an error here: it is recorded in the report, as the
+    /// pipeline would (the report says `failed` and why).
+    pub fn analyze(&self, bytes: &[u8], plan: &StagePlan, options: &serde_json::Value) -> Report {
+        let drawing = DrawingInfo {
+            sha256: hex::encode(Sha256::digest(bytes)),
+            media_type: drawpipe_core::media::sniff(bytes)
+                .map(|m| m.mime().to_string())
+                .unwrap_or_else(|_| "application/octet-stream".into()),
+            bytes: bytes.len() as u64,
+        };
+        let job_id = JobId::new();
+        let mut runs: Vec<StageRun> = Vec::new();
+        let mut pages: Vec<PageRaster> = Vec::new();
+        let mut report: Option<Report> = None;
+        for &stage in plan.stages() {
+            let blocked = stage != Stage::Report
+                && plan.deps_of(stage).iter().any(|d| {
+                    runs.iter()
+                        .any(|r| r.stage == *d && r.status != StageStatus::Succeeded)
+                });
+            if blocked {
+                runs.push(StageRun {
+                    stage,
+                    status: StageStatus::Skipped,
+                    device: Some("cpu".into()),
+                    attempts: 1,
+                    duration_ms: Some(0.0),
+                    error: Some("skipped: a dependency did not succeed".to_string()),
+                    output: None,
+                });
+                continue;
+            }
+            let start = Instant::now();
+            let mut data = JobData::new(job_id, drawing.clone());
+            let result = self.engine(stage).and_then(|engine| {
+                let def = self
+                    .registry
+                    .get(stage)
+                    .expect("engine implies a registered stage");
+                let needs = def.needs();
+                if needs.content {
+                    data.content = Some(bytes.to_vec());
+                }
+                if needs.pages && !pages.is_empty() {
+                    data.pages = Some(
+                        pages
+                            .iter()
+                            .map(|p| (p.info.index, p.png.clone()))
+                            .collect(),
+                    );
+                }
+                if needs.runs {
+                    data.runs = runs.clone();
+                }
+                for input in def.inputs() {
+                    if let Some(out) = runs
+                        .iter()
+                        .find(|r| r.stage == *input)
+                        .and_then(|r| r.output.clone())
+                    {
+                        data.outputs.insert(*input, out);
+                    }
+                }
+                let opts = options.get(stage.name()).cloned();
+                let device = engine.device.clone();
+                def.run(&engine, &self.limits, vec![(opts, data)])
+                    .pop()
+                    .unwrap_or_else(|| Err(StageError::Other("no result".into())))
+                    .map(|done| (done, device))
+            });
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            if stage == Stage::Report {
+                report = Some(match result {
+                    Ok((done, _)) => {
+                        let mut r: Report = serde_json::from_value(done.output)
+                            .expect("the report stage's output is a report");
+                        if let Some(s) = r.stages.get_mut("report") {
+                            s.duration_ms = Some(ms);
+                        }
+                        r
+                    }
+                    Err(e) => panic!("the report stage failed on outputs built here: {e}"),
+                });
+                continue;
+            }
+            let (status, output, error, device) = match result {
+                Ok((done, device)) => {
+                    pages.extend(done.pages);
+                    (StageStatus::Succeeded, Some(done.output), None, device)
+                }
+                Err(e) => (StageStatus::Failed, None, Some(e.to_string()), "cpu".into()),
+            };
+            runs.push(StageRun {
+                stage,
+                status,
+                device: Some(device),
+                attempts: 1,
+                duration_ms: Some(ms),
+                error,
+                output,
+            });
+        }
+        report.expect("every plan ends with report")
+    }
+}
+
+/// Analyses one file with `plan` and the built-in stages.
 ///
-/// A stage failure is not an error here: it is recorded in the report, as the
-/// pipeline would (the report says `failed` and why).
+/// A stage failure is not an error here: it is recorded in the report.
+///
+/// # Errors
+/// When the file cannot be read.
 pub fn analyze_file(
     path: &Path,
     plan: &StagePlan,
@@ -25,179 +185,12 @@ pub fn analyze_file(
     Ok(analyze_bytes(&bytes, plan, params))
 }
 
+/// [`analyze_file`] on bytes.
 pub fn analyze_bytes(bytes: &[u8], plan: &StagePlan, params: &preprocess::Params) -> Report {
-    let sha256 = hex::encode(Sha256::digest(bytes));
-    let media_type = drawpipe_core::media::sniff(bytes)
-        .map(|m| m.mime().to_string())
-        .unwrap_or_else(|_| "application/octet-stream".into());
-    let mut runs: Vec<report::StageRun> = Vec::new();
-    let mut pages: Vec<PageRaster> = Vec::new();
-    for &stage in plan.stages() {
-        if stage == Stage::Report {
-            continue;
-        }
-        let blocked = plan.deps_of(stage).iter().any(|d| {
-            runs.iter()
-                .any(|r| r.stage == *d && r.status != StageStatus::Succeeded)
-        });
-        let start = Instant::now();
-        let mut device = "cpu".to_string();
-        let result: Result<serde_json::Value, String> = if blocked {
-            Err(String::new())
-        } else {
-            match stage {
-                Stage::Preprocess => preprocess::run(params, bytes)
-                    .map(|out| {
-                        let summary = out.summary();
-                        pages = out.pages;
-                        summary
-                    })
-                    .map_err(|e| e.to_string()),
-                Stage::Ocr => read_pages(&pages)
-                    .map(|(out, used)| {
-                        device = used;
-                        out
-                    })
-                    .map_err(|e| e.to_string()),
-                Stage::Edocr => read_dimensions(&pages, &runs)
-                    .map(|(out, used)| {
-                        device = used;
-                        out
-                    })
-                    .map_err(|e| e.to_string()),
-                Stage::Tolerance => predict_tolerances(&runs).map_err(|e| e.to_string()),
-                Stage::Detect => detect_pages(&pages)
-                    .map(|(out, used)| {
-                        device = used;
-                        out
-                    })
-                    .map_err(|e| e.to_string()),
-                Stage::Segment => segment_pages(&pages)
-                    .map(|(out, used)| {
-                        device = used;
-                        out
-                    })
-                    .map_err(|e| e.to_string()),
-                other => Err(format!("stage {other} is not available in this build")),
-            }
-        };
-        let (status, output, error) = match result {
-            Ok(out) => (StageStatus::Succeeded, Some(out), None),
-            Err(_) if blocked => (
-                StageStatus::Skipped,
-                None,
-                Some("skipped: a dependency did not succeed".to_string()),
-            ),
-            Err(e) => (StageStatus::Failed, None, Some(e)),
-        };
-        runs.push(report::StageRun {
-            stage,
-            status,
-            device: Some(device),
-            attempts: 1,
-            duration_ms: Some(start.elapsed().as_secs_f64() * 1000.0),
-            error,
-            output,
-        });
-    }
-    let input = report::Input {
-        job_id: JobId::new(),
-        drawing: DrawingInfo {
-            sha256,
-            media_type,
-            bytes: bytes.len() as u64,
-        },
-        runs,
-        attempts: 1,
-    };
-    let start = Instant::now();
-    let mut r =
-        report::run(&report::Params, input).expect("stage outputs built here are JSON objects");
-    if let Some(s) = r.stages.get_mut("report") {
-        s.duration_ms = Some(start.elapsed().as_secs_f64() * 1000.0);
-    }
-    r
-}
-
-/// The OCR engine, loaded on first use and kept for the process.
-fn ocr_engine() -> Result<&'static ocr::OcrEngine, StageError> {
-    static ENGINE: OnceLock<Result<ocr::OcrEngine, String>> = OnceLock::new();
-    ENGINE
-        .get_or_init(|| ocr::OcrEngine::load(&ocr::Params::default()).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| StageError::Other(e.clone().into()))
-}
-
-/// Runs `edocr` over in-memory page rasters with the `ocr` run's lines.
-fn read_dimensions(
-    pages: &[PageRaster],
-    runs: &[report::StageRun],
-) -> Result<(serde_json::Value, String), StageError> {
-    let lines: Vec<ocr::TextLine> = runs
-        .iter()
-        .find(|r| r.stage == Stage::Ocr)
-        .and_then(|r| r.output.as_ref()?.get("text").cloned())
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| StageError::Other(format!("ocr output: {e}").into()))?
-        .unwrap_or_default();
-    let pages = pages.iter().map(|p| (p.info.index, p.png.as_slice()));
-    crate::stages::edocr_pages(&edocr::Params::default(), ocr_engine()?, pages, &lines)
-}
-
-/// Runs `detect` over in-memory page rasters, loading the model on first use.
-fn detect_pages(pages: &[PageRaster]) -> Result<(serde_json::Value, String), StageError> {
-    static MODEL: OnceLock<Result<detect::DetectModel, String>> = OnceLock::new();
-    let model = MODEL
-        .get_or_init(|| {
-            detect::DetectModel::load(&crate::ort_env::models_dir(), crate::ort_env::Device::Auto)
-                .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| StageError::Other(e.clone().into()))?;
-    let pages = pages.iter().map(|p| (p.info.index, p.png.as_slice()));
-    crate::stages::detect_pages(&detect::Params::default(), model, pages)
-}
-
-/// Runs `segment` over in-memory page rasters, loading the model on first use.
-fn segment_pages(pages: &[PageRaster]) -> Result<(serde_json::Value, String), StageError> {
-    static MODEL: OnceLock<Result<segment::SegmentModel, String>> = OnceLock::new();
-    let model = MODEL
-        .get_or_init(|| {
-            segment::SegmentModel::load(&crate::ort_env::models_dir(), crate::ort_env::Device::Auto)
-                .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| StageError::Other(e.clone().into()))?;
-    let pages = pages.iter().map(|p| (p.info.index, p.png.as_slice()));
-    crate::stages::segment_pages(&segment::Params::default(), model, pages)
-}
-
-/// Runs `tolerance` on the `edocr` run's dimensions and title block, default options.
-fn predict_tolerances(runs: &[report::StageRun]) -> Result<serde_json::Value, StageError> {
-    static MODEL: OnceLock<Result<tolerance::ToleranceModel, String>> = OnceLock::new();
-    let model = MODEL
-        .get_or_init(|| {
-            tolerance::ToleranceModel::load(
-                &tolerance::model_dir(&crate::ort_env::models_dir()),
-                "cpu",
-            )
-            .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| StageError::Other(e.clone().into()))?;
-    let edocr_out = runs
-        .iter()
-        .find(|r| r.stage == Stage::Edocr)
-        .and_then(|r| r.output.as_ref());
-    let input = tolerance::Input::from_edocr_output(edocr_out);
-    tolerance::run(model, &tolerance::Params::default(), &input)
-}
-
-/// Runs `ocr` over in-memory page rasters.
-fn read_pages(pages: &[PageRaster]) -> Result<(serde_json::Value, String), StageError> {
-    let pages = pages.iter().map(|p| (p.info.index, p.png.as_slice()));
-    crate::stages::ocr_pages(&ocr::Params::default(), ocr_engine()?, pages)
+    let options = serde_json::json!({
+        "preprocess": serde_json::to_value(params).expect("preprocess params serialise"),
+    });
+    Analyzer::shared().analyze(bytes, plan, &options)
 }
 
 #[cfg(test)]

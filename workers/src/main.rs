@@ -227,6 +227,8 @@ impl WorkerArgs {
             tolerance_device: self.tolerance_device,
             ocr_precision: self.ocr_precision,
             ocr_det_precision: self.ocr_det_precision,
+            limits: drawpipe_core::limits::Limits::from_env()
+                .map_err(|e| anyhow::anyhow!("limits: {e}"))?,
         })
     }
 }

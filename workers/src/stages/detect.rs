@@ -13,7 +13,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use drawpipe_core::StageError;
+use drawpipe_core::limits::{Limits, OptionError};
+use drawpipe_core::{Stage, StageError};
+use std::sync::Arc;
+
+use super::contract::{Engines, JobData, Needs, Produced, StageDef, TableRows, Validate};
 use serde::{Deserialize, Serialize};
 
 use crate::ort_env::{self, Device};
@@ -73,10 +77,10 @@ impl Params {
 }
 
 /// One detection, page pixels.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Detection {
     pub class_id: usize,
-    pub class_name: &'static str,
+    pub class_name: String,
     pub confidence: f32,
     /// `[x, y, width, height]`.
     pub bbox: [f32; 4],
@@ -342,7 +346,7 @@ pub fn run_on_page(
         .into_iter()
         .map(|(k, score, b)| Detection {
             class_id: k,
-            class_name: CLASSES[k],
+            class_name: CLASSES[k].to_string(),
             confidence: (score * 1000.0).round() / 1000.0,
             bbox: [
                 b[0].round(),
@@ -383,6 +387,114 @@ fn resize_area(src: &[u8], w: usize, h: usize, dw: usize, dh: usize) -> Vec<u8> 
     out.data_bytes()
         .map(<[u8]>::to_vec)
         .unwrap_or_else(|_| fallback())
+}
+
+impl Validate for Params {
+    fn validate(&self, _: &Limits) -> Result<(), OptionError> {
+        for (path, v) in [("confidence", self.confidence), ("iou", self.iou)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(OptionError {
+                    stage: Detect::STAGE.name().into(),
+                    path: path.into(),
+                    problem: format!("{v} must lie in [0, 1]"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `detect`'s output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Output {
+    pub detections: Vec<Detection>,
+}
+
+/// `detections` table columns.
+const DETECTION_COLUMNS: &str = "item_index int, page_index int, class_id int, class_name text, \
+                                 confidence real, x real, y real, width real, height real";
+
+/// One `detections` row.
+#[derive(Serialize)]
+struct DetectionRow<'a> {
+    item_index: usize,
+    page_index: u32,
+    class_id: usize,
+    class_name: &'a str,
+    confidence: f32,
+    x: f32,
+    y: f32,
+    width: f32,
+    height: f32,
+}
+
+/// The stage: symbols on each page.
+pub struct Detect;
+
+impl StageDef for Detect {
+    const STAGE: Stage = Stage::Detect;
+    const NEEDS: Needs = Needs {
+        content: false,
+        pages: true,
+        runs: false,
+    };
+    type Params = Params;
+    type Input = Vec<(u32, Vec<u8>)>;
+    type Output = Output;
+    type Engine = DetectModel;
+
+    fn load(engines: &Engines) -> Result<Arc<DetectModel>, StageError> {
+        let model = DetectModel::load(&engines.models, engines.device.clone())?;
+        tracing::info!(device = model.device(), reason = %model.device_reason, "detect model ready");
+        Ok(Arc::new(model))
+    }
+
+    fn device(model: &DetectModel) -> String {
+        model.device().to_string()
+    }
+
+    fn input(mut data: JobData) -> Result<Self::Input, StageError> {
+        data.take_pages(Self::STAGE)
+    }
+
+    fn run(
+        model: &DetectModel,
+        jobs: Vec<(Params, Self::Input)>,
+    ) -> Vec<Result<Produced<Output>, StageError>> {
+        jobs.into_iter()
+            .map(|(params, pages)| {
+                let mut detections = Vec::new();
+                super::for_each_gray_page(&pages, |index, gray, w, h| {
+                    detections.extend(run_on_page(&params, model, index, gray, w, h)?);
+                    Ok(())
+                })?;
+                Ok(Output { detections }.into())
+            })
+            .collect()
+    }
+
+    fn rows(output: &Output) -> Vec<TableRows> {
+        let rows: Vec<serde_json::Value> = output
+            .detections
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                serde_json::to_value(DetectionRow {
+                    item_index: i,
+                    page_index: d.page,
+                    class_id: d.class_id,
+                    class_name: &d.class_name,
+                    confidence: d.confidence,
+                    x: d.bbox[0],
+                    y: d.bbox[1],
+                    width: d.bbox[2],
+                    height: d.bbox[3],
+                })
+                .unwrap_or_default()
+            })
+            .collect();
+        TableRows::non_empty("detections", DETECTION_COLUMNS, rows)
+    }
 }
 
 #[cfg(test)]

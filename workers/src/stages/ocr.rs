@@ -23,6 +23,9 @@
 //! loaded. Pre- and post-processing are free functions tested without a model; the
 //! models sit behind the small [`Model`] trait.
 
+mod stage;
+pub use stage::{read_jobs, Ocr, StageOutput};
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;

@@ -15,12 +15,16 @@ use opencv::prelude::*;
 use opencv::{imgcodecs, imgproc};
 use serde::{Deserialize, Serialize};
 
+use super::contract::{Engines, JobData, Needs, Produced, StageDef, Validate};
 use super::PageRaster;
 use crate::pdf;
+use drawpipe_core::limits::{Limits, OptionError};
+use drawpipe_core::Stage;
+use std::sync::Arc;
 
 /// Tunables, overridable per job under `options.preprocess`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Largest page accepted, in pixels (default 120 megapixels). PDF pages are
     /// rendered at a lower DPI rather than refused.
@@ -61,10 +65,66 @@ pub struct Output {
 }
 
 impl Output {
-    /// The JSON stored in `stage_runs.output` (pages without pixels).
-    pub fn summary(&self) -> serde_json::Value {
-        let pages: Vec<&PageInfo> = self.pages.iter().map(|p| &p.info).collect();
-        serde_json::json!({ "media_type": self.media_type.mime(), "pages": pages })
+    /// What is stored in `stage_runs.output`: the type and the pages without pixels.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            media_type: self.media_type.mime().to_string(),
+            pages: self.pages.iter().map(|p| p.info.clone()).collect(),
+        }
+    }
+}
+
+/// `preprocess`'s stored output; the page rasters go to the `pages` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub media_type: String,
+    pub pages: Vec<PageInfo>,
+}
+
+impl Validate for Params {
+    fn validate(&self, limits: &Limits) -> Result<(), OptionError> {
+        let stage = Preprocess::STAGE.name();
+        limits.check(stage, "max_pixels", self.max_pixels as f64)?;
+        limits.check(stage, "max_pdf_pages", self.max_pdf_pages as f64)?;
+        limits.check(stage, "pdf_dpi", self.pdf_dpi as f64)?;
+        limits.check(stage, "pdf_timeout_secs", self.pdf_timeout_secs as f64)?;
+        limits.check(stage, "pdf_memory_mib", self.pdf_memory_mib as f64)?;
+        limits.check(stage, "clahe_tiles", self.clahe_tiles as f64)
+    }
+}
+
+/// The stage: the drawing's bytes in, page rasters and their summary out.
+pub struct Preprocess;
+
+impl StageDef for Preprocess {
+    const STAGE: Stage = Stage::Preprocess;
+    const NEEDS: Needs = Needs {
+        content: true,
+        pages: false,
+        runs: false,
+    };
+    type Params = Params;
+    type Input = Vec<u8>;
+    type Output = Summary;
+    type Engine = ();
+
+    fn load(_: &Engines) -> Result<Arc<()>, StageError> {
+        Ok(Arc::new(()))
+    }
+
+    fn input(mut data: JobData) -> Result<Vec<u8>, StageError> {
+        data.take_content(Self::STAGE)
+    }
+
+    fn run(_: &(), jobs: Vec<(Params, Vec<u8>)>) -> Vec<Result<Produced<Summary>, StageError>> {
+        jobs.into_iter()
+            .map(|(params, bytes)| {
+                run(&params, &bytes).map(|out| Produced {
+                    output: out.summary(),
+                    pages: out.pages,
+                })
+            })
+            .collect()
     }
 }
 

@@ -9,7 +9,11 @@ use std::collections::BTreeMap;
 
 use drawpipe_core::report::{DrawingInfo, PageInfo, Report, StageSummary};
 use drawpipe_core::{JobId, JobStatus, Stage, StageError, StageStatus};
+use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
+
+use super::contract::{Engines, JobData, Needs, Produced, StageDef, Validate};
 
 /// One stage run as the report sees it.
 #[derive(Debug, Clone)]
@@ -33,8 +37,49 @@ pub struct Input {
     pub attempts: u32,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Params;
+/// `report` takes no options.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {}
+
+impl Validate for Params {}
+
+/// The stage: every other run of the job in, the job's report out. The driver
+/// stores the report on the job (and an empty `stage_runs.output`), with the
+/// result rows of every stage that succeeded.
+pub struct ReportStage;
+
+impl StageDef for ReportStage {
+    const STAGE: Stage = Stage::Report;
+    const NEEDS: Needs = Needs {
+        content: false,
+        pages: false,
+        runs: true,
+    };
+    type Params = Params;
+    type Input = Input;
+    type Output = Report;
+    type Engine = ();
+
+    fn load(_: &Engines) -> Result<Arc<()>, StageError> {
+        Ok(Arc::new(()))
+    }
+
+    fn input(data: JobData) -> Result<Input, StageError> {
+        Ok(Input {
+            job_id: data.job_id,
+            drawing: data.drawing,
+            runs: data.runs,
+            attempts: data.attempts,
+        })
+    }
+
+    fn run(_: &(), jobs: Vec<(Params, Input)>) -> Vec<Result<Produced<Report>, StageError>> {
+        jobs.into_iter()
+            .map(|(params, input)| run(&params, input).map(Produced::from))
+            .collect()
+    }
+}
 
 /// Builds the report.
 ///
@@ -194,11 +239,11 @@ mod tests {
             },
         ];
         for c in cases {
-            let r = run(&Params, input(c.runs)).unwrap();
+            let r = run(&Params::default(), input(c.runs)).unwrap();
             assert_eq!(r.status, c.want);
         }
         let r = run(
-            &Params,
+            &Params::default(),
             input(vec![run_of(Stage::Preprocess, Succeeded, Some(pages))]),
         )
         .unwrap();

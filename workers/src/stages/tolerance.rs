@@ -22,11 +22,13 @@
 //! Every value not read from the drawing is listed in the output's `assumptions`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use drawpipe_core::StageError;
+use drawpipe_core::{Stage, StageError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::contract::{Batch, Engines, JobData, Produced, StageDef, TableRows, Validate};
 
 /// Processes in the model's `process` code order (capability.py's PROCESSES).
 pub const PROCESSES: [&str; 6] = [
@@ -113,26 +115,6 @@ pub struct Params {
 pub struct Input {
     pub dimensions: Vec<Value>,
     pub title_block: serde_json::Map<String, Value>,
-}
-
-impl Input {
-    /// Takes `dimensions` and `title_block` from an `edocr` stage output.
-    pub fn from_edocr_output(out: Option<&Value>) -> Input {
-        let dimensions = out
-            .and_then(|o| o.get("dimensions"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let title_block = out
-            .and_then(|o| o.get("title_block"))
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        Input {
-            dimensions,
-            title_block,
-        }
-    }
 }
 
 /// The model's input row, with where each value came from.
@@ -560,39 +542,208 @@ pub fn iso2768_deviation(class: char, size_mm: f64) -> f64 {
         .unwrap_or(2.0)
 }
 
-/// Runs the stage for one job: `{"tolerances": {...}}`.
+/// Runs the stage for one job.
 ///
 /// # Errors
 /// `Invalid` for bad options; `Other` when XGBoost fails.
-pub fn run(model: &ToleranceModel, params: &Params, input: &Input) -> Result<Value, StageError> {
+pub fn run(model: &ToleranceModel, params: &Params, input: &Input) -> Result<Output, StageError> {
     let f = features(params, input)?;
     let out = model.predict_rows(&[f.vector()])?;
     let p = Prediction::from_outputs(&out[0]);
-    Ok(serde_json::json!({
-        "tolerances": {
-            "flatness_mm": p.flatness_mm,
-            "cylindricity_mm": p.cylindricity_mm,
-            "position_mm": p.position_mm,
-            "perpendicularity_mm": p.perpendicularity_mm,
-            "manufacturability": { "score": p.manufacturability, "difficulty": p.difficulty },
-            "assemblability": { "score": p.assemblability },
-            "material": {
-                "name": f.material,
-                "hardness_hb": f.hardness_hb,
-                "youngs_modulus_gpa": f.youngs_modulus_gpa,
-                "source": f.material_source,
+    Ok(Output {
+        tolerances: Tolerances {
+            flatness_mm: p.flatness_mm,
+            cylindricity_mm: p.cylindricity_mm,
+            position_mm: p.position_mm,
+            perpendicularity_mm: p.perpendicularity_mm,
+            manufacturability: Manufacturability {
+                score: p.manufacturability,
+                difficulty: p.difficulty.to_string(),
             },
-            "process": { "name": f.process, "source": f.process_source },
-            "features": {
-                "largest_diameter_mm": f.largest_diameter_mm,
-                "length_mm": f.length_mm,
-                "thickness_mm": f.thickness_mm,
-                "tightest_tolerance_mm": f.tightest_tolerance_mm,
+            assemblability: Assemblability {
+                score: p.assemblability,
             },
-            "assumptions": f.assumptions,
-            "model": { "name": model.manifest.name, "version": model.manifest.version, "sha256": model.manifest.sha256 },
-        }
-    }))
+            material: Material {
+                name: f.material,
+                hardness_hb: f.hardness_hb,
+                youngs_modulus_gpa: f.youngs_modulus_gpa,
+                source: f.material_source,
+            },
+            process: Process {
+                name: f.process,
+                source: f.process_source,
+            },
+            features: PartFeatures {
+                largest_diameter_mm: f.largest_diameter_mm,
+                length_mm: f.length_mm,
+                thickness_mm: f.thickness_mm,
+                tightest_tolerance_mm: f.tightest_tolerance_mm,
+            },
+            assumptions: f.assumptions,
+            model: ModelInfo {
+                name: model.manifest.name.clone(),
+                version: model.manifest.version.clone(),
+                sha256: model.manifest.sha256.clone(),
+            },
+        },
+    })
+}
+
+/// `tolerance`'s output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Output {
+    pub tolerances: Tolerances,
+}
+
+/// The predicted tolerances and scores, with the inputs they came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tolerances {
+    pub flatness_mm: f64,
+    pub cylindricity_mm: f64,
+    pub position_mm: f64,
+    pub perpendicularity_mm: f64,
+    pub manufacturability: Manufacturability,
+    pub assemblability: Assemblability,
+    pub material: Material,
+    pub process: Process,
+    pub features: PartFeatures,
+    pub assumptions: Vec<String>,
+    pub model: ModelInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manufacturability {
+    pub score: f64,
+    pub difficulty: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assemblability {
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Material {
+    pub name: String,
+    pub hardness_hb: f64,
+    pub youngs_modulus_gpa: f64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Process {
+    pub name: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartFeatures {
+    pub largest_diameter_mm: f64,
+    pub length_mm: f64,
+    pub thickness_mm: f64,
+    pub tightest_tolerance_mm: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+impl Validate for Params {}
+
+/// `tolerance_predictions` table columns.
+const TOLERANCE_COLUMNS: &str = "flatness_mm float8, cylindricity_mm float8, position_mm float8, \
+                                 perpendicularity_mm float8, manufacturability float8, difficulty text, \
+                                 assemblability float8, material text, material_source text, process text, \
+                                 process_source text, features jsonb, assumptions text[], model_version text";
+
+/// One `tolerance_predictions` row.
+#[derive(Serialize)]
+struct ToleranceRow<'a> {
+    flatness_mm: f64,
+    cylindricity_mm: f64,
+    position_mm: f64,
+    perpendicularity_mm: f64,
+    manufacturability: f64,
+    difficulty: &'a str,
+    assemblability: f64,
+    material: &'a str,
+    material_source: &'a str,
+    process: &'a str,
+    process_source: &'a str,
+    features: &'a PartFeatures,
+    assumptions: &'a [String],
+    model_version: &'a str,
+}
+
+/// The stage: tolerances from the `edocr` output and the job's options.
+pub struct Tolerance;
+
+impl StageDef for Tolerance {
+    const STAGE: Stage = Stage::Tolerance;
+    const INPUTS: &'static [Stage] = &[Stage::Edocr];
+    /// One prediction is microseconds: the whole batch runs in one call.
+    const BATCH: Batch = Batch::Fused;
+    type Params = Params;
+    type Input = Input;
+    type Output = Output;
+    type Engine = ToleranceModel;
+
+    fn load(engines: &Engines) -> Result<Arc<ToleranceModel>, StageError> {
+        let model = ToleranceModel::load(&model_dir(&engines.models), &engines.tolerance_device)?;
+        tracing::info!(device = model.device(), version = %model.manifest.version, "tolerance model ready");
+        Ok(Arc::new(model))
+    }
+
+    fn device(model: &ToleranceModel) -> String {
+        model.device().to_string()
+    }
+
+    fn input(mut data: JobData) -> Result<Input, StageError> {
+        Ok(match data.output::<super::edocr::Edocr>()? {
+            Some(out) => Input {
+                dimensions: out.dimensions,
+                title_block: out.title_block,
+            },
+            None => Input::default(),
+        })
+    }
+
+    fn run(
+        model: &ToleranceModel,
+        jobs: Vec<(Params, Input)>,
+    ) -> Vec<Result<Produced<Output>, StageError>> {
+        jobs.iter()
+            .map(|(params, input)| run(model, params, input).map(Produced::from))
+            .collect()
+    }
+
+    fn rows(output: &Output) -> Vec<TableRows> {
+        let t = &output.tolerances;
+        let row = ToleranceRow {
+            flatness_mm: t.flatness_mm,
+            cylindricity_mm: t.cylindricity_mm,
+            position_mm: t.position_mm,
+            perpendicularity_mm: t.perpendicularity_mm,
+            manufacturability: t.manufacturability.score,
+            difficulty: &t.manufacturability.difficulty,
+            assemblability: t.assemblability.score,
+            material: &t.material.name,
+            material_source: &t.material.source,
+            process: &t.process.name,
+            process_source: &t.process.source,
+            features: &t.features,
+            assumptions: &t.assumptions,
+            model_version: &t.model.version,
+        };
+        TableRows::non_empty(
+            "tolerance_predictions",
+            TOLERANCE_COLUMNS,
+            vec![serde_json::to_value(row).unwrap_or_default()],
+        )
+    }
 }
 
 #[cfg(test)]
@@ -729,7 +880,7 @@ mod tests {
                 process: Some(process.into()),
                 ..Params::default()
             };
-            let out = run(&m, &params, &part(tightest)).unwrap();
+            let out = serde_json::to_value(run(&m, &params, &part(tightest)).unwrap()).unwrap();
             out["tolerances"].clone()
         };
         let ground = run_with("grinding", 0.05);

@@ -32,6 +32,8 @@
 //! page size or the text height.
 
 pub mod iso286;
+mod stage;
+pub use stage::{Edocr, StageOutput};
 pub mod layout;
 pub mod parse;
 

@@ -7,7 +7,10 @@
 //! [`vectorise::FEATURES`] order: the model normalises them itself) and `edge_index`
 //! `[2, E]` i64 (both directions of every edge), output `prob` `[N, 3]`.
 
+mod stage;
 pub mod vectorise;
+
+pub use stage::{Output, Segment};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -125,7 +128,7 @@ impl SegmentModel {
 }
 
 /// One page's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PageSegments {
     pub page: u32,
     pub components: usize,
@@ -133,11 +136,11 @@ pub struct PageSegments {
     pub average_degree: f32,
     pub counts: Counts,
     /// Per component: class, confidence, bbox `[x, y, w, h]`, skeleton length.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<Value>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Counts {
     pub contour: usize,
     pub text: usize,

@@ -1,0 +1,391 @@
+//! The worker runtime: consume stage queues, gather batches, claim, compute on the
+//! blocking pool, settle in one transaction, then ack. This module consumes and
+//! claims; [`compute`] loads each job's data and runs the stage through the
+//! [`Registry`]; [`settle`] writes results, pages, rows and the next messages.
+//!
+//! Invariants:
+//! - a message is acked only after the transaction holding its stage result and its
+//!   downstream outbox rows has committed (or when there is nothing to do: the run
+//!   is finished already or the job was cancelled);
+//! - a bad input fails its stage at once; other errors retry through the delay
+//!   queues with backoff until `max_attempts`, then fail the stage;
+//! - an undecodable message is rejected without requeue, so it dead-letters;
+//! - on shutdown the consumers stop, in-flight batches finish and ack within the
+//!   grace period, and whatever is still unacked returns to the queue when the
+//!   channel closes.
+
+mod compute;
+mod settle;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use drawpipe_core::db;
+use drawpipe_core::limits::Limits;
+use drawpipe_core::message::{StageMessage, VERSION};
+use drawpipe_core::mq::{self, OutboxRelay};
+use drawpipe_core::{topology, JobId, Stage};
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions, BasicRejectOptions};
+use sqlx::PgPool;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::metrics::WorkerMetrics;
+use crate::stages::contract::{Engines, LoadedEngine};
+use crate::stages::ocr;
+use crate::stages::registry::Registry;
+
+/// How a worker runs; see `drawpipe worker --help` for defaults.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub database_url: String,
+    pub amqp_url: String,
+    pub stages: Vec<Stage>,
+    /// Batches in flight per stage.
+    pub concurrency: usize,
+    pub batch_max: usize,
+    pub batch_wait: Duration,
+    /// Batch bounds for gpu-pool stages; `gpu_batch_max` 0 is chosen at start: 4 when
+    /// a gpu-pool model runs on CUDA, else 1 (see the worker's `--gpu-batch-max`).
+    pub gpu_batch_max: usize,
+    pub gpu_batch_wait: Duration,
+    pub prefetch: u16,
+    pub max_attempts: u32,
+    pub shutdown_grace: Duration,
+    pub db_max_connections: u32,
+    pub name: String,
+    /// Where to serve Prometheus metrics; none when `None`.
+    pub metrics_listen: Option<String>,
+    /// XGBoost device for `tolerance` (`cpu`, `cuda:N`).
+    pub tolerance_device: String,
+    /// Arithmetic of the OCR recogniser and classifier ([`ocr::Params::precision`]).
+    pub ocr_precision: ocr::Precision,
+    /// Arithmetic of the OCR detector ([`ocr::Params::det_precision`]).
+    pub ocr_det_precision: ocr::Precision,
+    /// Server-side maxima of per-job options (checked again before any work).
+    pub limits: Limits,
+}
+
+struct Ctx {
+    pool: PgPool,
+    cfg: WorkerConfig,
+    relay: Arc<Notify>,
+    compute: Arc<Semaphore>,
+    registry: &'static Registry,
+    /// Each consumed stage's engine, loaded once at start.
+    engines: HashMap<Stage, LoadedEngine>,
+    /// Server-side maxima of per-job options.
+    limits: Limits,
+    metrics: Arc<WorkerMetrics>,
+}
+
+/// Runs the worker until `shutdown`, then drains in-flight work.
+///
+/// # Errors
+/// When PostgreSQL or RabbitMQ cannot be reached at start, or a consumer's
+/// connection is lost.
+pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let pool = db::connect(&cfg.database_url, cfg.db_max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to PostgreSQL at {}",
+                redact(&cfg.database_url)
+            )
+        })?;
+    db::MIGRATOR
+        .run(&pool)
+        .await
+        .context("cannot apply database migrations")?;
+    let conn = mq::connect(&cfg.amqp_url, &cfg.name)
+        .await
+        .with_context(|| format!("cannot connect to RabbitMQ at {}", redact(&cfg.amqp_url)))?;
+    mq::declare_topology(&conn.create_channel().await?)
+        .await
+        .context("cannot declare the queue topology")?;
+    let relay = OutboxRelay::new(
+        pool.clone(),
+        conn.create_channel().await?,
+        Duration::from_millis(500),
+    )
+    .await?;
+    let relay_stop = CancellationToken::new();
+    let relay_task = tokio::spawn(relay.clone().run(relay_stop.clone()));
+
+    let registry = Registry::builtin();
+    let settings = Arc::new(Engines {
+        ocr_precision: cfg.ocr_precision,
+        ocr_det_precision: cfg.ocr_det_precision,
+        tolerance_device: cfg.tolerance_device.clone(),
+        ..Engines::default()
+    });
+    let mut engines = HashMap::new();
+    for &stage in &cfg.stages {
+        let Some(def) = registry.get(stage) else {
+            anyhow::bail!("stage {stage} is not available in this worker build");
+        };
+        let settings = settings.clone();
+        let engine = tokio::task::spawn_blocking(move || def.load(&settings))
+            .await?
+            .map_err(|e| anyhow::anyhow!("cannot load the {stage} models: {e}"))?;
+        tracing::info!(stage = %stage, device = %engine.device, "stage ready");
+        engines.insert(stage, engine);
+    }
+    let metrics = Arc::new(WorkerMetrics::default());
+    if let Some(addr) = &cfg.metrics_listen {
+        let listener = metrics.clone().serve(addr.clone(), shutdown.clone());
+        let addr = addr.clone();
+        tokio::spawn(async move {
+            if let Err(e) = listener.await {
+                tracing::error!(addr, error = %e, "cannot serve worker metrics");
+            }
+        });
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let mut cfg = cfg;
+    if cfg.gpu_batch_max == 0 {
+        let on_cuda = engines
+            .iter()
+            .filter(|(s, _)| s.pool() == drawpipe_core::Pool::Gpu)
+            .any(|(_, e)| e.device.starts_with("cuda"));
+        cfg.gpu_batch_max = if on_cuda { 4 } else { 1 };
+        tracing::info!(
+            gpu_batch_max = cfg.gpu_batch_max,
+            on_cuda,
+            "gpu-pool batch size chosen"
+        );
+    }
+    let ctx = Arc::new(Ctx {
+        pool: pool.clone(),
+        cfg: cfg.clone(),
+        relay: relay.waker(),
+        compute: Arc::new(Semaphore::new(threads)),
+        registry,
+        engines,
+        limits: cfg.limits.clone(),
+        metrics: metrics.clone(),
+    });
+    tracing::info!(worker = %cfg.name, stages = ?cfg.stages.iter().map(|s| s.name()).collect::<Vec<_>>(), "worker started");
+
+    let mut consumers = tokio::task::JoinSet::new();
+    for &stage in &cfg.stages {
+        let ch = conn.create_channel().await?;
+        consumers.spawn(consume_stage(stage, ch, ctx.clone(), shutdown.clone()));
+    }
+    let mut result = Ok(());
+    while let Some(r) = consumers.join_next().await {
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %format!("{e:#}"), "consumer stopped");
+                shutdown.cancel();
+                result = Err(e);
+            }
+            Err(e) => {
+                shutdown.cancel();
+                result = Err(anyhow::anyhow!("consumer task panicked: {e}"));
+            }
+        }
+    }
+    relay_stop.cancel();
+    let _ = relay_task.await;
+    let _ = conn.close(200, "worker shutdown").await;
+    pool.close().await;
+    tracing::info!(worker = %cfg.name, "worker stopped");
+    result
+}
+
+async fn consume_stage(
+    stage: Stage,
+    ch: lapin::Channel,
+    ctx: Arc<Ctx>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let cfg = &ctx.cfg;
+    let (batch_max, batch_wait, prefetch) = match stage.pool() {
+        drawpipe_core::Pool::Cpu => (cfg.batch_max, cfg.batch_wait, cfg.prefetch),
+        drawpipe_core::Pool::Gpu => {
+            let prefetch = (cfg.gpu_batch_max * (cfg.concurrency + 1)).min(u16::MAX as usize);
+            (cfg.gpu_batch_max, cfg.gpu_batch_wait, prefetch as u16)
+        }
+    };
+    let tag = format!("{}-{}", cfg.name, stage.name());
+    let queue = topology::stage_queue(stage);
+    let mut consumer = mq::consume(&ch, &queue, &tag, prefetch)
+        .await
+        .with_context(|| format!("cannot consume {queue}"))?;
+    let tracker = TaskTracker::new();
+    let inflight = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let mut lost: Option<anyhow::Error> = None;
+    loop {
+        let first = match mq::next_delivery(&mut consumer, &queue, &shutdown).await {
+            Ok(Some(d)) => d,
+            Ok(None) => break,
+            Err(e) => {
+                lost = Some(e.into());
+                break;
+            }
+        };
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + batch_wait;
+        while batch.len() < batch_max {
+            match tokio::time::timeout_at(deadline, consumer.next()).await {
+                Ok(Some(Ok(d))) => batch.push(d),
+                _ => break,
+            }
+        }
+        let permit = inflight.clone().acquire_owned().await?;
+        let ctx = ctx.clone();
+        tracker.spawn(async move {
+            process_batch(stage, batch, &ctx).await;
+            drop(permit);
+        });
+    }
+    let _ = ch.basic_cancel(&tag, BasicCancelOptions::default()).await;
+    tracker.close();
+    if tokio::time::timeout(cfg.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(stage = %stage, "in-flight work did not finish within the grace period; it returns to the queue");
+    }
+    let _ = ch.close(200, "consumer stopped").await;
+    match lost {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
+    let started = Instant::now();
+    let mut msgs: Vec<(StageMessage, Delivery)> = Vec::with_capacity(deliveries.len());
+    for d in deliveries {
+        match serde_json::from_slice::<StageMessage>(&d.data) {
+            Ok(m) if m.v == VERSION && m.stage == stage => msgs.push((m, d)),
+            other => {
+                tracing::warn!(stage = %stage, problem = ?other.err(), "undecodable or misrouted stage message; dead-lettering it");
+                let _ = d.reject(BasicRejectOptions { requeue: false }).await;
+            }
+        }
+    }
+    if msgs.is_empty() {
+        return;
+    }
+    ctx.metrics.batch(stage.name(), msgs.len());
+    let mut ids: Vec<JobId> = msgs.iter().map(|(m, _)| m.job_id).collect();
+    ids.sort();
+    ids.dedup();
+
+    match handle(stage, &ids, ctx).await {
+        Ok(()) => {
+            for (_, d) in msgs {
+                if let Err(e) = d.ack(BasicAckOptions::default()).await {
+                    tracing::warn!(error = %e, "ack failed; the message will be redelivered and acked without recompute");
+                }
+            }
+            ctx.relay.notify_one();
+            tracing::debug!(stage = %stage, jobs = ids.len(), ms = started.elapsed().as_millis() as u64, "batch done");
+        }
+        Err(e) => {
+            tracing::error!(stage = %stage, error = %format!("{e:#}"), "batch failed on infrastructure; requeueing");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            for (_, d) in msgs {
+                let _ = d
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await;
+            }
+        }
+    }
+}
+
+/// Claims, computes and settles; an `Err` means infrastructure failed and the
+/// messages should be requeued.
+async fn handle(stage: Stage, ids: &[JobId], ctx: &Ctx) -> anyhow::Result<()> {
+    let claims = with_retries(|| db::claim(&ctx.pool, stage, ids, &ctx.cfg.name)).await?;
+    if claims.is_empty() {
+        return Ok(());
+    }
+    let (exhausted, live): (Vec<_>, Vec<_>) = claims
+        .into_iter()
+        .partition(|c| c.attempts as u32 > ctx.cfg.max_attempts);
+    let attempts: HashMap<JobId, u32> =
+        live.iter().map(|c| (c.job_id, c.attempts as u32)).collect();
+    let live_ids: Vec<JobId> = live.iter().map(|c| c.job_id).collect();
+
+    let outcomes = compute::compute(stage, &live_ids, &attempts, ctx).await?;
+
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match settle::settle_all(stage, &outcomes, &exhausted, &attempts, ctx).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 4 => {
+                tracing::warn!(error = %format!("{e:#}"), attempt, "settle failed; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * (1 << attempt))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Retries a database call a few times on transient errors (connection blips,
+/// deadlocks, serialization failures).
+async fn with_retries<T, F, Fut>(mut f: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < 4 => {
+                tracing::warn!(error = %e, attempt, "database call failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100 * (1 << attempt))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Hides a password in a URL for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            "amqp://guest:***@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/db"),
+            "postgres://postgres@127.0.0.1/db"
+        );
+    }
+}
