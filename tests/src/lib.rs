@@ -98,20 +98,11 @@ pub struct TestEnv {
     admin_url: String,
 }
 
+#[derive(Default)]
 pub struct EnvOptions {
     pub auth: bool,
     pub max_upload_bytes: Option<u64>,
     pub release: bool,
-}
-
-impl Default for EnvOptions {
-    fn default() -> Self {
-        EnvOptions {
-            auth: false,
-            max_upload_bytes: None,
-            release: false,
-        }
-    }
 }
 
 impl TestEnv {

@@ -8,8 +8,10 @@ use futures::StreamExt;
 use serde_json::Value;
 use sqlx::Row;
 
-/// (fixture, media type, page sizes)
-pub const DRAWINGS: [(&str, &str, &[(i32, i32)]); 3] = [
+/// A fixture drawing: file, media type, page sizes.
+type Drawing = (&'static str, &'static str, &'static [(i32, i32)]);
+
+pub const DRAWINGS: [Drawing; 3] = [
     ("example_dwg.png", "image/png", &[(3308, 2339)]),
     ("Candle_holder.jpg", "image/jpeg", &[(1653, 2339)]),
     (
@@ -554,7 +556,7 @@ async fn detect_job_stores_detections() {
         let (class_id, name, conf): (i32, String, f32) = (r.get(0), r.get(1), r.get(2));
         let (x, y, bw, bh): (f32, f32, f32, f32) = (r.get(3), r.get(4), r.get(5), r.get(6));
         assert!((0..14).contains(&class_id));
-        assert!(conf >= 0.25 && conf <= 1.0, "{conf}");
+        assert!((0.25..=1.0).contains(&conf), "{conf}");
         assert!(
             x >= 0.0 && y >= 0.0 && bw > 0.0 && bh > 0.0 && x + bw <= w + 1.0 && y + bh <= h + 1.0
         );

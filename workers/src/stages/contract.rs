@@ -33,7 +33,7 @@ use serde_json::Value;
 
 use super::ocr::{self, OcrEngine};
 use super::report::StageRun;
-use super::PageRaster;
+use super::{PageRaster, Pages};
 use crate::ort_env::Device;
 
 /// How a driver hands a batch of jobs to a stage.
@@ -67,7 +67,7 @@ pub struct JobData {
     pub content: Option<Vec<u8>>,
     /// `(page index, grayscale PNG)`, when [`Needs::pages`]; `None` when the job has
     /// no stored page.
-    pub pages: Option<Vec<(u32, Vec<u8>)>>,
+    pub pages: Option<Pages>,
     /// Outputs of the stages listed in [`StageDef::INPUTS`] that produced one.
     pub outputs: BTreeMap<Stage, Value>,
     /// The job's other stage runs, in stage order, when [`Needs::runs`].
@@ -94,7 +94,7 @@ impl JobData {
     ///
     /// # Errors
     /// `Invalid` naming `stage` when the job has none.
-    pub fn take_pages(&mut self, stage: Stage) -> Result<Vec<(u32, Vec<u8>)>, StageError> {
+    pub fn take_pages(&mut self, stage: Stage) -> Result<Pages, StageError> {
         self.pages.take().ok_or_else(|| {
             StageError::invalid(format!(
                 "{stage}: the job has no page rasters (preprocess stored none)"
@@ -282,7 +282,7 @@ impl Engines {
             return Ok(e.clone());
         }
         let params = ocr::Params {
-            device: self.device.clone(),
+            device: self.device,
             precision: self.ocr_precision,
             det_precision: self.ocr_det_precision,
             threads: self.ocr_threads,

@@ -18,6 +18,7 @@ use drawpipe_core::{Stage, StageError};
 use std::sync::Arc;
 
 use super::contract::{Engines, JobData, Needs, Produced, StageDef, TableRows, Validate};
+use super::Pages;
 use serde::{Deserialize, Serialize};
 
 use crate::ort_env::{self, Device};
@@ -439,12 +440,12 @@ impl StageDef for Detect {
         runs: false,
     };
     type Params = Params;
-    type Input = Vec<(u32, Vec<u8>)>;
+    type Input = Pages;
     type Output = Output;
     type Engine = DetectModel;
 
     fn load(engines: &Engines) -> Result<Arc<DetectModel>, StageError> {
-        let model = DetectModel::load(&engines.models, engines.device.clone())?;
+        let model = DetectModel::load(&engines.models, engines.device)?;
         tracing::info!(device = model.device(), reason = %model.device_reason, "detect model ready");
         Ok(Arc::new(model))
     }

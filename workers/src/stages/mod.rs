@@ -16,6 +16,9 @@ pub mod tolerance;
 
 use serde_json::Value;
 
+/// Stored page rasters of one job: `(page index, grayscale PNG)`.
+pub type Pages = Vec<(u32, Vec<u8>)>;
+
 /// A page raster a stage produced: grayscale PNG bytes plus its description.
 #[derive(Debug, Clone)]
 pub struct PageRaster {

@@ -508,19 +508,19 @@ pub fn cluster_touching(rects: &[Rect], tol: i32) -> Vec<Vec<Rect>> {
         }
         i
     }
-    for i in 0..n {
-        let gi = grow(&rects[i], tol);
-        for j in i + 1..n {
-            if (gi & rects[j]).area() > 0 {
+    for (i, ri) in rects.iter().enumerate() {
+        let gi = grow(ri, tol);
+        for (j, rj) in rects.iter().enumerate().skip(i + 1) {
+            if (gi & *rj).area() > 0 {
                 let (a, b) = (find(&mut parent, i), find(&mut parent, j));
                 parent[a] = b;
             }
         }
     }
     let mut groups: std::collections::BTreeMap<usize, Vec<Rect>> = Default::default();
-    for i in 0..n {
-        let r = find(&mut parent, i);
-        groups.entry(r).or_default().push(rects[i]);
+    for (i, r) in rects.iter().enumerate() {
+        let root = find(&mut parent, i);
+        groups.entry(root).or_default().push(*r);
     }
     groups.into_values().collect()
 }

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::{run_on_page, Params, Timings};
 use crate::stages::contract::{Engines, JobData, Needs, Produced, StageDef, TableRows, Validate};
 use crate::stages::ocr::{self, OcrEngine, TextLine};
+use crate::stages::Pages;
 use crate::stages::{decode_page, geometry_rows};
 
 impl Validate for Params {
@@ -36,7 +37,7 @@ pub struct StageOutput {
 
 /// The stage's input for one job.
 pub struct Input {
-    pub pages: Vec<(u32, Vec<u8>)>,
+    pub pages: Pages,
     /// Every page's `ocr` lines (none when `ocr` produced none).
     pub lines: Vec<TextLine>,
 }

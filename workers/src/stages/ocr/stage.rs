@@ -11,6 +11,7 @@ use super::{run_fused, GrayPage, OcrEngine, Params, TextLine, Timings};
 use crate::stages::contract::{
     Batch, Engines, JobData, Needs, Produced, StageDef, TableRows, Validate,
 };
+use crate::stages::Pages;
 use crate::stages::{decode_page, geometry_rows};
 
 impl Validate for Params {
@@ -50,7 +51,7 @@ impl StageDef for Ocr {
     /// The lines of all the batch's jobs share the classifier and recogniser passes.
     const BATCH: Batch = Batch::Fused;
     type Params = Params;
-    type Input = Vec<(u32, Vec<u8>)>;
+    type Input = Pages;
     type Output = StageOutput;
     type Engine = OcrEngine;
 
@@ -92,7 +93,7 @@ impl StageDef for Ocr {
 /// that cannot be decoded or read fails alone.
 pub fn read_jobs(
     engine: &OcrEngine,
-    jobs: &[(Params, Vec<(u32, Vec<u8>)>)],
+    jobs: &[(Params, Pages)],
 ) -> Vec<Result<StageOutput, StageError>> {
     let mut per_job: Vec<Result<StageOutput, StageError>> = Vec::with_capacity(jobs.len());
     let mut decoded: Vec<Vec<(u32, opencv::core::Mat)>> = Vec::with_capacity(jobs.len());

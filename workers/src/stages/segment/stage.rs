@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{run_on_page, PageSegments, Params, SegmentModel};
 use crate::stages::contract::{Engines, JobData, Needs, Produced, StageDef, TableRows, Validate};
+use crate::stages::Pages;
 
 impl Validate for Params {}
 
@@ -44,12 +45,12 @@ impl StageDef for Segment {
         runs: false,
     };
     type Params = Params;
-    type Input = Vec<(u32, Vec<u8>)>;
+    type Input = Pages;
     type Output = Output;
     type Engine = SegmentModel;
 
     fn load(engines: &Engines) -> Result<Arc<SegmentModel>, StageError> {
-        let model = SegmentModel::load(&engines.models, engines.device.clone())?;
+        let model = SegmentModel::load(&engines.models, engines.device)?;
         tracing::info!(device = model.device(), reason = %model.device_reason, "segment model ready");
         Ok(Arc::new(model))
     }
