@@ -417,20 +417,6 @@ fn contains_centre(outer: &[f32; 4], b: &[f32; 4]) -> bool {
     cx >= outer[0] && cx <= outer[0] + outer[2] && cy >= outer[1] && cy <= outer[1] + outer[3]
 }
 
-fn overlap_of_smaller(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let x0 = a[0].max(b[0]);
-    let y0 = a[1].max(b[1]);
-    let x1 = (a[0] + a[2]).min(b[0] + b[2]);
-    let y1 = (a[1] + a[3]).min(b[1] + b[3]);
-    let i = (x1 - x0).max(0.0) * (y1 - y0).max(0.0);
-    let s = (a[2] * a[3]).min(b[2] * b[3]);
-    if s <= 0.0 {
-        0.0
-    } else {
-        i / s
-    }
-}
-
 /// Whether at least half of a table's cells (at least one) hold a line.
 fn holds_text(r: &Region, lines: &[Line]) -> bool {
     if r.cells.is_empty() {

@@ -9,7 +9,8 @@ use opencv::prelude::*;
 
 use super::layout::{self, Region, RegionKind};
 use super::merge::{is_plain_number, is_tolerance, text_frame, union};
-use super::{cv, is_tall, overlap_of_smaller, Line, Params};
+use super::{cv, is_tall, Line, Params};
+use crate::geometry::overlap_of_smaller;
 use crate::stages::ocr::{self, OcrEngine};
 
 /// Reads every tall line both ways (turned counter-clockwise and clockwise) and

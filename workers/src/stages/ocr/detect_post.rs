@@ -356,9 +356,9 @@ pub fn sort_reading_order(boxes: &mut [DetBox]) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::bbox_of;
     use super::super::tests::det;
     use super::*;
+    use crate::geometry::bbox_of;
 
     #[test]
     fn resize_rules_round_to_32() {

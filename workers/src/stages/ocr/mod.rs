@@ -38,13 +38,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::ort_env::Device;
 
+pub use crate::geometry::{bbox_of, iou};
 pub use detect_post::{
     boxes_from_prob_map, clipper_offset_round, det_resize_dims, normalise_gray_chw,
     order_clockwise, sort_reading_order, unclip, DetBox,
 };
 pub use engine::{dictionary_from_metadata, verified_model_files, Model, OcrEngine, OrtModel};
 pub use recognise::{crop_line, ctc_decode, paddle_widths};
-pub use tile::{bbox_of, iou, merge_tiled_boxes, tile_rects};
+pub use tile::{merge_tiled_boxes, tile_rects};
 
 /// How the detector's input side limit applies (PaddleOCR's `limit_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -456,8 +457,8 @@ fn ms(t: Instant) -> f64 {
 mod tests {
     //! End-to-end tests of the stage, and the helpers the other modules' tests share.
 
-    use super::tile::{area, intersection};
     use super::*;
+    use crate::geometry::{area, intersection};
     use opencv::core::Scalar;
     use opencv::imgcodecs;
     use std::path::PathBuf;

@@ -1,11 +1,12 @@
 //! Tiled detection of large pages: the tiles, boxes cut by a tile edge, and merging
-//! the boxes of overlapping tiles; with the axis-aligned box arithmetic it uses.
+//! the boxes of overlapping tiles.
 
 use opencv::core::{self, Point2f, Vector};
 use opencv::imgproc;
 
 use super::detect_post::{order_clockwise, rect_points, DetBox};
 use super::TileParams;
+use crate::geometry::{area, bbox_of, overlap_of_smaller};
 
 /// Tiles covering a `w`×`h` page, or one rectangle (the page) when it is below the
 /// tiling threshold. Tiles are `size` square (clipped at the page), stepping by
@@ -97,46 +98,6 @@ fn union_box(a: &DetBox, b: &DetBox) -> DetBox {
         points,
         score: a.score.max(b.score),
         cut: a.cut && b.cut,
-    }
-}
-
-/// `[x, y, w, h]` around the points.
-pub fn bbox_of(pts: &[[f32; 2]; 4]) -> [f32; 4] {
-    let x0 = pts.iter().map(|p| p[0]).fold(f32::MAX, f32::min);
-    let y0 = pts.iter().map(|p| p[1]).fold(f32::MAX, f32::min);
-    let x1 = pts.iter().map(|p| p[0]).fold(f32::MIN, f32::max);
-    let y1 = pts.iter().map(|p| p[1]).fold(f32::MIN, f32::max);
-    [x0, y0, x1 - x0, y1 - y0]
-}
-
-pub(super) fn area(b: &[f32; 4]) -> f32 {
-    b[2].max(0.0) * b[3].max(0.0)
-}
-
-pub(super) fn intersection(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let w = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
-    let h = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
-    w.max(0.0) * h.max(0.0)
-}
-
-/// Intersection over the smaller bbox's area, in [0, 1].
-fn overlap_of_smaller(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let small = area(a).min(area(b));
-    if small <= 0.0 {
-        0.0
-    } else {
-        intersection(a, b) / small
-    }
-}
-
-/// Intersection over union of two bboxes, in [0, 1].
-pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let i = intersection(a, b);
-    let u = area(a) + area(b) - i;
-    if u <= 0.0 {
-        0.0
-    } else {
-        i / u
     }
 }
 
