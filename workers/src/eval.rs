@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+use crate::geometry;
 use crate::stages::edocr;
 use crate::stages::ocr::{self, OcrEngine};
 use crate::stages::{decode_page, preprocess};
@@ -176,7 +177,7 @@ pub fn read_truth(csv: &str) -> Result<Vec<Truth>> {
         let polygon = [[v[0], v[1]], [v[2], v[3]], [v[4], v[5]], [v[6], v[7]]];
         out.push(Truth {
             polygon,
-            bbox: ocr::bbox_of(&polygon),
+            bbox: geometry::bbox_of(&polygon),
             text: f[8].trim().trim_matches('"').to_string(),
         });
     }
@@ -218,7 +219,7 @@ pub fn score(name: &str, truths: &[Truth], predicted: &[(String, [f32; 4])]) -> 
     let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
     for (i, t) in dims.iter().enumerate() {
         for (j, p) in predicted.iter().enumerate() {
-            let v = ocr::iou(&t.bbox, &p.1);
+            let v = geometry::iou(&t.bbox, &p.1);
             if v >= MATCH_IOU {
                 pairs.push((v, i, j));
             }
@@ -461,7 +462,10 @@ pub fn detect_check(
         let truths: Vec<&Truth> = truths.iter().filter(|t| t.is_dimension()).collect();
         let overlapped = truths
             .iter()
-            .filter(|t| dims.iter().any(|d| iou_xywh(&t.bbox, &d.bbox) >= MATCH_IOU))
+            .filter(|t| {
+                dims.iter()
+                    .any(|d| geometry::iou(&t.bbox, &d.bbox) >= MATCH_IOU)
+            })
             .count();
         out.push(DetectCheck {
             name: image_path
@@ -477,18 +481,6 @@ pub fn detect_check(
         });
     }
     Ok(out)
-}
-
-fn iou_xywh(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let iw = ((a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0])).max(0.0);
-    let ih = ((a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = iw * ih;
-    let union = a[2] * a[3] + b[2] * b[3] - inter;
-    if union <= 0.0 {
-        0.0
-    } else {
-        inter / union
-    }
 }
 
 #[cfg(test)]

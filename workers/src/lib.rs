@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod eval;
+pub mod geometry;
 pub mod local;
 pub mod metrics;
 pub mod ort_env;

@@ -21,6 +21,7 @@ use super::contract::{Engines, JobData, Needs, Produced, StageDef, TableRows, Va
 use super::Pages;
 use serde::{Deserialize, Serialize};
 
+use crate::geometry::iou_xyxy;
 use crate::ort_env::{self, Device};
 
 /// The 14 classes, in the model's order (DESIGN.md).
@@ -224,18 +225,6 @@ pub fn decode(v: &[f32], anchors: usize, nc: usize, conf: f32) -> Vec<(usize, f3
     out
 }
 
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = iw * ih;
-    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-    if union <= 0.0 {
-        0.0
-    } else {
-        inter / union
-    }
-}
-
 /// Per-class greedy NMS: keeps the best-scoring box of every overlapping group.
 pub fn nms(mut boxes: Vec<(usize, f32, [f32; 4])>, threshold: f32) -> Vec<(usize, f32, [f32; 4])> {
     boxes.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -243,7 +232,7 @@ pub fn nms(mut boxes: Vec<(usize, f32, [f32; 4])>, threshold: f32) -> Vec<(usize
     for b in boxes {
         if keep
             .iter()
-            .all(|k| k.0 != b.0 || iou(&k.2, &b.2) <= threshold)
+            .all(|k| k.0 != b.0 || iou_xyxy(&k.2, &b.2) <= threshold)
         {
             keep.push(b);
         }

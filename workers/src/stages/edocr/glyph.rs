@@ -1,0 +1,382 @@
+//! Glyph shapes the recogniser does not know, told apart on the page image: the
+//! diameter sign (a ring crossed by a diagonal stroke) and the GD&T characteristic
+//! symbols in a frame's first cell.
+
+use drawpipe_core::StageError;
+use opencv::core::{self, Mat, Point, Rect, Scalar, Size, Vector};
+use opencv::imgproc;
+use opencv::prelude::*;
+
+use super::{cv, is_tall, Line};
+use crate::stages::ocr;
+
+/// Text of an upright crop: the page quadrilateral cut out and turned per `turn`.
+pub(super) fn upright_crop(img: &Mat, l: &Line) -> Result<Mat, StageError> {
+    // crop_line turns tall boxes counter-clockwise itself: upright for text that
+    // reads downwards, upside down for text that reads upwards.
+    let c = ocr::crop_line(img, &l.polygon)?;
+    if !is_tall(&l.bbox) && l.turn != 0 {
+        let code = if l.turn == 1 {
+            core::ROTATE_90_CLOCKWISE
+        } else {
+            core::ROTATE_90_COUNTERCLOCKWISE
+        };
+        let mut r = Mat::default();
+        core::rotate(&c, &mut r, code).map_err(cv)?;
+        return Ok(r);
+    }
+    if l.turn == 1 && is_tall(&l.bbox) {
+        let mut r = Mat::default();
+        core::rotate(&c, &mut r, core::ROTATE_180).map_err(cv)?;
+        return Ok(r);
+    }
+    Ok(c)
+}
+
+/// Whether one of the first `glyphs` glyphs of a line's upright crop is a diameter
+/// sign: a ring
+/// crossed by a diagonal stroke, i.e. one connected glyph with two holes whose
+/// centres differ both across and along the text by at least a fifth of the glyph
+/// (an `8` or `B` stacks its holes vertically; `0`, `O`, `6` have one).
+pub(super) fn has_diameter_glyph(img: &Mat, l: &Line, glyphs: usize) -> Result<bool, StageError> {
+    let crop = upright_crop(img, l)?;
+    diameter_glyph_within(&crop, glyphs)
+}
+
+/// [`has_diameter_glyph`] for the first glyph, on an upright text crop (dark text
+/// on light paper).
+pub fn diameter_glyph_first(crop: &Mat) -> Result<bool, StageError> {
+    diameter_glyph_within(crop, 1)
+}
+
+/// Whether one of the first `glyphs` glyphs (components at least 40 % of the crop
+/// high, left to right) of an upright text crop is a diameter sign.
+pub fn diameter_glyph_within(crop: &Mat, glyphs: usize) -> Result<bool, StageError> {
+    if crop.rows() < 8 || crop.cols() < 8 {
+        return Ok(false);
+    }
+    // Enlarge small crops: holes of thin glyphs close up at low resolution.
+    let scale = (64.0 / crop.rows() as f64).max(1.0);
+    let mut big = Mat::default();
+    imgproc::resize(
+        crop,
+        &mut big,
+        Size::new(0, 0),
+        scale,
+        scale,
+        imgproc::INTER_CUBIC,
+    )
+    .map_err(cv)?;
+    let mut bin = Mat::default();
+    imgproc::threshold(
+        &big,
+        &mut bin,
+        0.0,
+        255.0,
+        imgproc::THRESH_BINARY_INV | imgproc::THRESH_OTSU,
+    )
+    .map_err(cv)?;
+    let mut labels = Mat::default();
+    let mut stats = Mat::default();
+    let mut centroids = Mat::default();
+    let n = imgproc::connected_components_with_stats(
+        &bin,
+        &mut labels,
+        &mut stats,
+        &mut centroids,
+        8,
+        core::CV_32S,
+    )
+    .map_err(cv)?;
+    let h = bin.rows();
+    // The leftmost component at least 40 % of the crop high (a glyph, not noise or
+    // a leader line's end).
+    let mut tall: Vec<(i32, Rect)> = Vec::new();
+    for i in 1..n {
+        let g = |c: i32| -> Result<i32, StageError> { Ok(*stats.at_2d::<i32>(i, c).map_err(cv)?) };
+        let r = Rect::new(
+            g(imgproc::CC_STAT_LEFT)?,
+            g(imgproc::CC_STAT_TOP)?,
+            g(imgproc::CC_STAT_WIDTH)?,
+            g(imgproc::CC_STAT_HEIGHT)?,
+        );
+        if (r.height as f64) < 0.4 * h as f64 || r.height >= h - 1 && r.width >= bin.cols() - 1 {
+            continue;
+        }
+        tall.push((i, r));
+    }
+    tall.sort_by_key(|(_, r)| r.x);
+    for &(label, r) in tall.iter().take(glyphs.max(1)) {
+        if ring_with_diagonal(&labels, label, r)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether component `label` of a label image, inside `r`, is a ring crossed by a
+/// diagonal stroke (see [`has_diameter_glyph`]).
+fn ring_with_diagonal(labels: &Mat, label: i32, r: Rect) -> Result<bool, StageError> {
+    let mut mask = Mat::default();
+    core::compare(
+        &Mat::roi(labels, r).map_err(cv)?,
+        &Scalar::all(label as f64),
+        &mut mask,
+        core::CMP_EQ,
+    )
+    .map_err(cv)?;
+    let mut contours = Vector::<Vector<Point>>::new();
+    let mut hierarchy = Vector::<core::Vec4i>::new();
+    imgproc::find_contours_with_hierarchy(
+        &mask,
+        &mut contours,
+        &mut hierarchy,
+        imgproc::RETR_CCOMP,
+        imgproc::CHAIN_APPROX_SIMPLE,
+        Point::new(0, 0),
+    )
+    .map_err(cv)?;
+    let min_hole = 0.01 * r.area() as f64;
+    let mut holes = Vec::new();
+    for (i, c) in contours.iter().enumerate() {
+        let parent = hierarchy.get(i).map_err(cv)?[3];
+        if parent < 0 {
+            continue;
+        }
+        if imgproc::contour_area(&c, false).map_err(cv)? < min_hole {
+            continue;
+        }
+        // Centroids, not box centres: the halves of a ring cut diagonally have
+        // nearly the same box.
+        let m = imgproc::moments(&c, false).map_err(cv)?;
+        if m.m00 <= 0.0 {
+            continue;
+        }
+        holes.push((m.m10 / m.m00, m.m01 / m.m00, m.m00));
+    }
+    if holes.len() != 2 {
+        return Ok(false);
+    }
+    // Relative to the holes' size, not the component's: a leader line touching the
+    // sign joins its component. The halves of a ring cut diagonally have centroids
+    // ≈ 0.5 √area apart along each axis; an `8`'s holes are stacked (dx ≈ 0).
+    // 0.35 / 0.25 were set on synthetic signs and the fixture drawings' two fonts.
+    let (a0, a1) = (holes[0].2, holes[1].2);
+    if a0.min(a1) < 0.4 * a0.max(a1) {
+        return Ok(false);
+    }
+    let size = ((a0 + a1) / 2.0).sqrt();
+    let dx = (holes[0].0 - holes[1].0).abs();
+    let dy = (holes[0].1 - holes[1].1).abs();
+    Ok(dx >= 0.35 * size && dy >= 0.25 * size)
+}
+
+/// The GD&T characteristic drawn in a frame's first cell, from its shape; None
+/// when it is none of the shapes told apart here (the cell's text is used then).
+/// Told apart: straightness (one horizontal stroke), perpendicularity (a vertical
+/// on a horizontal), flatness (a slanted parallelogram), parallelism (two parallel
+/// slanted strokes), circularity (a ring), concentricity (two nested rings),
+/// position (a ring with a cross).
+pub(super) fn gdt_symbol(img: &Mat, cell: &[f32; 4]) -> Result<Option<&'static str>, StageError> {
+    // Inset the cell so that its rules are out.
+    let inset = (cell[3] * 0.15).max(2.0);
+    let r = Rect::new(
+        (cell[0] + inset) as i32,
+        (cell[1] + inset) as i32,
+        (cell[2] - 2.0 * inset) as i32,
+        (cell[3] - 2.0 * inset) as i32,
+    ) & Rect::new(0, 0, img.cols(), img.rows());
+    if r.width < 4 || r.height < 4 {
+        return Ok(None);
+    }
+    let roi = Mat::roi(img, r).map_err(cv)?.try_clone().map_err(cv)?;
+    let mut bin = Mat::default();
+    imgproc::threshold(
+        &roi,
+        &mut bin,
+        0.0,
+        255.0,
+        imgproc::THRESH_BINARY_INV | imgproc::THRESH_OTSU,
+    )
+    .map_err(cv)?;
+    let mut contours = Vector::<Vector<Point>>::new();
+    let mut hierarchy = Vector::<core::Vec4i>::new();
+    imgproc::find_contours_with_hierarchy(
+        &bin,
+        &mut contours,
+        &mut hierarchy,
+        imgproc::RETR_CCOMP,
+        imgproc::CHAIN_APPROX_SIMPLE,
+        Point::new(0, 0),
+    )
+    .map_err(cv)?;
+    let mut outer = Vec::new();
+    let mut holes = 0;
+    for (i, c) in contours.iter().enumerate() {
+        let b = imgproc::bounding_rect(&c).map_err(cv)?;
+        if b.area() < 6 {
+            continue;
+        }
+        if hierarchy.get(i).map_err(cv)?[3] >= 0 {
+            holes += 1;
+        } else {
+            outer.push((b, c));
+        }
+    }
+    if outer.is_empty() {
+        return Ok(None);
+    }
+    let ink = union_rects(outer.iter().map(|(b, _)| *b));
+    let (w, h) = (ink.width as f64, ink.height as f64);
+    let sym = match (outer.len(), holes) {
+        (1, 0) if h <= 0.25 * w => Some("straightness"),
+        (1, 0) => {
+            // ⊥: ink along the bottom row and up the middle column.
+            let rows = row_profile(&bin, &ink)?;
+            let bottom = rows
+                .iter()
+                .rev()
+                .take((h * 0.3) as usize + 1)
+                .copied()
+                .max()
+                .unwrap_or(0);
+            if bottom as f64 >= 0.7 * w && h >= 0.5 * w {
+                Some("perpendicularity")
+            } else {
+                None
+            }
+        }
+        (1, 1) => {
+            let area = imgproc::contour_area(&outer[0].1, false).map_err(cv)?;
+            let mut approx = Vector::<Point>::new();
+            let peri = imgproc::arc_length(&outer[0].1, true).map_err(cv)?;
+            imgproc::approx_poly_dp(&outer[0].1, &mut approx, 0.04 * peri, true).map_err(cv)?;
+            if approx.len() == 4 && area < 0.85 * ink.area() as f64 {
+                Some("flatness")
+            } else if approx.len() > 6 {
+                Some("circularity")
+            } else {
+                None
+            }
+        }
+        (2, 0) if h >= 0.5 * w => Some("parallelism"),
+        (1, 2) | (2, 2) => Some("concentricity"),
+        (1, 4) => Some("position"),
+        _ => None,
+    };
+    Ok(sym.map(gdt_char))
+}
+
+/// The Unicode sign of a characteristic, as [`parse::parse_gdt`] reads it.
+fn gdt_char(name: &str) -> &'static str {
+    match name {
+        "straightness" => "⏤",
+        "perpendicularity" => "⊥",
+        "flatness" => "⏥",
+        "parallelism" => "∥",
+        "circularity" => "○",
+        "concentricity" => "◎",
+        "position" => "⌖",
+        _ => "",
+    }
+}
+
+fn union_rects(mut it: impl Iterator<Item = Rect>) -> Rect {
+    let first = it.next().unwrap_or_default();
+    it.fold(first, |a, b| a | b)
+}
+
+/// Ink pixels per row inside `r` of a binary image.
+fn row_profile(bin: &Mat, r: &Rect) -> Result<Vec<i32>, StageError> {
+    let roi = Mat::roi(bin, *r).map_err(cv)?;
+    let mut out = Vec::with_capacity(r.height as usize);
+    for y in 0..r.height {
+        let row = roi.row(y).map_err(cv)?;
+        out.push(core::count_non_zero(&row).map_err(cv)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_crop(draw: impl Fn(&mut Mat)) -> Mat {
+        let mut m =
+            Mat::new_rows_cols_with_default(60, 160, core::CV_8UC1, Scalar::all(255.0)).unwrap();
+        draw(&mut m);
+        m
+    }
+
+    #[test]
+    fn tells_a_diameter_sign_from_digits() {
+        let black = Scalar::all(0.0);
+        let ring = |m: &mut Mat| {
+            imgproc::ellipse(
+                m,
+                Point::new(25, 30),
+                Size::new(16, 18),
+                0.0,
+                0.0,
+                360.0,
+                black,
+                3,
+                imgproc::LINE_8,
+                0,
+            )
+            .unwrap();
+        };
+        let slash = |m: &mut Mat| {
+            imgproc::line(
+                m,
+                Point::new(8, 52),
+                Point::new(42, 8),
+                black,
+                3,
+                imgproc::LINE_8,
+                0,
+            )
+            .unwrap();
+        };
+        let digits = |m: &mut Mat| {
+            imgproc::put_text(
+                m,
+                "38",
+                Point::new(55, 48),
+                imgproc::FONT_HERSHEY_SIMPLEX,
+                1.4,
+                black,
+                3,
+                imgproc::LINE_8,
+                false,
+            )
+            .unwrap();
+        };
+        let with_sign = text_crop(|m| {
+            ring(m);
+            slash(m);
+            digits(m);
+        });
+        assert!(diameter_glyph_first(&with_sign).unwrap());
+        let zero = text_crop(|m| {
+            ring(m);
+            digits(m);
+        });
+        assert!(!diameter_glyph_first(&zero).unwrap());
+        let eight = text_crop(|m| {
+            imgproc::put_text(
+                m,
+                "838",
+                Point::new(5, 48),
+                imgproc::FONT_HERSHEY_SIMPLEX,
+                1.4,
+                black,
+                3,
+                imgproc::LINE_8,
+                false,
+            )
+            .unwrap();
+        });
+        assert!(!diameter_glyph_first(&eight).unwrap());
+    }
+}

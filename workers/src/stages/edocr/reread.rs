@@ -1,0 +1,327 @@
+//! Second reads of the page: the native-resolution tiled detection pass, tall lines
+//! read both ways, fragments of one text read again as one box, and a 2× window
+//! around each number re-detected for small stacked tolerances.
+
+use drawpipe_core::StageError;
+use opencv::core::{self, Mat, Rect, Size};
+use opencv::imgproc;
+use opencv::prelude::*;
+
+use super::layout::{self, Region, RegionKind};
+use super::merge::{is_plain_number, is_tolerance, text_frame, union};
+use super::{cv, is_tall, Line, Params};
+use crate::geometry::overlap_of_smaller;
+use crate::stages::ocr::{self, OcrEngine};
+
+/// Reads every tall line both ways (turned counter-clockwise and clockwise) and
+/// keeps the more confident reading: the angle classifier cannot tell `60` from an
+/// upside-down `09`.
+pub(super) fn orient_tall_lines(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    lines: &mut [Line],
+) -> Result<(), StageError> {
+    let tall: Vec<usize> = (0..lines.len())
+        .filter(|&i| is_tall(&lines[i].bbox))
+        .collect();
+    if tall.is_empty() {
+        return Ok(());
+    }
+    let mut crops = Vec::new();
+    for &i in &tall {
+        let c = ocr::crop_line(img, &lines[i].polygon)?;
+        let mut r = Mat::default();
+        core::rotate(&c, &mut r, core::ROTATE_180).map_err(cv)?;
+        crops.push(c);
+        crops.push(r);
+    }
+    let mut tm = ocr::Timings::default();
+    let read = engine.recognise(p, &crops, &mut tm)?;
+    for (k, &i) in tall.iter().enumerate() {
+        // crop_line's turn is upright for text reading downwards (-1).
+        let (down, up) = (&read[2 * k], &read[2 * k + 1]);
+        let (best, turn) = if up.1 >= down.1 { (up, 1) } else { (down, -1) };
+        if !best.0.trim().is_empty() {
+            lines[i].text = best.0.clone();
+            lines[i].confidence = best.1;
+            lines[i].turn = turn;
+        }
+    }
+    Ok(())
+}
+
+/// Tiled detection at native resolution inside the frame; boxes that no existing
+/// line covers (overlap under 30 % of the smaller) are read and returned.
+pub(super) fn second_pass(
+    params: &Params,
+    engine: &OcrEngine,
+    ocr_params: &ocr::Params,
+    img: &Mat,
+    lines: &[Line],
+    regions: &[Region],
+) -> Result<Vec<Line>, StageError> {
+    let p = ocr::Params {
+        tile: ocr::TileParams {
+            min_long_side: 1,
+            min_short_side: 1,
+            size: params.tile_size,
+            overlap: 128,
+        },
+        ..ocr_params.clone()
+    };
+    let mut tm = ocr::Timings::default();
+    let boxes = engine.detect(&p, img, &mut tm)?;
+    let skip: Vec<&Region> = regions
+        .iter()
+        .filter(|r| matches!(r.kind, RegionKind::TitleBlock | RegionKind::Table))
+        .collect();
+    let frame = &regions[0];
+    let mut new: Vec<[[f32; 2]; 4]> = Vec::new();
+    for b in boxes {
+        let bb = ocr::bbox_of(&b.points);
+        if !frame.contains_centre(&bb) || skip.iter().any(|r| r.contains_centre(&bb)) {
+            continue;
+        }
+        if lines
+            .iter()
+            .any(|l| overlap_of_smaller(&l.bbox, &bb) >= 0.3)
+        {
+            continue;
+        }
+        new.push(b.points);
+    }
+    read_boxes(engine, ocr_params, img, &new, ocr_params.text_score)
+}
+
+/// Joins fragments of one text the detector cut apart (`+0.12` turned 90° found as
+/// `2`, `0` and `+`): lines of one or two glyphs lined up in a column or a row, each
+/// within one glyph size of the next, are read again as one box; the reading
+/// replaces them when it is a number or tolerance of more glyphs than they had
+/// together, read with confidence ≥ 0.8.
+pub(super) fn rejoin_fragments(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    lines: &mut Vec<Line>,
+) -> Result<(), StageError> {
+    let glyphs = |l: &Line| l.text.chars().filter(|c| !c.is_whitespace()).count();
+    let frag: Vec<usize> = (0..lines.len())
+        .filter(|&i| glyphs(&lines[i]) <= 2)
+        .collect();
+    let n = frag.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    let near = |a: &[f32; 4], b: &[f32; 4]| {
+        let ox = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
+        let oy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
+        let column = ox >= 0.5 * a[2].min(b[2]) && -oy <= a[2].max(b[2]);
+        let row = oy >= 0.5 * a[3].min(b[3]) && -ox <= a[3].max(b[3]);
+        column || row
+    };
+    for i in 0..n {
+        for j in i + 1..n {
+            if near(&lines[frag[i]].bbox, &lines[frag[j]].bbox) {
+                let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                parent[a] = b;
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, &f) in frag.iter().enumerate() {
+        let r = find(&mut parent, i);
+        groups.entry(r).or_default().push(f);
+    }
+    let groups: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() >= 2).collect();
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let boxes: Vec<[[f32; 2]; 4]> = groups
+        .iter()
+        .map(|g| {
+            let bb = g
+                .iter()
+                .skip(1)
+                .fold(lines[g[0]].bbox, |a, &k| union(&a, &lines[k].bbox));
+            layout::polygon_of(&bb)
+        })
+        .collect();
+    let mut gone = vec![false; lines.len()];
+    let mut add = Vec::new();
+    for (g, b) in groups.iter().zip(&boxes) {
+        let Some(r) = read_boxes(engine, p, img, std::slice::from_ref(b), 0.8)?.pop() else {
+            continue;
+        };
+        let before: usize = g.iter().map(|&k| glyphs(&lines[k])).sum();
+        let t = r.text.trim();
+        let wanted = is_tolerance(t) || is_plain_number(t);
+        if wanted && glyphs(&r) > before {
+            for &k in g {
+                gone[k] = true;
+            }
+            add.push(r);
+        }
+    }
+    let mut k = 0;
+    lines.retain(|_| {
+        k += 1;
+        !gone[k - 1]
+    });
+    lines.extend(add);
+    Ok(())
+}
+
+/// Boxes at least this high for their width may hold short vertical text (`40`
+/// turned 90° is about square): they are read in all three upright orientations.
+const SQUARE: f32 = 0.8;
+
+/// Reads page quadrilaterals into lines of at least `min` confidence: tall boxes
+/// both ways along, near-square ones also turned either way; the most confident
+/// reading wins.
+fn read_boxes(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    boxes: &[[[f32; 2]; 4]],
+    min: f32,
+) -> Result<Vec<Line>, StageError> {
+    if boxes.is_empty() {
+        return Ok(vec![]);
+    }
+    // (box index, turn) per crop.
+    let mut crops = Vec::new();
+    let mut whose: Vec<(usize, i8)> = Vec::new();
+    let rot = |m: &Mat, code: i32| -> Result<Mat, StageError> {
+        let mut r = Mat::default();
+        core::rotate(m, &mut r, code).map_err(cv)?;
+        Ok(r)
+    };
+    for (k, b) in boxes.iter().enumerate() {
+        let bb = ocr::bbox_of(b);
+        let c = ocr::crop_line(img, b)?;
+        if is_tall(&bb) {
+            crops.push(rot(&c, core::ROTATE_180)?);
+            whose.push((k, 1));
+            crops.push(c);
+            whose.push((k, -1));
+        } else {
+            if bb[3] >= SQUARE * bb[2] {
+                // Reads upwards: glyph tops point left, turn clockwise to stand up.
+                crops.push(rot(&c, core::ROTATE_90_CLOCKWISE)?);
+                whose.push((k, 1));
+                crops.push(rot(&c, core::ROTATE_90_COUNTERCLOCKWISE)?);
+                whose.push((k, -1));
+            }
+            crops.push(c);
+            whose.push((k, 0));
+        }
+    }
+    let mut tm = ocr::Timings::default();
+    let read = engine.recognise(p, &crops, &mut tm)?;
+    let mut best: Vec<Option<(String, f32, i8)>> = vec![None; boxes.len()];
+    for ((k, turn), (text, conf)) in whose.into_iter().zip(read) {
+        if text.trim().is_empty() {
+            continue;
+        }
+        if best[k].as_ref().is_none_or(|b| conf > b.1) {
+            best[k] = Some((text, conf, turn));
+        }
+    }
+    let mut out = Vec::new();
+    for (k, b) in boxes.iter().enumerate() {
+        if let Some((text, confidence, turn)) = best[k].take() {
+            if confidence >= min {
+                out.push(Line {
+                    text,
+                    confidence,
+                    polygon: *b,
+                    bbox: ocr::bbox_of(b),
+                    turn,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Re-detects a window around each plain-number line, enlarged 2×, for small
+/// tolerance text after it; returns tolerance lines not already present.
+pub(super) fn reread_tolerances(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    lines: &[Line],
+) -> Result<Vec<Line>, StageError> {
+    let (pw, ph) = (img.cols(), img.rows());
+    let mut found: Vec<Line> = Vec::new();
+    for l in lines.iter().filter(|l| is_plain_number(&l.text)) {
+        let (u0, u1, v0, v1) = text_frame(&l.bbox, l.turn);
+        let h = v1 - v0;
+        // Window in the text frame: from the nominal's start to 4 text heights past
+        // its end, half a height above and below (stacked tolerances sit there).
+        let (wu0, wu1, wv0, wv1) = (u0, u1 + 4.0 * h, v0 - 0.6 * h, v1 + 0.6 * h);
+        let (x0, y0, x1, y1) = match l.turn {
+            1 => (wv0, -wu1, wv1, -wu0),
+            -1 => (-wv1, wu0, -wv0, wu1),
+            _ => (wu0, wv0, wu1, wv1),
+        };
+        let r = Rect::new(x0.max(0.0) as i32, y0.max(0.0) as i32, 0, 0);
+        let r = Rect::new(
+            r.x,
+            r.y,
+            ((x1.min(pw as f32)) as i32 - r.x).max(0),
+            ((y1.min(ph as f32)) as i32 - r.y).max(0),
+        );
+        if r.width < 8 || r.height < 8 {
+            continue;
+        }
+        let win = Mat::roi(img, r).map_err(cv)?.try_clone().map_err(cv)?;
+        let mut big = Mat::default();
+        imgproc::resize(
+            &win,
+            &mut big,
+            Size::new(0, 0),
+            2.0,
+            2.0,
+            imgproc::INTER_CUBIC,
+        )
+        .map_err(cv)?;
+        let dp = ocr::Params {
+            det_limit_type: ocr::LimitType::None,
+            ..p.clone()
+        };
+        let mut tm = ocr::Timings::default();
+        let boxes = engine.detect(&dp, &big, &mut tm)?;
+        let mut cand: Vec<[[f32; 2]; 4]> = Vec::new();
+        for b in boxes {
+            let pts = b
+                .points
+                .map(|q| [q[0] / 2.0 + r.x as f32, q[1] / 2.0 + r.y as f32]);
+            let bb = ocr::bbox_of(&pts);
+            if lines
+                .iter()
+                .chain(found.iter())
+                .any(|o| overlap_of_smaller(&o.bbox, &bb) >= 0.3)
+            {
+                continue;
+            }
+            cand.push(pts);
+        }
+        for mut n in read_boxes(engine, p, img, &cand, 0.6)? {
+            if is_tolerance(&n.text) {
+                // A one-glyph box is not tall; it reads the way its nominal does.
+                if n.turn == 0 {
+                    n.turn = l.turn;
+                }
+                found.push(n);
+            }
+        }
+    }
+    Ok(found)
+}
