@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::contract::{Batch, Engines, JobData, Produced, StageDef, TableRows, Validate};
+use super::edocr::parse::{DimKind, Dimension};
 
 /// Processes in the model's `process` code order (capability.py's PROCESSES).
 pub const PROCESSES: [&str; 6] = [
@@ -113,7 +114,7 @@ pub struct Params {
 /// What the stage reads from the `edocr` output.
 #[derive(Debug, Clone, Default)]
 pub struct Input {
-    pub dimensions: Vec<Value>,
+    pub dimensions: Vec<Dimension>,
     pub title_block: serde_json::Map<String, Value>,
 }
 
@@ -326,34 +327,32 @@ pub fn features(params: &Params, input: &Input) -> Result<Features, StageError> 
     let mut tightest: Option<f64> = None;
     let mut general_class: Option<String> = None;
     for d in &input.dimensions {
-        let kind = d.get("kind").and_then(Value::as_str).unwrap_or("");
-        let unit = d.get("unit").and_then(Value::as_str).unwrap_or("mm");
-        if let Some(g) = d.get("general_tolerance").and_then(Value::as_str) {
-            general_class.get_or_insert_with(|| g.to_string());
+        if let Some(g) = &d.general_tolerance {
+            general_class.get_or_insert_with(|| g.clone());
         }
-        let Some(nominal) = d.get("nominal").and_then(Value::as_f64) else {
+        let Some(nominal) = d.nominal else {
             continue;
         };
-        let scale = match unit {
+        let scale = match d.unit.as_str() {
             "mm" => 1.0,
             "in" => 25.4,
             _ => continue,
         };
         let nominal = nominal * scale;
-        match kind {
-            "diameter" | "spherical_diameter" => diameters.push(nominal),
-            "linear" => linears.push(nominal),
+        match d.kind {
+            DimKind::Diameter | DimKind::SphericalDiameter => diameters.push(nominal),
+            DimKind::Linear => linears.push(nominal),
             _ => {}
         }
         if matches!(
-            kind,
-            "diameter" | "spherical_diameter" | "linear" | "radius" | "spherical_radius"
+            d.kind,
+            DimKind::Diameter
+                | DimKind::SphericalDiameter
+                | DimKind::Linear
+                | DimKind::Radius
+                | DimKind::SphericalRadius
         ) {
-            let (u, l) = (
-                d.get("upper").and_then(Value::as_f64),
-                d.get("lower").and_then(Value::as_f64),
-            );
-            if let (Some(u), Some(l)) = (u, l) {
+            if let (Some(u), Some(l)) = (d.upper, d.lower) {
                 let width = (u - l) * scale;
                 if width > 0.0 {
                     tightest = Some(tightest.map_or(width, |t: f64| t.min(width)));
@@ -704,7 +703,7 @@ impl StageDef for Tolerance {
     fn input(mut data: JobData) -> Result<Input, StageError> {
         Ok(match data.output::<super::edocr::Edocr>()? {
             Some(out) => Input {
-                dimensions: out.dimensions,
+                dimensions: out.dimensions.into_iter().map(|d| d.dimension).collect(),
                 title_block: out.title_block,
             },
             None => Input::default(),
@@ -790,8 +789,12 @@ mod tests {
         assert!(distinct.len() > 20);
     }
 
-    fn dim(kind: &str, nominal: f64, upper: Option<f64>, lower: Option<f64>) -> Value {
-        json!({"kind": kind, "nominal": nominal, "unit": "mm", "upper": upper, "lower": lower})
+    fn dim(kind: &str, nominal: f64, upper: Option<f64>, lower: Option<f64>) -> Dimension {
+        serde_json::from_value(json!({
+            "raw": "", "kind": kind, "nominal": nominal, "unit": "mm", "upper": upper,
+            "lower": lower, "reference": false, "basic": false,
+        }))
+        .unwrap()
     }
 
     #[test]

@@ -96,7 +96,7 @@ pub struct Input<'a> {
 }
 
 /// One dimension read: the parsed fields plus where it is.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DimensionItem {
     #[serde(flatten)]
     pub dimension: parse::Dimension,
@@ -110,7 +110,7 @@ pub struct DimensionItem {
 }
 
 /// One GD&T feature-control frame read.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GdtItem {
     #[serde(flatten)]
     pub frame: parse::GdtFrame,

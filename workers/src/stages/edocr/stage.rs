@@ -8,7 +8,8 @@ use drawpipe_core::{Stage, StageError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{run_on_page, Params, Timings};
+use super::layout::Region;
+use super::{run_on_page, DimensionItem, GdtItem, Params, Timings};
 use crate::stages::contract::{Engines, JobData, Needs, Produced, StageDef, TableRows, Validate};
 use crate::stages::ocr::{self, OcrEngine, TextLine};
 use crate::stages::Pages;
@@ -22,15 +23,15 @@ impl Validate for Params {
 
 /// `edocr`'s output. `_regions` (the layout) and `_timings` stay in the stage
 /// output; the report leaves them out.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageOutput {
-    pub dimensions: Vec<Value>,
-    pub gdt: Vec<Value>,
+    pub dimensions: Vec<DimensionItem>,
+    pub gdt: Vec<GdtItem>,
     /// Title-block field (`drawing_number`, `title`, `material`, …) → value; one per
     /// drawing: the first page that has a field keeps it.
     pub title_block: Map<String, Value>,
     #[serde(rename = "_regions")]
-    pub regions: Vec<Value>,
+    pub regions: Vec<Region>,
     #[serde(rename = "_timings")]
     pub timings: Vec<Timings>,
 }
@@ -98,15 +99,17 @@ impl StageDef for Edocr {
     }
 
     fn rows(output: &StageOutput) -> Vec<TableRows> {
+        let dimensions = as_values(&output.dimensions);
+        let gdt = as_values(&output.gdt);
         let mut tables = TableRows::non_empty(
             "dimensions",
             DIMENSION_COLUMNS,
-            geometry_rows(&output.dimensions, "item_index"),
+            geometry_rows(&dimensions, "item_index"),
         );
         tables.extend(TableRows::non_empty(
             "gdt_frames",
             GDT_COLUMNS,
-            geometry_rows(&output.gdt, "item_index"),
+            geometry_rows(&gdt, "item_index"),
         ));
         if !output.title_block.is_empty() {
             let mut row = output.title_block.clone();
@@ -119,6 +122,14 @@ impl StageDef for Edocr {
         }
         tables
     }
+}
+
+/// Items as the JSON objects their rows are cut from.
+fn as_values<T: Serialize>(items: &[T]) -> Vec<Value> {
+    items
+        .iter()
+        .filter_map(|i| serde_json::to_value(i).ok())
+        .collect()
 }
 
 /// Reads one job's pages with its `ocr` lines.
@@ -137,9 +148,6 @@ pub fn read_pages(
         regions: Vec::new(),
         timings: Vec::new(),
     };
-    let json = |v: serde_json::Result<Value>| {
-        v.map_err(|e| StageError::Other(format!("edocr: output not serialisable: {e}").into()))
-    };
     for (index, png) in &input.pages {
         let image = decode_page(png)?;
         let page_lines: Vec<TextLine> = input
@@ -149,19 +157,74 @@ pub fn read_pages(
             .cloned()
             .collect();
         let page = run_on_page(params, engine, *index, &image, &page_lines)?;
-        for d in &page.dimensions {
-            out.dimensions.push(json(serde_json::to_value(d))?);
-        }
-        for g in &page.gdt {
-            out.gdt.push(json(serde_json::to_value(g))?);
-        }
-        for r in &page.regions {
-            out.regions.push(json(serde_json::to_value(r))?);
-        }
+        out.dimensions.extend(page.dimensions);
+        out.gdt.extend(page.gdt);
+        out.regions.extend(page.regions);
         out.timings.push(page.timings);
         for (k, v) in page.title_block {
             out.title_block.entry(k).or_insert(v);
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::edocr::parse;
+
+    /// Every column of every result table is filled from the typed items: a renamed
+    /// field would leave a column missing here instead of a NULL in the database.
+    #[test]
+    fn rows_fill_every_column() {
+        let polygon = [[1.0, 2.0], [11.0, 2.0], [11.0, 7.0], [1.0, 7.0]];
+        let bbox = [1.0, 2.0, 10.0, 5.0];
+        let out = StageOutput {
+            dimensions: vec![DimensionItem {
+                dimension: parse::parse_dimension("2x Ø21,5 H7", false).unwrap(),
+                confidence: 0.9,
+                polygon,
+                bbox,
+                page: 0,
+            }],
+            gdt: vec![GdtItem {
+                frame: parse::parse_gdt(&["⌖", "Ø0.1", "A", "B"]).unwrap(),
+                confidence: 0.8,
+                polygon,
+                bbox,
+                page: 1,
+            }],
+            title_block: serde_json::json!({"drawing_number": "D-1", "title": "Shaft"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            regions: Vec::new(),
+            timings: Vec::new(),
+        };
+        let tables = Edocr::rows(&out);
+        let names: Vec<&str> = tables.iter().map(|t| t.table).collect();
+        assert_eq!(names, ["dimensions", "gdt_frames", "title_blocks"]);
+        // (A title block fills the fields it has; the others are NULL by design.)
+        for t in &tables[..2] {
+            assert_eq!(t.rows.len(), 1, "{}", t.table);
+            for col in t.column_names() {
+                assert!(
+                    t.rows[0].get(col).is_some(),
+                    "{}: column {col} has no value in {}",
+                    t.table,
+                    t.rows[0]
+                );
+            }
+        }
+        assert_eq!(tables[0].rows[0]["nominal"], 21.5);
+        assert_eq!(tables[0].rows[0]["count"], 2);
+        assert_eq!(tables[0].rows[0]["polygon"].as_array().unwrap().len(), 8);
+        assert_eq!(tables[1].rows[0]["page_index"], 1);
+        assert_eq!(tables[2].rows[0]["drawing_number"], "D-1");
+        assert_eq!(tables[2].rows[0]["fields"]["title"], "Shaft");
+        // The stored output reads back as the same typed output.
+        let json = serde_json::to_value(&out).unwrap();
+        let back: StageOutput = serde_json::from_value(json).unwrap();
+        assert_eq!(back, out);
+    }
 }
