@@ -4,10 +4,11 @@
 pub mod client;
 pub mod eval;
 pub mod geometry;
+pub mod inference;
 pub mod local;
 pub mod metrics;
-pub mod ort_env;
-pub mod ov_env;
 pub mod pdf;
 pub mod runtime;
 pub mod stages;
+
+pub use inference::{ort_env, ov_env};

@@ -1,10 +1,9 @@
-//! The PP-OCR models behind the [`Model`] trait and the [`OcrEngine`] that runs
-//! them: model files checked against the manifest, the device and the precision chosen
+//! The [`OcrEngine`] that runs the three PP-OCR models (each a [`Model`]): model
+//! files checked against the manifest, the device and the precision chosen
 //! (`Bf16Env`), detection, classification and recognition batches.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use drawpipe_core::StageError;
@@ -20,67 +19,8 @@ use super::detect_post::{
 use super::recognise::{aspect, ctc_decode, order_by_aspect, paddle_widths, write_line_tensor};
 use super::tile::{merge_tiled_boxes, tile_rects, touches_inner_edge};
 use super::{continuous, cv, ms, run, GrayPage, LimitType, Output, Params, Precision, Timings};
-use crate::ort_env::{self, Device, FETCH_HINT};
-use crate::ov_env;
-
-/// A model: one NCHW f32 batch in, its first output out.
-pub trait Model: Send + Sync {
-    /// Runs on `shape` (`[n, c, h, w]`) and `data` (its row-major values) and lends
-    /// the output's shape and values to `read` instead of copying them out: the
-    /// recogniser's output is 18 710 floats per time step, about 18 MB per batch of
-    /// six 320-pixel lines.
-    fn run_with(
-        &self,
-        shape: [usize; 4],
-        data: Vec<f32>,
-        read: &mut dyn FnMut(&[usize], &[f32]) -> Result<(), StageError>,
-    ) -> Result<(), StageError>;
-
-    /// As [`Model::run_with`], returning a copy of the output's shape and values.
-    fn run(&self, shape: [usize; 4], data: Vec<f32>) -> Result<(Vec<usize>, Vec<f32>), StageError> {
-        let mut out = (Vec::new(), Vec::new());
-        self.run_with(shape, data, &mut |s, v| {
-            out = (s.to_vec(), v.to_vec());
-            Ok(())
-        })?;
-        Ok(out)
-    }
-}
-
-/// An ONNX Runtime session as a [`Model`]. Runs are serialised: a session already
-/// uses every intra-op thread it was given.
-pub struct OrtModel {
-    name: String,
-    session: Mutex<ort::session::Session>,
-}
-
-impl Model for OrtModel {
-    fn run_with(
-        &self,
-        shape: [usize; 4],
-        data: Vec<f32>,
-        read: &mut dyn FnMut(&[usize], &[f32]) -> Result<(), StageError>,
-    ) -> Result<(), StageError> {
-        let other = |e: ort::Error| {
-            StageError::Other(format!("{}: inference failed: {e}", self.name).into())
-        };
-        let input = ort::value::Tensor::from_array((shape, data)).map_err(other)?;
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let outputs =
-            ort_env::flush_denormals(|| session.run(ort::inputs![input])).map_err(other)?;
-        let (shape, values) = outputs[0].try_extract_tensor::<f32>().map_err(other)?;
-        let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-        read(&shape, values)
-    }
-}
-
-/// A built ONNX Runtime session as a boxed [`Model`] named `name`.
-fn ort_model(name: &str, s: ort_env::BuiltSession) -> Box<dyn Model> {
-    Box::new(OrtModel {
-        name: name.to_string(),
-        session: Mutex::new(s.session),
-    })
-}
+use crate::inference::ort_env::{self, Device, FETCH_HINT};
+use crate::inference::{ort_model, ov_env, Model};
 
 /// One recogniser batch read: (crop index, (text, confidence)) and where the time went.
 struct BatchRead {

@@ -40,11 +40,12 @@ use serde::{Deserialize, Serialize};
 use crate::ort_env::Device;
 
 pub use crate::geometry::{bbox_of, iou};
+pub use crate::inference::{Model, OrtModel};
 pub use detect_post::{
     boxes_from_prob_map, clipper_offset_round, det_resize_dims, normalise_gray_chw,
     order_clockwise, sort_reading_order, unclip, DetBox,
 };
-pub use engine::{dictionary_from_metadata, verified_model_files, Model, OcrEngine, OrtModel};
+pub use engine::{dictionary_from_metadata, verified_model_files, OcrEngine};
 pub use recognise::{crop_line, ctc_decode, paddle_widths};
 pub use stage::{read_jobs, Ocr, StageOutput};
 pub use tile::{merge_tiled_boxes, tile_rects};

@@ -1,4 +1,4 @@
-//! OpenVINO's CPU runtime: the `ocr` stage's bf16 path ([`crate::stages::ocr::Precision`]).
+//! OpenVINO's CPU runtime: the `ocr` stage's bf16 path (`stages::ocr::Precision`).
 //!
 //! ONNX Runtime's CPU kernels are f32 only on x86. CPUs with native bf16 arithmetic
 //! (AVX-512 BF16 or AMX) run PP-OCR about twice as fast in bf16, and OpenVINO's CPU
@@ -18,8 +18,8 @@ use openvino::{
     CompiledModel, Core, DeviceType, ElementType, InferRequest, RwPropertyKey, Shape, Tensor,
 };
 
-use crate::ort_env::FETCH_HINT;
-use crate::stages::ocr::Model;
+use super::ort_env::FETCH_HINT;
+use super::Model;
 
 /// The C API library inside the model repository.
 pub fn lib_path(models: &Path) -> PathBuf {
