@@ -495,7 +495,7 @@ mod tests {
     fn engine() -> &'static OcrEngine {
         static E: OnceLock<OcrEngine> = OnceLock::new();
         E.get_or_init(|| {
-            OcrEngine::load(&ocr::Params::default()).expect("models: run models/fetch.sh")
+            OcrEngine::load(&ocr::EngineConfig::default()).expect("models: run models/fetch.sh")
         })
     }
 

@@ -291,7 +291,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Eval { dir } => {
             use drawpipe_workers::stages::{edocr, ocr};
             let engine =
-                tokio::task::spawn_blocking(|| ocr::OcrEngine::load(&ocr::Params::default()))
+                tokio::task::spawn_blocking(|| ocr::OcrEngine::load(&ocr::EngineConfig::default()))
                     .await?
                     .map_err(|e| anyhow::anyhow!("cannot load the ocr models: {e}"))?;
             let report = tokio::task::spawn_blocking(move || {

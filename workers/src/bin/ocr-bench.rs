@@ -24,7 +24,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use drawpipe_workers::ort_env::{self, Device};
-use drawpipe_workers::stages::ocr::{self, GrayPage, OcrEngine, Params, Precision, Timings};
+use drawpipe_workers::stages::ocr::{
+    self, EngineConfig, GrayPage, OcrEngine, Params, Precision, Timings,
+};
 use opencv::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -205,12 +207,13 @@ fn main() -> Result<()> {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     println!("command: {command}");
 
-    let mut params = Params {
+    let mut params = Params::default();
+    let mut engine_config = EngineConfig {
         device: cfg.device,
         precision: cfg.precision,
         det_precision: cfg.det_precision,
         threads: cfg.threads,
-        ..Params::default()
+        ..EngineConfig::default()
     };
     if let Some(side) = cfg.det_limit_side_len {
         params.det_limit_side_len = side;
@@ -225,14 +228,14 @@ fn main() -> Result<()> {
         params.rec_min_width = w;
     }
     if let Some(n) = cfg.rec_lanes {
-        params.rec_lanes = n;
+        engine_config.rec_lanes = n;
     }
     if cfg.no_cls {
         params.use_angle_cls = false;
     }
 
     let t = Instant::now();
-    let engine = OcrEngine::load(&params).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let engine = OcrEngine::load(&engine_config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let rt = ort_env::init()?;
     let (device, device_reason) = (
         engine.device().to_string(),
@@ -358,7 +361,7 @@ fn main() -> Result<()> {
     }
     drop(rapid);
     let throughput = if cfg.lanes > 0 {
-        Some(throughput(&cfg, &params)?)
+        Some(throughput(&cfg, &params, &engine_config)?)
     } else {
         None
     };
@@ -754,16 +757,21 @@ fn fused(cfg: &Config, params: &Params, engine: &OcrEngine) -> Result<Fused> {
 /// Images per second with `cfg.lanes` lanes per side reading different images at
 /// once (see `--lanes`): (ours, rapidocr's unless skipped), each the total images read
 /// over the total wall time of that side's phases.
-fn throughput(cfg: &Config, params: &Params) -> Result<(f64, Option<f64>)> {
+fn throughput(
+    cfg: &Config,
+    params: &Params,
+    engine_config: &EngineConfig,
+) -> Result<(f64, Option<f64>)> {
     let lanes = cfg.lanes;
     let per = (cfg.threads / lanes).max(1);
-    let lane_params = Params {
+    let lane_params = params.clone();
+    let lane_config = EngineConfig {
         threads: per,
         rec_lanes: 1,
-        ..params.clone()
+        ..engine_config.clone()
     };
     let engines: Vec<OcrEngine> = (0..lanes)
-        .map(|_| OcrEngine::load(&lane_params).map_err(|e| anyhow::anyhow!("{e}")))
+        .map(|_| OcrEngine::load(&lane_config).map_err(|e| anyhow::anyhow!("{e}")))
         .collect::<Result<_>>()?;
     let mut rapids: Vec<Rapid> = if cfg.skip_rapidocr {
         Vec::new()

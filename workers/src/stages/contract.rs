@@ -258,7 +258,7 @@ pub struct Engines {
 
 impl Default for Engines {
     fn default() -> Self {
-        let ocr = ocr::Params::default();
+        let ocr = ocr::EngineConfig::default();
         Engines {
             models: crate::ort_env::models_dir(),
             device: Device::Auto,
@@ -281,14 +281,14 @@ impl Engines {
         if let Some(e) = slot.as_ref() {
             return Ok(e.clone());
         }
-        let params = ocr::Params {
+        let config = ocr::EngineConfig {
             device: self.device,
             precision: self.ocr_precision,
             det_precision: self.ocr_det_precision,
             threads: self.ocr_threads,
-            ..ocr::Params::default()
+            ..ocr::EngineConfig::default()
         };
-        let engine = Arc::new(OcrEngine::load(&params)?);
+        let engine = Arc::new(OcrEngine::load_with(&self.models, &config)?);
         *slot = Some(engine.clone());
         Ok(engine)
     }

@@ -603,7 +603,7 @@ mod tests {
     fn dump_edocr_lines() {
         let dir =
             std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/drawings");
-        let engine = OcrEngine::load(&ocr::Params::default()).unwrap();
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
         std::fs::create_dir_all("/tmp/edocr-crops").unwrap();
         for name in [
             "example_dwg.png",

@@ -18,7 +18,9 @@ use super::detect_post::{
 };
 use super::recognise::{aspect, ctc_decode, order_by_aspect, paddle_widths, write_line_tensor};
 use super::tile::{merge_tiled_boxes, tile_rects, touches_inner_edge};
-use super::{continuous, cv, ms, run, GrayPage, LimitType, Output, Params, Precision, Timings};
+use super::{
+    continuous, cv, ms, run, EngineConfig, GrayPage, LimitType, Output, Params, Precision, Timings,
+};
 use crate::inference::ort_env::{self, Device, FETCH_HINT};
 use crate::inference::{ort_model, ov_env, Model};
 
@@ -62,10 +64,10 @@ struct ManifestModel {
 }
 
 impl OcrEngine {
-    /// Loads from the model repository [`ort_env::models_dir`] per `params`' device,
+    /// Loads from the model repository [`ort_env::models_dir`] per `config`'s device,
     /// precisions, threads and recogniser lanes.
-    pub fn load(params: &Params) -> Result<Self, StageError> {
-        Self::load_with(&ort_env::models_dir(), params)
+    pub fn load(config: &EngineConfig) -> Result<Self, StageError> {
+        Self::load_with(&ort_env::models_dir(), config)
     }
 
     /// Loads `<models>/ppocr/{det,cls,rec}` after checking each file's sha256 against
@@ -75,16 +77,16 @@ impl OcrEngine {
     /// A missing or mismatched file (named, with the fetch command), a missing
     /// runtime, or a device that does not work.
     pub fn load_from(models: &Path, device: Device, threads: usize) -> Result<Self, StageError> {
-        let params = Params {
+        let config = EngineConfig {
             device,
             threads,
-            ..Params::default()
+            ..EngineConfig::default()
         };
-        Self::load_with(models, &params)
+        Self::load_with(models, &config)
     }
 
-    /// As [`OcrEngine::load_from`], with every load-time setting of `params`.
-    pub fn load_with(models: &Path, params: &Params) -> Result<Self, StageError> {
+    /// As [`OcrEngine::load_from`], with every load-time setting of `config`.
+    pub fn load_with(models: &Path, config: &EngineConfig) -> Result<Self, StageError> {
         let paths = verified_model_files(models)?;
         let other = |m: String| StageError::Other(m.into());
         let chars = ov_env::onnx_metadata(&paths[2], "character")
@@ -96,9 +98,9 @@ impl OcrEngine {
                 ))
             })?;
         let dictionary = dictionary_from_metadata(&chars);
-        let env = Bf16Env::probe(models, params.device);
+        let env = Bf16Env::probe(models, config.device);
         let decide = |p| env.decide(p).map_err(|m| StageError::Other(m.into()));
-        let (rec_bf16, det_bf16) = (decide(params.precision)?, decide(params.det_precision)?);
+        let (rec_bf16, det_bf16) = (decide(config.precision)?, decide(config.det_precision)?);
         let mut f32_reason = match &rec_bf16 {
             Ok(_) => String::new(),
             Err(why) => why.clone(),
@@ -107,12 +109,12 @@ impl OcrEngine {
             let mixed = Self::load_cpu_mixed(
                 models,
                 &paths,
-                params.threads,
+                config.threads,
                 dictionary.clone(),
                 det_bf16,
                 rec_bf16,
             );
-            let explicit = [params.precision, params.det_precision].contains(&Precision::Bf16);
+            let explicit = [config.precision, config.det_precision].contains(&Precision::Bf16);
             match mixed {
                 Ok(engine) => return Ok(engine),
                 // `auto` falls back to the reference path; an explicit bf16 fails.
@@ -123,7 +125,7 @@ impl OcrEngine {
                 Err(e) => return Err(e),
             }
         }
-        let (device, threads) = (params.device, params.threads);
+        let (device, threads) = (config.device, config.threads);
         let fail = |e: ort_env::OrtEnvError| StageError::Other(e.to_string().into());
         let det = ort_env::session(&paths[0], device, threads).map_err(fail)?;
         // The detector settles `auto`; the other two follow it.
@@ -134,7 +136,7 @@ impl OcrEngine {
         let cls = ort_env::session(&paths[1], chosen, threads).map_err(fail)?;
         let rec = ort_env::session(&paths[2], chosen, threads).map_err(fail)?;
         let lanes = match (chosen, threads) {
-            (Device::Cpu, _) if params.rec_lanes > 0 => params.rec_lanes,
+            (Device::Cpu, _) if config.rec_lanes > 0 => config.rec_lanes,
             (Device::Cpu, 0) => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
             (Device::Cpu, n) => n,
             _ => 1,
@@ -806,11 +808,11 @@ mod tests {
         let load = |precision| {
             OcrEngine::load_with(
                 &models,
-                &Params {
+                &EngineConfig {
                     device: Device::Cpu,
                     precision,
                     threads: 2,
-                    ..Params::default()
+                    ..EngineConfig::default()
                 },
             )
         };

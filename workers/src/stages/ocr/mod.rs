@@ -133,20 +133,43 @@ impl std::str::FromStr for Precision {
     }
 }
 
-/// Tunables, overridable per job under `options.ocr`. Defaults are rapidocr 3.10's
-/// unless stated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Params {
+/// Load-time settings of the OCR engine, one per worker (`drawpipe worker
+/// --ocr-precision`, …): where and in what arithmetic its models run. Not per job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
     /// `auto`, `cpu` or `cuda:N` (default auto).
     pub device: Device,
     /// The recogniser's and the classifier's arithmetic: `auto`, `f32` or `bf16`
-    /// (default auto), read when the engine loads.
+    /// (default auto).
     pub precision: Precision,
     /// The detector's: `auto`, `f32` or `bf16` (default f32: see [`Precision`]).
     pub det_precision: Precision,
     /// Intra-op threads per model; 0 lets ONNX Runtime use one per physical core.
     pub threads: usize,
+    /// Single-threaded recogniser sessions run side by side on the CPU: 0 one per
+    /// thread, 1 (the default) a single session with all the threads. Off by default:
+    /// on the 2 shared cores here its gain could not be told from the noise
+    /// (`drawpipe-ocr-bench --rec-lanes 0` against `--rec-lanes 1`).
+    pub rec_lanes: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            device: Device::Auto,
+            precision: Precision::Auto,
+            det_precision: Precision::F32,
+            threads: 0,
+            rec_lanes: 1,
+        }
+    }
+}
+
+/// Tunables, overridable per job under `options.ocr`. Defaults are rapidocr 3.10's
+/// unless stated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Params {
     /// Detector input side limit, pixels (default 1536 with [`LimitType::Max`]; see
     /// the measurement on [`Params::default`]).
     pub det_limit_side_len: u32,
@@ -177,11 +200,6 @@ pub struct Params {
     /// widest line or to this, whichever is wider. PaddleOCR pads to 320; see
     /// [`Params::default`] for why the default is lower.
     pub rec_min_width: u32,
-    /// Single-threaded recogniser sessions run side by side on the CPU, read when the
-    /// engine loads: 0 one per thread, 1 (the default) a single session with all the
-    /// threads. Off by default: on the 2 shared cores here its gain could not be told
-    /// from the noise (`drawpipe-ocr-bench --rec-lanes 0` against `--rec-lanes 1`).
-    pub rec_lanes: usize,
     /// Lines read with a lower confidence are dropped (default 0.5).
     pub text_score: f32,
     pub tile: TileParams,
@@ -208,10 +226,6 @@ impl Default for Params {
     /// (`38` → `3`, `8`), which costs more than the resolution gains.
     fn default() -> Self {
         Params {
-            device: Device::Auto,
-            precision: Precision::Auto,
-            det_precision: Precision::F32,
-            threads: 0,
             det_limit_side_len: 1536,
             det_limit_type: LimitType::Max,
             thresh: 0.3,
@@ -225,7 +239,6 @@ impl Default for Params {
             rec_batch_size: 6,
             rec_infer_batch: 0,
             rec_min_width: 320,
-            rec_lanes: 1,
             text_score: 0.5,
             tile: TileParams::default(),
         }
@@ -282,10 +295,10 @@ pub struct Output {
     pub timings: Timings,
 }
 
-/// Loads the engine per `params` and reads one image file: a one-shot convenience;
-/// keep an [`OcrEngine`] to read many.
+/// Loads the engine with the default settings and reads one image file per
+/// `params`: a one-shot convenience; keep an [`OcrEngine`] to read many.
 pub fn ocr_file(params: &Params, path: &Path) -> Result<Output, StageError> {
-    OcrEngine::load(params)?.read_file(params, path)
+    OcrEngine::load(&EngineConfig::default())?.read_file(params, path)
 }
 
 /// Runs the stage on one page.
@@ -517,14 +530,15 @@ mod tests {
                 (l["text"].as_str().unwrap().to_string(), poly.collect())
             })
             .collect();
-        let params = Params {
+        let params = Params::default();
+        let config = EngineConfig {
             device: Device::Cpu,
             precision: Precision::F32,
             threads: 2,
-            ..Params::default()
+            ..EngineConfig::default()
         };
         let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
-        let engine = OcrEngine::load_with(&models, &params).expect("models: run models/fetch.sh");
+        let engine = OcrEngine::load_with(&models, &config).expect("models: run models/fetch.sh");
         let got: Vec<(String, Vec<[i64; 2]>)> = engine
             .read_file(&params, &dir.join("Aufspannung_300dpi.png"))
             .unwrap()
