@@ -32,7 +32,7 @@ ORT_CPU_SO_SHA=6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f
 # ort crate's `api-31` feature. It is built for CUDA 13: libcudart.so.13,
 # libcublas(Lt).so.13, libcurand.so.10 (linked), cuDNN 9 and cuFFT 12 (opened when
 # used) must be on LD_LIBRARY_PATH at run time (system libraries or the nvidia-*
-# CUDA 13 wheels that scripts/gpu-check.sh installs), with an NVIDIA driver for CUDA 13.
+# CUDA 13 wheels that tools/gpu-check.sh installs), with an NVIDIA driver for CUDA 13.
 ORT_GPU_WHEEL=onnxruntime_gpu-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl
 ORT_GPU_WHEEL_SHA=e26c475fe361b2015f45b4b824bd13f0bb20204e59b62814e6f0acd5f3d491a6
 ORT_GPU_SPEC="onnxruntime-gpu==1.31.1"
@@ -180,7 +180,7 @@ if [[ $GPU == 1 ]]; then
         extract "$ORT_GPU_WHEEL" "onnxruntime/capi/$f" "$GPU_DIR/$f" "$sha"
     done
     ln -sfn "$ORT_GPU_SO" "$GPU_DIR/libonnxruntime.so"
-    say "GPU runtime ready: DRAWPIPE_ORT_DYLIB=$GPU_DIR/libonnxruntime.so (needs CUDA 13 and cuDNN 9 libraries: scripts/gpu-check.sh --prepare installs and checks them)"
+    say "GPU runtime ready: DRAWPIPE_ORT_DYLIB=$GPU_DIR/libonnxruntime.so (needs CUDA 13 and cuDNN 9 libraries: tools/gpu-check.sh --prepare installs and checks them)"
 fi
 
 say "done: ONNX Runtime, OpenVINO and XGBoost in models/runtime/, PP-OCR models in models/ppocr/"

@@ -16,4 +16,4 @@ cargo test -q --workspace -- --test-threads "${DRAWPIPE_TEST_THREADS:-2}" "$@"
 # The synthetic drawing generator's own test (ground truth agrees with pixels).
 ./scripts/synth-venv.sh
 (cd models/training && ../../.venv-synth/bin/python -m unittest discover -s tests)
-python3 -m unittest discover -s scripts/tests
+python3 -m unittest discover -s tools/tests

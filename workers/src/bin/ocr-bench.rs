@@ -1,11 +1,11 @@
 //! `drawpipe-ocr-bench`: times the `ocr` stage against the Python `rapidocr` package
 //! on the same images, the same model files and the same thread budget, in one run,
 //! and prints images/s for each, their ratio, text-line agreement and where our time
-//! goes. `scripts/ocr-bench.sh` sets up rapidocr's virtualenv and runs this.
+//! goes. `tools/ocr-bench.sh` sets up rapidocr's virtualenv and runs this.
 //!
 //! Both sides decode each image as 8-bit grayscale once, outside the timing, then run
 //! one warm-up and `--runs` timed passes; a time is the mean of those passes. rapidocr
-//! runs in a subprocess (`scripts/rapidocr_bench.py --serve`, one JSON line per call)
+//! runs in a subprocess (`tools/rapidocr_bench.py --serve`, one JSON line per call)
 //! that the bench drives so that its passes alternate with ours: the two never run at
 //! the same time, and whatever else loads the machine weighs on both alike.
 //!
@@ -55,11 +55,11 @@ struct Config {
     /// Only time our stage.
     #[arg(long)]
     skip_rapidocr: bool,
-    /// Python with rapidocr installed (default .venv-bench/bin/python, from scripts/ocr-bench.sh).
+    /// Python with rapidocr installed (default .venv-bench/bin/python, from tools/ocr-bench.sh).
     #[arg(long, default_value = ".venv-bench/bin/python")]
     python: PathBuf,
-    /// The rapidocr timing script (default scripts/rapidocr_bench.py).
-    #[arg(long, default_value = "scripts/rapidocr_bench.py")]
+    /// The rapidocr timing script (default tools/rapidocr_bench.py).
+    #[arg(long, default_value = "tools/rapidocr_bench.py")]
     rapidocr_script: PathBuf,
     /// rapidocr settings: `matched` (our detector input size, crops from the full
     /// page) or `stock` (rapidocr's defaults) (default matched).
@@ -97,7 +97,7 @@ struct Config {
     /// images/s for both and whether the fused call read the same lines.
     #[arg(long)]
     fused: bool,
-    /// Also write the results as JSON here (used by scripts/gpu-check.sh).
+    /// Also write the results as JSON here (used by tools/gpu-check.sh).
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -438,7 +438,7 @@ impl Rapid {
     fn start_with(cfg: &Config, threads: usize) -> Result<Self> {
         if !cfg.python.exists() {
             bail!(
-                "{} not found; scripts/ocr-bench.sh creates the rapidocr virtualenv (or pass --skip-rapidocr)",
+                "{} not found; tools/ocr-bench.sh creates the rapidocr virtualenv (or pass --skip-rapidocr)",
                 cfg.python.display()
             );
         }
@@ -618,7 +618,7 @@ fn add(sum: &mut Timings, t: &Timings, k: f64) {
 /// An image file as 8-bit grayscale. Binary PGM (P5, maxval 255) is read here, byte for
 /// byte; every other format goes through OpenCV's imgcodecs, which a build without the
 /// `image-files` feature leaves out, so that the binary needs only OpenCV's core and
-/// imgproc libraries (scripts/gpu-bundle.sh carries such a build, with PGM images, to
+/// imgproc libraries (tools/gpu-bundle.sh carries such a build, with PGM images, to
 /// a GPU machine that has no OpenCV).
 fn read_gray(path: &Path) -> Result<Mat> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;

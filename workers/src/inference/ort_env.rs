@@ -318,7 +318,7 @@ fn build(
     // Flush-to-zero: the detector's activations over a drawing's white paper decay
     // into subnormal floats, which x86 computes with microcode assists; treating them
     // as 0 made PP-OCRv6 det 1.6× faster on a 1536×1088 page (1.21 s → 0.74 s, 2
-    // threads, scripts/ocr-bench.sh, 2026-11-28) and changed no line read.
+    // threads, tools/ocr-bench.sh, 2026-11-28) and changed no line read.
     let mut b = Session::builder(&rt.env)
         .map_err(err)?
         .with_optimization_level(GraphOptimizationLevel::Level3)

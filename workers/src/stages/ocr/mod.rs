@@ -97,9 +97,9 @@ impl Default for TileParams {
 /// (AVX-512 BF16 or AMX) OpenVINO's CPU plugin runs the same `.onnx` files in bf16
 /// about twice as fast: PP-OCRv6 rec, a batch of six 48×320 lines, 72–79 ms in f32 and
 /// 42 ms in bf16 (2 threads, AMD EPYC with avx512_bf16, 2026-11-28;
-/// `scripts/precision-probe.sh` measures these and the box shifts below). The recogniser
+/// `tools/precision-probe.sh` measures these and the box shifts below). The recogniser
 /// is two thirds of the stage's time. bf16 keeps 8 bits of mantissa: about 1 line in
-/// 100 reads differently (`scripts/ocr-bench.sh` prints the agreement), so the
+/// 100 reads differently (`tools/ocr-bench.sh` prints the agreement), so the
 /// reference path stays available as `f32`. The detector stays f32 unless asked: in
 /// bf16 it is 1.5–1.8× faster (330 → 180–220 ms on a 1536×1088 page), but of 364
 /// boxes on six drawings only 78 % kept every edge within 1 px and 98 % within 4 px,
@@ -194,7 +194,7 @@ pub struct Params {
     /// Lines per recogniser inference (default 0: `rec_batch_size`). `rec_batch_size`
     /// sets how lines are padded, as PaddleOCR batches them; this sets how many lines
     /// of one padded width run together, and changes no reading. On a GPU larger
-    /// batches use the device better (`scripts/gpu-check.sh --big-batch`).
+    /// batches use the device better (`tools/gpu-check.sh --big-batch`).
     pub rec_infer_batch: usize,
     /// Narrowest recogniser input, pixels at height 48: a batch is padded to its
     /// widest line or to this, whichever is wider. PaddleOCR pads to 320; see

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Keeps only the GPU code one architecture runs in a shared library's CUDA fat binaries,
-so that the library packs small (scripts/gpu-bundle.sh: the CUDA build of ONNX Runtime
+so that the library packs small (tools/gpu-bundle.sh: the CUDA build of ONNX Runtime
 carries machine code for six architectures, 218 MB of its 284 MB).
 
-    python3 scripts/prune_fatbin.py IN.so OUT.so --sm 90
-    python3 scripts/prune_fatbin.py IN.so --list          # what the library holds
+    python3 tools/prune_fatbin.py IN.so OUT.so --sm 90
+    python3 tools/prune_fatbin.py IN.so --list          # what the library holds
 
 A library's `.nv_fatbin` section is a row of fat binaries, one per compiled CUDA file,
 each a header (magic 0xBA55ED50, version, header size, size of what follows) and

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Packs what scripts/gpu-check.sh needs on a GPU machine that has no network, no cargo
+# Packs what tools/gpu-check.sh needs on a GPU machine that has no network, no cargo
 # and no OpenCV (the project's lent GPU machine, reached through the session's device
 # tool, which carries at most 64 MiB a call with the working tree): the bench built
 # without imgcodecs, the OpenCV libraries it links, the CUDA build of ONNX Runtime with
-# only one architecture's GPU code (scripts/prune_fatbin.py) and the PP-OCR models.
+# only one architecture's GPU code (tools/prune_fatbin.py) and the PP-OCR models.
 # The CUDA 13 libraries themselves come from the GPU machine's own Python packages.
 #
-#   scripts/gpu-bundle.sh             # sm_90 (H100, H200): parts in .gpu-bundle/1..N
-#   scripts/gpu-bundle.sh --sm 80     # another architecture; --sm all keeps every one
+#   tools/gpu-bundle.sh             # sm_90 (H100, H200): parts in .gpu-bundle/1..N
+#   tools/gpu-bundle.sh --sm 80     # another architecture; --sm all keeps every one
 #
 # Then, on the GPU machine, one call per part, in order and back to back (the machine
 # keeps what earlier calls left only while it stays warm), each carrying its part:
-#   scripts/gpu-bundle-run.sh --stage K            (carry .gpu-bundle/K), K = 1..N-1
-#   scripts/gpu-bundle-run.sh --stage N --run      (carry .gpu-bundle/N)
-# The last call unpacks, checks every file's sha256 and runs scripts/gpu-check.sh.
+#   tools/gpu-bundle-run.sh --stage K            (carry .gpu-bundle/K), K = 1..N-1
+#   tools/gpu-bundle-run.sh --stage N --run      (carry .gpu-bundle/N)
+# The last call unpacks, checks every file's sha256 and runs tools/gpu-check.sh.
 # This script prints the exact calls at the end.
 #
 # Needs: what the build needs (scripts/setup.sh), python3, xz, split, sha256sum, and
@@ -83,7 +83,7 @@ ln -s libonnxruntime.so.1.31.1 "$STAGE/ort/libonnxruntime.so"
 if [[ "$SM" == all ]]; then
     cp "$GPU_DIR/libonnxruntime_providers_cuda.so" "$STAGE/ort/"
 else
-    python3 scripts/prune_fatbin.py "$GPU_DIR/libonnxruntime_providers_cuda.so" \
+    python3 tools/prune_fatbin.py "$GPU_DIR/libonnxruntime_providers_cuda.so" \
         "$STAGE/ort/libonnxruntime_providers_cuda.so" --sm "$SM" >&2
 fi
 
@@ -119,8 +119,8 @@ say "$N parts of at most $PART MiB in $OUTDIR (working tree $((TREE / 1048576)) 
 echo "On the GPU machine, back to back, each call carrying its part (timeout_s as shown):"
 for k in $(seq 1 "$N"); do
     if (( k < N )); then
-        echo "  run command='scripts/gpu-bundle-run.sh --stage $k' carry=['.gpu-bundle/$k'] timeout_s=120"
+        echo "  run command='tools/gpu-bundle-run.sh --stage $k' carry=['.gpu-bundle/$k'] timeout_s=120"
     else
-        echo "  run command='scripts/gpu-bundle-run.sh --stage $k --run' carry=['.gpu-bundle/$k'] timeout_s=540"
+        echo "  run command='tools/gpu-bundle-run.sh --stage $k --run' carry=['.gpu-bundle/$k'] timeout_s=540"
     fi
 done

@@ -2,9 +2,9 @@
 """Times rapidocr on images and prints one JSON object on stdout: the baseline that
 `drawpipe-ocr-bench` (workers/src/bin/ocr-bench.rs) compares the `ocr` stage with.
 
-Run by the bench, inside the virtualenv scripts/ocr-bench.sh creates:
+Run by the bench, inside the virtualenv tools/ocr-bench.sh creates:
 
-    .venv-bench/bin/python scripts/rapidocr_bench.py --models models/ppocr \
+    .venv-bench/bin/python tools/rapidocr_bench.py --models models/ppocr \
         --threads 2 --runs 3 --mode matched IMAGE...
 
 Each image is decoded as grayscale and copied into three channels (what the `ocr`

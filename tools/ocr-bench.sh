@@ -2,11 +2,11 @@
 # Benchmarks the `ocr` stage against the Python rapidocr package on the same images,
 # the same model files and the same thread budget (issue 3, "What it must show").
 #
-#   scripts/ocr-bench.sh                       # 3 fixture drawings, 2 threads, 3 runs
-#   scripts/ocr-bench.sh --threads 4 --runs 5  # any drawpipe-ocr-bench flag passes on
-#   scripts/ocr-bench.sh --rapidocr-mode stock # rapidocr with its own defaults
-#   scripts/ocr-bench.sh --precision f32       # our recogniser in f32 too (rapidocr's arithmetic)
-#   scripts/ocr-bench.sh --fused               # also one fused call over all images
+#   tools/ocr-bench.sh                       # 3 fixture drawings, 2 threads, 3 runs
+#   tools/ocr-bench.sh --threads 4 --runs 5  # any drawpipe-ocr-bench flag passes on
+#   tools/ocr-bench.sh --rapidocr-mode stock # rapidocr with its own defaults
+#   tools/ocr-bench.sh --precision f32       # our recogniser in f32 too (rapidocr's arithmetic)
+#   tools/ocr-bench.sh --fused               # also one fused call over all images
 #
 # Creates .venv-bench/ (rapidocr 3.10.0 + onnxruntime 1.32.0 from PyPI) once, fetches
 # the models when missing, builds drawpipe-ocr-bench in release and runs it; the bench

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The GPU machine's half of scripts/gpu-bundle.sh: keeps each part it is given, and with
-# --run unpacks the bundle, checks it and runs scripts/gpu-check.sh on the bundled
+# The GPU machine's half of tools/gpu-bundle.sh: keeps each part it is given, and with
+# --run unpacks the bundle, checks it and runs tools/gpu-check.sh on the bundled
 # bench, ONNX Runtime and models, with the CUDA 13 libraries of the machine's own Python
 # packages (nvidia-cuda-runtime, nvidia-cublas, nvidia-cudnn-cu13, ...).
 #
-#   scripts/gpu-bundle-run.sh --stage K          # keep .gpu-bundle/K/part
-#   scripts/gpu-bundle-run.sh --stage N --run    # keep the last part, unpack and run
-#   scripts/gpu-bundle-run.sh --run --cpu-only   # unpack and read on the CPU only (a
+#   tools/gpu-bundle-run.sh --stage K          # keep .gpu-bundle/K/part
+#   tools/gpu-bundle-run.sh --stage N --run    # keep the last part, unpack and run
+#   tools/gpu-bundle-run.sh --run --cpu-only   # unpack and read on the CPU only (a
 #                                                # check of the bundle without a GPU)
-#   scripts/gpu-bundle-run.sh --run --prepare    # unpack and check that the CUDA
+#   tools/gpu-bundle-run.sh --run --prepare    # unpack and check that the CUDA
 #                                                # provider finds this machine's CUDA libraries
 #
 # Parts are kept in $DRAWPIPE_GPU_STORE (default /var/tmp/drawpipe-gpu): a part missing
@@ -126,12 +126,12 @@ for root in nvidia.__path__:
 print(":".join(sorted(dirs)))
 EOF
 )"
-[[ -n "$CUDA_LIBS" ]] || die "python3 here has no nvidia-* CUDA packages; pass --cuda-libs DIRS to scripts/gpu-check.sh yourself"
+[[ -n "$CUDA_LIBS" ]] || die "python3 here has no nvidia-* CUDA packages; pass --cuda-libs DIRS to tools/gpu-check.sh yourself"
 
 IMAGES=()
 for p in "${PGMS[@]}"; do IMAGES+=(--image "$p"); done
 status=0
-scripts/gpu-check.sh --bench "$BENCH" --ort-dylib "$BUNDLE/ort/libonnxruntime.so" \
+tools/gpu-check.sh --bench "$BENCH" --ort-dylib "$BUNDLE/ort/libonnxruntime.so" \
     --cuda-libs "$CUDA_LIBS" "${IMAGES[@]}" "${PASS[@]}" 2>&1 | tee "$STORE/gpu-check.txt" || status=$?
 if [[ -n "${OUT:-}" ]]; then
     cp "$STORE/gpu-check.txt" "$OUT/" || true

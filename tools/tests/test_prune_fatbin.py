@@ -1,4 +1,4 @@
-"""Tests for scripts/prune_fatbin.py on fat binaries and an ELF file built here."""
+"""Tests for tools/prune_fatbin.py on fat binaries and an ELF file built here."""
 
 import os
 import struct

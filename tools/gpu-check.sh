@@ -6,13 +6,13 @@
 # speedup, the batched speedup (recogniser inferences of 6 lines vs --big-batch lines,
 # the same readings, and the three drawings fused into one call) and GPU memory used.
 #
-#   scripts/gpu-check.sh                  # 3 timed runs per image, after 1 warm-up
-#   scripts/gpu-check.sh --runs 5 --big-batch 64
-#   scripts/gpu-check.sh --prepare        # no GPU needed: install, fetch, build, and check
+#   tools/gpu-check.sh                  # 3 timed runs per image, after 1 warm-up
+#   tools/gpu-check.sh --runs 5 --big-batch 64
+#   tools/gpu-check.sh --prepare        # no GPU needed: install, fetch, build, and check
 #                                         # that the CUDA provider's libraries all resolve
 #
 # On a machine with no network or no cargo (the project's lent GPU machine), bring the
-# parts instead (scripts/gpu-bundle.sh packs them; scripts/gpu-bundle-run.sh unpacks
+# parts instead (tools/gpu-bundle.sh packs them; tools/gpu-bundle-run.sh unpacks
 # them there and calls this script with these):
 #   --bench PATH        a built drawpipe-ocr-bench (skips the build)
 #   --ort-dylib PATH    the CUDA build's libonnxruntime.so (skips models/fetch.sh --gpu)

@@ -3,10 +3,10 @@
 times in ONNX Runtime f32, OpenVINO f32 and OpenVINO bf16; how far bf16 detection
 moves boxes; and OpenVINO's memory over many recogniser widths.
 
-Run through scripts/precision-probe.sh (it installs openvino into .venv-bench):
+Run through tools/precision-probe.sh (it installs openvino into .venv-bench):
 
-    scripts/precision-probe.sh            # all three parts
-    scripts/precision-probe.sh timings    # one part: timings, boxes, memory or headf32
+    tools/precision-probe.sh            # all three parts
+    tools/precision-probe.sh timings    # one part: timings, boxes, memory or headf32
 
 Same model files as the stage (models/ppocr), 2 threads everywhere.
 - timings: a batch of six 48x320 lines (recogniser) and a 1536x1088 page (detector,
@@ -199,7 +199,7 @@ def f32bound():
 
 
 def boxes():
-    sys.path.insert(0, "scripts")
+    sys.path.insert(0, "tools")
     import argparse
 
     import rapidocr.inference_engine.openvino.device_config as dc
