@@ -7,4 +7,4 @@ pub mod ort_env;
 pub mod ov_env;
 
 pub(crate) use model::ort_model;
-pub use model::{Model, OrtModel};
+pub use model::{Model, OrtModel, ReadOutput};

@@ -7,6 +7,9 @@ use drawpipe_core::StageError;
 
 use super::ort_env;
 
+/// Reads a model's output in place: its shape and values.
+pub type ReadOutput<'a> = dyn FnMut(&[usize], &[f32]) -> Result<(), StageError> + 'a;
+
 /// A model: one NCHW f32 batch in, its first output out.
 pub trait Model: Send + Sync {
     /// Runs on `shape` (`[n, c, h, w]`) and `data` (its row-major values) and lends
@@ -17,7 +20,7 @@ pub trait Model: Send + Sync {
         &self,
         shape: [usize; 4],
         data: Vec<f32>,
-        read: &mut dyn FnMut(&[usize], &[f32]) -> Result<(), StageError>,
+        read: &mut ReadOutput<'_>,
     ) -> Result<(), StageError>;
 
     /// As [`Model::run_with`], returning a copy of the output's shape and values.
@@ -43,7 +46,7 @@ impl Model for OrtModel {
         &self,
         shape: [usize; 4],
         data: Vec<f32>,
-        read: &mut dyn FnMut(&[usize], &[f32]) -> Result<(), StageError>,
+        read: &mut ReadOutput<'_>,
     ) -> Result<(), StageError> {
         let other = |e: ort::Error| {
             StageError::Other(format!("{}: inference failed: {e}", self.name).into())

@@ -340,6 +340,47 @@ fn build(
     b.commit_from_file(path).map_err(err)
 }
 
+/// A committed model read from `dir`: its `manifest.json` (parsed as `M`) and the
+/// bytes of the file it names, after checking them against the manifest's sha256.
+/// `file` and `sha256` are read from the manifest's fields of those names.
+///
+/// # Errors
+/// A missing or malformed manifest, a missing model file or a sha256 mismatch, each
+/// naming the file.
+pub fn read_committed_model<M: serde::de::DeserializeOwned>(
+    dir: &Path,
+) -> Result<(M, PathBuf, Vec<u8>), drawpipe_core::StageError> {
+    use sha2::Digest;
+    let other = |m: String| drawpipe_core::StageError::Other(m.into());
+    let mpath = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&mpath)
+        .map_err(|e| other(format!("cannot read {}: {e}", mpath.display())))?;
+    #[derive(Deserialize)]
+    struct Pin {
+        file: String,
+        sha256: String,
+    }
+    let parse_err = |e: serde_json::Error| other(format!("malformed {}: {e}", mpath.display()));
+    let pin: Pin = serde_json::from_str(&text).map_err(parse_err)?;
+    let manifest: M = serde_json::from_str(&text).map_err(parse_err)?;
+    let path = dir.join(&pin.file);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        other(format!(
+            "cannot read {}: {e} (it is committed; restore it with git checkout)",
+            path.display()
+        ))
+    })?;
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    if sha != pin.sha256 {
+        return Err(other(format!(
+            "sha256 mismatch for {}: manifest pins {}, file has {sha}",
+            path.display(),
+            pin.sha256
+        )));
+    }
+    Ok((manifest, path, bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,45 +445,4 @@ mod tests {
             "{msg}"
         );
     }
-}
-
-/// A committed model read from `dir`: its `manifest.json` (parsed as `M`) and the
-/// bytes of the file it names, after checking them against the manifest's sha256.
-/// `file` and `sha256` are read from the manifest's fields of those names.
-///
-/// # Errors
-/// A missing or malformed manifest, a missing model file or a sha256 mismatch, each
-/// naming the file.
-pub fn read_committed_model<M: serde::de::DeserializeOwned>(
-    dir: &Path,
-) -> Result<(M, PathBuf, Vec<u8>), drawpipe_core::StageError> {
-    use sha2::Digest;
-    let other = |m: String| drawpipe_core::StageError::Other(m.into());
-    let mpath = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&mpath)
-        .map_err(|e| other(format!("cannot read {}: {e}", mpath.display())))?;
-    #[derive(Deserialize)]
-    struct Pin {
-        file: String,
-        sha256: String,
-    }
-    let parse_err = |e: serde_json::Error| other(format!("malformed {}: {e}", mpath.display()));
-    let pin: Pin = serde_json::from_str(&text).map_err(parse_err)?;
-    let manifest: M = serde_json::from_str(&text).map_err(parse_err)?;
-    let path = dir.join(&pin.file);
-    let bytes = std::fs::read(&path).map_err(|e| {
-        other(format!(
-            "cannot read {}: {e} (it is committed; restore it with git checkout)",
-            path.display()
-        ))
-    })?;
-    let sha = hex::encode(sha2::Sha256::digest(&bytes));
-    if sha != pin.sha256 {
-        return Err(other(format!(
-            "sha256 mismatch for {}: manifest pins {}, file has {sha}",
-            path.display(),
-            pin.sha256
-        )));
-    }
-    Ok((manifest, path, bytes))
 }

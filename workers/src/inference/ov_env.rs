@@ -19,7 +19,7 @@ use openvino::{
 };
 
 use super::ort_env::FETCH_HINT;
-use super::Model;
+use super::{Model, ReadOutput};
 
 /// The C API library inside the model repository.
 pub fn lib_path(models: &Path) -> PathBuf {
@@ -149,7 +149,7 @@ impl Model for OvModel {
         &self,
         shape: [usize; 4],
         data: Vec<f32>,
-        read: &mut dyn FnMut(&[usize], &[f32]) -> Result<(), StageError>,
+        read: &mut ReadOutput<'_>,
     ) -> Result<(), StageError> {
         let other = |e: openvino::InferenceError| {
             StageError::Other(format!("{}: inference failed: {e}", self.name).into())

@@ -440,8 +440,10 @@ mod tests {
     /// `PyclipperOffset().AddPath(pts, JT_ROUND, ET_CLOSEDPOLYGON); Execute(d)`.
     #[test]
     fn unclip_offsets_as_pyclipper() {
+        /// A rectangle's corners and pyclipper's offset vertices.
+        type Case = ([[f32; 2]; 4], &'static [[i64; 2]]);
         #[rustfmt::skip]
-        let cases: [([[f32; 2]; 4], &[[i64; 2]]); 4] = [
+        let cases: [Case; 4] = [
             // center (50.3, 40.7), size (100.4, 20.2), angle 30: distance 13.4533
             ([[1.7755241, 24.346857], [11.875523, 6.8531437], [98.82448, 57.053146], [88.72447, 74.54686]],
              &[[-12,23],[-12,28],[-11,17],[-10,32],[-6,36],[-1,-1],[7,-7],[12,-7],[18,-6],[81,86],[86,87],[92,87],[96,85],[100,81],[105,45],[109,49],[110,64],[111,53],[111,59]]),

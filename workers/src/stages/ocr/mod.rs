@@ -588,7 +588,7 @@ mod tests {
             &self,
             _: [usize; 4],
             _: Vec<f32>,
-            _: &mut dyn FnMut(&[usize], &[f32]) -> Result<(), StageError>,
+            _: &mut crate::inference::ReadOutput<'_>,
         ) -> Result<(), StageError> {
             panic!("no model should run")
         }
