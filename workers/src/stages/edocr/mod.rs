@@ -40,6 +40,7 @@ mod merge;
 pub mod parse;
 mod reread;
 mod title_block;
+mod zones;
 
 use std::time::Instant;
 
@@ -198,6 +199,17 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
     // Vertical lines: read in both orientations, keep the more confident.
     orient_tall_lines(engine, &ocr_params, img, &mut lines)?;
     lines.retain(|l| frame.contains_centre(&l.bbox) && !l.text.trim().is_empty());
+    // Zone labels the frame did not cut off (no inner frame line found).
+    let zone = {
+        let items: Vec<(&str, [f32; 4])> =
+            lines.iter().map(|l| (l.text.as_str(), l.bbox)).collect();
+        zones::zone_labels(&items, img.cols() as f32, img.rows() as f32)
+    };
+    let mut k = 0;
+    lines.retain(|_| {
+        k += 1;
+        !zone[k - 1]
+    });
     rejoin_fragments(engine, &ocr_params, img, &mut lines)?;
 
     // Tables whose cells hold no text are line work (a view drawn as rectangles).
