@@ -46,6 +46,7 @@ use std::time::Instant;
 
 use drawpipe_core::StageError;
 use opencv::core::Mat;
+use opencv::prelude::MatTraitConst;
 use serde::{Deserialize, Serialize};
 
 use super::ocr::{self, OcrEngine, TextLine};
@@ -327,6 +328,11 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         else {
             continue;
         };
+        // No feature has a size of zero: a lone `0` (or `Ø0`) is a circle or a hole
+        // mark read as a digit, or a stacked deviation left alone.
+        if states_no_size(&dimension) {
+            continue;
+        }
         // The raw text is the dimension's own: a trailing word (`REF`) sets a flag
         // and sits outside the polygon.
         dimension.raw = raw_as_read(&read, &text);
@@ -420,6 +426,16 @@ pub fn run_on_page(
             lines,
         },
     )
+}
+
+/// A size or an angle of zero: nothing a dimension states (ISO 129-1 dimensions
+/// give a feature's size, and a zero-size feature is not drawn).
+fn states_no_size(d: &parse::Dimension) -> bool {
+    use parse::DimKind::*;
+    matches!(
+        d.kind,
+        Linear | Diameter | Radius | SphericalDiameter | SphericalRadius | Angle | Chamfer
+    ) && d.nominal == Some(0.0)
 }
 
 fn is_tall(b: &[f32; 4]) -> bool {
@@ -544,6 +560,17 @@ mod tests {
     use super::glyph::upright_crop;
     use super::*;
     use opencv::core::Vector;
+
+    #[test]
+    fn zero_sizes_are_not_dimensions() {
+        let no_size = |t: &str| states_no_size(&parse::parse_dimension(t, false).unwrap());
+        for t in ["0", "Ø0", "R0", "0°", "0.0"] {
+            assert!(no_size(t), "{t}");
+        }
+        for t in ["0.5", "Ø0.8", "10", "M3", "45°", "Ra 0.8"] {
+            assert!(!no_size(t), "{t}");
+        }
+    }
 
     #[test]
     fn raw_keeps_what_was_read_but_the_diameter_sign() {
