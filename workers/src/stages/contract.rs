@@ -76,6 +76,15 @@ pub struct JobData {
     pub attempts: u32,
 }
 
+impl Needs {
+    /// The stored page rasters only (the page stages).
+    pub const PAGES: Needs = Needs {
+        content: false,
+        pages: true,
+        runs: false,
+    };
+}
+
 impl JobData {
     /// An empty job record (`drawpipe analyze` and tests fill in what a stage needs).
     pub fn new(job_id: JobId, drawing: DrawingInfo) -> JobData {

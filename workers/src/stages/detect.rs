@@ -423,11 +423,7 @@ pub struct Detect;
 
 impl StageDef for Detect {
     const STAGE: Stage = Stage::Detect;
-    const NEEDS: Needs = Needs {
-        content: false,
-        pages: true,
-        runs: false,
-    };
+    const NEEDS: Needs = Needs::PAGES;
     type Params = Params;
     type Input = Pages;
     type Output = Output;
@@ -451,16 +447,15 @@ impl StageDef for Detect {
         model: &DetectModel,
         jobs: Vec<(Params, Self::Input)>,
     ) -> Vec<Result<Produced<Output>, StageError>> {
-        jobs.into_iter()
-            .map(|(params, pages)| {
-                let mut detections = Vec::new();
-                super::for_each_gray_page(&pages, |index, gray, w, h| {
-                    detections.extend(run_on_page(&params, model, index, gray, w, h)?);
-                    Ok(())
-                })?;
-                Ok(Output { detections }.into())
-            })
-            .collect()
+        super::per_page(jobs, |params, index, gray, w, h| {
+            run_on_page(params, model, index, gray, w, h)
+        })
+        .into_iter()
+        .map(|pages| {
+            let detections = pages?.into_iter().flatten().collect();
+            Ok(Output { detections }.into())
+        })
+        .collect()
     }
 
     fn rows(output: &Output) -> Vec<TableRows> {

@@ -60,6 +60,24 @@ fn for_each_gray_page(
     Ok(())
 }
 
+/// Runs `f` on every decoded page (index, grayscale bytes, width, height) of each
+/// job: per job, the pages' results in page order, or the first error.
+fn per_page<P, T>(
+    jobs: Vec<(P, Pages)>,
+    mut f: impl FnMut(&P, u32, &[u8], usize, usize) -> Result<T, drawpipe_core::StageError>,
+) -> Vec<Result<Vec<T>, drawpipe_core::StageError>> {
+    jobs.into_iter()
+        .map(|(params, pages)| {
+            let mut out = Vec::with_capacity(pages.len());
+            for_each_gray_page(&pages, |index, gray, w, h| {
+                out.push(f(&params, index, gray, w, h)?);
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .collect()
+}
+
 /// Turns output items (`page`, `polygon` [[x, y]; 4], `bbox` [x, y, w, h], …) into
 /// flat rows: `page_index`, `polygon` as 8 numbers, `x`, `y`, `width`, `height`, and
 /// an index column numbering the items per page (`line_index`) or per job.

@@ -60,11 +60,7 @@ pub struct Edocr;
 impl StageDef for Edocr {
     const STAGE: Stage = Stage::Edocr;
     const INPUTS: &'static [Stage] = &[Stage::Ocr];
-    const NEEDS: Needs = Needs {
-        content: false,
-        pages: true,
-        runs: false,
-    };
+    const NEEDS: Needs = Needs::PAGES;
     type Params = Params;
     type Input = Input;
     type Output = StageOutput;

@@ -43,11 +43,7 @@ pub struct Ocr;
 
 impl StageDef for Ocr {
     const STAGE: Stage = Stage::Ocr;
-    const NEEDS: Needs = Needs {
-        content: false,
-        pages: true,
-        runs: false,
-    };
+    const NEEDS: Needs = Needs::PAGES;
     /// The lines of all the batch's jobs share the classifier and recogniser passes.
     const BATCH: Batch = Batch::Fused;
     type Params = Params;

@@ -39,11 +39,7 @@ pub struct Segment;
 
 impl StageDef for Segment {
     const STAGE: Stage = Stage::Segment;
-    const NEEDS: Needs = Needs {
-        content: false,
-        pages: true,
-        runs: false,
-    };
+    const NEEDS: Needs = Needs::PAGES;
     type Params = Params;
     type Input = Pages;
     type Output = Output;
@@ -67,16 +63,17 @@ impl StageDef for Segment {
         model: &SegmentModel,
         jobs: Vec<(Params, Self::Input)>,
     ) -> Vec<Result<Produced<Output>, StageError>> {
-        jobs.into_iter()
-            .map(|(params, pages)| {
-                let mut segments = Vec::new();
-                crate::stages::for_each_gray_page(&pages, |index, gray, w, h| {
-                    segments.push(run_on_page(&params, model, index, gray, w, h)?.0);
-                    Ok(())
-                })?;
-                Ok(Output { segments }.into())
-            })
-            .collect()
+        crate::stages::per_page(jobs, |params, index, gray, w, h| {
+            Ok(run_on_page(params, model, index, gray, w, h)?.0)
+        })
+        .into_iter()
+        .map(|segments| {
+            Ok(Output {
+                segments: segments?,
+            }
+            .into())
+        })
+        .collect()
     }
 
     fn rows(output: &Output) -> Vec<TableRows> {
