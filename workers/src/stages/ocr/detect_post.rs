@@ -25,7 +25,11 @@ pub struct DetBox {
 pub fn det_resize_dims(w: u32, h: u32, limit: LimitType, side: u32) -> (u32, u32) {
     let ratio = match limit {
         LimitType::Max if w.max(h) > side && side > 0 => side as f64 / w.max(h) as f64,
-        LimitType::Min if w.min(h) < side => side as f64 / w.min(h) as f64,
+        // Enlarging a long, thin page by its short side would make the long side
+        // unbounded: it stops at 8 × `side` (the short side then stays below `side`).
+        LimitType::Min if w.min(h) < side => {
+            (side as f64 / w.min(h).max(1) as f64).min(8.0 * side as f64 / w.max(h) as f64)
+        }
         _ => 1.0,
     };
     let round32 = |v: u32| (((v as f64 * ratio) as u32 as f64 / 32.0).round() as u32 * 32).max(32);
@@ -405,6 +409,13 @@ mod tests {
                 limit: LimitType::Min,
                 side: 736,
                 want: (3680, 736),
+            },
+            // A strip 200 times longer than wide stops at 8 × 736 on its long side.
+            Case {
+                size: (10, 2000),
+                limit: LimitType::Min,
+                side: 736,
+                want: (32, 5888),
             },
             Case {
                 size: (10, 5),
