@@ -66,6 +66,7 @@ pub fn parse_dimension(raw: &str, boxed: bool) -> Result<Dimension, ParseError> 
     }
     let (body, marked_reference) = strip_suffixes(body);
     dim.reference |= marked_reference;
+    let body = strip_mm(body);
     let body = body.trim_start_matches('√').trim_start();
 
     let mut c = Cursor::new(body);
@@ -184,6 +185,20 @@ fn check_deviations(dim: Dimension, text: &str) -> Result<Dimension, ParseError>
         }
     }
     Ok(dim)
+}
+
+/// `36.00mm`, `Ø2.50 mm`, `M6x16mm`: the millimetre unit some CAD exports print
+/// after the last number (the default unit, so nothing changes but the text).
+fn strip_mm(body: &str) -> &str {
+    for unit in ["mm", "MM"] {
+        if let Some(rest) = body.strip_suffix(unit) {
+            let rest = rest.trim_end();
+            if rest.ends_with(|c: char| c.is_ascii_digit()) {
+                return rest;
+            }
+        }
+    }
+    body
 }
 
 /// Strips trailing words (`THRU`, `TYP`, `REF`) and depth marks (`↧5`); true when `REF`
@@ -398,6 +413,19 @@ mod tests {
             ("M8", false, Want::new(Thread, 8.0).thread("M8")),
             ("M8x1.25", false, Want::new(Thread, 8.0).thread("M8x1.25")),
             ("M8X1,25", false, Want::new(Thread, 8.0).thread("M8x1.25")),
+            // A thread's length or depth after its pitch (`M5x0.8x4`), a fastener's
+            // length (`M6x16`).
+            ("M5x0.8x4", false, Want::new(Thread, 5.0).thread("M5x0.8x4")),
+            (
+                "M4x0.7x10",
+                false,
+                Want::new(Thread, 4.0).thread("M4x0.7x10"),
+            ),
+            // An explicit millimetre unit.
+            ("36.00mm", false, Want::new(Linear, 36.0)),
+            ("Ø2.50mm", false, Want::new(Diameter, 2.5)),
+            ("R4 mm", false, Want::new(Radius, 4.0)),
+            ("M6x16mm", false, Want::new(Thread, 6.0).thread("M6x16")),
             ("M10-6H", false, Want::new(Thread, 10.0).thread("M10-6H")),
             (
                 "M10x1.5-6g",

@@ -13,7 +13,11 @@ pub(super) fn metric_thread(
     let start = c.pos;
     let d = c.number().ok_or_else(|| c.rest().to_string())?;
     let mut spec = format!("{prefix}{}", &c.s[start..c.pos]);
-    if c.eat('x') {
+    // `x` pitch, then optionally `x` a length or depth (`M5x0.8x4`).
+    for _ in 0..2 {
+        if !c.eat('x') {
+            break;
+        }
         let p_start = c.pos;
         c.number().ok_or_else(|| c.rest().to_string())?;
         spec.push('x');
