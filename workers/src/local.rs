@@ -209,6 +209,34 @@ mod tests {
         assert_eq!(r.drawing.media_type, "image/jpeg");
     }
 
+    /// The worker-side check of bounded options: the same table as at submission,
+    /// read from the typed options.
+    #[test]
+    fn an_option_over_its_limit_fails_its_stage() {
+        let limits = Limits {
+            max_pdf_pages: 7,
+            ..Limits::default()
+        };
+        let analyzer = Analyzer::new(Registry::builtin().clone(), Engines::default(), limits);
+        let bytes = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/fixtures/drawings/Candle_holder.jpg"),
+        )
+        .unwrap();
+        let plan = StagePlan::parse("preprocess").unwrap();
+        let over = serde_json::json!({"preprocess": {"max_pdf_pages": 8}});
+        let r = analyzer.analyze(&bytes, &plan, &over);
+        assert_eq!(r.status, drawpipe_core::JobStatus::Failed);
+        let err = r.stages["preprocess"].error.clone().unwrap();
+        assert!(
+            err.starts_with("options.preprocess.max_pdf_pages: 8 is over this server's limit 7"),
+            "{err}"
+        );
+        let within = serde_json::json!({"preprocess": {"max_pdf_pages": 7}});
+        let r = analyzer.analyze(&bytes, &plan, &within);
+        assert_eq!(r.status, drawpipe_core::JobStatus::Completed);
+    }
+
     #[test]
     fn a_bad_file_fails_its_report_with_the_reason() {
         let plan = StagePlan::parse("").unwrap();

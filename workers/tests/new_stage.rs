@@ -10,7 +10,7 @@ use drawpipe_core::limits::{Limits, OptionError};
 use drawpipe_core::{JobStatus, Stage, StageError, StagePlan};
 use drawpipe_workers::local::Analyzer;
 use drawpipe_workers::stages::contract::{
-    Def, Engines, JobData, Needs, Produced, StageDef, TableRows, Validate,
+    AnyStage, Def, Engines, JobData, Needs, Produced, StageDef, TableRows, Validate,
 };
 use drawpipe_workers::stages::registry::Registry;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use serde_json::json;
 
 // ---- the stage's module ----
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct InkParams {
     /// Gray level below which a pixel is ink.
@@ -162,16 +162,10 @@ fn a_registered_stage_runs_through_the_driver() {
     assert_eq!(err, "options.vl.threshold: must be at least 1");
 
     // Its rows come from its typed output.
-    let rows = INK_ROWS(&r.extra["ink"]);
+    let rows = INK.rows(&json!({ "ink": r.extra["ink"] })).unwrap();
     assert_eq!(rows[0].table, "page_ink");
     assert_eq!(rows[0].column_names(), vec!["page_index", "share"]);
     assert_eq!(rows[0].rows[0]["page_index"], 0);
-}
-
-#[allow(non_snake_case)]
-fn INK_ROWS(ink: &serde_json::Value) -> Vec<TableRows> {
-    use drawpipe_workers::stages::contract::AnyStage;
-    INK.rows(&json!({ "ink": ink })).unwrap()
 }
 
 #[test]

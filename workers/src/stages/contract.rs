@@ -28,7 +28,7 @@ use drawpipe_core::limits::{Limits, OptionError};
 use drawpipe_core::report::DrawingInfo;
 use drawpipe_core::{JobId, Stage, StageError};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize as _, Serialize};
 use serde_json::Value;
 
 use super::ocr::{self, OcrEngine};
@@ -189,11 +189,12 @@ impl TableRows {
     }
 }
 
-/// Per-job options of a stage: checked against the configured limits before any
-/// work, at submission and again by the worker.
+/// A stage's own rules for its per-job options (ranges that are not server limits).
+/// The bounded options of `core::limits::BOUNDED` are checked for every stage by the
+/// driver, at submission and again before any work; most stages add nothing here.
 pub trait Validate {
     /// # Errors
-    /// The first option over its limit or out of range, with the limit.
+    /// The first option out of range.
     fn validate(&self, _limits: &Limits) -> Result<(), OptionError> {
         Ok(())
     }
@@ -213,7 +214,7 @@ pub trait StageDef: Send + Sync + 'static {
     };
     const BATCH: Batch = Batch::PerJob;
     /// Per-job options (`options.<stage>`); unknown fields must be refused.
-    type Params: DeserializeOwned + Default + Validate + Send + Sync + 'static;
+    type Params: Serialize + DeserializeOwned + Default + Validate + Send + Sync + 'static;
     type Input: Send + 'static;
     type Output: Serialize + DeserializeOwned + Send + 'static;
     /// What it loads once per worker (models); `()` when nothing.
@@ -374,8 +375,15 @@ fn parse_params<S: StageDef>(
         Some(v) => S::Params::deserialize(v)
             .map_err(|e| StageError::invalid(format!("options.{}: {e}", S::STAGE)))?,
     };
-    params
-        .validate(limits)
+    // The bounded options (`core::limits::BOUNDED`), read from the typed values so
+    // that defaults are held to the limits too; then the stage's own rules.
+    let typed = serde_json::to_value(&params)
+        .map_err(|e| StageError::Other(format!("options.{}: {e}", S::STAGE).into()))?;
+    let mut by_stage = serde_json::Map::new();
+    by_stage.insert(S::STAGE.name().to_string(), typed);
+    limits
+        .check_options(&Value::Object(by_stage))
+        .and_then(|()| params.validate(limits))
         .map_err(|e| StageError::invalid(e.in_stage(S::STAGE.name()).to_string()))?;
     Ok(params)
 }
@@ -465,5 +473,3 @@ impl<S: StageDef> AnyStage for Def<S> {
         Ok(S::rows(&typed))
     }
 }
-
-use serde::Deserialize as _;

@@ -48,7 +48,7 @@ pub fn is_dimension_class(class_id: usize) -> bool {
 }
 
 /// Per-job options (`options.detect`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
     /// Minimum class score (default 0.35).
@@ -67,14 +67,10 @@ impl Default for Params {
 }
 
 impl Params {
+    /// The [`Validate`] rules, for callers of [`run_on_page`] outside the drivers.
     fn check(&self) -> Result<(), StageError> {
-        if !(0.0..=1.0).contains(&self.confidence) || !(0.0..=1.0).contains(&self.iou) {
-            return Err(StageError::invalid(format!(
-                "options.detect: confidence {} and iou {} must lie in [0, 1]",
-                self.confidence, self.iou
-            )));
-        }
-        Ok(())
+        self.validate(&Limits::default())
+            .map_err(|e| StageError::invalid(e.to_string()))
     }
 }
 

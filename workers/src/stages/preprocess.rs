@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use super::contract::{Engines, JobData, Needs, Produced, StageDef, Validate};
 use super::PageRaster;
 use crate::pdf;
-use drawpipe_core::limits::{Limits, OptionError};
 use drawpipe_core::Stage;
 use std::sync::Arc;
 
@@ -81,17 +80,7 @@ pub struct Summary {
     pub pages: Vec<PageInfo>,
 }
 
-impl Validate for Params {
-    fn validate(&self, limits: &Limits) -> Result<(), OptionError> {
-        let stage = Preprocess::STAGE.name();
-        limits.check(stage, "max_pixels", self.max_pixels as f64)?;
-        limits.check(stage, "max_pdf_pages", self.max_pdf_pages as f64)?;
-        limits.check(stage, "pdf_dpi", self.pdf_dpi as f64)?;
-        limits.check(stage, "pdf_timeout_secs", self.pdf_timeout_secs as f64)?;
-        limits.check(stage, "pdf_memory_mib", self.pdf_memory_mib as f64)?;
-        limits.check(stage, "clahe_tiles", self.clahe_tiles as f64)
-    }
-}
+impl Validate for Params {}
 
 /// The stage: the drawing's bytes in, page rasters and their summary out.
 pub struct Preprocess;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use drawpipe_core::report::{DrawingInfo, PageInfo, Report, StageSummary};
 use drawpipe_core::{JobId, JobStatus, Stage, StageError, StageStatus};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -38,7 +38,7 @@ pub struct Input {
 }
 
 /// `report` takes no options.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
 

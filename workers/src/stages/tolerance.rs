@@ -99,7 +99,7 @@ const MATERIALS: [(&str, f64, f64, &[&str]); 5] = [
 ];
 
 /// Per-job options (`options.tolerance`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     /// A known material name (steel, aluminum, plastic, titanium, brass) or any name

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use drawpipe_core::limits::{Limits, OptionError};
 use drawpipe_core::{Stage, StageError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -15,11 +14,7 @@ use crate::stages::ocr::{self, OcrEngine, TextLine};
 use crate::stages::Pages;
 use crate::stages::{decode_page, geometry_rows};
 
-impl Validate for Params {
-    fn validate(&self, limits: &Limits) -> Result<(), OptionError> {
-        limits.check(Edocr::STAGE.name(), "tile_size", self.tile_size as f64)
-    }
-}
+impl Validate for Params {}
 
 /// `edocr`'s output. `_regions` (the layout) and `_timings` stay in the stage
 /// output; the report leaves them out.

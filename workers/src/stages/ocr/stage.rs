@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use drawpipe_core::limits::{Limits, OptionError};
 use drawpipe_core::{Stage, StageError};
 use serde::{Deserialize, Serialize};
 
@@ -14,17 +13,7 @@ use crate::stages::contract::{
 use crate::stages::Pages;
 use crate::stages::{decode_page, geometry_rows};
 
-impl Validate for Params {
-    fn validate(&self, limits: &Limits) -> Result<(), OptionError> {
-        let stage = Ocr::STAGE.name();
-        limits.check(stage, "det_limit_side_len", self.det_limit_side_len as f64)?;
-        limits.check(stage, "tile.size", self.tile.size as f64)?;
-        limits.check(stage, "max_candidates", self.max_candidates as f64)?;
-        limits.check(stage, "rec_batch_size", self.rec_batch_size as f64)?;
-        limits.check(stage, "cls_batch_size", self.cls_batch_size as f64)?;
-        limits.check(stage, "rec_infer_batch", self.rec_infer_batch as f64)
-    }
-}
+impl Validate for Params {}
 
 /// `ocr`'s output: the lines of every page, and where the time went per page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

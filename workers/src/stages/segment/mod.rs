@@ -25,7 +25,7 @@ use crate::ort_env::{self, Device};
 pub const CLASSES: [&str; 3] = ["contour", "text", "dimension"];
 
 /// Per-job options (`options.segment`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     /// Leave the per-component list out of the output (counts only).
