@@ -116,13 +116,11 @@ pub(super) async fn compute(
         }
     };
     if stage == Stage::Report {
-        for ((_, o, ms), rows) in out.iter_mut().zip(rows) {
-            *o = finish(
-                std::mem::replace(o, Outcome::Retry(String::new())),
-                rows,
-                *ms,
-            );
-        }
+        out = out
+            .into_iter()
+            .zip(rows)
+            .map(|((job, o, ms), rows)| (job, finish(o, rows, ms), ms))
+            .collect();
     }
     Ok(out)
 }

@@ -331,11 +331,6 @@ pub trait AnyStage: Send + Sync {
     /// # Errors
     /// When the engine cannot be loaded.
     fn load(&self, engines: &Engines) -> Result<LoadedEngine, StageError>;
-    /// Parses and validates one job's options.
-    ///
-    /// # Errors
-    /// `Invalid` naming `options.<stage>` and what is wrong.
-    fn check_options(&self, options: Option<&Value>, limits: &Limits) -> Result<(), StageError>;
     /// Runs a batch: options parsed and checked, inputs taken, work done; one result
     /// per job, in order.
     fn run(
@@ -407,9 +402,6 @@ impl<S: StageDef> AnyStage for Def<S> {
             device: S::device(&engine),
             engine,
         })
-    }
-    fn check_options(&self, options: Option<&Value>, limits: &Limits) -> Result<(), StageError> {
-        parse_params::<S>(options, limits).map(|_| ())
     }
     fn run(
         &self,

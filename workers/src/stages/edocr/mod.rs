@@ -206,11 +206,8 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
             lines.iter().map(|l| (l.text.as_str(), l.bbox)).collect();
         zones::zone_labels(&items, img.cols() as f32, img.rows() as f32)
     };
-    let mut k = 0;
-    lines.retain(|_| {
-        k += 1;
-        !zone[k - 1]
-    });
+    let mut zone = zone.into_iter();
+    lines.retain(|_| !zone.next().unwrap_or(false));
     rejoin_fragments(engine, &ocr_params, img, &mut lines)?;
 
     // Tables whose cells hold no text are line work (a view drawn as rectangles).

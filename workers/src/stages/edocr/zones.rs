@@ -172,7 +172,7 @@ fn mark_band(items: &[(&str, [f32; 4])], strip: &[usize], horizontal: bool, zone
 mod tests {
     use super::*;
 
-    /// A label `h` pixels high centred at (`x`, `y`).
+    /// A label 20 × 30 pixels centred at (`x`, `y`).
     fn at(text: &'static str, x: f32, y: f32) -> (&'static str, [f32; 4]) {
         (text, [x - 10.0, y - 15.0, 20.0, 30.0])
     }
@@ -182,9 +182,8 @@ mod tests {
         let (w, h) = (3000.0, 2000.0);
         let mut items = vec![];
         // Top strip 1…6 left to right, one label (4) missed by OCR.
-        for (k, t) in ["1", "2", "3", "5", "6"].into_iter().enumerate() {
+        for t in ["1", "2", "3", "5", "6"] {
             let v: f32 = t.parse().unwrap();
-            let _ = k;
             items.push(at(t, 250.0 + (v - 1.0) * 500.0, 30.0));
         }
         // Right strip A…D top to bottom, and a misread "0" for a D-like letter in it.
