@@ -13,7 +13,7 @@ use drawpipe_core::report::{DrawingInfo, Report};
 use drawpipe_core::{JobId, Stage, StageError, StagePlan, StageStatus};
 use sha2::{Digest, Sha256};
 
-use crate::stages::contract::{Engines, JobData, LoadedEngine};
+use crate::stages::contract::{AnyStage, Engines, JobData, LoadedEngine};
 use crate::stages::registry::Registry;
 use crate::stages::report::StageRun;
 use crate::stages::{preprocess, PageRaster};
@@ -49,16 +49,18 @@ impl Analyzer {
         })
     }
 
-    fn engine(&self, stage: Stage) -> Result<LoadedEngine, StageError> {
+    /// The stage's registry entry and its engine, loaded on first use.
+    fn stage(&self, stage: Stage) -> Result<(&'static dyn AnyStage, LoadedEngine), StageError> {
         let def = self.registry.get(stage).ok_or_else(|| {
             StageError::invalid(format!("stage {stage} is not available in this build"))
         })?;
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        loaded
+        let engine = loaded
             .entry(stage)
             .or_insert_with(|| def.load(&self.engines).map_err(|e| e.to_string()))
             .clone()
-            .map_err(|e| StageError::Other(e.into()))
+            .map_err(|e| StageError::Other(e.into()))?;
+        Ok((def, engine))
     }
 
     /// Analyses `bytes` with `plan`; `options` holds per-stage options as a job's
@@ -98,11 +100,7 @@ impl Analyzer {
             }
             let start = Instant::now();
             let mut data = JobData::new(job_id, drawing.clone());
-            let result = self.engine(stage).and_then(|engine| {
-                let def = self
-                    .registry
-                    .get(stage)
-                    .expect("engine implies a registered stage");
+            let result = self.stage(stage).and_then(|(def, engine)| {
                 let needs = def.needs();
                 if needs.content {
                     data.content = Some(bytes.to_vec());
