@@ -10,6 +10,7 @@ pub mod job;
 pub mod limits;
 pub mod media;
 pub mod message;
+pub mod redact;
 pub mod report;
 pub mod stage;
 pub mod topology;

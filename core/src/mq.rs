@@ -1,5 +1,5 @@
-//! Broker access shared by every process: connecting, declaring the topology
-//! idempotently, and the outbox relay.
+//! Broker access shared by every process: connecting (and reconnecting, [`Broker`]),
+//! declaring the topology idempotently, and the outbox relay.
 //!
 //! The relay is the only publisher of work: it takes committed `outbox` rows
 //! (`FOR UPDATE SKIP LOCKED`, so several relays share the table), publishes them with
@@ -7,8 +7,10 @@
 //! confirm is an ack. A crash between publish and commit republishes; consumers are
 //! idempotent, so nothing is lost and nothing is done twice.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use lapin::message::Delivery;
@@ -28,6 +30,10 @@ use crate::topology::*;
 
 /// Connects to RabbitMQ on the current tokio runtime.
 pub async fn connect(url: &str, name: &str) -> lapin::Result<Connection> {
+    Connection::connect(url, properties(name)).await
+}
+
+fn properties(name: &str) -> ConnectionProperties {
     let mut props = ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio)
@@ -35,8 +41,143 @@ pub async fn connect(url: &str, name: &str) -> lapin::Result<Connection> {
     props
         .client_properties
         .insert("product".into(), AMQPValue::LongString("drawpipe".into()));
-    Connection::connect(url, props).await
+    props
 }
+
+/// A process's broker connection, reopened whenever it is lost.
+///
+/// The connection comes from a `deadpool-lapin` pool of one: the pool hands back the
+/// open connection, and replaces one that is no longer open (its recycle check) with a
+/// fresh one. [`Broker::supervise`] runs a session (declare the topology, open channels,
+/// consume and relay) on it; when the session ends because the broker went away, it
+/// waits (exponential backoff with jitter), reconnects and runs the session again.
+/// Nothing exits on a broker restart: committed work waits in the outbox, unacked
+/// deliveries return to their queues, and claims make redelivered work idempotent.
+#[derive(Clone)]
+pub struct Broker {
+    pool: deadpool_lapin::Pool,
+    state: Arc<BrokerState>,
+    /// The URL without its password, for messages.
+    shown: String,
+}
+
+#[derive(Default)]
+struct BrokerState {
+    up: AtomicBool,
+    reconnects: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+/// Backoff between reconnection attempts: doubles from `FIRST` to `MAX`; each wait is
+/// drawn between half and all of it (jitter), so a fleet does not reconnect in step.
+const BACKOFF_FIRST: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// A session that lasted this long resets the backoff.
+const BACKOFF_RESET: Duration = Duration::from_secs(30);
+
+impl Broker {
+    /// A broker handle for `url`; connects lazily (the first session).
+    ///
+    /// # Errors
+    /// Only when the pool cannot be built (never for a well-formed configuration).
+    pub fn new(url: &str, name: &str) -> Result<Self, String> {
+        let manager = deadpool_lapin::Manager::new(url, properties(name));
+        let pool = deadpool_lapin::Pool::builder(manager)
+            .max_size(1)
+            .runtime(deadpool_lapin::Runtime::Tokio1)
+            .create_timeout(Some(Duration::from_secs(15)))
+            .wait_timeout(Some(Duration::from_secs(60)))
+            .build()
+            .map_err(|e| format!("cannot build the broker connection pool: {e}"))?;
+        Ok(Broker {
+            pool,
+            state: Arc::new(BrokerState::default()),
+            shown: crate::redact::url(url),
+        })
+    }
+
+    /// Whether a session is running on an open connection now.
+    pub fn is_up(&self) -> bool {
+        self.state.up.load(Ordering::Relaxed)
+    }
+
+    /// Why the broker is down (the last connection or session error), when it is.
+    pub fn down_reason(&self) -> Option<String> {
+        if self.is_up() {
+            return None;
+        }
+        let last = self.state.last_error.lock().ok().and_then(|e| e.clone());
+        Some(last.unwrap_or_else(|| format!("not connected to RabbitMQ at {} yet", self.shown)))
+    }
+
+    /// How many times a lost connection was reopened.
+    pub fn reconnects(&self) -> u64 {
+        self.state.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// Runs `session` on an open connection until `shutdown`, reconnecting after each
+    /// loss. `session` returns `Ok` when it ended because of `shutdown`, `Err` when the
+    /// broker (or its channel) went away. Returns once `shutdown` fires.
+    pub async fn supervise<F, Fut>(&self, what: &str, shutdown: CancellationToken, mut session: F)
+    where
+        F: FnMut(Session) -> Fut,
+        Fut: Future<Output = anyhow_like::Result>,
+    {
+        let mut backoff = BACKOFF_FIRST;
+        let mut sessions = 0u64;
+        while !shutdown.is_cancelled() {
+            let started = Instant::now();
+            let outcome = match self.open().await {
+                Ok(conn) => {
+                    sessions += 1;
+                    if sessions > 1 {
+                        self.state.reconnects.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(%what, broker = %self.shown, "broker connection reopened");
+                    }
+                    self.state.up.store(true, Ordering::Relaxed);
+                    let r = session(conn.clone()).await;
+                    self.state.up.store(false, Ordering::Relaxed);
+                    if r.is_ok() || shutdown.is_cancelled() {
+                        let _ = conn.close(200, "shutting down").await;
+                        return;
+                    }
+                    r
+                }
+                Err(e) => Err(e),
+            };
+            let Err(e) = outcome else { continue };
+            let why = format!("RabbitMQ at {}: {e}", self.shown);
+            tracing::warn!(%what, error = %why, retry_in_ms = backoff.as_millis() as u64, "broker unavailable; reconnecting");
+            if let Ok(mut last) = self.state.last_error.lock() {
+                *last = Some(why);
+            }
+            if started.elapsed() >= BACKOFF_RESET {
+                backoff = BACKOFF_FIRST;
+            }
+            let wait = backoff.mul_f64(rand::Rng::gen_range(&mut rand::thread_rng(), 0.5..=1.0));
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    /// The pool's connection (checked open), or a new one when the last was lost. The
+    /// session holds it; once every handle is dropped it returns to the pool.
+    async fn open(&self) -> anyhow_like::Result<Session> {
+        let obj = self.pool.get().await.map_err(|e| match e {
+            deadpool_lapin::PoolError::Backend(e) => e.to_string(),
+            other => other.to_string(),
+        })?;
+        Ok(Arc::new(obj))
+    }
+}
+
+/// The connection a [`Broker::supervise`] session runs on (derefs to
+/// [`lapin::Connection`]). Hand channels, not this, to spawned tasks: the pool gets
+/// the connection back only when every handle is gone.
+pub type Session = Arc<deadpool_lapin::Connection>;
 
 fn table(entries: &[(&str, AMQPValue)]) -> FieldTable {
     let mut t = FieldTable::default();
@@ -207,30 +348,26 @@ pub fn json_properties() -> BasicProperties {
         .with_content_type(ShortString::from("application/json"))
 }
 
-/// Publishes committed outbox rows; see the module docs.
+/// Publishes committed outbox rows; see the module docs. One relay per process; each
+/// broker session runs it on that session's channel ([`OutboxRelay::run`]).
 #[derive(Clone)]
 pub struct OutboxRelay {
     pool: PgPool,
-    channel: Channel,
     wake: Arc<Notify>,
     batch: i64,
     poll: Duration,
 }
 
 impl OutboxRelay {
-    /// `channel` is switched to confirm mode. `poll` bounds how long a row written by
-    /// another process (or left by a crashed one) waits.
-    pub async fn new(pool: PgPool, channel: Channel, poll: Duration) -> lapin::Result<Self> {
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        Ok(OutboxRelay {
+    /// `poll` bounds how long a row written by another process (or left by a crashed
+    /// one) waits.
+    pub fn new(pool: PgPool, poll: Duration) -> Self {
+        OutboxRelay {
             pool,
-            channel,
             wake: Arc::new(Notify::new()),
             batch: 500,
             poll,
-        })
+        }
     }
 
     /// Wakes the relay now (after a commit that wrote outbox rows).
@@ -238,22 +375,29 @@ impl OutboxRelay {
         self.wake.clone()
     }
 
-    /// Runs until `shutdown`; publishes what is committed before returning.
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow_like::Result {
+    /// Publishes on `channel` (switched to confirm mode) until `shutdown`, then
+    /// publishes what is committed and returns `Ok`.
+    ///
+    /// # Errors
+    /// When the channel is lost: the rows stay in the outbox for the next session.
+    pub async fn run(self, channel: Channel, shutdown: CancellationToken) -> anyhow_like::Result {
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         loop {
-            match self.drain().await {
+            match self.drain(&channel).await {
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "outbox relay: publish failed; will retry");
-                    if !self.channel.status().connected() {
-                        return Err(e);
+                    if !channel.status().connected() {
+                        return Err(format!("outbox relay: the channel is lost: {e}").into());
                     }
+                    tracing::warn!(error = %e, "outbox relay: publish failed; will retry");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
             tokio::select! {
                 _ = shutdown.cancelled() => {
-                    let _ = self.drain().await;
+                    let _ = self.drain(&channel).await;
                     return Ok(());
                 }
                 _ = self.wake.notified() => {}
@@ -263,10 +407,10 @@ impl OutboxRelay {
     }
 
     /// Publishes every committed row, batch by batch. Returns how many.
-    pub async fn drain(&self) -> anyhow_like::Result<usize> {
+    pub async fn drain(&self, channel: &Channel) -> anyhow_like::Result<usize> {
         let mut total = 0;
         loop {
-            let n = self.publish_batch().await?;
+            let n = self.publish_batch(channel).await?;
             total += n;
             if (n as i64) < self.batch {
                 return Ok(total);
@@ -274,7 +418,7 @@ impl OutboxRelay {
         }
     }
 
-    async fn publish_batch(&self) -> anyhow_like::Result<usize> {
+    async fn publish_batch(&self, channel: &Channel) -> anyhow_like::Result<usize> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
             "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
@@ -295,7 +439,7 @@ impl OutboxRelay {
             let props =
                 json_properties().with_message_id(ShortString::from(format!("outbox-{id}")));
             confirms.push(
-                self.channel
+                channel
                     .basic_publish(
                         &exchange,
                         &key,

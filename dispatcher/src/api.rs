@@ -44,8 +44,8 @@ const LIST_MAX: i64 = 500;
 pub struct AppState {
     pub submitter: Submitter,
     pub auth: std::sync::Arc<Auth>,
-    /// The broker connection's status, for `/readyz`; `None` when there is none.
-    pub amqp_status: Option<lapin::ConnectionStatus>,
+    /// The broker connection, for `/readyz`; `None` when there is none.
+    pub broker: Option<drawpipe_core::mq::Broker>,
     /// Ends open event streams on shutdown.
     pub shutdown: CancellationToken,
 }
@@ -720,9 +720,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(Err(e)) => Err(format!("database: {e}")),
         Err(_) => Err("database: no answer to SELECT 1 within 2 s".to_string()),
     };
-    let amqp = match &state.amqp_status {
-        Some(s) if s.connected() => Ok(()),
-        Some(_) => Err("amqp: the broker connection is not open".to_string()),
+    let amqp = match &state.broker {
+        Some(b) => match b.down_reason() {
+            None => Ok(()),
+            Some(why) => Err(format!("amqp: {why} (reconnecting; submissions are kept)")),
+        },
         None => Err("amqp: no broker connection".to_string()),
     };
     let label = |r: &Result<(), String>| if r.is_ok() { "ok" } else { "failing" };
@@ -742,7 +744,19 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let text = state.submitter.metrics.render(state.pool()).await?;
+    let mut text = state.submitter.metrics.render(state.pool()).await?;
+    if let Some(b) = &state.broker {
+        use std::fmt::Write as _;
+        let _ = write!(
+            text,
+            "# HELP drawpipe_broker_up Whether a broker session is running now.\n\
+             # TYPE drawpipe_broker_up gauge\ndrawpipe_broker_up {}\n\
+             # HELP drawpipe_broker_reconnects_total Broker connections reopened after a loss.\n\
+             # TYPE drawpipe_broker_reconnects_total counter\ndrawpipe_broker_reconnects_total {}\n",
+            u8::from(b.is_up()),
+            b.reconnects()
+        );
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

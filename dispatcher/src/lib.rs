@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use drawpipe_core::{db, mq};
+use drawpipe_core::{db, mq, redact};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -116,12 +116,12 @@ pub async fn open_database(config: &Config) -> anyhow::Result<PgPool> {
         .with_context(|| {
             format!(
                 "cannot create or reach the database at {}",
-                config.database_url
+                redact::url(&config.database_url)
             )
         })?;
     let pool = db::connect(&config.database_url, config.db_max_connections)
         .await
-        .with_context(|| format!("cannot connect to {}", config.database_url))?;
+        .with_context(|| format!("cannot connect to {}", redact::url(&config.database_url)))?;
     db::MIGRATOR
         .run(&pool)
         .await
@@ -186,25 +186,9 @@ pub async fn serve(
     ready: Option<oneshot::Sender<SocketAddr>>,
 ) -> anyhow::Result<()> {
     let pool = open_database(&config).await?;
-    let amqp = mq::connect(&config.amqp_url, "drawpipe-dispatcher")
-        .await
-        .with_context(|| format!("cannot connect to RabbitMQ at {}", redact(&config.amqp_url)))?;
-    let setup = amqp
-        .create_channel()
-        .await
-        .context("cannot open an AMQP channel")?;
-    mq::declare_topology(&setup)
-        .await
-        .context("cannot declare the broker topology")?;
-    let _ = setup.close(200, "topology declared").await;
-
-    let relay_channel = amqp
-        .create_channel()
-        .await
-        .context("cannot open the relay's AMQP channel")?;
-    let relay = mq::OutboxRelay::new(pool.clone(), relay_channel, RELAY_POLL)
-        .await
-        .context("cannot put the relay's channel in confirm mode")?;
+    let broker =
+        mq::Broker::new(&config.amqp_url, "drawpipe-dispatcher").map_err(|e| anyhow::anyhow!(e))?;
+    let relay = mq::OutboxRelay::new(pool.clone(), RELAY_POLL);
     let wake = relay.waker();
     let metrics = Arc::new(metrics::Metrics::default());
     let submitter = intake::Submitter {
@@ -216,51 +200,40 @@ pub async fn serve(
             .map_err(|e| anyhow::anyhow!("option limits: {e}"))?,
     };
 
-    // `stop` ends HTTP and the consumers; a task that loses its infrastructure
-    // cancels it too. The relay has its own token so it drains after them.
+    // `stop` ends HTTP and the consumers. The broker sessions (consumers and relay)
+    // have their own token so that the relay drains after HTTP and the consumers stop;
+    // a lost broker ends a session, never the process.
     let stop = shutdown.child_token();
-    let relay_stop = CancellationToken::new();
-    let relay_task = {
-        let (token, fatal) = (relay_stop.clone(), stop.clone());
+    let broker_stop = CancellationToken::new();
+    let broker_task = {
+        let (broker, stop, broker_stop) = (broker.clone(), stop.clone(), broker_stop.clone());
+        let (submitter, pool, wake) = (submitter.clone(), pool.clone(), wake.clone());
         tokio::spawn(async move {
-            let res = relay
-                .run(token)
+            broker
+                .supervise("dispatcher", broker_stop.clone(), |conn| {
+                    broker_session(
+                        conn,
+                        relay.clone(),
+                        submitter.clone(),
+                        pool.clone(),
+                        wake.clone(),
+                        stop.clone(),
+                        broker_stop.clone(),
+                    )
+                })
                 .await
-                .map_err(|e| anyhow::anyhow!("outbox relay stopped: {e}"));
-            if res.is_err() {
-                fatal.cancel();
-            }
-            res
         })
     };
-    let intake_channel = amqp
-        .create_channel()
-        .await
-        .context("cannot open the intake channel")?;
-    let dead_channel = amqp
-        .create_channel()
-        .await
-        .context("cannot open the dead-letter channel")?;
     let stage_timeout = Duration::from_secs(config.stage_timeout_secs);
-    let tasks = vec![
-        fatal_on_error(
-            stop.clone(),
-            intake::consume(intake_channel, submitter.clone(), stop.clone()),
-        ),
-        fatal_on_error(
-            stop.clone(),
-            deadletter::consume(dead_channel, pool.clone(), wake.clone(), stop.clone()),
-        ),
-        fatal_on_error(
-            stop.clone(),
-            reaper::run(pool.clone(), wake.clone(), stage_timeout, stop.clone()),
-        ),
-    ];
+    let tasks = vec![fatal_on_error(
+        stop.clone(),
+        reaper::run(pool.clone(), wake.clone(), stage_timeout, stop.clone()),
+    )];
 
     let state = api::AppState {
         submitter,
         auth: Arc::new(auth::Auth::new(pool.clone(), config.no_auth)),
-        amqp_status: Some(amqp.status().clone()),
+        broker: Some(broker.clone()),
         shutdown: stop.clone(),
     };
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -286,20 +259,62 @@ pub async fn serve(
             first_error.get_or_insert(e);
         }
     }
-    relay_stop.cancel();
-    if let Err(e) = relay_task
-        .await
-        .context("the relay task panicked")
-        .and_then(|r| r)
-    {
-        first_error.get_or_insert(e);
+    broker_stop.cancel();
+    if let Err(e) = broker_task.await {
+        first_error.get_or_insert(anyhow::anyhow!("the broker task panicked: {e}"));
     }
-    let _ = amqp.close(200, "dispatcher shutting down").await;
     pool.close().await;
     tracing::info!("dispatcher stopped");
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// One broker session: declare the topology, then consume intake and dead letters and
+/// relay the outbox until `stop` (consumers) and `relay_stop` (relay) fire, or until
+/// the connection is lost (`Err`: [`mq::Broker::supervise`] reconnects).
+async fn broker_session(
+    conn: mq::Session,
+    relay: mq::OutboxRelay,
+    submitter: intake::Submitter,
+    pool: PgPool,
+    wake: Arc<tokio::sync::Notify>,
+    stop: CancellationToken,
+    relay_stop: CancellationToken,
+) -> mq::anyhow_like::Result {
+    let setup = conn.create_channel().await?;
+    mq::declare_topology(&setup).await?;
+    let _ = setup.close(200, "topology declared").await;
+    let relay_channel = conn.create_channel().await?;
+    let intake_channel = conn.create_channel().await?;
+    let dead_channel = conn.create_channel().await?;
+    drop(conn);
+    let mut relay_task = tokio::spawn(relay.run(relay_channel, relay_stop.clone()));
+    let consumers = async {
+        tokio::try_join!(
+            intake::consume(intake_channel, submitter, stop.clone()),
+            deadletter::consume(dead_channel, pool, wake, stop.clone()),
+        )
+    };
+    let consumed = tokio::select! {
+        r = consumers => r.map(|_| ()),
+        r = &mut relay_task => {
+            return match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(format!("the relay task panicked: {e}").into()),
+            };
+        }
+    };
+    if let Err(e) = consumed {
+        relay_task.abort();
+        return Err(format!("{e:#}").into());
+    }
+    // The consumers stopped for shutdown; the relay drains once `relay_stop` fires.
+    match relay_task.await {
+        Ok(r) => r,
+        Err(e) => Err(format!("the relay task panicked: {e}").into()),
     }
 }
 
@@ -320,48 +335,9 @@ fn fatal_on_error(
     })
 }
 
-/// `url` without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        struct Case {
-            url: &'static str,
-            want: &'static str,
-        }
-        let cases = [
-            Case {
-                url: "amqp://guest:guest@127.0.0.1:5672/%2f",
-                want: "amqp://guest:***@127.0.0.1:5672/%2f",
-            },
-            Case {
-                url: "postgres://postgres@h/db",
-                want: "postgres://postgres@h/db",
-            },
-            Case {
-                url: "amqp://localhost",
-                want: "amqp://localhost",
-            },
-        ];
-        for c in cases {
-            assert_eq!(redact(c.url), c.want);
-        }
-    }
 
     #[test]
     fn cli_defaults_match_config_default() {

@@ -71,7 +71,7 @@ pub fn bin_dir() -> &'static Path {
 }
 
 /// Runs `rabbitmqctl` (vhost management needs it; the tests run beside the broker).
-fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
+pub fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
     let out = Command::new("rabbitmqctl")
         .args(args)
         .output()
@@ -186,6 +186,25 @@ impl TestEnv {
         let pid = child.id();
         self.workers.push(child);
         Ok(pid)
+    }
+
+    /// Whether the dispatcher and every worker started here are still running.
+    pub fn all_running(&mut self) -> bool {
+        self.workers
+            .iter_mut()
+            .chain(self.dispatcher.iter_mut())
+            .all(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Has the broker close every connection of this environment's vhost (what a
+    /// broker restart does to them), without touching other tests' vhosts.
+    pub fn close_broker_connections(&self) -> anyhow::Result<()> {
+        rabbitmqctl(&[
+            "close_all_connections",
+            "-p",
+            &self.name,
+            "drawpipe test: connection closed by the broker",
+        ])
     }
 
     /// Kills one worker with SIGKILL (no chance to ack or clean up).

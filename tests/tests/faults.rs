@@ -135,3 +135,66 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+/// The broker closes every connection (as a restart does) twice while jobs flow: the
+/// dispatcher and the worker reconnect by themselves, and every job completes once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_broker_connections_are_reopened() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let db = env.db().await;
+    env.spawn_worker(&["--stages", "preprocess,report"])
+        .unwrap();
+    let mut ids = vec![];
+    for i in 0..30u8 {
+        ids.push(
+            env.submit(
+                drawpipe_tests::tiny_png(64, 48, i),
+                "t.png",
+                "preprocess,report",
+            )
+            .await,
+        );
+        if i == 10 || i == 20 {
+            env.close_broker_connections().unwrap();
+        }
+    }
+    for id in &ids {
+        let body = env.wait_finished(id, Duration::from_secs(120)).await;
+        assert_eq!(body["status"], "completed", "{body}");
+    }
+    assert!(env.all_running(), "no process exited on the broker's close");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (code, ready) = loop {
+        let (code, body) = env.get("/readyz").await;
+        if code == 200 || Instant::now() > deadline {
+            break (code, body);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(code, 200, "ready again after reconnecting: {ready}");
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let done: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM stage_runs WHERE status = 'succeeded'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    println!(
+        "broker close: submitted {} completed {} stage runs {runs} (succeeded {done}) outbox left {outbox}",
+        ids.len(),
+        ids.len()
+    );
+    assert_eq!(
+        runs,
+        ids.len() as i64 * 2,
+        "one run per job and stage: none duplicated"
+    );
+    assert_eq!(done, runs);
+    assert_eq!(outbox, 0, "every committed message was published");
+}

@@ -87,35 +87,23 @@ struct Ctx {
 /// Runs the worker until `shutdown`, then drains in-flight work.
 ///
 /// # Errors
-/// When PostgreSQL or RabbitMQ cannot be reached at start, or a consumer's
-/// connection is lost.
+/// When PostgreSQL cannot be reached at start or a stage's models cannot be loaded.
+/// A lost (or not yet reachable) broker is waited for, never an error.
 pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let pool = db::connect(&cfg.database_url, cfg.db_max_connections)
         .await
         .with_context(|| {
             format!(
                 "cannot connect to PostgreSQL at {}",
-                redact(&cfg.database_url)
+                drawpipe_core::redact::url(&cfg.database_url)
             )
         })?;
     db::MIGRATOR
         .run(&pool)
         .await
         .context("cannot apply database migrations")?;
-    let conn = mq::connect(&cfg.amqp_url, &cfg.name)
-        .await
-        .with_context(|| format!("cannot connect to RabbitMQ at {}", redact(&cfg.amqp_url)))?;
-    mq::declare_topology(&conn.create_channel().await?)
-        .await
-        .context("cannot declare the queue topology")?;
-    let relay = OutboxRelay::new(
-        pool.clone(),
-        conn.create_channel().await?,
-        Duration::from_millis(500),
-    )
-    .await?;
-    let relay_stop = CancellationToken::new();
-    let relay_task = tokio::spawn(relay.clone().run(relay_stop.clone()));
+    let broker = mq::Broker::new(&cfg.amqp_url, &cfg.name).map_err(|e| anyhow::anyhow!(e))?;
+    let relay = OutboxRelay::new(pool.clone(), Duration::from_millis(500));
 
     let registry = Registry::builtin();
     let settings = Arc::new(Engines {
@@ -174,32 +162,89 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     });
     tracing::info!(worker = %cfg.name, stages = ?cfg.stages.iter().map(|s| s.name()).collect::<Vec<_>>(), "worker started");
 
-    let mut consumers = tokio::task::JoinSet::new();
-    for &stage in &cfg.stages {
-        let ch = conn.create_channel().await?;
-        consumers.spawn(consume_stage(stage, ch, ctx.clone(), shutdown.clone()));
+    // A lost broker ends a session, never the worker: unacked deliveries return to
+    // their queues, and the next session consumes them again.
+    {
+        let ctx = ctx.clone();
+        broker
+            .supervise(&cfg.name, shutdown.clone(), |conn| {
+                worker_session(conn, ctx.clone(), relay.clone(), shutdown.clone())
+            })
+            .await;
     }
-    let mut result = Ok(());
-    while let Some(r) = consumers.join_next().await {
-        match r {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %format!("{e:#}"), "consumer stopped");
-                shutdown.cancel();
-                result = Err(e);
-            }
-            Err(e) => {
-                shutdown.cancel();
-                result = Err(anyhow::anyhow!("consumer task panicked: {e}"));
+    pool.close().await;
+    tracing::info!(worker = %cfg.name, "worker stopped");
+    Ok(())
+}
+
+/// One broker session: declare the topology, relay the outbox and consume every
+/// stage queue until `shutdown` (`Ok`) or until the connection is lost (`Err`).
+async fn worker_session(
+    conn: mq::Session,
+    ctx: Arc<Ctx>,
+    relay: OutboxRelay,
+    shutdown: CancellationToken,
+) -> mq::anyhow_like::Result {
+    mq::declare_topology(&conn.create_channel().await?).await?;
+    let relay_channel = conn.create_channel().await?;
+    let mut channels = Vec::new();
+    for &stage in &ctx.cfg.stages {
+        channels.push((stage, conn.create_channel().await?));
+    }
+    drop(conn);
+    let relay_stop = CancellationToken::new();
+    let mut relay_task = tokio::spawn(relay.run(relay_channel, relay_stop.clone()));
+    // The consumers stop on shutdown, or when any part of the session is lost (then
+    // they finish their in-flight batches first).
+    let session_stop = shutdown.child_token();
+    let mut consumers = tokio::task::JoinSet::new();
+    for (stage, ch) in channels {
+        consumers.spawn(consume_stage(stage, ch, ctx.clone(), session_stop.clone()));
+    }
+    let flatten = |r: Result<mq::anyhow_like::Result, tokio::task::JoinError>| match r {
+        Ok(r) => r,
+        Err(e) => Err(format!("the relay task panicked: {e}").into()),
+    };
+    let mut first_error: Option<String> = None;
+    let mut relay_result: Option<mq::anyhow_like::Result> = None;
+    loop {
+        tokio::select! {
+            r = consumers.join_next() => match r {
+                None => break,
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => {
+                    tracing::warn!(error = %format!("{e:#}"), "consumer stopped");
+                    first_error.get_or_insert(format!("{e:#}"));
+                    session_stop.cancel();
+                }
+                Some(Err(e)) => {
+                    first_error.get_or_insert(format!("consumer task panicked: {e}"));
+                    session_stop.cancel();
+                }
+            },
+            r = &mut relay_task, if relay_result.is_none() => {
+                // The relay ends early only when its channel is lost.
+                relay_result = Some(flatten(r));
+                session_stop.cancel();
             }
         }
     }
-    relay_stop.cancel();
-    let _ = relay_task.await;
-    let _ = conn.close(200, "worker shutdown").await;
-    pool.close().await;
-    tracing::info!(worker = %cfg.name, "worker stopped");
-    result
+    let relay_result = match relay_result {
+        Some(r) => r,
+        None => {
+            relay_stop.cancel();
+            flatten(relay_task.await)
+        }
+    };
+    if let Some(e) = first_error {
+        return Err(e.into());
+    }
+    relay_result?;
+    if shutdown.is_cancelled() {
+        Ok(())
+    } else {
+        Err("the broker session ended".into())
+    }
 }
 
 async fn consume_stage(
@@ -356,36 +401,5 @@ where
             }
             Err(e) => return Err(e),
         }
-    }
-}
-
-/// Hides a password in a URL for logs and errors.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact("amqp://guest:guest@127.0.0.1:5672/%2f"),
-            "amqp://guest:***@127.0.0.1:5672/%2f"
-        );
-        assert_eq!(
-            redact("postgres://postgres@127.0.0.1/db"),
-            "postgres://postgres@127.0.0.1/db"
-        );
     }
 }
