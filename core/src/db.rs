@@ -81,7 +81,8 @@ pub struct NewJob<'a> {
 
 /// Inserts drawing (once per content), job, its stage runs and the outbox rows for
 /// the plan's roots in one statement. Returns the job id and whether it is new: with
-/// an idempotency key already used, the existing job's id and `false`.
+/// an idempotency key the same API key used before, the existing job's id and `false`
+/// (idempotency keys are scoped per API key).
 pub async fn insert_job(pool: &PgPool, job: &NewJob<'_>) -> Result<(JobId, bool), sqlx::Error> {
     let roots: Vec<String> = job
         .plan
@@ -111,7 +112,7 @@ pub async fn insert_job(pool: &PgPool, job: &NewJob<'_>) -> Result<(JobId, bool)
             INSERT INTO jobs (id, drawing_sha256, filename, requested_stages, stages, options,
                               priority, idempotency_key, api_key_id, source)
             VALUES ($1, $2, $6, $7, $8, $9, $10, $11, $12, $13)
-            ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            ON CONFLICT ((COALESCE(api_key_id, 0)), idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
             RETURNING id
         ), s AS (
             INSERT INTO stage_runs (job_id, stage, status, queued_at)
@@ -146,10 +147,13 @@ pub async fn insert_job(pool: &PgPool, job: &NewJob<'_>) -> Result<(JobId, bool)
     if let Some(row) = row {
         return Ok((JobId(row.get(0)), true));
     }
-    let existing: Uuid = sqlx::query_scalar("SELECT id FROM jobs WHERE idempotency_key = $1")
-        .bind(job.idempotency_key)
-        .fetch_one(pool)
-        .await?;
+    let existing: Uuid = sqlx::query_scalar(
+        "SELECT id FROM jobs WHERE idempotency_key = $1 AND COALESCE(api_key_id, 0) = COALESCE($2, 0)",
+    )
+    .bind(job.idempotency_key)
+    .bind(job.api_key_id)
+    .fetch_one(pool)
+    .await?;
     Ok((JobId(existing), false))
 }
 

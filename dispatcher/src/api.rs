@@ -233,7 +233,7 @@ async fn create_job(
     if let Some(key) = header_key {
         sub.idempotency_key = Some(key?);
     }
-    let s = state.submitter.submit(&sub, "http", caller.0).await?;
+    let s = state.submitter.submit(&sub, "http", caller.key).await?;
     let location = format!("/v1/jobs/{}", s.id);
     if s.created {
         let body = json!({"id": s.id, "status": "queued", "stages": s.stages, "links": links(s.id), "duplicate": false});
@@ -361,20 +361,25 @@ async fn fetch_runs(pool: &PgPool, id: JobId) -> Result<Vec<RunRow>, sqlx::Error
     Ok(runs)
 }
 
-async fn fetch_job(pool: &PgPool, id: JobId) -> Result<JobRow, ApiError> {
-    sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
-        .bind(id.0)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| ApiError::job_not_found(&id.to_string()))
+/// The job, when `caller` may see it; another tenant's job is "not found".
+async fn fetch_job(pool: &PgPool, id: JobId, caller: &Caller) -> Result<JobRow, ApiError> {
+    sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 AND ($2::bigint IS NULL OR api_key_id = $2)"
+    ))
+    .bind(id.0)
+    .bind(caller.tenant())
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| ApiError::job_not_found(&id.to_string()))
 }
 
 async fn get_job(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let job = fetch_job(state.pool(), id).await?;
+    let job = fetch_job(state.pool(), id, &caller).await?;
     let runs = fetch_runs(state.pool(), id).await?;
     let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM pages WHERE job_id = $1")
         .bind(id.0)
@@ -437,6 +442,7 @@ pub fn parse_limit(limit: Option<&str>) -> Result<i64, ApiError> {
 
 async fn list_jobs(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = parse_limit(q.get("limit").map(String::as_str))?;
@@ -457,12 +463,14 @@ async fn list_jobs(
         "SELECT {JOB_COLUMNS} FROM jobs \
          WHERE ($1::text IS NULL OR status = $1) \
            AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid)) \
+           AND ($5::bigint IS NULL OR api_key_id = $5) \
          ORDER BY created_at DESC, id DESC LIMIT $4"
     ))
     .bind(status)
     .bind(after.map(|a| a.0))
     .bind(after.map(|a| a.1))
     .bind(limit + 1)
+    .bind(caller.tenant())
     .fetch_all(state.pool())
     .await?;
     let more = rows.len() as i64 > limit;
@@ -478,14 +486,17 @@ async fn list_jobs(
 
 async fn job_result(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let row: Option<(String, Option<Value>)> =
-        sqlx::query_as("SELECT status, report FROM jobs WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(state.pool())
-            .await?;
+    let row: Option<(String, Option<Value>)> = sqlx::query_as(
+        "SELECT status, report FROM jobs WHERE id = $1 AND ($2::bigint IS NULL OR api_key_id = $2)",
+    )
+    .bind(id.0)
+    .bind(caller.tenant())
+    .fetch_optional(state.pool())
+    .await?;
     let (status, report) = row.ok_or_else(|| ApiError::job_not_found(&id.to_string()))?;
     let terminal = status
         .parse::<JobStatus>()
@@ -503,18 +514,22 @@ async fn job_result(
 
 async fn overlay(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let png: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT raster_png FROM pages WHERE job_id = $1 AND page_index = 0")
-            .bind(id.0)
-            .fetch_optional(state.pool())
-            .await?;
+    let png: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT p.raster_png FROM pages p JOIN jobs j ON j.id = p.job_id \
+         WHERE p.job_id = $1 AND p.page_index = 0 AND ($2::bigint IS NULL OR j.api_key_id = $2)",
+    )
+    .bind(id.0)
+    .bind(caller.tenant())
+    .fetch_optional(state.pool())
+    .await?;
     match png {
         Some(png) => Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response()),
         None => {
-            fetch_job(state.pool(), id).await?;
+            fetch_job(state.pool(), id, &caller).await?;
             Err(ApiError::NotFound("overlay is not available yet".into()))
         }
     }
@@ -522,15 +537,18 @@ async fn overlay(
 
 async fn cancel_job(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
+    // Another tenant's job is not found, and stays as it is.
+    fetch_job(state.pool(), id, &caller).await?;
     if drawpipe_core::db::cancel_job(state.pool(), id).await? {
         state.submitter.wake.notify_one();
         tracing::info!(job_id = %id, "job cancelled by request");
         return Ok(Json(json!({"id": id, "status": "cancelled"})));
     }
-    let job = fetch_job(state.pool(), id).await?;
+    let job = fetch_job(state.pool(), id, &caller).await?;
     Err(ApiError::Conflict(format!(
         "job {id} is already {}; only queued or running jobs can be cancelled",
         job.status
@@ -688,10 +706,11 @@ fn is_terminal(status: &str) -> bool {
 
 async fn job_events(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let id = parse_id(&id)?;
-    fetch_job(state.pool(), id).await?;
+    fetch_job(state.pool(), id, &caller).await?;
     let watcher = Watcher {
         pool: state.pool().clone(),
         job: id,

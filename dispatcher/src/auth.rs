@@ -1,14 +1,12 @@
-//! Bearer-key authentication for `/v1`.
+//! Bearer-key authentication for `/v1`, and the tenant a request acts for.
 //!
-//! A key is checked against `api_keys` once, then its hash is cached for
-//! [`CACHE_TTL`]: a revoked key is refused within that time. The lookup that fills
-//! the cache also stamps `last_used_at`, so the stamp is at most one TTL stale and
-//! requests do not write to the database. Every `/v1` request carries a [`Caller`]
-//! extension (with no key id when auth is off).
+//! Every request looks its key up (one indexed read), so a revoked key is refused at
+//! once by every dispatcher; `last_used_at` is stamped at most every
+//! [`STAMP_EVERY`], so requests rarely write. Every `/v1` request carries a [`Caller`]
+//! extension: the key's id and whether it is an admin key (with auth off: no key, and
+//! every job visible).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -21,33 +19,42 @@ use crate::api::AppState;
 use crate::error::ApiError;
 use crate::keys;
 
-/// How long a validated key is trusted without asking the database.
-pub const CACHE_TTL: Duration = Duration::from_secs(30);
-/// Cache size at which expired entries are swept.
-const SWEEP_AT: usize = 10_000;
+/// How stale `api_keys.last_used_at` may be.
+pub const STAMP_EVERY: Duration = Duration::from_secs(30);
 
 pub const MISSING_KEY: &str =
     "missing API key: send 'Authorization: Bearer <key>'; create one with 'drawpipe-dispatcher keys create NAME'";
 pub const INVALID_KEY: &str = "invalid or revoked API key";
 
-/// Who made a request: the `api_keys.id`, or `None` when auth is off.
+/// Who made a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Caller(pub Option<i64>);
+pub struct Caller {
+    /// The `api_keys.id`, or `None` when auth is off.
+    pub key: Option<i64>,
+    /// An admin key (or auth off): sees and acts on every tenant's jobs.
+    pub admin: bool,
+}
+
+impl Caller {
+    /// Whose jobs this caller may see: `None` for all (admin, or auth off), else the
+    /// key's own. Bind it as `$n::bigint` in `($n IS NULL OR api_key_id = $n)`.
+    pub fn tenant(&self) -> Option<i64> {
+        if self.admin {
+            None
+        } else {
+            self.key
+        }
+    }
+}
 
 pub struct Auth {
     pool: PgPool,
     disabled: bool,
-    /// key hash → (key id, when validated).
-    cache: Mutex<HashMap<String, (i64, Instant)>>,
 }
 
 impl Auth {
     pub fn new(pool: PgPool, disabled: bool) -> Self {
-        Auth {
-            pool,
-            disabled,
-            cache: Mutex::new(HashMap::new()),
-        }
+        Auth { pool, disabled }
     }
 
     /// Checks the request's headers.
@@ -56,34 +63,32 @@ impl Auth {
     /// [`ApiError::Unauthorized`] for a missing, unknown or revoked key.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         if self.disabled {
-            return Ok(Caller(None));
+            return Ok(Caller {
+                key: None,
+                admin: true,
+            });
         }
         let key = bearer(headers).ok_or_else(|| ApiError::Unauthorized(MISSING_KEY.into()))?;
         if !keys::is_well_formed(key) {
             return Err(ApiError::Unauthorized(INVALID_KEY.into()));
         }
-        let hash = keys::hash(key);
-        if let Some((id, at)) = self.cache.lock().unwrap().get(&hash) {
-            if at.elapsed() < CACHE_TTL {
-                return Ok(Caller(Some(*id)));
-            }
-        }
-        let id: Option<i64> = sqlx::query_scalar(
-            "UPDATE api_keys SET last_used_at = now() WHERE key_sha256 = $1 AND revoked_at IS NULL RETURNING id",
+        let row: Option<(i64, bool)> = sqlx::query_as(
+            "WITH k AS (SELECT id, admin, last_used_at FROM api_keys \
+                        WHERE key_sha256 = $1 AND revoked_at IS NULL), \
+                  s AS (UPDATE api_keys SET last_used_at = now() FROM k \
+                        WHERE api_keys.id = k.id \
+                          AND (k.last_used_at IS NULL OR k.last_used_at < now() - make_interval(secs => $2))) \
+             SELECT id, admin FROM k",
         )
-        .bind(&hash)
+        .bind(keys::hash(key))
+        .bind(STAMP_EVERY.as_secs_f64())
         .fetch_optional(&self.pool)
         .await?;
-        let mut cache = self.cache.lock().unwrap();
-        let Some(id) = id else {
-            cache.remove(&hash);
-            return Err(ApiError::Unauthorized(INVALID_KEY.into()));
-        };
-        if cache.len() >= SWEEP_AT {
-            cache.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
-        }
-        cache.insert(hash, (id, Instant::now()));
-        Ok(Caller(Some(id)))
+        let (id, admin) = row.ok_or_else(|| ApiError::Unauthorized(INVALID_KEY.into()))?;
+        Ok(Caller {
+            key: Some(id),
+            admin,
+        })
     }
 }
 

@@ -23,6 +23,10 @@ pub enum KeysCommand {
     Create {
         /// A name for people: who or what uses the key.
         name: String,
+        /// An admin key: sees, reads and cancels every tenant's jobs. Other keys see
+        /// only the jobs they submitted.
+        #[arg(long)]
+        admin: bool,
     },
     /// List keys (name, prefix, created, last used, revoked).
     List,
@@ -56,15 +60,16 @@ pub fn is_well_formed(key: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
-/// Stores a new key named `name`; returns `(id, key)`.
-pub async fn create(pool: &PgPool, name: &str) -> Result<(i64, String), sqlx::Error> {
+/// Stores a new key named `name` (an admin key when `admin`); returns `(id, key)`.
+pub async fn create(pool: &PgPool, name: &str, admin: bool) -> Result<(i64, String), sqlx::Error> {
     let key = generate();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO api_keys (name, key_prefix, key_sha256) VALUES ($1, $2, $3) RETURNING id",
+        "INSERT INTO api_keys (name, key_prefix, key_sha256, admin) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(name)
     .bind(prefix(&key))
     .bind(hash(&key))
+    .bind(admin)
     .fetch_one(pool)
     .await?;
     Ok((id, key))
@@ -90,29 +95,32 @@ pub async fn revoke(
 /// Runs a `keys` subcommand, printing to stdout.
 pub async fn run_command(pool: &PgPool, cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
-        KeysCommand::Create { name } => {
+        KeysCommand::Create { name, admin } => {
             if name.trim().is_empty() {
                 anyhow::bail!(
                     "the key name is empty; name the user or service that will use the key"
                 );
             }
-            let (id, key) = create(pool, &name).await.context("cannot store the key")?;
+            let (id, key) = create(pool, &name, admin)
+                .await
+                .context("cannot store the key")?;
+            let kind = if admin { "admin API key" } else { "API key" };
             println!(
-                "created API key {id} named {name:?} (prefix {}); it is shown only once:",
+                "created {kind} {id} named {name:?} (prefix {}); it is shown only once:",
                 prefix(&key)
             );
             println!("{key}");
         }
         KeysCommand::List => {
             let rows = sqlx::query(
-                "SELECT id, name, key_prefix, created_at, last_used_at, revoked_at FROM api_keys ORDER BY id",
+                "SELECT id, name, key_prefix, created_at, last_used_at, revoked_at, admin FROM api_keys ORDER BY id",
             )
             .fetch_all(pool)
             .await
             .context("cannot list the keys")?;
             println!(
-                "{:>5}  {:<24} {:<12} {:<20} {:<20} revoked",
-                "id", "name", "prefix", "created", "last used"
+                "{:>5}  {:<24} {:<12} {:<6} {:<20} {:<20} revoked",
+                "id", "name", "prefix", "admin", "created", "last used"
             );
             let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
                 t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
@@ -120,10 +128,11 @@ pub async fn run_command(pool: &PgPool, cmd: KeysCommand) -> anyhow::Result<()> 
             };
             for r in rows {
                 println!(
-                    "{:>5}  {:<24} {:<12} {:<20} {:<20} {}",
+                    "{:>5}  {:<24} {:<12} {:<6} {:<20} {:<20} {}",
                     r.get::<i64, _>(0),
                     r.get::<String, _>(1),
                     r.get::<String, _>(2),
+                    if r.get::<bool, _>(6) { "yes" } else { "no" },
                     when(Some(r.get(3))),
                     when(r.get(4)),
                     when(r.get(5)),
@@ -140,7 +149,7 @@ pub async fn run_command(pool: &PgPool, cmd: KeysCommand) -> anyhow::Result<()> 
                 );
             }
             for (name, prefix) in revoked {
-                println!("revoked API key {name:?} (prefix {prefix}); running dispatchers refuse it within 30 s");
+                println!("revoked API key {name:?} (prefix {prefix}); every dispatcher refuses it from now on");
             }
         }
     }

@@ -188,6 +188,28 @@ impl TestEnv {
         Ok(pid)
     }
 
+    /// Creates another API key (`keys create NAME [--admin]`); returns the key.
+    pub fn create_key(&self, name: &str, admin: bool) -> anyhow::Result<String> {
+        let mut cmd = self.dispatcher_cmd();
+        cmd.args(["keys", "create", name]);
+        if admin {
+            cmd.arg("--admin");
+        }
+        let out = cmd.output()?;
+        if !out.status.success() {
+            bail!(
+                "keys create failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8(out.stdout)?
+            .lines()
+            .last()
+            .context("keys create printed nothing")?
+            .trim()
+            .to_string())
+    }
+
     /// Whether the dispatcher and every worker started here are still running.
     pub fn all_running(&mut self) -> bool {
         self.workers

@@ -6,3 +6,4 @@ mod bad_input;
 mod deps;
 mod e2e;
 mod faults;
+mod tenants;
