@@ -297,6 +297,82 @@ fn row_profile(bin: &Mat, r: &Rect) -> Result<Vec<i32>, StageError> {
     Ok(out)
 }
 
+/// Whether a one-character box's ink belongs to line work rather than a glyph: the
+/// ink component holding most of the box's ink runs on beyond the box by more than a
+/// third of the box's size (an arrowhead on its dimension line read as `4`, a circle
+/// or a hole mark read as `0` or `9`). A glyph's strokes end within its box; text
+/// that is not touching the lines around it stays a component of its own.
+pub(super) fn is_line_work(img: &Mat, b: &[f32; 4]) -> Result<bool, StageError> {
+    let (bw, bh) = (b[2].max(1.0), b[3].max(1.0));
+    let margin = bw.max(bh);
+    let x0 = (b[0] - margin).max(0.0) as i32;
+    let y0 = (b[1] - margin).max(0.0) as i32;
+    let x1 = ((b[0] + bw + margin) as i32).min(img.cols());
+    let y1 = ((b[1] + bh + margin) as i32).min(img.rows());
+    if x1 - x0 < 2 || y1 - y0 < 2 {
+        return Ok(false);
+    }
+    let roi = Mat::roi(img, Rect::new(x0, y0, x1 - x0, y1 - y0)).map_err(cv)?;
+    let mut bin = Mat::default();
+    imgproc::threshold(
+        &roi,
+        &mut bin,
+        0.0,
+        255.0,
+        imgproc::THRESH_BINARY_INV | imgproc::THRESH_OTSU,
+    )
+    .map_err(cv)?;
+    let mut labels = Mat::default();
+    let mut stats = Mat::default();
+    let mut centroids = Mat::default();
+    let n = imgproc::connected_components_with_stats(
+        &bin,
+        &mut labels,
+        &mut stats,
+        &mut centroids,
+        8,
+        core::CV_32S,
+    )
+    .map_err(cv)?;
+    if n < 2 {
+        return Ok(false);
+    }
+    // The box in the crop's coordinates; the label with most ink inside it.
+    let (ix0, iy0) = ((b[0] as i32 - x0).max(0), (b[1] as i32 - y0).max(0));
+    let (ix1, iy1) = (
+        ((b[0] + bw) as i32 - x0).min(bin.cols()),
+        ((b[1] + bh) as i32 - y0).min(bin.rows()),
+    );
+    let mut count = vec![0u32; n as usize];
+    for y in iy0..iy1 {
+        for x in ix0..ix1 {
+            let l = *labels.at_2d::<i32>(y, x).map_err(cv)?;
+            if l > 0 {
+                count[l as usize] += 1;
+            }
+        }
+    }
+    let Some((main, _)) = count
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, c)| **c > 0)
+        .max_by_key(|(_, c)| **c)
+    else {
+        return Ok(false);
+    };
+    let g = |c: i32| -> Result<i32, StageError> {
+        Ok(*stats.at_2d::<i32>(main as i32, c).map_err(cv)?)
+    };
+    let (left, top) = (g(imgproc::CC_STAT_LEFT)?, g(imgproc::CC_STAT_TOP)?);
+    let (right, bottom) = (
+        left + g(imgproc::CC_STAT_WIDTH)?,
+        top + g(imgproc::CC_STAT_HEIGHT)?,
+    );
+    let (ox, oy) = ((bw / 3.0) as i32, (bh / 3.0) as i32);
+    Ok(left < ix0 - ox || right > ix1 + ox || top < iy0 - oy || bottom > iy1 + oy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +382,44 @@ mod tests {
             Mat::new_rows_cols_with_default(60, 160, core::CV_8UC1, Scalar::all(255.0)).unwrap();
         draw(&mut m);
         m
+    }
+
+    #[test]
+    fn an_arrowhead_on_its_line_is_line_work_a_digit_is_not() {
+        let mut m =
+            Mat::new_rows_cols_with_default(200, 300, core::CV_8UC1, Scalar::all(255.0)).unwrap();
+        // A dimension line with a filled arrowhead at x 100..130.
+        imgproc::line(
+            &mut m,
+            Point::new(20, 100),
+            Point::new(280, 100),
+            Scalar::all(0.0),
+            2,
+            imgproc::LINE_8,
+            0,
+        )
+        .unwrap();
+        let tri: Vector<Point> = Vector::from_iter([
+            Point::new(100, 100),
+            Point::new(130, 92),
+            Point::new(130, 108),
+        ]);
+        imgproc::fill_convex_poly(&mut m, &tri, Scalar::all(0.0), imgproc::LINE_8, 0).unwrap();
+        // A digit standing clear of it.
+        imgproc::put_text(
+            &mut m,
+            "5",
+            Point::new(200, 60),
+            imgproc::FONT_HERSHEY_SIMPLEX,
+            1.2,
+            Scalar::all(0.0),
+            3,
+            imgproc::LINE_8,
+            false,
+        )
+        .unwrap();
+        assert!(is_line_work(&m, &[98.0, 88.0, 34.0, 24.0]).unwrap());
+        assert!(!is_line_work(&m, &[198.0, 30.0, 30.0, 34.0]).unwrap());
     }
 
     #[test]

@@ -160,6 +160,15 @@ pub fn analyse(params: &LayoutParams, page: &Mat, index: u32) -> Result<Vec<Regi
         .into_iter()
         .filter(|r| (r.area() as f64) < 0.5 * page_area && contains(&grow(&frame, tol), r))
         .collect();
+    // A zoned border's strip inside the found frame is not a table: left in, it would
+    // join the title block to whatever else touches the strip.
+    let strip = border_strip(&inner, &frame, tol, w.min(h) as f64);
+    let inner: Vec<Rect> = inner
+        .into_iter()
+        .zip(strip)
+        .filter(|(_, s)| !s)
+        .map(|(r, _)| r)
+        .collect();
     let clusters = cluster_touching(&inner, tol);
 
     let mut tables: Vec<(Rect, Vec<Rect>)> = Vec::new();
@@ -497,6 +506,65 @@ fn find_views(bin: &Mat, frame: &Rect, regions: &[Region]) -> Result<Vec<Rect>, 
     Ok(out)
 }
 
+/// Which rectangles are cells of a zoned border's strip: thin (at most 3 % of the
+/// page's shorter side across, at least twice as long), lying against one edge of
+/// `frame`, at least two of about the same length (within 35 % of their median: the
+/// zone ticks cut the strip evenly; not every zone closes into a rectangle), together
+/// running along at least 40 % of that edge. Title-block rows on the frame's edge
+/// differ in length and run along less of it.
+fn border_strip(rects: &[Rect], frame: &Rect, tol: i32, short: f64) -> Vec<bool> {
+    let mut strip = vec![false; rects.len()];
+    let max_thick = (0.03 * short) as i32;
+    // (touches the edge, thickness, length) per edge: left, right, top, bottom.
+    type Edge = fn(&Rect, &Rect, i32) -> bool;
+    let edges: [(Edge, bool, i32); 4] = [
+        (|r, f, t| (r.x - f.x).abs() <= t, true, frame.height),
+        (
+            |r, f, t| (r.x + r.width - f.x - f.width).abs() <= t,
+            true,
+            frame.height,
+        ),
+        (|r, f, t| (r.y - f.y).abs() <= t, false, frame.width),
+        (
+            |r, f, t| (r.y + r.height - f.y - f.height).abs() <= t,
+            false,
+            frame.width,
+        ),
+    ];
+    for (touches, vertical, edge_len) in edges {
+        let dims = |r: &Rect| {
+            if vertical {
+                (r.width, r.height)
+            } else {
+                (r.height, r.width)
+            }
+        };
+        let cands: Vec<usize> = (0..rects.len())
+            .filter(|&i| {
+                let (thick, len) = dims(&rects[i]);
+                touches(&rects[i], frame, tol) && thick <= max_thick && len >= 2 * thick
+            })
+            .collect();
+        if cands.len() < 2 {
+            continue;
+        }
+        let mut lens: Vec<i32> = cands.iter().map(|&i| dims(&rects[i]).1).collect();
+        lens.sort_unstable();
+        let median = lens[lens.len() / 2] as f64;
+        let even: Vec<usize> = cands
+            .into_iter()
+            .filter(|&i| ((dims(&rects[i]).1 as f64) - median).abs() <= 0.35 * median)
+            .collect();
+        let run: i32 = even.iter().map(|&i| dims(&rects[i]).1).sum();
+        if even.len() >= 2 && 5 * run >= 2 * edge_len {
+            for i in even {
+                strip[i] = true;
+            }
+        }
+    }
+    strip
+}
+
 /// Groups rectangles that touch or overlap (boxes grown by `tol`), union-find.
 pub fn cluster_touching(rects: &[Rect], tol: i32) -> Vec<Vec<Rect>> {
     let n = rects.len();
@@ -771,6 +839,32 @@ mod tests {
     }
 
     #[test]
+    fn a_zoned_strip_inside_the_frame_is_not_a_table() {
+        // A frame whose right strip (between the border and the inner line) is cut into
+        // six zone cells, and a title block against it at the bottom right.
+        let frame = Rect::new(0, 0, 3000, 2000);
+        let mut rects: Vec<Rect> = (0..6).map(|k| Rect::new(2950, k * 333, 50, 333)).collect();
+        rects.push(Rect::new(2200, 1800, 750, 100));
+        rects.push(Rect::new(2200, 1900, 400, 100));
+        rects.push(Rect::new(2600, 1900, 350, 100));
+        let strip = border_strip(&rects, &frame, 8, 2000.0);
+        assert_eq!(
+            strip,
+            [true, true, true, true, true, true, false, false, false]
+        );
+        // Title-block rows on the bottom edge are uneven and short of half the edge.
+        let rows = [
+            Rect::new(1500, 1950, 500, 50),
+            Rect::new(2000, 1950, 300, 50),
+            Rect::new(2300, 1950, 700, 50),
+        ];
+        assert_eq!(
+            border_strip(&rows, &frame, 8, 2000.0),
+            [false, false, false]
+        );
+    }
+
+    #[test]
     fn gdt_cells_come_left_to_right() {
         let mut m = page();
         rect(&mut m, 500, 500, 40, 36);
@@ -871,14 +965,23 @@ mod tests {
     #[test]
     #[ignore]
     fn dump_regions() {
-        for name in [
-            "Candle_holder.jpg",
-            "BM_part.jpg",
-            "example_dwg.png",
-            "Aufspannung.PDF",
-            "Elevator_bottom.PDF",
-        ] {
-            let bytes = std::fs::read(fixtures().join(name)).unwrap();
+        // `DRAWPIPE_DUMP_REGIONS=a.png,b.png` dumps those files instead.
+        let paths: Vec<PathBuf> = match std::env::var("DRAWPIPE_DUMP_REGIONS") {
+            Ok(list) => list.split(',').map(PathBuf::from).collect(),
+            Err(_) => [
+                "Candle_holder.jpg",
+                "BM_part.jpg",
+                "example_dwg.png",
+                "Aufspannung.PDF",
+                "Elevator_bottom.PDF",
+            ]
+            .iter()
+            .map(|n| fixtures().join(n))
+            .collect(),
+        };
+        for path in paths {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let bytes = std::fs::read(&path).unwrap();
             let pre = crate::stages::preprocess::run(&Default::default(), &bytes).unwrap();
             let img = crate::stages::decode_page(&pre.pages[0].png).unwrap();
             let bin = ink_mask(&img).unwrap();
@@ -903,6 +1006,11 @@ mod tests {
             );
             for r in analyse(&LayoutParams::default(), &img, 0).unwrap() {
                 eprintln!("{name} {:?} {:?} cells {}", r.kind, r.bbox, r.cells.len());
+                if std::env::var("DRAWPIPE_DUMP_CELLS").is_ok() {
+                    for c in &r.cells {
+                        eprintln!("    cell {c:?}");
+                    }
+                }
             }
         }
     }

@@ -292,6 +292,10 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         if single && m.confidence < params.single_char_confidence {
             continue;
         }
+        // A lone character on line work: an arrowhead, a circle or a hole mark.
+        if single && glyph::is_line_work(img, &m.bbox)? {
+            continue;
+        }
         if is_scale_ratio(&core_text) {
             continue;
         }
@@ -311,19 +315,30 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         }
         let read = text;
         let text = parse::normalise(&read);
-        if !parse::looks_like_dimension(&text) {
-            continue;
-        }
         let is_boxed = boxed.iter().any(|r| r.contains_centre(&m.bbox));
         let full = if trailing.is_empty() {
             text.clone()
         } else {
             format!("{text} {trailing}")
         };
-        let Ok(mut dimension) = parse::parse_dimension(&full, is_boxed)
-            .or_else(|_| parse::parse_dimension(&text, is_boxed))
-        else {
-            continue;
+        let plain = if parse::looks_like_dimension(&text) {
+            parse::parse_dimension(&full, is_boxed)
+                .or_else(|_| parse::parse_dimension(&text, is_boxed))
+                .ok()
+        } else {
+            None
+        };
+        // Otherwise a callout (`M5x0.8 THRO' x 2`, `-75.4`): its raw text and box are
+        // the whole line's.
+        let (mut dimension, whole) = match plain {
+            Some(d) => (d, false),
+            None => {
+                let line = format!("{read} {trailing}");
+                match parse::parse_callout(&line, is_boxed) {
+                    Ok(d) => (d, true),
+                    Err(_) => continue,
+                }
+            }
         };
         // No feature has a size of zero: a lone `0` (or `Ø0`) is a circle or a hole
         // mark read as a digit, or a stacked deviation left alone.
@@ -332,8 +347,10 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         }
         // The raw text is the dimension's own: a trailing word (`REF`) sets a flag
         // and sits outside the polygon.
-        dimension.raw = raw_as_read(&read, &text);
-        let (polygon, bbox) = if trailing.is_empty() {
+        if !whole {
+            dimension.raw = raw_as_read(&read, &text);
+        }
+        let (polygon, bbox) = if trailing.is_empty() || whole {
             (m.polygon, m.bbox)
         } else {
             shrink_to_prefix(&m, core_text.chars().count(), m.text.chars().count())
@@ -444,17 +461,38 @@ fn contains_centre(outer: &[f32; 4], b: &[f32; 4]) -> bool {
     cx >= outer[0] && cx <= outer[0] + outer[2] && cy >= outer[1] && cy <= outer[1] + outer[3]
 }
 
-/// Whether at least half of a table's cells (at least one) hold a line.
+/// Whether a table region holds text as a table does: at least half of its cells (at
+/// least one) hold a line, and most of those lines fill their cell's height (the cell at
+/// most 4 text heights across the reading direction). Dimension and extension lines
+/// close rectangles too, but a dimension's number is small against such a "cell".
 fn holds_text(r: &Region, lines: &[Line]) -> bool {
     if r.cells.is_empty() {
         return lines.iter().any(|l| r.contains_centre(&l.bbox));
     }
-    let with = r
-        .cells
-        .iter()
-        .filter(|c| lines.iter().any(|l| contains_centre(c, &l.bbox)))
-        .count();
-    with * 2 >= r.cells.len() && with > 0
+    let mut with = 0;
+    let mut snug = 0;
+    for c in &r.cells {
+        let inside: Vec<&Line> = lines
+            .iter()
+            .filter(|l| contains_centre(c, &l.bbox))
+            .collect();
+        if inside.is_empty() {
+            continue;
+        }
+        with += 1;
+        let fits = |l: &&Line| {
+            let (text_h, cell_h) = if l.turn == 0 {
+                (l.bbox[3], c[3])
+            } else {
+                (l.bbox[2], c[2])
+            };
+            cell_h <= 4.0 * text_h
+        };
+        if inside.iter().any(fits) {
+            snug += 1;
+        }
+    }
+    with * 2 >= r.cells.len() && with > 0 && snug * 2 >= with
 }
 
 /// Splits trailing alphabetic words (`REF`, `TYP`, `THRU`; not `max`/`min`) off a

@@ -7,7 +7,8 @@
 //! (general-tolerance note, roughness, inch thread, prefixed kinds `SØ SR Ø R C M Tr G`,
 //! then plain numbers: angle, chamfer or linear), followed by the tolerance
 //! (`±`, deviations, limits, ISO fit classes resolved with [`super::iso286`]).
-//! [`looks_like_dimension`] is the cheap filter in front of it, [`parse_gdt`] reads frame
+//! [`looks_like_dimension`] is the cheap filter in front of it; [`parse_callout`] reads a
+//! dimension with a callout tail (`M5x0.8 THRO' x 2`, `R2 (TYP)`); [`parse_gdt`] reads frame
 //! cells, [`title_block_key`] maps title-block labels to consistent keys.
 //!
 //! Conventions (each tested beside the code that reads it):
@@ -26,6 +27,7 @@
 //!   the size designation; a thread tolerance class stays in `thread`, not in `fit`.
 //! - Chamfers: `C2` / `CH2` is 2 mm at 45°; `1x45°` and `45°x1` are 1 mm at 45°.
 //! - Computed numbers are rounded to 1e-6 to drop binary noise (20.1 − 20.0 is 0.1).
+mod callout;
 mod cursor;
 mod dimension;
 mod gdt;
@@ -36,6 +38,7 @@ mod tolerance;
 
 use serde::{Deserialize, Serialize};
 
+pub use callout::parse_callout;
 pub use dimension::{looks_like_dimension, parse_dimension};
 pub use gdt::{parse_gdt, GdtFrame};
 pub use normalise::normalise;
