@@ -4,10 +4,12 @@
 # PDFs' own text layer (../shared/tools/vector_tokens.py: value precision, value
 # recall, strict precision).
 #
-# Usage: tools/vector-eval.sh tune|check [--limit N] [--bin PATH] [--out DIR]
+# Usage: tools/vector-eval.sh tune|check [--limit N] [--bin PATH] [--out DIR] [--from-pdf]
 #   --limit N  the first N drawings of the split (file-name order), default all
 #   --bin      the drawpipe binary (default target/release/drawpipe)
 #   --out      where renderings and reports go (default out/vector-<split>)
+#   --from-pdf read the PDFs themselves (page 1 only, so the text layer is used where
+#              it is usable) instead of their 300-DPI renderings
 set -euo pipefail
 cd "$(dirname "$0")/.."
 split=${1:?usage: tools/vector-eval.sh tune|check [--limit N] [--bin PATH] [--out DIR]}
@@ -15,11 +17,13 @@ shift
 limit=0
 bin=target/release/drawpipe
 out=""
+from_pdf=0
 while (($#)); do
   case $1 in
     --limit) limit=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --from-pdf) from_pdf=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -38,10 +42,18 @@ for f in $(ls "$src" | sort); do
   if ((limit > 0 && n > limit)); then break; fi
   name=${f%.*}
   ln -sf "$(realpath "$src/$f")" "$out/pdf/$f"
+  if ((from_pdf)); then
+    mkdir -p "$out/page1"
+    [ -f "$out/page1/$name.pdf" ] || pdfseparate -f 1 -l 1 "$src/$f" "$out/page1/$name.pdf" 2>/dev/null \
+      || cp "$src/$f" "$out/page1/$name.pdf"
+    continue
+  fi
   [ -f "$out/png/$name.png" ] || pdftoppm -r 300 -gray -png -singlefile -f 1 -l 1 "$src/$f" "$out/png/$name"
 done
-echo "vector-eval: $split: $(ls "$out/png" | wc -l) drawings; reading with $bin" >&2
+inputs=("$out"/png/*.png)
+((from_pdf)) && inputs=("$out"/page1/*.pdf)
+echo "vector-eval: $split: ${#inputs[@]} drawings; reading with $bin" >&2
 start=$(date +%s)
-"$bin" analyze "$out"/png/*.png --stages edocr --out "$out/reports" 2>"$out/analyze.log" || true
+"$bin" analyze "${inputs[@]}" --stages edocr --out "$out/reports" 2>"$out/analyze.log" || true
 echo "vector-eval: analyze took $(($(date +%s) - start)) s" >&2
 python3 "$scorer" "$out/pdf" "$out/reports" | tee "$out/score.txt" | tail -1

@@ -298,7 +298,12 @@ pub fn eval_dir(
     engine: &OcrEngine,
     ocr_params: &ocr::Params,
     params: &edocr::Params,
+    text_layer: bool,
 ) -> Result<EvalReport> {
+    let pre_params = preprocess::Params {
+        text_layer,
+        ..Default::default()
+    };
     let mut report = EvalReport::default();
     for (img, csv) in labelled_images(dir)? {
         let name = img
@@ -308,23 +313,34 @@ pub fn eval_dir(
         let truths = read_truth(&std::fs::read_to_string(&csv)?)
             .with_context(|| format!("ground truth {}", csv.display()))?;
         let bytes = std::fs::read(&img).with_context(|| format!("reading {}", img.display()))?;
-        let pre = preprocess::run(&preprocess::Params::default(), &bytes)
-            .with_context(|| format!("preprocess {name}"))?;
+        let pre =
+            preprocess::run(&pre_params, &bytes).with_context(|| format!("preprocess {name}"))?;
         let mut predicted = Vec::new();
         let (mut ocr_ms, mut edocr_ms) = (0.0, 0.0);
         for page in &pre.pages {
             let image = decode_page(&page.png).with_context(|| format!("page of {name}"))?;
             let t0 = Instant::now();
-            let lines = ocr::run(
-                ocr_params,
-                engine,
-                &ocr::GrayPage {
-                    index: page.info.index,
-                    image: &image,
-                },
-            )
-            .with_context(|| format!("ocr {name}"))?
-            .lines;
+            // A PDF page's usable text layer stands in for OCR, as in the pipeline.
+            let layer: Vec<_> = pre
+                .text_layer
+                .iter()
+                .filter(|l| l.page == page.info.index)
+                .cloned()
+                .collect();
+            let lines = if layer.is_empty() {
+                ocr::run(
+                    ocr_params,
+                    engine,
+                    &ocr::GrayPage {
+                        index: page.info.index,
+                        image: &image,
+                    },
+                )
+                .with_context(|| format!("ocr {name}"))?
+                .lines
+            } else {
+                ocr::layer_lines(&layer)
+            };
             ocr_ms += t0.elapsed().as_secs_f64() * 1000.0;
             let t1 = Instant::now();
             let out = edocr::run_on_page(params, engine, page.info.index, &image, &lines)
@@ -538,6 +554,7 @@ mod tests {
             engine(),
             &ocr::Params::default(),
             &edocr::Params::default(),
+            true,
         )
         .unwrap();
         eprintln!("{report}");
@@ -570,6 +587,7 @@ mod tests {
             engine(),
             &ocr::Params::default(),
             &edocr::Params::default(),
+            true,
         )
         .unwrap();
         eprintln!("{report}");
@@ -678,6 +696,7 @@ mod tests {
             engine(),
             &ocr::Params::default(),
             &edocr::Params::default(),
+            true,
         )
         .unwrap();
         println!("{report}");

@@ -10,5 +10,6 @@ pub mod metrics;
 pub mod pdf;
 pub mod runtime;
 pub mod stages;
+pub mod text_layer;
 
 pub use inference::{ort_env, ov_env};

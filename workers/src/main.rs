@@ -37,7 +37,13 @@ enum Command {
     /// Score the edocr stage against ground truth: every image in DIR with a
     /// `<stem>.csv` beside it (eDOCr2 format: 8 corner coordinates, then the text;
     /// `other_info` marks non-dimensions). Prints precision, recall and CER.
-    Eval { dir: PathBuf },
+    Eval {
+        dir: PathBuf,
+        /// Read PDF pages from their pixels even where the PDF has a usable text layer
+        /// (the raster-only figure, for comparison).
+        #[arg(long)]
+        raster_only: bool,
+    },
     /// Vectorise drawings for the `segment` stage and write each page graph as JSON
     /// (features, edges, bboxes, and labels from `<stem>.labels.png` beside the image
     /// when present): the training data of models/training/segment.
@@ -288,7 +294,7 @@ async fn main() -> anyhow::Result<()> {
             std::fs::create_dir_all(&out)?;
             tokio::task::spawn_blocking(move || segment_graphs(&files, &out)).await??;
         }
-        Command::Eval { dir } => {
+        Command::Eval { dir, raster_only } => {
             use drawpipe_workers::stages::{edocr, ocr};
             let engine =
                 tokio::task::spawn_blocking(|| ocr::OcrEngine::load(&ocr::EngineConfig::default()))
@@ -300,6 +306,7 @@ async fn main() -> anyhow::Result<()> {
                     &engine,
                     &ocr::Params::default(),
                     &edocr::Params::default(),
+                    !raster_only,
                 )
             })
             .await??;

@@ -13,10 +13,12 @@ use drawpipe_core::StageError;
 
 use crate::stages::preprocess::Params;
 
-/// One rendered page: PNG bytes and the DPI it was rendered at.
+/// One rendered page: PNG bytes, the DPI it was rendered at, and its text layer
+/// (`pdftotext -bbox-layout` output; empty when there is none or poppler failed on it).
 pub struct RenderedPage {
     pub png: Vec<u8>,
     pub dpi: f32,
+    pub layout: String,
 }
 
 /// Renders every page (at most `params.max_pdf_pages`) in grayscale.
@@ -90,7 +92,23 @@ pub fn render(bytes: &[u8], params: &Params) -> Result<Vec<RenderedPage>, StageE
         let png = std::fs::read(root.with_extension("png")).map_err(|e| {
             StageError::Invalid(format!("malformed PDF: page {page} did not render ({e})"))
         })?;
-        out.push(RenderedPage { png, dpi });
+        // The text layer, under the same limits; a page poppler cannot extract text
+        // from is read from its pixels alone.
+        let layout = if params.text_layer {
+            run_limited(
+                Command::new("pdftotext")
+                    .args(["-bbox-layout", "-f", &n, "-l", &n])
+                    .arg(&input)
+                    .arg("-"),
+                params,
+                dir.path(),
+                "pdftotext",
+            )
+            .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        out.push(RenderedPage { png, dpi, layout });
     }
     Ok(out)
 }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::contract::{Engines, JobData, Needs, Produced, StageDef, Validate};
 use super::PageRaster;
 use crate::pdf;
+use crate::text_layer::{self, PageLayer};
 use drawpipe_core::Stage;
 use std::sync::Arc;
 
@@ -40,6 +41,9 @@ pub struct Params {
     pub clahe_clip: f64,
     /// CLAHE tile grid (default 8, i.e. 8×8 tiles).
     pub clahe_tiles: i32,
+    /// Read a PDF page's own text layer, where it is usable, instead of OCR on its
+    /// pixels (default true; false reads every page from its pixels).
+    pub text_layer: bool,
 }
 
 impl Default for Params {
@@ -52,6 +56,7 @@ impl Default for Params {
             pdf_memory_mib: 4096,
             clahe_clip: 3.0,
             clahe_tiles: 8,
+            text_layer: true,
         }
     }
 }
@@ -61,6 +66,8 @@ impl Default for Params {
 pub struct Output {
     pub media_type: MediaType,
     pub pages: Vec<PageRaster>,
+    /// The usable text layers of PDF pages, in page pixels.
+    pub text_layer: Vec<PageLayer>,
 }
 
 impl Output {
@@ -69,6 +76,7 @@ impl Output {
         Summary {
             media_type: self.media_type.mime().to_string(),
             pages: self.pages.iter().map(|p| p.info.clone()).collect(),
+            text_layer: self.text_layer.clone(),
         }
     }
 }
@@ -78,6 +86,10 @@ impl Output {
 pub struct Summary {
     pub media_type: String,
     pub pages: Vec<PageInfo>,
+    /// The pages whose PDF text layer is usable, and its lines (read by `ocr` instead
+    /// of the pixels). Kept in `stage_runs.output`, not in the report.
+    #[serde(rename = "_text_layer", default, skip_serializing_if = "Vec::is_empty")]
+    pub text_layer: Vec<PageLayer>,
 }
 
 impl Validate for Params {}
@@ -124,6 +136,7 @@ impl StageDef for Preprocess {
 /// and for PDFs that are malformed or have too many pages.
 pub fn run(params: &Params, bytes: &[u8]) -> Result<Output, StageError> {
     let media_type = media::sniff(bytes).map_err(|e| StageError::Invalid(e.to_string()))?;
+    let mut layers = Vec::new();
     let pages = match media_type {
         MediaType::Pdf => {
             let rendered = pdf::render(bytes, params)?;
@@ -131,7 +144,15 @@ pub fn run(params: &Params, bytes: &[u8]) -> Result<Output, StageError> {
             for (i, page) in rendered.into_iter().enumerate() {
                 let gray = decode_gray(&page.png, MediaType::Png)
                     .map_err(|e| StageError::Invalid(format!("pdf page {}: {e}", i + 1)))?;
-                pages.push(finish_page(params, i as u32, gray, Some(page.dpi))?);
+                let raster = finish_page(params, i as u32, gray, Some(page.dpi))?;
+                let lines = text_layer::parse_bbox_layout(&page.layout, raster.info.width);
+                if text_layer::usable(&lines) {
+                    layers.push(PageLayer {
+                        page: i as u32,
+                        lines,
+                    });
+                }
+                pages.push(raster);
             }
             pages
         }
@@ -141,7 +162,11 @@ pub fn run(params: &Params, bytes: &[u8]) -> Result<Output, StageError> {
             vec![finish_page(params, 0, gray, image_dpi(image, bytes))?]
         }
     };
-    Ok(Output { media_type, pages })
+    Ok(Output {
+        media_type,
+        pages,
+        text_layer: layers,
+    })
 }
 
 /// Header checks before any decoding: dimensions within the bound, and no sign of
@@ -261,6 +286,42 @@ fn image_dpi(media: MediaType, b: &[u8]) -> Option<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cad_pdf_brings_its_text_layer_in_page_pixels() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/unseen/Elevator_bottom.PDF");
+        let bytes = std::fs::read(path).unwrap();
+        let out = run(&Params::default(), &bytes).unwrap();
+        assert_eq!(out.text_layer.len(), 1, "one page, one usable layer");
+        let layer = &out.text_layer[0];
+        let (w, h) = (
+            out.pages[0].info.width as f32,
+            out.pages[0].info.height as f32,
+        );
+        let find = |t: &str| layer.lines.iter().find(|l| l.text == t);
+        for t in ["90.00", "10.48", "135°", "7.73"] {
+            let l = find(t).unwrap_or_else(|| panic!("{t} not in {:?}", layer.lines));
+            let [x, y, bw, bh] = l.bbox;
+            assert!(
+                x >= 0.0 && y >= 0.0 && x + bw <= w && y + bh <= h,
+                "{t} at {:?}",
+                l.bbox
+            );
+            // Text boxes a few millimetres high: 15 to 120 pixels at 300 DPI.
+            assert!((15.0..120.0).contains(&bh.min(bw)), "{t}: {:?}", l.bbox);
+        }
+        let off = Params {
+            text_layer: false,
+            ..Params::default()
+        };
+        assert!(run(&off, &bytes).unwrap().text_layer.is_empty());
+        // A raster has none.
+        assert!(run(&Params::default(), &png(40, 30))
+            .unwrap()
+            .text_layer
+            .is_empty());
+    }
 
     fn png(w: i32, h: i32) -> Vec<u8> {
         let img = Mat::new_rows_cols_with_default(h, w, opencv::core::CV_8UC1, 200.into()).unwrap();

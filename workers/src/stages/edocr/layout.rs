@@ -42,6 +42,9 @@ pub enum RegionKind {
     GdtFrame,
     BoxedDimension,
     View,
+    /// A cell of a zoned border's strip (between the outer border and the inner frame
+    /// line, cut by the zone ticks): what lies in it is a zone label.
+    BorderStrip,
 }
 
 /// One region of a page.
@@ -163,12 +166,15 @@ pub fn analyse(params: &LayoutParams, page: &Mat, index: u32) -> Result<Vec<Regi
     // A zoned border's strip inside the found frame is not a table: left in, it would
     // join the title block to whatever else touches the strip.
     let strip = border_strip(&inner, &frame, tol, w.min(h) as f64);
-    let inner: Vec<Rect> = inner
-        .into_iter()
-        .zip(strip)
-        .filter(|(_, s)| !s)
-        .map(|(r, _)| r)
-        .collect();
+    let mut kept = Vec::with_capacity(inner.len());
+    for (r, in_strip) in inner.into_iter().zip(strip) {
+        if in_strip {
+            regions.push(Region::new(RegionKind::BorderStrip, r, index, vec![]));
+        } else {
+            kept.push(r);
+        }
+    }
+    let inner = kept;
     let clusters = cluster_touching(&inner, tol);
 
     let mut tables: Vec<(Rect, Vec<Rect>)> = Vec::new();

@@ -162,9 +162,11 @@ pub(super) fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
                 text.push_str(t);
             }
         }
+        let mut exact = n.exact;
         for &(_, j) in &tols {
             bb = union(&bb, &lines[j].bbox);
             conf += lines[j].confidence;
+            exact &= lines[j].exact;
             used[j] = true;
         }
         used[i] = true;
@@ -174,6 +176,7 @@ pub(super) fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
             polygon: layout::polygon_of(&bb),
             bbox: bb,
             turn: n.turn,
+            exact,
         });
     }
     for (i, l) in lines.into_iter().enumerate() {
@@ -314,6 +317,7 @@ mod tests {
             polygon: layout::polygon_of(&b),
             bbox: b,
             turn,
+            exact: false,
         }
     }
 

@@ -109,6 +109,10 @@ pub struct DimensionItem {
     /// `[x, y, width, height]`, page pixels.
     pub bbox: [f32; 4],
     pub page: u32,
+    /// Where its text came from: `ocr` (the pixels) or `text_layer` (the PDF's own
+    /// text; the diameter sign may still come from the pixels).
+    #[serde(default)]
+    pub source: ocr::TextSource,
 }
 
 /// One GD&T feature-control frame read.
@@ -151,6 +155,8 @@ struct Line {
     /// Reading direction: 0 horizontal, 1 rotated counter-clockwise (reads bottom
     /// to top), -1 rotated clockwise (reads top to bottom).
     turn: i8,
+    /// From the PDF's text layer: exact, never re-read from pixels.
+    exact: bool,
 }
 
 impl Line {
@@ -161,6 +167,7 @@ impl Line {
             polygon: l.polygon,
             bbox: l.bbox,
             turn: if is_tall(&l.bbox) { 1 } else { 0 },
+            exact: l.source == ocr::TextSource::TextLayer,
         }
     }
 }
@@ -190,7 +197,10 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         .map(Line::from_text_line)
         .collect();
 
-    if params.second_pass {
+    // A page read from its PDF text layer has every character already: no pass
+    // re-reads its pixels.
+    let exact = lines.iter().any(|l| l.exact);
+    if params.second_pass && !exact {
         let t1 = Instant::now();
         let extra = second_pass(params, engine, &ocr_params, img, &lines, &regions)?;
         lines.extend(extra);
@@ -198,8 +208,19 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
     }
     let t2 = Instant::now();
     // Vertical lines: read in both orientations, keep the more confident.
-    orient_tall_lines(engine, &ocr_params, img, &mut lines)?;
-    lines.retain(|l| frame.contains_centre(&l.bbox) && !l.text.trim().is_empty());
+    if !exact {
+        orient_tall_lines(engine, &ocr_params, img, &mut lines)?;
+    }
+    // Outside the frame, or in a zoned border's strip: never a dimension.
+    let strips: Vec<&Region> = regions
+        .iter()
+        .filter(|r| r.kind == RegionKind::BorderStrip)
+        .collect();
+    lines.retain(|l| {
+        frame.contains_centre(&l.bbox)
+            && !strips.iter().any(|s| s.contains_centre(&l.bbox))
+            && !l.text.trim().is_empty()
+    });
     // Zone labels the frame did not cut off (no inner frame line found).
     let zone = {
         let items: Vec<(&str, [f32; 4])> =
@@ -208,7 +229,11 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
     };
     let mut zone = zone.into_iter();
     lines.retain(|_| !zone.next().unwrap_or(false));
-    rejoin_fragments(engine, &ocr_params, img, &mut lines)?;
+    if exact {
+        lines = join_row_pieces(lines);
+    } else {
+        rejoin_fragments(engine, &ocr_params, img, &mut lines)?;
+    }
 
     // Tables whose cells hold no text are line work (a view drawn as rectangles).
     let tables: Vec<&Region> = regions
@@ -268,7 +293,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
     t.other_ms += ms(t2);
 
     // Stacked tolerances the page-level detector missed.
-    if params.reread_tolerances {
+    if params.reread_tolerances && !exact {
         let t3 = Instant::now();
         let extra = reread_tolerances(engine, &ocr_params, img, &lines)?;
         lines.extend(extra);
@@ -303,7 +328,15 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         // After a count (`2x ⌀3.40`) the sign is the glyph after the count's.
         let count = count_prefix(&text);
         let glyphs = count.map_or(1, |(_, g)| g + 1);
-        if has_diameter_glyph(img, &m, glyphs)? {
+        // Text-layer text often lacks the sign (drawn as line work before the
+        // number): look for it in the room before the first character too.
+        let found = if m.exact {
+            !text.starts_with(['Ø', '⌀', 'ø', '∅'])
+                && has_diameter_glyph(img, &with_room_before(&m), glyphs + 1)?
+        } else {
+            has_diameter_glyph(img, &m, glyphs)?
+        };
+        if found {
             text = match count {
                 Some((k, _)) => format!(
                     "{} {}",
@@ -361,6 +394,11 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
             polygon,
             bbox,
             page: index,
+            source: if m.exact {
+                ocr::TextSource::TextLayer
+            } else {
+                ocr::TextSource::Ocr
+            },
         });
     }
     t.other_ms += ms(t4);
@@ -440,6 +478,75 @@ pub fn run_on_page(
             lines,
         },
     )
+}
+
+/// A text-layer line's box with room before its first character (1.2 text heights),
+/// where a diameter sign drawn as line work, not text, sits.
+fn with_room_before(l: &Line) -> Line {
+    let mut l = l.clone();
+    let b = l.bbox;
+    l.bbox = match l.turn {
+        0 => {
+            let r = 1.2 * b[3];
+            [b[0] - r, b[1], b[2] + r, b[3]]
+        }
+        // Reads bottom to top: the first character is at the bottom.
+        1 => [b[0], b[1], b[2], b[3] + 1.2 * b[2]],
+        _ => {
+            let r = 1.2 * b[2];
+            [b[0], b[1] - r, b[2], b[3] + r]
+        }
+    };
+    l.polygon = layout::polygon_of(&l.bbox);
+    l
+}
+
+/// Joins text-layer lines that continue each other on one row: the same height
+/// (within 25 %), overlapping by 70 % of it across, with a gap along the row of at
+/// most 1.5 heights. A CAD program writes a callout's parts as separate text (`2x`,
+/// the number, its tolerance), with the diameter sign drawn as line work between them.
+fn join_row_pieces(mut lines: Vec<Line>) -> Vec<Line> {
+    // Along-row position, across-row span and height, in the line's own frame.
+    let frame = |l: &Line| {
+        let b = l.bbox;
+        match l.turn {
+            0 => (b[0], b[0] + b[2], b[1], b[1] + b[3], b[3]),
+            // Reading bottom to top: along = -y.
+            1 => (-(b[1] + b[3]), -b[1], b[0], b[0] + b[2], b[2]),
+            _ => (b[1], b[1] + b[3], b[0], b[0] + b[2], b[2]),
+        }
+    };
+    lines.sort_by(|a, b| frame(a).0.total_cmp(&frame(b).0));
+    let mut out: Vec<Line> = Vec::new();
+    for l in lines {
+        let (a0, _, c0, c1, h) = frame(&l);
+        let joined = out.iter_mut().rev().find(|o| {
+            if !o.exact || !l.exact || o.turn != l.turn {
+                return false;
+            }
+            let (_, oa1, oc0, oc1, oh) = frame(o);
+            let overlap = c1.min(oc1) - c0.max(oc0);
+            (h - oh).abs() <= 0.25 * h.max(oh)
+                && overlap >= 0.7 * h.min(oh)
+                && a0 >= oa1 - 0.2 * h
+                && a0 - oa1 <= 1.5 * h.max(oh)
+        });
+        match joined {
+            Some(o) => {
+                o.text = format!("{} {}", o.text, l.text);
+                let u = [
+                    o.bbox[0].min(l.bbox[0]),
+                    o.bbox[1].min(l.bbox[1]),
+                    (o.bbox[0] + o.bbox[2]).max(l.bbox[0] + l.bbox[2]),
+                    (o.bbox[1] + o.bbox[3]).max(l.bbox[1] + l.bbox[3]),
+                ];
+                o.bbox = [u[0], u[1], u[2] - u[0], u[3] - u[1]];
+                o.polygon = layout::polygon_of(&o.bbox);
+            }
+            None => out.push(l),
+        }
+    }
+    out
 }
 
 /// A size or an angle of zero: nothing a dimension states (ISO 129-1 dimensions

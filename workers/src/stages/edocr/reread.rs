@@ -243,6 +243,7 @@ fn read_boxes(
                     polygon: *b,
                     bbox: ocr::bbox_of(b),
                     turn,
+                    exact: false,
                 });
             }
         }

@@ -41,7 +41,7 @@ pub struct Input {
 const DIMENSION_COLUMNS: &str = "item_index int, page_index int, raw text, kind text, nominal float8, unit text, \
                                  upper float8, lower float8, fit text, thread text, count int, reference bool, \
                                  basic bool, chamfer_angle float8, roughness text, general_tolerance text, \
-                                 confidence real, polygon real[], x real, y real, width real, height real";
+                                 confidence real, source text, polygon real[], x real, y real, width real, height real";
 const GDT_COLUMNS: &str = "item_index int, page_index int, raw text, characteristic text, symbol text, \
                            tolerance float8, diameter_zone bool, modifiers text[], datums text[], confidence real, \
                            polygon real[], x real, y real, width real, height real";
@@ -177,6 +177,7 @@ mod tests {
                 polygon,
                 bbox,
                 page: 0,
+                source: crate::stages::ocr::TextSource::TextLayer,
             }],
             gdt: vec![GdtItem {
                 frame: parse::parse_gdt(&["⌖", "Ø0.1", "A", "B"]).unwrap(),

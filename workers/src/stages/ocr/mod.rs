@@ -47,7 +47,7 @@ pub use detect_post::{
 };
 pub use engine::{dictionary_from_metadata, verified_model_files, OcrEngine};
 pub use recognise::{crop_line, ctc_decode, paddle_widths};
-pub use stage::{read_jobs, Ocr, StageOutput};
+pub use stage::{layer_lines, read_jobs, Ocr, OcrInput, StageOutput};
 pub use tile::{merge_tiled_boxes, tile_rects};
 
 /// How the detector's input side limit applies (PaddleOCR's `limit_type`).
@@ -264,6 +264,23 @@ pub struct GrayPage<'a> {
     pub image: &'a Mat,
 }
 
+/// Where a line's text came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextSource {
+    /// Read from the page's pixels.
+    #[default]
+    Ocr,
+    /// The PDF's own text layer: exact characters.
+    TextLayer,
+}
+
+impl TextSource {
+    pub fn is_ocr(&self) -> bool {
+        *self == TextSource::Ocr
+    }
+}
+
 /// One line of text read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextLine {
@@ -275,6 +292,9 @@ pub struct TextLine {
     /// `[x, y, width, height]`, page pixels.
     pub bbox: [f32; 4],
     pub page: u32,
+    /// `ocr` (omitted) or `text_layer`.
+    #[serde(default, skip_serializing_if = "TextSource::is_ocr")]
+    pub source: TextSource,
 }
 
 /// Where the time went, milliseconds.
@@ -438,6 +458,7 @@ pub fn run_fused(
                     polygon: b.points,
                     bbox: bbox_of(&b.points),
                     page: gray.index,
+                    source: TextSource::Ocr,
                 })
                 .collect();
             Ok(Output {

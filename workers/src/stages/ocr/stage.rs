@@ -6,12 +6,22 @@ use std::sync::Arc;
 use drawpipe_core::{Stage, StageError};
 use serde::{Deserialize, Serialize};
 
-use super::{run_fused, GrayPage, OcrEngine, Params, TextLine, Timings};
+use super::{run_fused, GrayPage, OcrEngine, Params, TextLine, TextSource, Timings};
 use crate::stages::contract::{
     Batch, Engines, JobData, Needs, Produced, StageDef, TableRows, Validate,
 };
+use crate::stages::preprocess::Preprocess;
 use crate::stages::Pages;
 use crate::stages::{decode_page, geometry_rows};
+use crate::text_layer::PageLayer;
+
+/// What `ocr` reads: the page rasters, and the pages whose PDF text layer stands in
+/// for reading the pixels.
+#[derive(Debug, Clone, Default)]
+pub struct OcrInput {
+    pub pages: Pages,
+    pub layers: Vec<PageLayer>,
+}
 
 impl Validate for Params {}
 
@@ -32,11 +42,13 @@ pub struct Ocr;
 
 impl StageDef for Ocr {
     const STAGE: Stage = Stage::Ocr;
+    /// `preprocess`'s text layers of PDF pages.
+    const INPUTS: &'static [Stage] = &[Stage::Preprocess];
     const NEEDS: Needs = Needs::PAGES;
     /// The lines of all the batch's jobs share the classifier and recogniser passes.
     const BATCH: Batch = Batch::Fused;
     type Params = Params;
-    type Input = Pages;
+    type Input = OcrInput;
     type Output = StageOutput;
     type Engine = OcrEngine;
 
@@ -49,7 +61,14 @@ impl StageDef for Ocr {
     }
 
     fn input(mut data: JobData) -> Result<Self::Input, StageError> {
-        data.take_pages(Self::STAGE)
+        let layers = data
+            .output::<Preprocess>()?
+            .map(|s| s.text_layer)
+            .unwrap_or_default();
+        Ok(OcrInput {
+            pages: data.take_pages(Self::STAGE)?,
+            layers,
+        })
     }
 
     fn run(
@@ -74,24 +93,28 @@ impl StageDef for Ocr {
 }
 
 /// Reads several jobs' pages (`(page index, PNG)`) at once: every page goes
-/// through [`run_fused`] together. One result per job, in order; a job with a page
-/// that cannot be decoded or read fails alone.
+/// through [`run_fused`] together, except pages with a usable PDF text layer, whose
+/// lines are taken as they are (`source: text_layer`, confidence 1). One result per
+/// job, in order; a job with a page that cannot be decoded or read fails alone.
 pub fn read_jobs(
     engine: &OcrEngine,
-    jobs: &[(Params, Pages)],
+    jobs: &[(Params, OcrInput)],
 ) -> Vec<Result<StageOutput, StageError>> {
     let mut per_job: Vec<Result<StageOutput, StageError>> = Vec::with_capacity(jobs.len());
     let mut decoded: Vec<Vec<(u32, opencv::core::Mat)>> = Vec::with_capacity(jobs.len());
-    for (_, pages) in jobs {
-        let pages: Result<Vec<_>, _> = pages
+    for (_, input) in jobs {
+        let layered = |i: &u32| input.layers.iter().any(|l| l.page == *i);
+        let pages: Result<Vec<_>, _> = input
+            .pages
             .iter()
+            .filter(|(i, _)| !layered(i))
             .map(|(i, png)| decode_page(png).map(|m| (*i, m)))
             .collect();
         match pages {
             Ok(p) => {
                 decoded.push(p);
                 per_job.push(Ok(StageOutput {
-                    text: Vec::new(),
+                    text: layer_lines(&input.layers),
                     timings: Vec::new(),
                 }));
             }
@@ -127,4 +150,24 @@ pub fn read_jobs(
         }
     }
     per_job
+}
+
+/// A text layer's lines as OCR lines (axis-aligned boxes, confidence 1).
+pub fn layer_lines(layers: &[PageLayer]) -> Vec<TextLine> {
+    layers
+        .iter()
+        .flat_map(|layer| {
+            layer.lines.iter().map(|l| {
+                let [x, y, w, h] = l.bbox;
+                TextLine {
+                    text: l.text.clone(),
+                    confidence: 1.0,
+                    polygon: [[x, y], [x + w, y], [x + w, y + h], [x, y + h]],
+                    bbox: l.bbox,
+                    page: layer.page,
+                    source: TextSource::TextLayer,
+                }
+            })
+        })
+        .collect()
 }

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Side-by-side totals of tools/vector-eval.sh runs (e.g. tune and check), by kind:
+
+- the scorer's totals (value precision, value recall, strict precision);
+- predicted numbers that are wrong, by the shape of the text (a single character, or
+  longer), and those that are printed there but are not drawing-area truth (a border
+  zone label, a title-block field, a tolerance-table or scale entry: strict misses);
+- truth numbers missed, by where they were lost: OCR read the number but `edocr` made no
+  dimension of it ("dropped": notes, part numbers and callouts end here), OCR read
+  something else there ("misread"), or OCR found no text there ("unread").
+
+Only totals are printed, so it can be run on the check split without showing a single
+reading of it.
+
+Usage: tools/vector_report.py NAME=OUT_DIR [NAME=OUT_DIR ...]
+  e.g. tools/vector_report.py tune=out/vector-tune check=out/vector-check
+"""
+import collections
+import glob
+import importlib.util
+import json
+import os
+import sys
+
+SCORER = os.environ.get("DRAWPIPE_VECTOR_SCORER", "../shared/tools/vector_tokens.py")
+
+
+def load_scorer():
+    spec = importlib.util.spec_from_file_location("vector_tokens", SCORER)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def tally(vt, out):
+    c = collections.Counter()
+    for report in sorted(glob.glob(os.path.join(out, "reports", "*.json"))):
+        name = os.path.basename(report)[:-5]
+        pdf = next(iter(glob.glob(os.path.join(out, "pdf", name + ".*"))), None)
+        rep = vt.load_report(report)
+        if not pdf or not rep or not rep.get("pages"):
+            continue
+        c["drawings"] += 1
+        W, H = vt.page_size(pdf, 1)
+        toks = vt.tokens(pdf, 1, W, H)
+        vt.mark_exclusions(toks, W, H)
+        page = rep["pages"][0]
+        sx, sy = page["width"] / W, page["height"] / H
+        pos = [(t, t.cx * sx, t.cy * sy) for t in toks]
+        dims = [(vt.grown(d["bbox"]), vt.numbers(d.get("raw") or ""), (d.get("raw") or "").strip())
+                for d in rep.get("dimensions") or [] if (d.get("page") or 0) == 0 and d.get("bbox")]
+        lines = [(vt.grown(t["bbox"]), vt.numbers(t.get("text") or ""))
+                 for t in rep.get("text") or [] if (t.get("page") or 0) == 0 and t.get("bbox")]
+        for box, nums, raw in dims:
+            shape = "single char" if len(raw.replace(" ", "")) == 1 else "longer"
+            for v in nums:
+                c["pred"] += 1
+                hit = [t for t, x, y in pos if v in t.nums and vt.inside(box, x, y)]
+                if not hit:
+                    c[f"wrong: {shape}"] += 1
+                elif all(t.why for t in hit):
+                    c[f"not truth: {hit[0].why}"] += 1
+                else:
+                    c["right"] += 1
+        for t, x, y in pos:
+            if t.why or not t.nums:
+                continue
+            for v in t.nums:
+                c["truth"] += 1
+                if any(v in n and vt.inside(b, x, y) for b, n, _ in dims):
+                    c["covered"] += 1
+                    continue
+                there = [n for b, n in lines if vt.inside(b, x, y)]
+                if any(v in n for n in there):
+                    c["missed: dropped"] += 1
+                elif there:
+                    c["missed: misread"] += 1
+                else:
+                    c["missed: unread"] += 1
+    return c
+
+
+def main(args):
+    if not args or any("=" not in a for a in args):
+        sys.exit(__doc__)
+    vt = load_scorer()
+    runs = [(a.split("=", 1)[0], tally(vt, a.split("=", 1)[1])) for a in args]
+    ratio = lambda a, b: f"{a / b:.3f}" if b else "-"
+    rows = [
+        ("drawings", lambda c: str(c["drawings"])),
+        ("predicted numbers", lambda c: str(c["pred"])),
+        ("value precision", lambda c: ratio(c["pred"] - sum(v for k, v in c.items() if k.startswith("wrong")), c["pred"])),
+        ("strict precision", lambda c: ratio(c["right"], c["pred"])),
+        ("truth numbers", lambda c: str(c["truth"])),
+        ("value recall", lambda c: ratio(c["covered"], c["truth"])),
+    ]
+    kinds = sorted({k for _, c in runs for k in c if ":" in k})
+    rows += [(k, (lambda k: lambda c: str(c[k]))(k)) for k in kinds]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'':{width}}  " + "  ".join(f"{n:>8}" for n, _ in runs))
+    for label, f in rows:
+        print(f"{label:{width}}  " + "  ".join(f"{f(c):>8}" for _, c in runs))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,207 @@
+//! A PDF page's own text: the lines poppler's `pdftotext -bbox-layout` finds, in the
+//! page raster's pixel frame, with the pieces of text set at a slant joined again.
+//!
+//! CAD programs export every printed number as text with its position, so a vector
+//! PDF states exactly what OCR would re-read with errors. [`usable`] decides per page
+//! whether the layer can stand in for OCR (it is there and decodes); the `ocr` stage
+//! then takes these lines instead of reading the pixels.
+
+use serde::{Deserialize, Serialize};
+
+/// One line of a page's text layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerLine {
+    pub text: String,
+    /// `[x, y, width, height]`, page pixels.
+    pub bbox: [f32; 4],
+}
+
+/// A page's text layer: its lines, or none when the page has no usable layer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PageLayer {
+    pub page: u32,
+    pub lines: Vec<LayerLine>,
+}
+
+/// The lines of one page's `pdftotext -bbox-layout` output (coordinates in points,
+/// origin top left, in the displayed frame: the same frame `pdftoppm` renders), in the
+/// pixels of a raster `raster_width` pixels wide. Words of a `<line>` are joined with
+/// spaces; pieces of slanted text, which poppler cuts into lines whose boxes meet
+/// exactly and step diagonally, are joined into one line. Empty when the output
+/// names no page size.
+pub fn parse_bbox_layout(xhtml: &str, raster_width: u32) -> Vec<LayerLine> {
+    let Some(page_width) = page_width(xhtml).filter(|w| *w > 0.0) else {
+        return Vec::new();
+    };
+    let scale = (raster_width as f64 / page_width) as f32;
+    let mut lines = Vec::new();
+    let mut rest = xhtml;
+    while let Some(start) = rest.find("<line ") {
+        rest = &rest[start..];
+        let Some(end) = rest.find("</line>") else {
+            break;
+        };
+        let block = &rest[..end];
+        rest = &rest[end + 7..];
+        let Some(bbox) = attrs_bbox(block) else {
+            continue;
+        };
+        let mut words = Vec::new();
+        let mut w = block;
+        while let Some(ws) = w.find("<word ") {
+            w = &w[ws..];
+            let Some(gt) = w.find('>') else { break };
+            let Some(we) = w.find("</word>") else { break };
+            if gt < we {
+                words.push(unescape(&w[gt + 1..we]));
+            }
+            w = &w[we + 7..];
+        }
+        let text = words.join(" ").trim().to_string();
+        if !text.is_empty() {
+            lines.push((bbox, text));
+        }
+    }
+    join_slanted(lines)
+        .into_iter()
+        .map(|(b, text)| LayerLine {
+            text,
+            bbox: [
+                b[0] as f32 * scale,
+                b[1] as f32 * scale,
+                (b[2] - b[0]) as f32 * scale,
+                (b[3] - b[1]) as f32 * scale,
+            ],
+        })
+        .collect()
+}
+
+/// Whether a page's layer can stand in for OCR: at least one line, and at least 90 %
+/// of its characters decodable (not U+FFFD, not control or private-use characters:
+/// what fonts without a Unicode map give).
+pub fn usable(lines: &[LayerLine]) -> bool {
+    let (mut good, mut all) = (0usize, 0usize);
+    for l in lines {
+        for c in l.text.chars().filter(|c| !c.is_whitespace()) {
+            all += 1;
+            let bad = c == '\u{FFFD}' || c.is_control() || ('\u{E000}'..='\u{F8FF}').contains(&c);
+            good += usize::from(!bad);
+        }
+    }
+    all > 0 && good * 10 >= all * 9
+}
+
+/// The `width` of the first `<page>` element, points.
+fn page_width(xhtml: &str) -> Option<f64> {
+    let tag = &xhtml[xhtml.find("<page ")?..];
+    let tag = &tag[..tag.find('>')?];
+    let k = tag.find("width=\"")? + 7;
+    tag[k..][..tag[k..].find('"')?].parse().ok()
+}
+
+/// `xMin yMin xMax yMax` of an element's opening tag.
+fn attrs_bbox(tag: &str) -> Option<[f64; 4]> {
+    let head = &tag[..tag.find('>')?];
+    let get = |name: &str| -> Option<f64> {
+        let k = head.find(&format!("{name}=\""))? + name.len() + 2;
+        let v = &head[k..];
+        v[..v.find('"')?].parse().ok()
+    };
+    Some([get("xMin")?, get("yMin")?, get("xMax")?, get("yMax")?])
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Joins pieces of slanted text: two boxes that meet exactly (within 0.3 pt) and step
+/// right and (up or down) together, the later piece starting where the earlier ends in
+/// x (a shallow slant, sharing ≥ 30 % of the height) or in y (a steep one, sharing
+/// ≥ 30 % of the width, both pieces short). Level lines on neighbouring rows overlap
+/// or leave a gap instead, so they stay apart.
+fn join_slanted(mut lines: Vec<([f64; 4], String)>) -> Vec<([f64; 4], String)> {
+    const TOL: f64 = 0.3;
+    lines.sort_by(|a, b| a.0[0].total_cmp(&b.0[0]));
+    let mut out: Vec<([f64; 4], String, [f64; 4])> = Vec::new(); // (union, text, last piece)
+    'next: for (b, text) in lines {
+        for (union, joined, last) in out.iter_mut() {
+            if steps_from(last, &b, TOL, joined.chars().count(), text.chars().count()) {
+                *union = [
+                    union[0].min(b[0]),
+                    union[1].min(b[1]),
+                    union[2].max(b[2]),
+                    union[3].max(b[3]),
+                ];
+                joined.push_str(&text);
+                *last = b;
+                continue 'next;
+            }
+        }
+        out.push((b, text, b));
+    }
+    out.into_iter().map(|(u, t, _)| (u, t)).collect()
+}
+
+fn steps_from(a: &[f64; 4], b: &[f64; 4], tol: f64, a_len: usize, b_len: usize) -> bool {
+    if !(b[0] > a[0] + 0.5 && b[2] > a[2] + 0.5) {
+        return false;
+    }
+    let (ha, hb, wa, wb) = (a[3] - a[1], b[3] - b[1], a[2] - a[0], b[2] - b[0]);
+    let (hmin, wmin) = (ha.min(hb), wa.min(wb));
+    if hmin <= 0.0 || wmin <= 0.0 {
+        return false;
+    }
+    // Both edges move the same way, by a visible step.
+    let (d0, d1) = (b[1] - a[1], b[3] - a[3]);
+    if d0 * d1 < 0.0 || d0.abs().max(d1.abs()) <= 0.1 * hmin {
+        return false;
+    }
+    let yov = a[3].min(b[3]) - a[1].max(b[1]);
+    let xov = a[2].min(b[2]) - a[0].max(b[0]);
+    let shallow = (b[0] - a[2]).abs() <= tol && yov >= 0.3 * hmin && ha.max(hb) < 2.0 * hmin;
+    // Steep text is cut glyph by glyph: short pieces lying across, as wide as tall.
+    let steep = (b[1] - a[3]).abs().min((a[1] - b[3]).abs()) <= tol
+        && xov >= 0.3 * wmin
+        && wa.max(wb) < 2.0 * wmin
+        && wa >= 0.9 * ha
+        && wb >= 0.9 * hb
+        && a_len <= 2
+        && b_len <= 2;
+    shallow || steep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_lines_and_joins_slanted_pieces() {
+        let xhtml = r#"<page width="841.89" height="595.276"><flow><block>
+<line xMin="65.4" yMin="15.7" xMax="68.9" yMax="25.3"><word xMin="65.4" yMin="15.7" xMax="68.9" yMax="25.3">1</word></line>
+<line xMin="171.345732" yMin="67.252665" xMax="194.098596" yMax="78.549286"><word xMin="171.345732" yMin="67.252665" xMax="194.098596" yMax="78.549286">20</word></line>
+<line xMin="164.341106" yMin="58.780200" xMax="187.093970" yMax="67.252665"><word xMin="164.341106" yMin="58.780200" xMax="187.093970" yMax="67.252665">3.</word></line>
+<line xMin="300" yMin="100" xMax="340" yMax="110"><word xMin="300" yMin="100" xMax="318" yMax="110">R4</word><word xMin="320" yMin="100" xMax="340" yMax="110">TYP&amp;</word></line>
+</block></flow></page>"#;
+        let lines = parse_bbox_layout(xhtml, 1684);
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["1", "3.20", "R4 TYP&"]);
+        let r4 = &lines[2];
+        let px = |v: f32| (v * 1684.0 / 841.89 * 10.0).round() / 10.0;
+        assert_eq!(
+            r4.bbox.map(|v| (v * 10.0).round() / 10.0),
+            [px(300.0), px(100.0), px(40.0), px(10.0)]
+        );
+        assert!(usable(&lines));
+        let garbled = [LayerLine {
+            text: "\u{FFFD}\u{FFFD}\u{FFFD}1".into(),
+            bbox: [0.0; 4],
+        }];
+        assert!(!usable(&garbled));
+        assert!(!usable(&[]));
+    }
+}
