@@ -6,4 +6,5 @@ mod bad_input;
 mod deps;
 mod e2e;
 mod faults;
+mod secrets;
 mod tenants;
