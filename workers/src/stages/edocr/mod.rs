@@ -503,8 +503,10 @@ fn with_room_before(l: &Line) -> Line {
 
 /// Joins text-layer lines that continue each other on one row: the same height
 /// (within 25 %), overlapping by 70 % of it across, with a gap along the row of at
-/// most 1.5 heights. A CAD program writes a callout's parts as separate text (`2x`,
-/// the number, its tolerance), with the diameter sign drawn as line work between them.
+/// most 1.5 heights, and not both dimensions on their own. A CAD program writes a
+/// callout's parts as separate text (`2x`, the number, its fit), with the diameter
+/// sign drawn as line work between them; two complete dimensions side by side (`4.30`
+/// and `60°`) stay apart.
 fn join_row_pieces(mut lines: Vec<Line>) -> Vec<Line> {
     // Along-row position, across-row span and height, in the line's own frame.
     let frame = |l: &Line| {
@@ -530,6 +532,8 @@ fn join_row_pieces(mut lines: Vec<Line>) -> Vec<Line> {
                 && overlap >= 0.7 * h.min(oh)
                 && a0 >= oa1 - 0.2 * h
                 && a0 - oa1 <= 1.5 * h.max(oh)
+                && !(parse::looks_like_dimension(&parse::normalise(&o.text))
+                    && parse::looks_like_dimension(&parse::normalise(&l.text)))
         });
         match joined {
             Some(o) => {
@@ -702,6 +706,24 @@ mod tests {
     use super::glyph::upright_crop;
     use super::*;
     use opencv::core::Vector;
+
+    #[test]
+    fn text_layer_pieces_of_one_callout_join_two_dimensions_do_not() {
+        let line = |text: &str, x: f32| Line {
+            text: text.into(),
+            confidence: 1.0,
+            polygon: layout::polygon_of(&[x, 100.0, 20.0 * text.len() as f32, 40.0]),
+            bbox: [x, 100.0, 20.0 * text.len() as f32, 40.0],
+            turn: 0,
+            exact: true,
+        };
+        // `2x`, (a diameter sign drawn as line work), `3.40±0.10`.
+        let joined = join_row_pieces(vec![line("3.40±0.10", 100.0), line("2x", 20.0)]);
+        assert_eq!(joined.len(), 1);
+        assert_eq!(joined[0].text, "2x 3.40±0.10");
+        let apart = join_row_pieces(vec![line("4.30", 100.0), line("60°", 200.0)]);
+        assert_eq!(apart.len(), 2);
+    }
 
     #[test]
     fn zero_sizes_are_not_dimensions() {

@@ -41,13 +41,21 @@ pub fn parse_callout(raw: &str, boxed: bool) -> Result<Dimension, ParseError> {
     if words.is_empty() || cleaned.contains(':') {
         return Err(garbage());
     }
-    // A bend note: `UP 90°`.
+    // A sheet-metal bend note: `UP 90°`, `DOWN 90° R 0.8`; the number after the
+    // direction is the bend angle even when the text lacks its degree sign.
     let words = match words.split_first() {
         Some((w, rest))
             if !rest.is_empty() && BEND_WORDS.contains(&w.to_ascii_uppercase().as_str()) =>
         {
-            let d = parse_dimension(&rest.join(" "), boxed).map_err(|_| garbage())?;
-            if d.kind != DimKind::Angle {
+            let angle = rest[0].trim_end_matches('°');
+            let radius_ok = match &rest[1..] {
+                [] => true,
+                [r, v] => r.eq_ignore_ascii_case("R") && is_number(v),
+                [rv] => rv.strip_prefix(['R', 'r']).is_some_and(is_number),
+                _ => false,
+            };
+            let d = parse_dimension(&format!("{angle}°"), boxed).map_err(|_| garbage())?;
+            if d.kind != DimKind::Angle || !radius_ok || d.nominal.is_none_or(|a| a > 180.0) {
                 return Err(garbage());
             }
             return Ok(Dimension {
@@ -261,6 +269,10 @@ mod tests {
         assert_eq!((d.nominal, d.fit.as_deref()), (Some(12.0), Some("h6")));
         let d = read("UP 90°");
         assert_eq!((d.kind.clone(), d.nominal), (DimKind::Angle, Some(90.0)));
+        for s in ["DOWN 90", "DOWN 90° R 0.8", "UP 45 R1"] {
+            assert_eq!(read(s).kind, DimKind::Angle, "{s}");
+        }
+        assert!(parse_callout("UP 90 FOLD HERE", false).is_err());
     }
 
     #[test]
