@@ -317,8 +317,9 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         if single && m.confidence < params.single_char_confidence {
             continue;
         }
-        // A lone character on line work: an arrowhead, a circle or a hole mark.
-        if single && glyph::is_line_work(img, &m.bbox)? {
+        // A lone character OCR found on line work: an arrowhead, a circle or a hole
+        // mark (text-layer characters are printed text, never invented).
+        if single && !m.exact && glyph::is_line_work(img, &m.bbox)? {
             continue;
         }
         if is_scale_ratio(&core_text) {
