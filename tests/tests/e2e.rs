@@ -569,3 +569,45 @@ async fn detect_job_stores_detections() {
     let (_, report) = env.get(&format!("/v1/jobs/{id}/result")).await;
     assert_eq!(report["detections"].as_array().unwrap().len(), rows.len());
 }
+
+/// README command 1's output: a short summary a person can read, with the dimensions
+/// the drawing carries; the full report on `--json`.
+#[test]
+fn analyze_prints_a_short_summary_and_json_on_request() {
+    let bin = drawpipe_tests::bin_dir().join("drawpipe");
+    let file = drawpipe_tests::fixture("Candle_holder.jpg");
+    let out = std::process::Command::new(&bin)
+        .arg("analyze")
+        .arg(&file)
+        .env("DRAWPIPE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().count() < 60, "{text}");
+    assert!(text.starts_with("Candle_holder.jpg: completed"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.contains("Ø21,5±0,1"))
+        .unwrap_or_else(|| panic!("no Ø21,5±0,1 row in\n{text}"));
+    assert!(
+        row.contains("diameter") && row.contains("+0.1") && row.contains("-0.1"),
+        "{row}"
+    );
+    let out = std::process::Command::new(&bin)
+        .args(["analyze", "--json", "--stages", "edocr"])
+        .arg(&file)
+        .env("DRAWPIPE_LOG", "warn")
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["raw"] == "Ø21,5±0,1" && d["source"] == "ocr"));
+}

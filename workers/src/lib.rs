@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod pdf;
 pub mod runtime;
 pub mod stages;
+pub mod summary;
 pub mod text_layer;
 
 pub use inference::{ort_env, ov_env};

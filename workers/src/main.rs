@@ -22,7 +22,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Analyse drawings in-process (no broker, no database) and print the report JSON.
+    /// Analyse drawings in-process (no broker, no database) and print what was read:
+    /// a short summary per drawing (the default), the full report JSON (`--json`), or
+    /// the dimensions as CSV.
     Analyze {
         /// Drawings (PNG, JPEG, TIFF, BMP or PDF).
         #[arg(required = true)]
@@ -30,9 +32,16 @@ enum Command {
         /// Comma-separated stages; default: every available stage.
         #[arg(long, default_value = "")]
         stages: String,
-        /// Write `<name>.json` per drawing into this folder instead of printing.
+        /// Also write the full report, `<name>.json`, per drawing into this folder.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// What to print: `table` (a summary), `json` (the full report) or `csv`
+        /// (the dimensions).
+        #[arg(long, value_enum, default_value = "table")]
+        format: drawpipe_workers::summary::Format,
+        /// Print the full report JSON (the same as `--format json`).
+        #[arg(long)]
+        json: bool,
     },
     /// Score the edocr stage against ground truth: every image in DIR with a
     /// `<stem>.csv` beside it (eDOCr2 format: 8 corner coordinates, then the text;
@@ -250,7 +259,15 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Analyze { files, stages, out } => {
+        Command::Analyze {
+            files,
+            stages,
+            out,
+            format,
+            json,
+        } => {
+            use drawpipe_workers::summary::{self, Format};
+            let format = if json { Format::Json } else { format };
             let plan = StagePlan::parse(&stages)?;
             let params = preprocess::Params::default();
             if let Some(dir) = &out {
@@ -258,29 +275,43 @@ async fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("cannot create {}", dir.display()))?;
             }
             let mut failed = 0;
-            for file in &files {
+            for (i, file) in files.iter().enumerate() {
                 let report = local::analyze_file(file, &plan, &params)?;
                 if report.status == drawpipe_core::JobStatus::Failed {
                     failed += 1;
                 }
+                let name = file
+                    .file_name()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "drawing".into());
                 let json = serde_json::to_string_pretty(&report)?;
-                match &out {
-                    Some(dir) => {
-                        let name = file
-                            .file_stem()
-                            .map(|s| s.to_string_lossy().to_string())
-                            .unwrap_or_else(|| "drawing".into());
-                        let path = dir.join(format!("{name}.json"));
-                        std::fs::write(&path, json)
-                            .with_context(|| format!("cannot write {}", path.display()))?;
-                        eprintln!(
-                            "{}: {} -> {}",
-                            file.display(),
-                            report.status,
-                            path.display()
-                        );
+                if let Some(dir) = &out {
+                    let stem = file
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().to_string())
+                        .unwrap_or_else(|| "drawing".into());
+                    let path = dir.join(format!("{stem}.json"));
+                    std::fs::write(&path, &json)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "{}: {} -> {}",
+                        file.display(),
+                        report.status,
+                        path.display()
+                    );
+                    if files.len() > 1 && format == Format::Table {
+                        continue;
                     }
-                    None => println!("{json}"),
+                }
+                match format {
+                    Format::Json => println!("{json}"),
+                    Format::Csv => print!("{}", summary::csv(&name, &report, i == 0)),
+                    Format::Table => {
+                        print!("{}", summary::table(&name, &report));
+                        if out.is_none() {
+                            println!("(the full report: --json, or --out DIR)");
+                        }
+                    }
                 }
             }
             if failed > 0 {
