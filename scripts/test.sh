@@ -12,7 +12,10 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 cargo fmt --all --check
 cargo clippy -q --workspace --all-targets -- -D warnings
 cargo build -q --workspace --bins
-cargo test -q --workspace -- --test-threads "${DRAWPIPE_TEST_THREADS:-2}" "$@"
+cargo test -q --workspace -- --test-threads "${DRAWPIPE_TEST_THREADS:-2}" --skip faults:: --skip rabbitmq_stop_and_start "$@"
+# The fault tests, with their counts printed (submitted / completed / duplicated / lost).
+cargo test -q -p drawpipe-tests --test tests faults:: -- --nocapture --test-threads "${DRAWPIPE_TEST_THREADS:-2}" "$@"
+cargo test -q -p drawpipe-tests --test broker_restart -- --nocapture "$@"
 # The synthetic drawing generator's own test (ground truth agrees with pixels).
 ./scripts/synth-venv.sh
 (cd models/training && ../../.venv-synth/bin/python -m unittest discover -s tests)

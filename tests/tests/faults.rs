@@ -50,6 +50,14 @@ async fn sigkilled_worker_loses_nothing() {
         "exactly one stage_runs row per job and stage"
     );
     let retried = rows.iter().filter(|r| r.get::<i32, _>(2) >= 2).count();
+    println!(
+        "worker SIGKILL: submitted {} completed {} stage runs {} (retried {retried}) duplicated {} lost {}",
+        ids.len(),
+        ids.len(),
+        rows.len(),
+        rows.len().saturating_sub(ids.len() * 2),
+        (ids.len() * 2).saturating_sub(rows.len())
+    );
     assert!(retried >= 1, "attempts show the retry after the kill");
     let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM pages")
         .fetch_one(&db)
