@@ -12,10 +12,10 @@ use super::dimension::parse_dimension;
 use super::{DimKind, Dimension, ParseError};
 
 /// Words a callout's tail may hold, upper case, without trailing `'` or `.`.
-const TAIL_WORDS: [&str; 31] = [
+const TAIL_WORDS: [&str; 33] = [
     "THRO", "THRU", "THROUGH", "BOTH", "SIDES", "SIDE", "FAR", "NEAR", "TYP", "TYPICAL", "DEEP",
     "DP", "TAPPED", "TAP", "CSK", "CBORE", "SPOTFACE", "SF", "ALL", "EQ", "SP", "EQS", "REF",
-    "HOLES", "HOLE", "PLACES", "PLCS", "PL", "OFF", "ON", "PCD",
+    "HOLES", "HOLE", "PLACES", "PLCS", "PL", "OFF", "ON", "PCD", "CHAMFER", "CHAMF",
 ];
 
 /// Words after a number that make it a count (`4 HOLES`, `2 PLCS`, `4 OFF`).
@@ -187,8 +187,39 @@ fn without_line_dashes(raw: &str) -> String {
 }
 
 /// `M4x0.7x8` → `M4x0.7 ↧8`: a third number glued to a metric thread with its pitch
-/// is the thread's depth (or a screw's length).
+/// is the thread's depth (or a screw's length). `M3 x .5` → `M3x0.5`: a pitch written
+/// apart, inch style, joins its thread.
 fn split_thread_depth(s: &str) -> String {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let mut glued: Vec<String> = Vec::with_capacity(parts.len());
+    let mut i = 0;
+    while i < parts.len() {
+        let w = parts[i];
+        let is_size =
+            w.len() > 1 && w.starts_with('M') && w[1..].replace(',', ".").parse::<f64>().is_ok();
+        let pitch = parts.get(i + 2).map(|p| p.replace(',', "."));
+        if is_size
+            && parts
+                .get(i + 1)
+                .is_some_and(|x| x.eq_ignore_ascii_case("x"))
+            && pitch
+                .as_deref()
+                .is_some_and(|p| p.parse::<f64>().is_ok_and(|v| v > 0.0 && v < 10.0))
+        {
+            let p = pitch.unwrap_or_default();
+            let p = if p.starts_with('.') {
+                format!("0{p}")
+            } else {
+                p
+            };
+            glued.push(format!("{w}x{p}"));
+            i += 3;
+        } else {
+            glued.push(w.to_string());
+            i += 1;
+        }
+    }
+    let s = glued.join(" ");
     let words: Vec<String> = s
         .split_whitespace()
         .map(|w| {
@@ -248,6 +279,11 @@ mod tests {
         assert_eq!((d.kind.clone(), d.nominal), (DimKind::Thread, Some(5.0)));
         assert_eq!(read("M5 15 BOTH SIDES").kind, DimKind::Thread);
         assert_eq!(read("M3 4mm").kind, DimKind::Thread);
+        let d = read("4X M3 x .5");
+        assert_eq!((d.thread.as_deref(), d.count), (Some("M3x0.5"), Some(4)));
+        assert_eq!(read("#4-40").thread.as_deref(), Some("#4-40"));
+        assert_eq!(read("0.5 X 45° CHAMFER").kind, DimKind::Chamfer);
+        assert_eq!(read("C1 CHAMFER").kind, DimKind::Chamfer);
         let d = read("M4x0.7x8");
         assert_eq!(
             (d.kind.clone(), d.nominal, d.raw.as_str()),

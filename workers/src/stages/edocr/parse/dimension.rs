@@ -94,7 +94,8 @@ pub fn parse_dimension(raw: &str, boxed: bool) -> Result<Dimension, ParseError> 
             return Ok(dim);
         }
     }
-    if body.contains("UN") {
+    // Unified threads: a series named, or a numbered size (`#4-40`).
+    if body.contains("UN") || body.starts_with('#') {
         return inch_thread(body, dim).ok_or_else(|| garbage(body));
     }
 

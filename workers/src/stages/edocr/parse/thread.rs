@@ -105,18 +105,27 @@ pub(super) fn inch_thread(body: &str, mut dim: Dimension) -> Option<Dimension> {
     }
     c.skip_ws();
     let tpi = c.integer()?;
+    // Unified threads have 4 to 80 threads per inch (`#3-2021` is a part number).
+    if !(4..=80).contains(&tpi) {
+        return None;
+    }
     c.skip_ws();
     let rest = c.rest();
     let series_len = rest.bytes().take_while(u8::is_ascii_uppercase).count();
     let series = &rest[..series_len];
+    // The series may be left off (`#4-40`, `1/4-20`): size and pitch name the thread.
     if !matches!(
         series,
-        "UNC" | "UNF" | "UNEF" | "UNS" | "UN" | "UNJC" | "UNJF"
+        "" | "UNC" | "UNF" | "UNEF" | "UNS" | "UN" | "UNJC" | "UNJF"
     ) {
         return None;
     }
     c.pos += series_len;
-    let mut spec = format!("{size_text}-{tpi} {series}");
+    let mut spec = if series.is_empty() {
+        format!("{size_text}-{tpi}")
+    } else {
+        format!("{size_text}-{tpi} {series}")
+    };
     c.skip_ws();
     if c.eat('-') {
         c.skip_ws();
