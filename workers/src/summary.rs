@@ -155,7 +155,7 @@ pub fn csv(name: &str, report: &Report, header: bool) -> String {
 fn dimension_row(d: &Value) -> [String; 7] {
     let conf = d.get("confidence").and_then(Value::as_f64).unwrap_or(0.0);
     let signed = |k: &str| match d.get(k).and_then(Value::as_f64) {
-        Some(v) if v == 0.0 => "0".to_string(),
+        Some(0.0) => "0".to_string(),
         Some(v) => format!("{v:+}"),
         None => String::new(),
     };
