@@ -17,19 +17,11 @@ Usage: tools/vector_report.py NAME=OUT_DIR [NAME=OUT_DIR ...]
 """
 import collections
 import glob
-import importlib.util
-import json
 import os
 import sys
 
-SCORER = os.environ.get("DRAWPIPE_VECTOR_SCORER", "../shared/tools/vector_tokens.py")
-
-
-def load_scorer():
-    spec = importlib.util.spec_from_file_location("vector_tokens", SCORER)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vector_misses import load_scorer  # noqa: E402  (one loader for the scorer)
 
 
 def tally(vt, out):

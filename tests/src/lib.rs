@@ -373,6 +373,19 @@ impl TestEnv {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// Polls `/readyz` until it answers `code` or `timeout` passes; returns the last
+    /// answer (status, body).
+    pub async fn wait_for_readyz(&self, code: u16, timeout: Duration) -> (u16, Value) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (got, body) = self.get("/readyz").await;
+            if got == code || Instant::now() > deadline {
+                return (got, body);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Polls `GET /v1/jobs/{id}` until the job is finished; returns its body.
     pub async fn wait_finished(&self, id: &str, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;

@@ -7,7 +7,7 @@
 //! broker is started again even when the test fails.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use drawpipe_tests::{rabbitmqctl, tiny_png, EnvOptions, TestEnv};
 
@@ -40,14 +40,7 @@ async fn rabbitmq_stop_and_start_loses_nothing() {
     let guard = StartAgain;
     rabbitmqctl(&["stop_app"]).unwrap();
     // While the broker is down: not ready (naming it), alive, still accepting work.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (code, ready) = loop {
-        let (code, body) = env.get("/readyz").await;
-        if code == 503 || Instant::now() > deadline {
-            break (code, body);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (code, ready) = env.wait_for_readyz(503, Duration::from_secs(30)).await;
     assert_eq!(code, 503, "/readyz while RabbitMQ is down: {ready}");
     assert!(ready.to_string().contains("amqp"), "{ready}");
     let health = env
@@ -80,14 +73,7 @@ async fn rabbitmq_stop_and_start_loses_nothing() {
     );
     // The workers' relays may have finished the jobs before the dispatcher's backoff
     // ran out: give it until the longest backoff has passed.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (code, ready) = loop {
-        let (code, body) = env.get("/readyz").await;
-        if code == 200 || Instant::now() > deadline {
-            break (code, body);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let (code, ready) = env.wait_for_readyz(200, Duration::from_secs(30)).await;
     assert_eq!(code, 200, "ready again: {ready}");
     let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs")
         .fetch_one(&db)

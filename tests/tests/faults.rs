@@ -171,14 +171,7 @@ async fn closed_broker_connections_are_reopened() {
         assert_eq!(body["status"], "completed", "{body}");
     }
     assert!(env.all_running(), "no process exited on the broker's close");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (code, ready) = loop {
-        let (code, body) = env.get("/readyz").await;
-        if code == 200 || Instant::now() > deadline {
-            break (code, body);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let (code, ready) = env.wait_for_readyz(200, Duration::from_secs(30)).await;
     assert_eq!(code, 200, "ready again after reconnecting: {ready}");
     let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs")
         .fetch_one(&db)

@@ -35,6 +35,11 @@ async fn submit(api: &str, key: &str, idem: &str, seed: u8) -> (StatusCode, Valu
     (r.status(), r.json().await.unwrap())
 }
 
+async fn list(client: &reqwest::Client, api: &str) -> Value {
+    let r = client.get(format!("{api}/v1/jobs")).send().await.unwrap();
+    r.json().await.unwrap()
+}
+
 async fn status_of(req: reqwest::RequestBuilder) -> StatusCode {
     req.send().await.unwrap().status()
 }
@@ -63,14 +68,7 @@ async fn another_key_cannot_see_or_touch_a_job() {
     }
     let code = status_of(other.delete(format!("{api}/v1/jobs/{id}"))).await;
     assert_eq!(code, StatusCode::NOT_FOUND, "cancel with another key");
-    let listed: Value = other
-        .get(format!("{api}/v1/jobs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = list(&other, &api).await;
     assert_eq!(listed["jobs"].as_array().unwrap().len(), 0, "{listed}");
     let mine = client(&a)
         .get(format!("{api}/v1/jobs/{id}"))
@@ -97,14 +95,7 @@ async fn another_key_cannot_see_or_touch_a_job() {
     let admin = client(&ops);
     let code = status_of(admin.get(format!("{api}/v1/jobs/{id}"))).await;
     assert_eq!(code, StatusCode::OK);
-    let all: Value = admin
-        .get(format!("{api}/v1/jobs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all = list(&admin, &api).await;
     assert_eq!(all["jobs"].as_array().unwrap().len(), 2, "{all}");
 
     // Revoked: refused on the very next request.

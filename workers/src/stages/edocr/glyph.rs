@@ -67,27 +67,12 @@ pub fn diameter_glyph_within(crop: &Mat, glyphs: usize) -> Result<bool, StageErr
         imgproc::INTER_CUBIC,
     )
     .map_err(cv)?;
-    let mut bin = Mat::default();
-    imgproc::threshold(
-        &big,
-        &mut bin,
-        0.0,
-        255.0,
-        imgproc::THRESH_BINARY_INV | imgproc::THRESH_OTSU,
-    )
-    .map_err(cv)?;
-    let mut labels = Mat::default();
-    let mut stats = Mat::default();
-    let mut centroids = Mat::default();
-    let n = imgproc::connected_components_with_stats(
-        &bin,
-        &mut labels,
-        &mut stats,
-        &mut centroids,
-        8,
-        core::CV_32S,
-    )
-    .map_err(cv)?;
+    let Ink {
+        bin,
+        labels,
+        stats,
+        n,
+    } = ink_components(&big)?;
     let h = bin.rows();
     // The leftmost component at least 40 % of the crop high (a glyph, not noise or
     // a leader line's end).
@@ -297,25 +282,18 @@ fn row_profile(bin: &Mat, r: &Rect) -> Result<Vec<i32>, StageError> {
     Ok(out)
 }
 
-/// Whether a one-character box's ink belongs to line work rather than a glyph: the
-/// ink component holding most of the box's ink runs on beyond the box by more than a
-/// third of the box's size (an arrowhead on its dimension line read as `4`, a circle
-/// or a hole mark read as `0` or `9`). A glyph's strokes end within its box; text
-/// that is not touching the lines around it stays a component of its own.
-pub(super) fn is_line_work(img: &Mat, b: &[f32; 4]) -> Result<bool, StageError> {
-    let (bw, bh) = (b[2].max(1.0), b[3].max(1.0));
-    let margin = bw.max(bh);
-    let x0 = (b[0] - margin).max(0.0) as i32;
-    let y0 = (b[1] - margin).max(0.0) as i32;
-    let x1 = ((b[0] + bw + margin) as i32).min(img.cols());
-    let y1 = ((b[1] + bh + margin) as i32).min(img.rows());
-    if x1 - x0 < 2 || y1 - y0 < 2 {
-        return Ok(false);
-    }
-    let roi = Mat::roi(img, Rect::new(x0, y0, x1 - x0, y1 - y0)).map_err(cv)?;
+/// The ink of a crop (Otsu, dark on light) and its 8-connected components.
+struct Ink {
+    bin: Mat,
+    labels: Mat,
+    stats: Mat,
+    n: i32,
+}
+
+fn ink_components(crop: &impl core::ToInputArray) -> Result<Ink, StageError> {
     let mut bin = Mat::default();
     imgproc::threshold(
-        &roi,
+        crop,
         &mut bin,
         0.0,
         255.0,
@@ -334,6 +312,36 @@ pub(super) fn is_line_work(img: &Mat, b: &[f32; 4]) -> Result<bool, StageError> 
         core::CV_32S,
     )
     .map_err(cv)?;
+    Ok(Ink {
+        bin,
+        labels,
+        stats,
+        n,
+    })
+}
+
+/// Whether a one-character box's ink belongs to line work rather than a glyph: the
+/// ink component holding most of the box's ink runs on beyond the box by more than a
+/// third of the box's size (an arrowhead on its dimension line read as `4`, a circle
+/// or a hole mark read as `0` or `9`). A glyph's strokes end within its box; text
+/// that is not touching the lines around it stays a component of its own.
+pub(super) fn is_line_work(img: &Mat, b: &[f32; 4]) -> Result<bool, StageError> {
+    let (bw, bh) = (b[2].max(1.0), b[3].max(1.0));
+    let margin = bw.max(bh);
+    let x0 = (b[0] - margin).max(0.0) as i32;
+    let y0 = (b[1] - margin).max(0.0) as i32;
+    let x1 = ((b[0] + bw + margin) as i32).min(img.cols());
+    let y1 = ((b[1] + bh + margin) as i32).min(img.rows());
+    if x1 - x0 < 2 || y1 - y0 < 2 {
+        return Ok(false);
+    }
+    let roi = Mat::roi(img, Rect::new(x0, y0, x1 - x0, y1 - y0)).map_err(cv)?;
+    let Ink {
+        bin,
+        labels,
+        stats,
+        n,
+    } = ink_components(&roi)?;
     if n < 2 {
         return Ok(false);
     }
