@@ -54,6 +54,6 @@ inputs=("$out"/png/*.png)
 ((from_pdf)) && inputs=("$out"/page1/*.pdf)
 echo "vector-eval: $split: ${#inputs[@]} drawings; reading with $bin" >&2
 start=$(date +%s)
-"$bin" analyze "${inputs[@]}" --stages edocr --out "$out/reports" 2>"$out/analyze.log" || true
+"$bin" analyze "${inputs[@]}" --stages edocr --out "$out/reports" --stage-outputs 2>"$out/analyze.log" || true
 echo "vector-eval: analyze took $(($(date +%s) - start)) s" >&2
 python3 "$scorer" "$out/pdf" "$out/reports" | tee "$out/score.txt" | tail -1

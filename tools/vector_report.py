@@ -7,7 +7,9 @@
   zone label, a title-block field, a tolerance-table or scale entry: strict misses);
 - truth numbers missed, by where they were lost: OCR read the number but `edocr` made no
   dimension of it ("dropped": notes, part numbers and callouts end here), OCR read
-  something else there ("misread"), or OCR found no text there ("unread").
+  something else there ("misread"), or OCR found no text there ("unread"); a dropped
+  number is split by the reason `edocr` gave (its `_dropped` lines, in the
+  `NAME.stages.json` that `drawpipe analyze --stage-outputs` writes).
 
 Only totals are printed, so it can be run on the check split without showing a single
 reading of it.
@@ -17,6 +19,7 @@ Usage: tools/vector_report.py NAME=OUT_DIR [NAME=OUT_DIR ...]
 """
 import collections
 import glob
+import json
 import os
 import sys
 
@@ -24,9 +27,30 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vector_misses import load_scorer  # noqa: E402  (one loader for the scorer)
 
 
+def centre_in(b, box):
+    x, y = b[0] + b[2] / 2, b[1] + b[3] / 2
+    return box[0] <= x <= box[0] + box[2] and box[1] <= y <= box[1] + box[3]
+
+
+def table_kind(d, tables, drops, page_h):
+    """A table drop's kind: where its table lies (the lower 30 % of the page, where
+    title blocks and parts lists sit, or above) and how many of the table's cells
+    hold a dropped line (one: line work drawn as rectangles is the likelier)."""
+    t = next((r for r in tables if centre_in(d["bbox"], r["bbox"])), None)
+    if t is None:
+        return "table"
+    band = "lower" if t["bbox"][1] + t["bbox"][3] / 2 > 0.7 * page_h else "upper"
+    held = sum(1 for c in t.get("cells") or []
+               if any(e["reason"] == "table" and centre_in(e["bbox"], c) for e in drops))
+    size = "1 text cell" if held <= 1 else "2-5 text cells" if held <= 5 else ">5 text cells"
+    return f"table, {band}, {size}"
+
+
 def tally(vt, out):
     c = collections.Counter()
     for report in sorted(glob.glob(os.path.join(out, "reports", "*.json"))):
+        if report.endswith(".stages.json"):
+            continue
         name = os.path.basename(report)[:-5]
         pdf = next(iter(glob.glob(os.path.join(out, "pdf", name + ".*"))), None)
         rep = vt.load_report(report)
@@ -43,6 +67,18 @@ def tally(vt, out):
                 for d in rep.get("dimensions") or [] if (d.get("page") or 0) == 0 and d.get("bbox")]
         lines = [(vt.grown(t["bbox"]), vt.numbers(t.get("text") or ""))
                  for t in rep.get("text") or [] if (t.get("page") or 0) == 0 and t.get("bbox")]
+        why = []
+        stages = report[:-5] + ".stages.json"
+        if os.path.exists(stages):
+            with open(stages) as f:
+                edocr = json.load(f).get("edocr") or {}
+            drops = [d for d in edocr.get("_dropped") or [] if (d.get("page") or 0) == 0]
+            tables = [r for r in edocr.get("_regions") or []
+                      if r.get("kind") == "table" and (r.get("page") or 0) == 0]
+            why = [(vt.grown(d["bbox"]), vt.numbers(d.get("text") or ""),
+                    table_kind(d, tables, drops, page["height"]) if d["reason"] == "table"
+                    else d["reason"])
+                   for d in drops]
         for box, nums, raw in dims:
             shape = "single char" if len(raw.replace(" ", "")) == 1 else "longer"
             for v in nums:
@@ -64,7 +100,9 @@ def tally(vt, out):
                     continue
                 there = [n for b, n in lines if vt.inside(b, x, y)]
                 if any(v in n for n in there):
-                    c["missed: dropped"] += 1
+                    reason = next((r for b, n, r in why if v in n and vt.inside(b, x, y)),
+                                  "merged or kept, number lost" if why else "no reasons recorded")
+                    c[f"missed: dropped: {reason}"] += 1
                 elif there:
                     c["missed: misread"] += 1
                 else:

@@ -69,6 +69,17 @@ impl Analyzer {
     /// A stage failure is not an error here: it is recorded in the report, as the
     /// pipeline would (the report says `failed` and why).
     pub fn analyze(&self, bytes: &[u8], plan: &StagePlan, options: &serde_json::Value) -> Report {
+        self.analyze_with_runs(bytes, plan, options).0
+    }
+
+    /// [`Analyzer::analyze`], with every stage's run (its full output, `_`-keys
+    /// included) beside the report.
+    pub fn analyze_with_runs(
+        &self,
+        bytes: &[u8],
+        plan: &StagePlan,
+        options: &serde_json::Value,
+    ) -> (Report, Vec<StageRun>) {
         let drawing = DrawingInfo {
             sha256: hex::encode(Sha256::digest(bytes)),
             media_type: drawpipe_core::media::sniff(bytes)
@@ -164,7 +175,7 @@ impl Analyzer {
                 output,
             });
         }
-        report.expect("every plan ends with report")
+        (report.expect("every plan ends with report"), runs)
     }
 }
 
@@ -185,10 +196,19 @@ pub fn analyze_file(
 
 /// [`analyze_file`] on bytes.
 pub fn analyze_bytes(bytes: &[u8], plan: &StagePlan, params: &preprocess::Params) -> Report {
+    analyze_bytes_with_runs(bytes, plan, params).0
+}
+
+/// [`analyze_bytes`], with every stage's run beside the report.
+pub fn analyze_bytes_with_runs(
+    bytes: &[u8],
+    plan: &StagePlan,
+    params: &preprocess::Params,
+) -> (Report, Vec<StageRun>) {
     let options = serde_json::json!({
         "preprocess": serde_json::to_value(params).expect("preprocess params serialise"),
     });
-    Analyzer::shared().analyze(bytes, plan, &options)
+    Analyzer::shared().analyze_with_runs(bytes, plan, &options)
 }
 
 #[cfg(test)]

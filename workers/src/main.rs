@@ -42,6 +42,11 @@ enum Command {
         /// Print the full report JSON (the same as `--format json`).
         #[arg(long)]
         json: bool,
+        /// With `--out`: also write `<name>.stages.json`, every stage's full output
+        /// (what the report leaves out too: the page layout, the lines that made no
+        /// dimension and why, timings).
+        #[arg(long, requires = "out")]
+        stage_outputs: bool,
     },
     /// Score the edocr stage against ground truth: every image in DIR with a
     /// `<stem>.csv` beside it (eDOCr2 format: 8 corner coordinates, then the text;
@@ -265,6 +270,7 @@ async fn main() -> anyhow::Result<()> {
             out,
             format,
             json,
+            stage_outputs,
         } => {
             use drawpipe_workers::summary::{self, Format};
             let format = if json { Format::Json } else { format };
@@ -276,7 +282,9 @@ async fn main() -> anyhow::Result<()> {
             }
             let mut failed = 0;
             for (i, file) in files.iter().enumerate() {
-                let report = local::analyze_file(file, &plan, &params)?;
+                let bytes = std::fs::read(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let (report, runs) = local::analyze_bytes_with_runs(&bytes, &plan, &params);
                 if report.status == drawpipe_core::JobStatus::Failed {
                     failed += 1;
                 }
@@ -293,6 +301,15 @@ async fn main() -> anyhow::Result<()> {
                     let path = dir.join(format!("{stem}.json"));
                     std::fs::write(&path, &json)
                         .with_context(|| format!("cannot write {}", path.display()))?;
+                    if stage_outputs {
+                        let outputs: serde_json::Map<String, serde_json::Value> = runs
+                            .iter()
+                            .filter_map(|r| Some((r.stage.name().to_string(), r.output.clone()?)))
+                            .collect();
+                        let path = dir.join(format!("{stem}.stages.json"));
+                        std::fs::write(&path, serde_json::to_string(&outputs)?)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                    }
                     eprintln!(
                         "{}: {} -> {}",
                         file.display(),

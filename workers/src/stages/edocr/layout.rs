@@ -141,7 +141,7 @@ pub fn analyse(params: &LayoutParams, page: &Mat, index: u32) -> Result<Vec<Regi
     let rects = find_rectangles(&bin, params.min_rect_area * page_area)?;
     // Touching: within a line's thickness or so (0.4 % of the shorter side: 9 px at
     // A3 300 DPI; table rules on the fixtures are 2–5 px).
-    let tol = (0.004 * w.min(h) as f64).max(3.0) as i32;
+    let tol = touch_tolerance(w, h);
 
     let page_rect = Rect::new(0, 0, w, h);
     // Borders with zone strips yield a closed outer rectangle while the inner frame
@@ -297,6 +297,12 @@ pub fn ink_mask(page: &Mat) -> Result<Mat, StageError> {
     }
     imgproc::threshold(page, &mut bin, light, 255.0, imgproc::THRESH_BINARY_INV).map_err(cv)?;
     Ok(bin)
+}
+
+/// The tolerance within which two rectangles touch (a ruling line's thickness or
+/// so): 0.4 % of the page's shorter side, at least 3 px.
+fn touch_tolerance(w: i32, h: i32) -> i32 {
+    (0.004 * w.min(h) as f64).max(3.0) as i32
 }
 
 /// Axis-aligned rectangles among the contours of a binary image (white = ink):

@@ -142,7 +142,72 @@ pub struct Output {
     /// Title-block field (`drawing_number`, `title`, `material`, …) → value.
     pub title_block: serde_json::Map<String, serde_json::Value>,
     pub regions: Vec<Region>,
+    /// Text lines that made no dimension, and why.
+    pub dropped: Vec<Dropped>,
     pub timings: Timings,
+}
+
+/// Why a text line made no dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// Outside the drawing frame.
+    OutsideFrame,
+    /// In a zoned border's strip.
+    BorderStrip,
+    /// A zone label (a lone letter or digit along the frame).
+    ZoneLabel,
+    /// In the title block.
+    TitleBlock,
+    /// In a table's cell (revision table, parts list, tolerance table).
+    Table,
+    /// In a GD&T feature-control frame (read under `gdt`).
+    GdtFrame,
+    /// A note's item number (`1  BREAK ALL SHARP EDGES`).
+    ListNumber,
+    /// One character read with too little confidence.
+    UnsureCharacter,
+    /// One character OCR found on line work (an arrowhead, a circle).
+    LineWork,
+    /// A view's scale (`1:2`).
+    ScaleRatio,
+    /// Neither a dimension nor a callout by the grammar.
+    NotADimension,
+    /// A size of zero.
+    NoSize,
+}
+
+/// A text line that made no dimension: what it said, where, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dropped {
+    pub text: String,
+    pub bbox: [f32; 4],
+    pub page: u32,
+    pub reason: DropReason,
+}
+
+/// Moves the lines `drop_if` picks from `lines` to `dropped`, with `reason`.
+fn sift(
+    lines: &mut Vec<Line>,
+    dropped: &mut Vec<Dropped>,
+    page: u32,
+    reason: DropReason,
+    mut drop_if: impl FnMut(&Line) -> bool,
+) {
+    let mut kept = Vec::with_capacity(lines.len());
+    for l in lines.drain(..) {
+        if drop_if(&l) {
+            dropped.push(Dropped {
+                text: l.text,
+                bbox: l.bbox,
+                page,
+                reason,
+            });
+        } else {
+            kept.push(l);
+        }
+    }
+    *lines = kept;
 }
 
 /// A line being worked on: text, where, and how it reads.
@@ -216,11 +281,22 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         .iter()
         .filter(|r| r.kind == RegionKind::BorderStrip)
         .collect();
-    lines.retain(|l| {
-        frame.contains_centre(&l.bbox)
-            && !strips.iter().any(|s| s.contains_centre(&l.bbox))
-            && !l.text.trim().is_empty()
-    });
+    let mut dropped = Vec::new();
+    lines.retain(|l| !l.text.trim().is_empty());
+    sift(
+        &mut lines,
+        &mut dropped,
+        index,
+        DropReason::OutsideFrame,
+        |l| !frame.contains_centre(&l.bbox),
+    );
+    sift(
+        &mut lines,
+        &mut dropped,
+        index,
+        DropReason::BorderStrip,
+        |l| strips.iter().any(|s| s.contains_centre(&l.bbox)),
+    );
     // Zone labels the frame did not cut off (no inner frame line found).
     let zone = {
         let items: Vec<(&str, [f32; 4])> =
@@ -228,7 +304,13 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         zones::zone_labels(&items, img.cols() as f32, img.rows() as f32)
     };
     let mut zone = zone.into_iter();
-    lines.retain(|_| !zone.next().unwrap_or(false));
+    sift(
+        &mut lines,
+        &mut dropped,
+        index,
+        DropReason::ZoneLabel,
+        |_| zone.next().unwrap_or(false),
+    );
     if exact {
         lines = join_row_pieces(lines);
     } else {
@@ -242,7 +324,20 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         .filter(|r| r.kind == RegionKind::TitleBlock || holds_text(r, &lines))
         .collect();
     let title_block = read_title_block(title.as_ref(), &regions, &lines);
-    lines.retain(|l| !tables.iter().any(|r| r.contains_centre(&l.bbox)));
+    sift(
+        &mut lines,
+        &mut dropped,
+        index,
+        DropReason::TitleBlock,
+        |l| {
+            tables
+                .iter()
+                .any(|r| r.kind == RegionKind::TitleBlock && r.contains_centre(&l.bbox))
+        },
+    );
+    sift(&mut lines, &mut dropped, index, DropReason::Table, |l| {
+        tables.iter().any(|r| r.contains_centre(&l.bbox))
+    });
 
     // GD&T frames (only those holding text).
     let mut gdt = Vec::new();
@@ -289,7 +384,9 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         .iter()
         .filter(|r| r.kind == RegionKind::GdtFrame)
         .collect();
-    lines.retain(|l| !gdt_regions.iter().any(|r| r.contains_centre(&l.bbox)));
+    sift(&mut lines, &mut dropped, index, DropReason::GdtFrame, |l| {
+        gdt_regions.iter().any(|r| r.contains_centre(&l.bbox))
+    });
     t.other_ms += ms(t2);
 
     // Stacked tolerances the page-level detector missed.
@@ -309,20 +406,32 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
     let all: Vec<([f32; 4], String)> = merged.iter().map(|m| (m.bbox, m.text.clone())).collect();
     let mut dimensions = Vec::new();
     for m in merged {
+        let mut drop = |reason| {
+            dropped.push(Dropped {
+                text: m.text.clone(),
+                bbox: m.bbox,
+                page: index,
+                reason,
+            })
+        };
         if is_list_number(&m.bbox, &m.text, &all) {
+            drop(DropReason::ListNumber);
             continue;
         }
         let (core_text, trailing) = split_trailing_words(&m.text);
         let single = core_text.chars().filter(|c| !c.is_whitespace()).count() == 1;
         if single && m.confidence < params.single_char_confidence {
+            drop(DropReason::UnsureCharacter);
             continue;
         }
         // A lone character OCR found on line work: an arrowhead, a circle or a hole
         // mark (text-layer characters are printed text, never invented).
         if single && !m.exact && glyph::is_line_work(img, &m.bbox)? {
+            drop(DropReason::LineWork);
             continue;
         }
         if is_scale_ratio(&core_text) {
+            drop(DropReason::ScaleRatio);
             continue;
         }
         let mut text = core_text.clone();
@@ -370,13 +479,17 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
                 let line = format!("{read} {trailing}");
                 match parse::parse_callout(&line, is_boxed) {
                     Ok(d) => (d, true),
-                    Err(_) => continue,
+                    Err(_) => {
+                        drop(DropReason::NotADimension);
+                        continue;
+                    }
                 }
             }
         };
         // No feature has a size of zero: a lone `0` (or `Ø0`) is a circle or a hole
         // mark read as a digit, or a stacked deviation left alone.
         if states_no_size(&dimension) {
+            drop(DropReason::NoSize);
             continue;
         }
         // The raw text is the dimension's own: a trailing word (`REF`) sets a flag
@@ -408,6 +521,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         gdt,
         title_block,
         regions,
+        dropped,
         timings: t,
     })
 }
@@ -574,7 +688,7 @@ fn contains_centre(outer: &[f32; 4], b: &[f32; 4]) -> bool {
 }
 
 /// Whether a table region holds text as a table does: at least half of its cells (at
-/// least one) hold a line, and most of those lines fill their cell's height (the cell at
+/// least two) hold a line, and most of those lines fill their cell's height (the cell at
 /// most 4 text heights across the reading direction). Dimension and extension lines
 /// close rectangles too, but a dimension's number is small against such a "cell".
 fn holds_text(r: &Region, lines: &[Line]) -> bool {
@@ -604,7 +718,9 @@ fn holds_text(r: &Region, lines: &[Line]) -> bool {
             snug += 1;
         }
     }
-    with * 2 >= r.cells.len() && with > 0 && snug * 2 >= with
+    // Two cells with text at least: one text in a cluster of rectangles is a view's
+    // dimension between its edges (a pocket, a boss), not a table.
+    with * 2 >= r.cells.len() && with >= 2 && snug * 2 >= with
 }
 
 /// Splits trailing alphabetic words (`REF`, `TYP`, `THRU`; not `max`/`min`) off a
@@ -724,6 +840,35 @@ mod tests {
         assert_eq!(joined[0].text, "2x 3.40±0.10");
         let apart = join_row_pieces(vec![line("4.30", 100.0), line("60°", 200.0)]);
         assert_eq!(apart.len(), 2);
+    }
+
+    #[test]
+    fn a_table_holds_text_in_two_cells_at_least() {
+        let line = |x: f32| Line {
+            text: "12.5".into(),
+            confidence: 1.0,
+            polygon: layout::polygon_of(&[x, 110.0, 80.0, 30.0]),
+            bbox: [x, 110.0, 80.0, 30.0],
+            turn: 0,
+            exact: true,
+        };
+        let region = Region {
+            kind: RegionKind::Table,
+            polygon: layout::polygon_of(&[0.0, 100.0, 400.0, 50.0]),
+            bbox: [0.0, 100.0, 400.0, 50.0],
+            page: 0,
+            cells: vec![[0.0, 100.0, 200.0, 50.0], [200.0, 100.0, 200.0, 50.0]],
+        };
+        // One number between a view's edges: line work, not a table.
+        assert!(!holds_text(&region, &[line(50.0)]));
+        // A row of two filled cells.
+        assert!(holds_text(&region, &[line(50.0), line(250.0)]));
+        // Text that is small against its cells: dimension lines closing rectangles.
+        let tall = Region {
+            cells: vec![[0.0, 0.0, 200.0, 400.0], [200.0, 0.0, 200.0, 400.0]],
+            ..region.clone()
+        };
+        assert!(!holds_text(&tall, &[line(50.0), line(250.0)]));
     }
 
     #[test]

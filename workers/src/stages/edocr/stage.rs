@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::layout::Region;
-use super::{run_on_page, DimensionItem, GdtItem, Params, Timings};
+use super::{run_on_page, DimensionItem, Dropped, GdtItem, Params, Timings};
 use crate::stages::contract::{Engines, JobData, Needs, Produced, StageDef, TableRows, Validate};
 use crate::stages::ocr::{self, OcrEngine, TextLine};
 use crate::stages::Pages;
@@ -27,6 +27,10 @@ pub struct StageOutput {
     pub title_block: Map<String, Value>,
     #[serde(rename = "_regions")]
     pub regions: Vec<Region>,
+    /// Text lines that made no dimension, and why (for a reviewer: "why was this
+    /// not read?").
+    #[serde(rename = "_dropped", default)]
+    pub dropped: Vec<Dropped>,
     #[serde(rename = "_timings")]
     pub timings: Vec<Timings>,
 }
@@ -137,6 +141,7 @@ pub fn read_pages(
         gdt: Vec::new(),
         title_block: Map::new(),
         regions: Vec::new(),
+        dropped: Vec::new(),
         timings: Vec::new(),
     };
     for (index, png) in &input.pages {
@@ -151,6 +156,7 @@ pub fn read_pages(
         out.dimensions.extend(page.dimensions);
         out.gdt.extend(page.gdt);
         out.regions.extend(page.regions);
+        out.dropped.extend(page.dropped);
         out.timings.push(page.timings);
         for (k, v) in page.title_block {
             out.title_block.entry(k).or_insert(v);
@@ -191,6 +197,7 @@ mod tests {
                 .unwrap()
                 .clone(),
             regions: Vec::new(),
+            dropped: Vec::new(),
             timings: Vec::new(),
         };
         let tables = Edocr::rows(&out);
