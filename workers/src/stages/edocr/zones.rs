@@ -90,6 +90,7 @@ pub fn zone_labels(items: &[(&str, [f32; 4])], width: f32, height: f32) -> Vec<b
                     .collect();
                 if let Some(found) = sequence(&strip, |i| centre(&items[i].1, along)) {
                     mark_band(items, &found, horizontal, &mut zone);
+                    mark_opposite(items, &strip, &pool, horizontal, span, &mut zone);
                 }
             }
         }
@@ -168,6 +169,43 @@ fn mark_band(items: &[(&str, [f32; 4])], strip: &[usize], horizontal: bool, zone
     }
 }
 
+/// Labels on the edge opposite a found `strip`: a frame repeats its zone labels there at
+/// the same positions, where a title block or a parts list may leave too few of them
+/// uncovered to make a strip of their own. A candidate in `pool` (near an edge, the
+/// same axis) is one when a label of the strip has its value and lies within 35 % of a
+/// zone's width of it along the edge.
+fn mark_opposite(
+    items: &[(&str, [f32; 4])],
+    strip: &[(usize, i32)],
+    pool: &[(usize, i32)],
+    horizontal: bool,
+    span: f32,
+    zone: &mut [bool],
+) {
+    let (along, across) = if horizontal { (0, 1) } else { (1, 0) };
+    let centre = |i: usize, axis: usize| items[i].1[axis] + items[i].1[axis + 2] / 2.0;
+    let letters = |i: usize| items[i].0.trim().chars().all(|c| c.is_ascii_alphabetic());
+    let (Some(&(a, va)), Some(&(b, vb))) = (strip.first(), strip.last()) else {
+        return;
+    };
+    if va == vb {
+        return;
+    }
+    let step = ((centre(b, along) - centre(a, along)) / (vb - va) as f32).abs();
+    let low_side = centre(a, across) < span / 2.0;
+    for &(j, v) in pool {
+        if zone[j] || letters(j) != letters(a) || (centre(j, across) < span / 2.0) == low_side {
+            continue;
+        }
+        if strip
+            .iter()
+            .any(|&(i, vi)| vi == v && (centre(j, along) - centre(i, along)).abs() <= 0.35 * step)
+        {
+            zone[j] = true;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +246,26 @@ mod tests {
             .map(|(i, _)| i.0)
             .collect();
         assert_eq!(zone, ["1", "2", "3", "5", "6", "A", "B", "C", "0"]);
+    }
+
+    #[test]
+    fn labels_repeated_on_the_opposite_edge_are_zone_labels() {
+        let (w, h) = (3000.0, 2000.0);
+        let mut items: Vec<_> = ["1", "2", "3", "4", "5", "6"]
+            .into_iter()
+            .enumerate()
+            .map(|(k, t)| at(t, 250.0 + k as f32 * 500.0, 30.0))
+            .collect();
+        // The bottom edge: the title block hides all but `1` and `2`, at the top
+        // labels' positions; a `3` there elsewhere and a `7` are dimensions.
+        items.push(at("1", 255.0, 1970.0));
+        items.push(at("2", 745.0, 1970.0));
+        items.push(at("3", 700.0, 1900.0));
+        items.push(at("7", 1250.0, 1970.0));
+        let got = zone_labels(&items, w, h);
+        assert_eq!(&got[6..], [true, true, false, false]);
+        // Without the strip at the top, the two bottom labels are not enough.
+        assert!(zone_labels(&items[6..8], w, h).iter().all(|z| !z));
     }
 
     #[test]
