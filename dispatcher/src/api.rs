@@ -26,6 +26,7 @@ use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
 use uuid::Uuid;
 
 use crate::auth::{self, Auth, Caller};
@@ -48,6 +49,10 @@ pub struct AppState {
     pub broker: Option<drawpipe_core::mq::Broker>,
     /// Ends open event streams on shutdown.
     pub shutdown: CancellationToken,
+    /// Concurrency, rate and queue-depth limits.
+    pub admission: std::sync::Arc<crate::admission::Admission>,
+    /// The longest a `/v1` request (the event stream aside) may take.
+    pub request_timeout: Option<Duration>,
 }
 
 impl AppState {
@@ -62,12 +67,25 @@ pub fn router(state: AppState) -> Router {
         .submitter
         .max_upload_bytes
         .saturating_add(MULTIPART_SLACK);
-    let v1 = Router::new()
+    // Bounded in time and counted among the concurrent requests; the event stream,
+    // open for a job's life, is neither.
+    let mut bounded = Router::new()
         .route("/v1/jobs", get(list_jobs).post(create_job))
         .route("/v1/jobs/{id}", get(get_job).delete(cancel_job))
-        .route("/v1/jobs/{id}/events", get(job_events))
         .route("/v1/jobs/{id}/result", get(job_result))
         .route("/v1/jobs/{id}/overlay.png", get(overlay))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::admission::admit,
+        ));
+    if let Some(t) = state.request_timeout {
+        bounded = bounded.route_layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            t,
+        ));
+    }
+    let v1 = bounded
+        .route("/v1/jobs/{id}/events", get(job_events))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_key,
@@ -192,6 +210,10 @@ async fn create_job(
     Query(query): Query<Vec<(String, String)>>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    if let Err(e) = state.admission.check_depth() {
+        discard_body(req).await;
+        return Err(e);
+    }
     let max = state.submitter.max_upload_bytes;
     let is_multipart = req
         .headers()

@@ -11,6 +11,7 @@
 //! [`deadletter`], [`keys`] (the `keys` subcommands), [`metrics`], [`openapi`],
 //! [`error`] (the HTTP error type).
 
+pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod deadletter;
@@ -39,6 +40,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_STAGE_TIMEOUT_SECS: u64 = 600;
 pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 16;
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 256;
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 120;
+pub const DEFAULT_MAX_QUEUE_DEPTH: i64 = 50_000;
 
 /// How often the relay looks for rows written by other processes.
 const RELAY_POLL: Duration = Duration::from_millis(250);
@@ -93,6 +97,25 @@ pub struct Config {
     /// Size of the PostgreSQL pool. Default: 16.
     #[arg(long, env = "DRAWPIPE_DB_MAX_CONNECTIONS", default_value_t = DEFAULT_DB_MAX_CONNECTIONS, global = true)]
     pub db_max_connections: u32,
+    /// `/v1` requests served at once (the event stream aside); one more is answered
+    /// 503 with Retry-After. 0: no bound. Default: 256.
+    #[arg(long, env = "DRAWPIPE_MAX_CONCURRENT_REQUESTS", default_value_t = DEFAULT_MAX_CONCURRENT_REQUESTS, global = true)]
+    pub max_concurrent_requests: usize,
+    /// Seconds a `/v1` request (the event stream aside) may take, upload included;
+    /// then 408. 0: no limit. Default: 120.
+    #[arg(long, env = "DRAWPIPE_REQUEST_TIMEOUT_SECS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS, global = true)]
+    pub request_timeout_secs: u64,
+    /// Requests a second per API key (a token bucket); over it, 429 with Retry-After.
+    /// 0: no limit (the default).
+    #[arg(long, env = "DRAWPIPE_RATE_LIMIT", default_value_t = 0, global = true)]
+    pub rate_limit: u32,
+    /// The bucket's size: requests a key may send at once. Default (0): the rate.
+    #[arg(long, env = "DRAWPIPE_RATE_BURST", default_value_t = 0, global = true)]
+    pub rate_burst: u32,
+    /// When a stage queue holds more queued stage runs than this, submission answers
+    /// 503 with Retry-After. 0: no limit. Default: 50000.
+    #[arg(long, env = "DRAWPIPE_MAX_QUEUE_DEPTH", default_value_t = DEFAULT_MAX_QUEUE_DEPTH, global = true)]
+    pub max_queue_depth: i64,
 }
 
 impl Default for Config {
@@ -105,6 +128,11 @@ impl Default for Config {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             stage_timeout_secs: DEFAULT_STAGE_TIMEOUT_SECS,
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
+            rate_limit: 0,
+            rate_burst: 0,
+            max_queue_depth: DEFAULT_MAX_QUEUE_DEPTH,
         }
     }
 }
@@ -229,12 +257,22 @@ pub async fn serve(
         stop.clone(),
         reaper::run(pool.clone(), wake.clone(), stage_timeout, stop.clone()),
     )];
+    let admission = Arc::new(admission::Admission::new(admission::Limits {
+        max_concurrent_requests: config.max_concurrent_requests,
+        rate_limit: config.rate_limit,
+        rate_burst: config.rate_burst,
+        max_queue_depth: config.max_queue_depth,
+    }));
+    let depth_task = tokio::spawn(admission.clone().sample_depth(pool.clone(), stop.clone()));
 
     let state = api::AppState {
         submitter,
         auth: Arc::new(auth::Auth::new(pool.clone(), config.no_auth)),
         broker: Some(broker.clone()),
         shutdown: stop.clone(),
+        admission,
+        request_timeout: (config.request_timeout_secs > 0)
+            .then(|| Duration::from_secs(config.request_timeout_secs)),
     };
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -259,6 +297,7 @@ pub async fn serve(
             first_error.get_or_insert(e);
         }
     }
+    let _ = depth_task.await;
     broker_stop.cancel();
     if let Err(e) = broker_task.await {
         first_error.get_or_insert(anyhow::anyhow!("the broker task panicked: {e}"));

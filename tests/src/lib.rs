@@ -103,6 +103,8 @@ pub struct EnvOptions {
     pub auth: bool,
     pub max_upload_bytes: Option<u64>,
     pub release: bool,
+    /// Extra environment for the dispatcher (`DRAWPIPE_RATE_LIMIT`, …).
+    pub dispatcher_env: Vec<(&'static str, String)>,
 }
 
 impl TestEnv {
@@ -156,6 +158,9 @@ impl TestEnv {
         }
         if let Some(max) = opts.max_upload_bytes {
             cmd.env("DRAWPIPE_MAX_UPLOAD_BYTES", max.to_string());
+        }
+        for (k, v) in &opts.dispatcher_env {
+            cmd.env(k, v);
         }
         env.dispatcher = Some(cmd.spawn().context("start drawpipe-dispatcher")?);
         env.wait_ready().await?;

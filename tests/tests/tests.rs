@@ -1,6 +1,7 @@
 //! End-to-end, fault and bad-input tests against the real RabbitMQ and PostgreSQL,
 //! through the real `drawpipe-dispatcher` and `drawpipe worker` processes.
 
+mod admission;
 mod amqp;
 mod bad_input;
 mod deps;
