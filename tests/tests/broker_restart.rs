@@ -1,7 +1,8 @@
 //! RabbitMQ's application stopped and started (`rabbitmqctl stop_app` / `start_app`)
 //! while jobs flow, with no drawpipe process restarted by the test: `/readyz` says 503
-//! naming the broker while it is down, `/healthz` stays 200, submissions are still
-//! accepted (kept in the outbox), and afterwards every job completes exactly once.
+//! naming the broker while it is down, `/healthz` stays 200 (the dispatcher's and the
+//! worker's, on its metrics port), submissions are still accepted (kept in the
+//! outbox), and afterwards every job completes exactly once.
 //!
 //! This file holds one test so that no other test runs while the broker is down; the
 //! broker is started again even when the test fails.
@@ -9,7 +10,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use drawpipe_tests::{rabbitmqctl, tiny_png, EnvOptions, TestEnv};
+use drawpipe_tests::{free_port, rabbitmqctl, tiny_png, EnvOptions, TestEnv};
 
 /// Starts the broker's application again when dropped (on success and on panic).
 struct StartAgain;
@@ -27,8 +28,33 @@ impl Drop for StartAgain {
 async fn rabbitmq_stop_and_start_loses_nothing() {
     let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
     let db = env.db().await;
-    env.spawn_worker(&["--stages", "preprocess,report"])
+    let probes = format!("127.0.0.1:{}", free_port());
+    env.spawn_worker(&["--stages", "preprocess,report", "--metrics-listen", &probes])
         .unwrap();
+    let worker_probe = |path: &'static str| {
+        let url = format!("http://{probes}{path}");
+        async move {
+            match reqwest::get(&url).await {
+                Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+                Err(e) => (0, e.to_string()),
+            }
+        }
+    };
+    let until = |path: &'static str, want: u16| async move {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let got = worker_probe(path).await;
+            if got.0 == want || std::time::Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let (code, body) = until("/readyz", 200).await;
+    assert_eq!(code, 200, "worker /readyz before the stop: {body}");
+    let (code, metrics) = worker_probe("/metrics").await;
+    assert_eq!(code, 200);
+    assert!(metrics.contains("# TYPE"), "{metrics}");
     let mut ids = vec![];
     for i in 0..20u8 {
         ids.push(
@@ -50,6 +76,14 @@ async fn rabbitmq_stop_and_start_loses_nothing() {
         .await
         .unwrap();
     assert_eq!(health.status().as_u16(), 200, "/healthz stays 200");
+    let (code, why) = until("/readyz", 503).await;
+    assert_eq!(code, 503, "worker /readyz while RabbitMQ is down: {why}");
+    assert!(why.contains("RabbitMQ"), "{why}");
+    assert_eq!(
+        worker_probe("/healthz").await.0,
+        200,
+        "worker /healthz stays 200"
+    );
     for i in 20..30u8 {
         ids.push(
             env.submit(tiny_png(64, 48, i), "t.png", "preprocess,report")
@@ -75,6 +109,8 @@ async fn rabbitmq_stop_and_start_loses_nothing() {
     // ran out: give it until the longest backoff has passed.
     let (code, ready) = env.wait_for_readyz(200, Duration::from_secs(30)).await;
     assert_eq!(code, 200, "ready again: {ready}");
+    let (code, why) = until("/readyz", 200).await;
+    assert_eq!(code, 200, "worker ready again: {why}");
     let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs")
         .fetch_one(&db)
         .await

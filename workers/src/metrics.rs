@@ -1,12 +1,18 @@
 //! The worker's Prometheus metrics: batch sizes per stage (the dynamic batcher's
-//! output), stage outcomes and compute time. Served, when asked for, on a plain
-//! TCP listener that answers every request with the exposition text.
+//! output), stage outcomes and compute time. Served, when asked for, on the metrics
+//! address with the probes: `/metrics` (and `/`) the exposition text, `/healthz` 200
+//! while the process runs, `/readyz` 200 while the broker is connected and 503 naming
+//! what is down otherwise.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use drawpipe_core::mq::Broker;
 use tokio_util::sync::CancellationToken;
 
 /// Upper bounds of the batch-size histogram buckets.
@@ -106,37 +112,47 @@ impl WorkerMetrics {
         out
     }
 
-    /// Serves the metrics on `addr` until `shutdown`.
+    /// Serves the metrics and the probes on `addr` until `shutdown`; `/readyz` asks
+    /// `broker`.
     ///
     /// # Errors
     /// When the address cannot be bound.
     pub async fn serve(
         self: std::sync::Arc<Self>,
         addr: String,
+        broker: Broker,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         tracing::info!(addr = %listener.local_addr()?, "worker metrics listening");
-        loop {
-            let (mut sock, _) = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                r = listener.accept() => match r { Ok(s) => s, Err(_) => continue },
-            };
+        let metrics = move || {
             let me = self.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                let _ =
-                    tokio::time::timeout(std::time::Duration::from_secs(2), sock.read(&mut buf))
-                        .await;
-                let body = me.render();
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = sock.write_all(head.as_bytes()).await;
-                let _ = sock.write_all(body.as_bytes()).await;
-            });
-        }
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4",
+                    )],
+                    me.render(),
+                )
+            }
+        };
+        let app = Router::new()
+            .route("/", get(metrics.clone()))
+            .route("/metrics", get(metrics))
+            .route("/healthz", get(|| async { "ok" }))
+            .route(
+                "/readyz",
+                get(move || async move {
+                    match broker.down_reason() {
+                        None => (StatusCode::OK, "ready".to_string()).into_response(),
+                        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
+                    }
+                }),
+            );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
     }
 }
 

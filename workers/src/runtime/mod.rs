@@ -126,7 +126,9 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     }
     let metrics = Arc::new(WorkerMetrics::default());
     if let Some(addr) = &cfg.metrics_listen {
-        let listener = metrics.clone().serve(addr.clone(), shutdown.clone());
+        let listener = metrics
+            .clone()
+            .serve(addr.clone(), broker.clone(), shutdown.clone());
         let addr = addr.clone();
         tokio::spawn(async move {
             if let Err(e) = listener.await {
