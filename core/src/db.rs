@@ -20,6 +20,51 @@ use crate::topology;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// The migrations this build has that the database lacks (by version); all of them
+/// when the migrations table cannot be read (a database never migrated).
+pub async fn missing_migrations(pool: &PgPool) -> Vec<i64> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await
+            .unwrap_or_default();
+    MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+        .map(|m| m.version)
+        .collect()
+}
+
+/// Brings the schema up to this build: applies the migrations when `migrate`, else
+/// waits until something else (`drawpipe-dispatcher migrate`, a migration Job) has,
+/// logging what it waits for every 10 s.
+///
+/// # Errors
+/// A migration that fails.
+pub async fn ensure_schema(
+    pool: &PgPool,
+    migrate: bool,
+) -> Result<(), sqlx::migrate::MigrateError> {
+    if migrate {
+        return MIGRATOR.run(pool).await;
+    }
+    let mut waited = 0u32;
+    loop {
+        let missing = missing_migrations(pool).await;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if waited.is_multiple_of(20) {
+            tracing::warn!(
+                ?missing,
+                "the database schema is behind this build; waiting for `drawpipe-dispatcher migrate`"
+            );
+        }
+        waited += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 /// Opens a pool; `max` connections.
 pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
     let opts: PgConnectOptions = url.parse()?;

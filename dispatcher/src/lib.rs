@@ -116,6 +116,10 @@ pub struct Config {
     /// 503 with Retry-After. 0: no limit. Default: 50000.
     #[arg(long, env = "DRAWPIPE_MAX_QUEUE_DEPTH", default_value_t = DEFAULT_MAX_QUEUE_DEPTH, global = true)]
     pub max_queue_depth: i64,
+    /// Apply the migrations at start (the default). `false`: wait until `migrate`
+    /// (a migration Job) has; for deployments that migrate once per release.
+    #[arg(long, env = "DRAWPIPE_MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub migrate_on_start: bool,
 }
 
 impl Default for Config {
@@ -133,12 +137,18 @@ impl Default for Config {
             rate_limit: 0,
             rate_burst: 0,
             max_queue_depth: DEFAULT_MAX_QUEUE_DEPTH,
+            migrate_on_start: true,
         }
     }
 }
 
 /// Creates the database when missing, opens a pool and applies the migrations.
 pub async fn open_database(config: &Config) -> anyhow::Result<PgPool> {
+    open_database_with(config, true).await
+}
+
+/// [`open_database`]; without `migrate`, waits for the schema instead of migrating.
+async fn open_database_with(config: &Config, migrate: bool) -> anyhow::Result<PgPool> {
     db::ensure_database(&config.database_url)
         .await
         .with_context(|| {
@@ -150,8 +160,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<PgPool> {
     let pool = db::connect(&config.database_url, config.db_max_connections)
         .await
         .with_context(|| format!("cannot connect to {}", redact::url(&config.database_url)))?;
-    db::MIGRATOR
-        .run(&pool)
+    db::ensure_schema(&pool, migrate)
         .await
         .context("cannot apply the migrations")?;
     Ok(pool)
@@ -213,7 +222,7 @@ pub async fn serve(
     shutdown: CancellationToken,
     ready: Option<oneshot::Sender<SocketAddr>>,
 ) -> anyhow::Result<()> {
-    let pool = open_database(&config).await?;
+    let pool = open_database_with(&config, config.migrate_on_start).await?;
     let broker =
         mq::Broker::new(&config.amqp_url, "drawpipe-dispatcher").map_err(|e| anyhow::anyhow!(e))?;
     let relay = mq::OutboxRelay::new(pool.clone(), RELAY_POLL);

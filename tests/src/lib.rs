@@ -105,6 +105,9 @@ pub struct EnvOptions {
     pub release: bool,
     /// Extra environment for the dispatcher (`DRAWPIPE_RATE_LIMIT`, …).
     pub dispatcher_env: Vec<(&'static str, String)>,
+    /// Leave the database unmigrated and do not wait for the dispatcher to be ready
+    /// (it may be waiting for the schema).
+    pub unmigrated: bool,
 }
 
 impl TestEnv {
@@ -130,9 +133,17 @@ impl TestEnv {
             workers: vec![],
             admin_url,
         };
-        let status = env.dispatcher_cmd().arg("migrate").status()?;
-        if !status.success() {
-            bail!("drawpipe-dispatcher migrate failed");
+        if opts.unmigrated {
+            // The database exists, empty: `migrate` would create it too.
+            let admin = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&env.admin_url)
+                .await?;
+            sqlx::query(&format!("CREATE DATABASE \"{}\"", env.name))
+                .execute(&admin)
+                .await?;
+        } else {
+            env.migrate()?;
         }
         if opts.auth {
             let out = env
@@ -163,8 +174,19 @@ impl TestEnv {
             cmd.env(k, v);
         }
         env.dispatcher = Some(cmd.spawn().context("start drawpipe-dispatcher")?);
-        env.wait_ready().await?;
+        if !opts.unmigrated {
+            env.wait_ready().await?;
+        }
         Ok(env)
+    }
+
+    /// Runs `drawpipe-dispatcher migrate` on this environment's database.
+    pub fn migrate(&self) -> anyhow::Result<()> {
+        let status = self.dispatcher_cmd().arg("migrate").status()?;
+        if !status.success() {
+            bail!("drawpipe-dispatcher migrate failed");
+        }
+        Ok(())
     }
 
     fn base_cmd(&self, bin: &str) -> Command {
@@ -232,6 +254,28 @@ impl TestEnv {
             &self.name,
             "drawpipe test: connection closed by the broker",
         ])
+    }
+
+    /// Stops one worker as an orchestrator does: SIGTERM, then waits for it to exit
+    /// (SIGKILL after `grace`). Returns whether it exited within the grace.
+    pub fn stop_worker(&mut self, pid: u32, grace: Duration) -> bool {
+        let Some(i) = self.workers.iter().position(|c| c.id() == pid) else {
+            return false;
+        };
+        let mut c = self.workers.remove(i);
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = c.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        false
     }
 
     /// Kills one worker with SIGKILL (no chance to ack or clean up).

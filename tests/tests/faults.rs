@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use drawpipe_tests::{fixture, EnvOptions, TestEnv};
+use drawpipe_tests::{fixture, tiny_png, EnvOptions, TestEnv};
 use sqlx::Row;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,6 +117,74 @@ async fn graceful_shutdown_finishes_in_flight_work() {
         .await
         .unwrap();
     assert_eq!(attempts, 1, "a graceful stop causes no retry");
+}
+
+/// A rolling upgrade on one machine: two workers serve a steady stream of jobs while
+/// each is replaced in turn (SIGTERM, its grace period, a new process started), as a
+/// Deployment's rolling update or `docker compose up` of a new image does. Every job
+/// completes once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_replacement_of_workers_loses_nothing() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let stages = ["--stages", "preprocess,report"];
+    let old = [
+        env.spawn_worker(&stages).unwrap(),
+        env.spawn_worker(&stages).unwrap(),
+    ];
+    // Steady load: a job every 50 ms for the whole replacement.
+    let api = env.api.clone();
+    let load = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut ids = Vec::new();
+        for i in 0..160u32 {
+            let form = reqwest::multipart::Form::new()
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(tiny_png(32, 24, (i % 251) as u8))
+                        .file_name("t.png"),
+                )
+                .text("stages", "preprocess,report");
+            let r = http
+                .post(format!("{api}/v1/jobs"))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202);
+            let body: serde_json::Value = r.json().await.unwrap();
+            ids.push(body["id"].as_str().unwrap().to_string());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        ids
+    });
+    let mut graceful = 0;
+    for pid in old {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if env.stop_worker(pid, Duration::from_secs(45)) {
+            graceful += 1;
+        }
+        env.spawn_worker(&stages).unwrap();
+    }
+    let ids = load.await.unwrap();
+    for id in &ids {
+        let body = env.wait_finished(id, Duration::from_secs(120)).await;
+        assert_eq!(body["status"], "completed", "{body}");
+    }
+    let db = env.db().await;
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let want = ids.len() as i64 * 2;
+    println!(
+        "rolling replacement of 2 workers: submitted {} completed {} stage runs {runs} duplicated {} lost {} (stopped within grace: {graceful} of 2)",
+        ids.len(),
+        ids.len(),
+        (runs - want).max(0),
+        (want - runs).max(0)
+    );
+    assert_eq!(runs, want, "one run per job and stage");
+    assert_eq!(graceful, 2, "each worker stopped within its grace");
 }
 
 /// Waits until some stage run is `running`: a worker has claimed work.

@@ -4,8 +4,10 @@
 mod admission;
 mod amqp;
 mod bad_input;
+mod deploy;
 mod deps;
 mod e2e;
 mod faults;
+mod schema;
 mod secrets;
 mod tenants;

@@ -176,6 +176,10 @@ struct WorkerArgs {
     /// address, e.g. 127.0.0.1:9464 (default: not served).
     #[arg(long, env = "DRAWPIPE_WORKER_METRICS_LISTEN")]
     metrics_listen: Option<String>,
+    /// Apply the database migrations at start (default true); `false` waits until
+    /// `drawpipe-dispatcher migrate` (a migration Job) has.
+    #[arg(long, env = "DRAWPIPE_MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
+    migrate_on_start: bool,
     /// PostgreSQL connections (default 8).
     #[arg(long, env = "DRAWPIPE_DB_MAX_CONNECTIONS", default_value_t = 8)]
     db_max_connections: u32,
@@ -244,6 +248,7 @@ impl WorkerArgs {
             db_max_connections: self.db_max_connections.max(2),
             name: format!("{}-{}", host.trim(), std::process::id()),
             metrics_listen: self.metrics_listen,
+            migrate_on_start: self.migrate_on_start,
             tolerance_device: self.tolerance_device,
             ocr_precision: self.ocr_precision,
             ocr_det_precision: self.ocr_det_precision,

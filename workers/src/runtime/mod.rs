@@ -61,6 +61,8 @@ pub struct WorkerConfig {
     pub name: String,
     /// Where to serve Prometheus metrics; none when `None`.
     pub metrics_listen: Option<String>,
+    /// Apply the migrations at start; `false`: wait until they are applied.
+    pub migrate_on_start: bool,
     /// XGBoost device for `tolerance` (`cpu`, `cuda:N`).
     pub tolerance_device: String,
     /// Arithmetic of the OCR recogniser and classifier ([`ocr::Params::precision`]).
@@ -98,8 +100,7 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
                 drawpipe_core::redact::url(&cfg.database_url)
             )
         })?;
-    db::MIGRATOR
-        .run(&pool)
+    db::ensure_schema(&pool, cfg.migrate_on_start)
         .await
         .context("cannot apply database migrations")?;
     let broker = mq::Broker::new(&cfg.amqp_url, &cfg.name).map_err(|e| anyhow::anyhow!(e))?;

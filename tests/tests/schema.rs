@@ -1,0 +1,70 @@
+//! Deployments that migrate once per release (a migration Job, compose's `migrate`):
+//! a dispatcher and a worker started with `DRAWPIPE_MIGRATE_ON_START=false` on an
+//! unmigrated database wait, touching nothing, until `drawpipe-dispatcher migrate`
+//! has run, then serve.
+
+use std::time::Duration;
+
+use drawpipe_tests::{free_port, tiny_png, EnvOptions, TestEnv};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_that_do_not_migrate_wait_for_the_schema() {
+    let mut env = TestEnv::start(EnvOptions {
+        unmigrated: true,
+        dispatcher_env: vec![("DRAWPIPE_MIGRATE_ON_START", "false".into())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let probes = format!("127.0.0.1:{}", free_port());
+    env.spawn_worker(&[
+        "--stages",
+        "preprocess,report",
+        "--migrate-on-start",
+        "false",
+        "--metrics-listen",
+        &probes,
+    ])
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(env.all_running(), "waiting is not exiting");
+    let db = env.db().await;
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(tables, 0, "neither process migrated");
+    assert!(
+        reqwest::get(format!("{}/healthz", env.api)).await.is_err(),
+        "the dispatcher does not serve before the schema is there"
+    );
+
+    env.migrate().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{}/healthz", env.api)).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dispatcher never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (code, ready) = env.wait_for_readyz(200, Duration::from_secs(30)).await;
+    assert_eq!(code, 200, "dispatcher ready after the migration: {ready}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = reqwest::get(format!("http://{probes}/readyz")).await;
+        if r.as_ref().is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker never ready: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let id = env.submit(tiny_png(32, 32, 1), "t.png", "preprocess").await;
+    let body = env.wait_finished(&id, Duration::from_secs(60)).await;
+    assert_eq!(body["status"], "completed", "{body}");
+}
