@@ -2,10 +2,12 @@
 # Celery baseline for drawpipe-bench: Celery (RabbitMQ broker, PostgreSQL result
 # backend) running the same job, preprocess -> report, on the same 64x64 PNG.
 #
-# Usage: bench/celery/run.sh [--jobs N] [--concurrency C] [--with-drawpipe]
+# Usage: bench/celery/run.sh [--jobs N] [--concurrency C] [--with-drawpipe] [--rounds R]
 #   N defaults to $JOBS or 2000; C (submitter threads) to 64.
 #   --with-drawpipe (or WITH_DRAWPIPE=1) then runs target/release/drawpipe-bench --jobs N
 #   and prints drawpipe/celery of jobs/s (only if that binary exists).
+#   --rounds R (with --with-drawpipe) runs R interleaved rounds (celery, drawpipe,
+#   celery, drawpipe, ...) and prints each side's median jobs/s and their ratio.
 # Env: CELERY_CONFIRM_PUBLISH=0 turns publisher confirms off (default on);
 #      PYTHON (default python3.11, else python3) builds the venv .venv-celery/ at the repo root.
 # It makes its own vhost and database and removes them, and stops its worker, on exit.
@@ -17,16 +19,41 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 JOBS="${JOBS:-2000}"
 CONC=64
 WITH_DRAWPIPE="${WITH_DRAWPIPE:-0}"
+ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
+    --rounds) ROUNDS="$2"; shift 2 ;;
     --jobs) JOBS="$2"; shift 2 ;;
     --concurrency) CONC="$2"; shift 2 ;;
     --with-drawpipe) WITH_DRAWPIPE=1; shift ;;
     [0-9]*) JOBS="$1"; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
+
+# Completed jobs per second from a bench's output (celery's submit.py or drawpipe-bench).
+rate() { sed -n 's/^throughput ([^)]*): \([0-9.]*\) jobs\/s.*/\1/p' "$1"; }
+
+# --- interleaved rounds: this script once per round, then the medians --------
+if [ "$ROUNDS" -gt 1 ]; then
+  [ "$WITH_DRAWPIPE" = 1 ] || { echo "--rounds needs --with-drawpipe" >&2; exit 2; }
+  OUTS="$(mktemp -d)"
+  trap 'rm -rf "$OUTS"' EXIT
+  for r in $(seq 1 "$ROUNDS"); do
+    echo "== round $r of $ROUNDS"
+    "$0" --jobs "$JOBS" --concurrency "$CONC" --with-drawpipe | tee "$OUTS/round$r.out"
+    # Each round's output holds celery's throughput line first, drawpipe's second.
+    rate "$OUTS/round$r.out" | sed -n 1p >>"$OUTS/celery.rates"
+    rate "$OUTS/round$r.out" | sed -n 2p >>"$OUTS/drawpipe.rates"
+  done
+  median() { sort -g "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+  c="$(median "$OUTS/celery.rates")" d="$(median "$OUTS/drawpipe.rates")"
+  echo "celery jobs/s by round: $(paste -sd' ' "$OUTS/celery.rates"); median $c"
+  echo "drawpipe jobs/s by round: $(paste -sd' ' "$OUTS/drawpipe.rates"); median $d"
+  awk -v d="$d" -v c="$c" 'BEGIN { printf "ratio of medians drawpipe/celery: %.2f\n", d / c }'
+  exit 0
+fi
 
 PG_HOST=127.0.0.1 PG_PORT=5432 PG_USER=postgres
 AMQP_BASE="amqp://guest:guest@127.0.0.1:5672"
@@ -112,7 +139,6 @@ if [ "$WITH_DRAWPIPE" = 1 ]; then
     echo "== drawpipe-bench --jobs $JOBS; load: $(uptime | sed 's/.*load average/load average/')"
     ( cd "$ROOT" && "$BIN" --jobs "$JOBS" --concurrency "$CONC" ) | tee "$LOGDIR/drawpipe.out"
     echo "load after: $(uptime | sed 's/.*load average/load average/')"
-    rate() { sed -n 's/^throughput (first created → last finished): \([0-9.]*\) jobs\/s.*/\1/p' "$1"; }
     c="$(rate "$LOGDIR/celery.out")" d="$(rate "$LOGDIR/drawpipe.out")"
     if [ -n "$c" ] && [ -n "$d" ]; then
       awk -v d="$d" -v c="$c" 'BEGIN { printf "ratio drawpipe/celery (jobs/s): %.2f (%s / %s)\n", d / c, d, c }'

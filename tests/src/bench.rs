@@ -159,10 +159,13 @@ async fn main() -> anyhow::Result<()> {
     )
     .fetch_all(&db)
     .await?;
-    let completed = rows
-        .iter()
-        .filter(|r| r.get::<String, _>(0) == "completed")
-        .count();
+    let count = |status: &str| {
+        rows.iter()
+            .filter(|r| r.get::<String, _>(0) == status)
+            .count()
+    };
+    let completed = count("completed");
+    let (partial, failed, cancelled) = (count("partial"), count("failed"), count("cancelled"));
     let mut lat: Vec<f64> = rows
         .iter()
         .filter_map(|r| r.try_get::<f64, _>(1).ok())
@@ -173,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|r| r.try_get::<f64, _>(2).ok())
         .unwrap_or(f64::NAN);
     println!(
-        "jobs: {} (completed {completed}), stages {stages}, {} ({} bytes)",
+        "jobs: {} (completed {completed}, partial {partial}, failed {failed}, cancelled {cancelled}), stages {stages}, {} ({} bytes)",
         args.jobs,
         args.file
             .as_ref()
@@ -191,9 +194,10 @@ async fn main() -> anyhow::Result<()> {
         args.jobs as f64 / submitted.as_secs_f64(),
         submitted.as_secs_f64()
     );
+    // Only completed jobs count: a failed or cancelled job did not do the work.
     println!(
-        "throughput (first created → last finished): {:.0} jobs/s over {:.2} s",
-        args.jobs as f64 / span,
+        "throughput (completed jobs, first created → last finished): {:.0} jobs/s over {:.2} s",
+        completed as f64 / span,
         span
     );
     println!(
@@ -218,6 +222,24 @@ async fn main() -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!("cpu per job: {:.2} ms", 1000.0 * total / args.jobs as f64);
+    // Per completed job, split by owner: drawpipe's own processes (dispatcher and
+    // workers), PostgreSQL, RabbitMQ; the bench's client apart.
+    let used = |names: &[&str]| -> f64 {
+        PROCS
+            .iter()
+            .zip(cpu_before.iter().zip(&cpu_after))
+            .filter(|(n, _)| names.contains(n))
+            .map(|(_, (b, a))| a - b)
+            .sum()
+    };
+    let per_job = |secs: f64| 1000.0 * secs / completed.max(1) as f64;
+    println!(
+        "cpu per completed job, ms: drawpipe {:.2}  postgresql {:.2}  rabbitmq {:.2}  (bench client {:.2}; all {:.2})",
+        per_job(used(&["drawpipe-dispat*", "drawpipe"])),
+        per_job(used(&["postgres"])),
+        per_job(used(&["beam.smp"])),
+        per_job(used(&["drawpipe-bench"])),
+        per_job(total)
+    );
     Ok(())
 }
