@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/jobs", get(list_jobs).post(create_job))
         .route("/v1/jobs/{id}", get(get_job).delete(cancel_job))
         .route("/v1/jobs/{id}/result", get(job_result))
+        .route("/v1/jobs/{id}/qc.csv", get(qc_csv))
         .route("/v1/jobs/{id}/overlay.png", get(overlay))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -532,6 +533,101 @@ async fn job_result(
             "job {id} is {status}; the result is ready when it completes"
         ))),
     }
+}
+
+/// The inspection plan as CSV, in the column order of a first-article inspection
+/// report: balloon, characteristic, nominal, tolerance, limits, method (then the
+/// sampling and the text as read).
+async fn qc_csv(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let job = fetch_job(state.pool(), id, &caller).await?;
+    type Item = (
+        i32,
+        String,
+        Option<f64>,
+        String,
+        String,
+        Option<f64>,
+        Option<f64>,
+        String,
+        String,
+        String,
+    );
+    let items: Vec<Item> = sqlx::query_as(
+        "SELECT balloon, characteristic, nominal, unit, tolerance, lower_limit, upper_limit, method, \
+         sampling, raw FROM qc_items WHERE job_id = $1 ORDER BY item_index",
+    )
+    .bind(id.0)
+    .fetch_all(state.pool())
+    .await?;
+    let finished = job
+        .status
+        .parse::<JobStatus>()
+        .is_ok_and(JobStatus::is_terminal);
+    if items.is_empty() && !finished {
+        return Err(ApiError::Conflict(format!(
+            "job {id} is {}; the inspection plan is ready when its `tolerance` stage has run",
+            job.status
+        )));
+    }
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let write = |out: &mut csv::Writer<Vec<u8>>, row: &[&str]| {
+        out.write_record(row)
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("qc.csv")))
+    };
+    write(
+        &mut out,
+        &[
+            "balloon",
+            "characteristic",
+            "nominal",
+            "unit",
+            "tolerance",
+            "lower_limit",
+            "upper_limit",
+            "method",
+            "sampling",
+            "raw",
+        ],
+    )?;
+    for (balloon, characteristic, nominal, unit, tolerance, lower, upper, method, sampling, raw) in
+        &items
+    {
+        write(
+            &mut out,
+            &[
+                &balloon.to_string(),
+                characteristic,
+                &num(*nominal),
+                unit,
+                tolerance,
+                &num(*lower),
+                &num(*upper),
+                method,
+                sampling,
+                raw,
+            ],
+        )?;
+    }
+    let body = out
+        .into_inner()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("qc.csv: {e}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}-qc.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 async fn overlay(

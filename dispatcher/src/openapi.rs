@@ -100,6 +100,18 @@ pub fn document() -> Value {
                     "responses": {"200": {"description": "the stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}, "401": unauthorized, "404": not_found}
                 }
             },
+            "/v1/jobs/{id}/qc.csv": {
+                "parameters": [id_param()],
+                "get": {
+                    "summary": "The inspection plan as CSV",
+                    "description": "One row per inspection item, in the column order of a first-article inspection report: balloon, characteristic, nominal, unit, tolerance, lower_limit, upper_limit, method, sampling, raw. Items come from the `tolerance` stage (toleranced and fitted dimensions, threads, roughness, GD&T frames).",
+                    "responses": {
+                        "200": {"description": "CSV with a header row", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                        "401": unauthorized, "404": not_found,
+                        "409": error_response("the job has not finished")
+                    }
+                }
+            },
             "/v1/jobs/{id}/result": {
                 "parameters": [id_param()],
                 "get": {
@@ -188,6 +200,7 @@ mod tests {
             "/v1/jobs/{id}",
             "/v1/jobs/{id}/events",
             "/v1/jobs/{id}/result",
+            "/v1/jobs/{id}/qc.csv",
             "/v1/jobs/{id}/overlay.png",
             "/healthz",
             "/readyz",

@@ -477,6 +477,55 @@ async fn edocr_and_tolerance_job_stores_dimensions_title_block_and_predictions()
             .unwrap()
     );
     assert_eq!(report["tolerances"]["process"]["name"], "turning");
+
+    // The inspection plan: Ø21,5±0,1 measured 21.4–21.6, Ø38 H12 38.000–38.250
+    // with a plug gauge; in the report, the table and the FAI-ordered CSV alike.
+    let qc = report["qc"].as_array().expect("the report's qc key");
+    let item = |raw: &str| {
+        qc.iter()
+            .find(|i| i["raw"].as_str().unwrap().replace(' ', "") == raw)
+            .unwrap_or_else(|| panic!("no QC item for {raw}: {qc:?}"))
+            .clone()
+    };
+    let fit = item("Ø38H12");
+    assert_eq!(
+        (fit["lower_limit"].as_f64(), fit["upper_limit"].as_f64()),
+        (Some(38.0), Some(38.25))
+    );
+    assert!(
+        fit["method"].as_str().unwrap().starts_with("plug gauge"),
+        "{fit}"
+    );
+    let sym = item("Ø21,5±0,1");
+    assert_eq!(
+        (sym["lower_limit"].as_f64(), sym["upper_limit"].as_f64()),
+        (Some(21.4), Some(21.6))
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM qc_items WHERE job_id = $1")
+        .bind(uuid)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(rows as usize, qc.len());
+    let csv = env
+        .http()
+        .get(format!("{}/v1/jobs/{id}/qc.csv", env.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    let csv = csv.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("balloon,characteristic,nominal,unit,tolerance,lower_limit,upper_limit,method,sampling,raw")
+    );
+    assert!(
+        csv.lines()
+            .any(|l| l.contains(",diameter,38,mm,H12 (+0.25/0),38,38.25,plug gauge")),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), qc.len() + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ pub mod detect;
 pub mod edocr;
 pub mod ocr;
 pub mod preprocess;
+pub mod qc;
 pub mod registry;
 pub mod report;
 pub mod segment;

@@ -29,7 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::contract::{Batch, Engines, JobData, Produced, StageDef, TableRows, Validate};
-use super::edocr::parse::{DimKind, Dimension};
+use super::edocr::parse::{DimKind, Dimension, GdtFrame};
+use super::qc::{self, QcItem};
 
 /// Processes in the model's `process` code order (capability.py's PROCESSES).
 pub const PROCESSES: [&str; 6] = [
@@ -115,6 +116,8 @@ pub struct Params {
 #[derive(Debug, Clone, Default)]
 pub struct Input {
     pub dimensions: Vec<Dimension>,
+    /// The GD&T frames read (for the inspection plan).
+    pub gdt: Vec<GdtFrame>,
     pub title_block: serde_json::Map<String, Value>,
 }
 
@@ -585,13 +588,17 @@ pub fn run(model: &ToleranceModel, params: &Params, input: &Input) -> Result<Out
                 sha256: model.manifest.sha256.clone(),
             },
         },
+        qc: qc::plan(&input.dimensions, &input.gdt),
     })
 }
 
-/// `tolerance`'s output.
+/// `tolerance`'s output: the predictions and the inspection plan
+/// ([`qc::plan`]: the report's `qc` key).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Output {
     pub tolerances: Tolerances,
+    #[serde(default)]
+    pub qc: Vec<QcItem>,
 }
 
 /// The predicted tolerances and scores, with the inputs they came from.
@@ -653,6 +660,9 @@ pub struct ModelInfo {
 impl Validate for Params {}
 
 /// `tolerance_predictions` table columns.
+const QC_COLUMNS: &str = "item_index int, balloon int, characteristic text, raw text, nominal float8, \
+                          unit text, tolerance text, lower_limit float8, upper_limit float8, method text, \
+                          sampling text, source text";
 const TOLERANCE_COLUMNS: &str = "flatness_mm float8, cylindricity_mm float8, position_mm float8, \
                                  perpendicularity_mm float8, manufacturability float8, difficulty text, \
                                  assemblability float8, material text, material_source text, process text, \
@@ -704,6 +714,7 @@ impl StageDef for Tolerance {
         Ok(match data.output::<super::edocr::Edocr>()? {
             Some(out) => Input {
                 dimensions: out.dimensions.into_iter().map(|d| d.dimension).collect(),
+                gdt: out.gdt.into_iter().map(|g| g.frame).collect(),
                 title_block: out.title_block,
             },
             None => Input::default(),
@@ -737,11 +748,23 @@ impl StageDef for Tolerance {
             assumptions: &t.assumptions,
             model_version: &t.model.version,
         };
-        TableRows::non_empty(
+        let mut tables = TableRows::non_empty(
             "tolerance_predictions",
             TOLERANCE_COLUMNS,
             vec![serde_json::to_value(row).unwrap_or_default()],
-        )
+        );
+        let items: Vec<Value> = output
+            .qc
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let mut v = serde_json::to_value(item).ok()?;
+                v["item_index"] = Value::from(i);
+                Some(v)
+            })
+            .collect();
+        tables.extend(TableRows::non_empty("qc_items", QC_COLUMNS, items));
+        tables
     }
 }
 
@@ -811,6 +834,7 @@ mod tests {
                 .as_object()
                 .unwrap()
                 .clone(),
+            ..Input::default()
         };
         let f = features(&Params::default(), &input).unwrap();
         assert_eq!(f.largest_diameter_mm, 38.0);
