@@ -526,6 +526,46 @@ async fn edocr_and_tolerance_job_stores_dimensions_title_block_and_predictions()
         "{csv}"
     );
     assert_eq!(csv.lines().count(), qc.len() + 1);
+
+    // The estimate: at the rate card's quantities, each breakdown summing to its price,
+    // the setup shared so that a part costs less in a larger batch; stored per quantity.
+    let quantities = report["estimate"]["quantities"]
+        .as_array()
+        .expect("the estimate");
+    let prices: Vec<(u64, f64, f64)> = quantities
+        .iter()
+        .map(|q| {
+            let lines: f64 = q["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["amount"].as_f64().unwrap())
+                .sum();
+            let unit = q["unit_price"].as_f64().unwrap();
+            assert!(
+                (lines - unit).abs() < 0.005,
+                "breakdown {lines} vs {unit}: {q}"
+            );
+            (
+                q["quantity"].as_u64().unwrap(),
+                unit,
+                q["total"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(prices.iter().map(|p| p.0).collect::<Vec<_>>(), [1, 10, 100]);
+    assert!(
+        prices[0].1 > prices[1].1 && prices[1].1 > prices[2].1,
+        "{prices:?}"
+    );
+    let stored: Vec<(i32, f64)> =
+        sqlx::query_as("SELECT quantity, total FROM estimates WHERE job_id = $1 ORDER BY quantity")
+            .bind(uuid)
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(stored.len(), 3);
+    assert!((stored[2].1 - prices[2].2).abs() < 1e-9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -58,6 +58,19 @@ enum Command {
         #[arg(long)]
         raster_only: bool,
     },
+    /// Estimate what making a drawn part costs (in-process, no LLM): reads the drawing
+    /// (up to the `tolerance` stage) and prints the breakdown for each quantity, every
+    /// line with what it was computed from. Rates: the embedded rate card, or
+    /// `DRAWPIPE_RATE_CARD=card.toml`.
+    Estimate {
+        file: PathBuf,
+        /// Quantities to price besides the rate card's (1, 10, 100); repeatable.
+        #[arg(long = "quantity", short = 'q')]
+        quantities: Vec<u32>,
+        /// Print the estimate as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Vectorise drawings for the `segment` stage and write each page graph as JSON
     /// (features, edges, bboxes, and labels from `<stem>.labels.png` beside the image
     /// when present): the training data of models/training/segment.
@@ -341,6 +354,30 @@ async fn main() -> anyhow::Result<()> {
                     "{failed} of {} drawing(s) failed; see the report's stages for why",
                     files.len()
                 );
+            }
+        }
+        Command::Estimate {
+            file,
+            quantities,
+            json,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let plan = StagePlan::parse("tolerance")?;
+            let options = serde_json::json!({ "tolerance": { "quantities": quantities } });
+            let report = local::Analyzer::shared().analyze(&bytes, &plan, &options);
+            let Some(estimate) = report.extra.get("estimate") else {
+                let why = report
+                    .extra
+                    .get("error")
+                    .and_then(|e| e.as_str())
+                    .unwrap_or("no estimate in the report");
+                anyhow::bail!("{}: {why}", file.display());
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(estimate)?);
+            } else {
+                print!("{}", drawpipe_workers::summary::estimate(estimate));
             }
         }
         Command::SegmentGraph { files, out } => {

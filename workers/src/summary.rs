@@ -152,6 +152,52 @@ pub fn csv(name: &str, report: &Report, header: bool) -> String {
     out
 }
 
+/// The report's `estimate` key as text: stock, processes, assumptions, then each
+/// quantity's breakdown (per part) with its inputs, unit price and total.
+pub fn estimate(e: &Value) -> String {
+    use std::fmt::Write;
+    let cur = text(e, "currency");
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} of {}; processes: {}",
+        text(e, "stock"),
+        text(e, "material"),
+        e["processes"]
+            .as_array()
+            .map(|p| p
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default()
+    );
+    for a in e["assumptions"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "assumed: {}", a.as_str().unwrap_or_default());
+    }
+    for q in e["quantities"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "\nquantity {}:", number(&q["quantity"]));
+        for l in q["lines"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  {:<20} {:>10.2} {cur}  {}",
+                text(l, "item"),
+                l["amount"].as_f64().unwrap_or(0.0),
+                text(l, "inputs")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  {:<20} {:>10.2} {cur}  (total for {}: {:.2} {cur})",
+            "per part",
+            q["unit_price"].as_f64().unwrap_or(0.0),
+            number(&q["quantity"]),
+            q["total"].as_f64().unwrap_or(0.0)
+        );
+    }
+    out
+}
+
 fn dimension_row(d: &Value) -> [String; 7] {
     let conf = d.get("confidence").and_then(Value::as_f64).unwrap_or(0.0);
     let signed = |k: &str| match d.get(k).and_then(Value::as_f64) {

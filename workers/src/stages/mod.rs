@@ -7,6 +7,7 @@
 pub mod contract;
 pub mod detect;
 pub mod edocr;
+pub mod estimate;
 pub mod ocr;
 pub mod preprocess;
 pub mod qc;

@@ -30,7 +30,9 @@ use serde_json::Value;
 
 use super::contract::{Batch, Engines, JobData, Produced, StageDef, TableRows, Validate};
 use super::edocr::parse::{DimKind, Dimension, GdtFrame};
+use super::estimate::{self, Estimate};
 use super::qc::{self, QcItem};
+use drawpipe_core::limits::OptionError;
 
 /// Processes in the model's `process` code order (capability.py's PROCESSES).
 pub const PROCESSES: [&str; 6] = [
@@ -110,6 +112,9 @@ pub struct Params {
     pub youngs_modulus_gpa: Option<f64>,
     /// One of [`PROCESSES`].
     pub process: Option<String>,
+    /// Quantities to price besides the rate card's (at most 10, each 1–1,000,000).
+    #[serde(default)]
+    pub quantities: Vec<u32>,
 }
 
 /// What the stage reads from the `edocr` output.
@@ -550,6 +555,11 @@ pub fn iso2768_deviation(class: char, size_mm: f64) -> f64 {
 /// `Invalid` for bad options; `Other` when XGBoost fails.
 pub fn run(model: &ToleranceModel, params: &Params, input: &Input) -> Result<Output, StageError> {
     let f = features(params, input)?;
+    let estimate = estimate::estimate(
+        estimate::rate_card().map_err(|e| StageError::Other(e.into()))?,
+        &estimate_part(input, &f),
+        &params.quantities,
+    );
     let out = model.predict_rows(&[f.vector()])?;
     let p = Prediction::from_outputs(&out[0]);
     Ok(Output {
@@ -589,7 +599,51 @@ pub fn run(model: &ToleranceModel, params: &Params, input: &Input) -> Result<Out
             },
         },
         qc: qc::plan(&input.dimensions, &input.gdt),
+        estimate: Some(estimate),
     })
+}
+
+/// What the estimate needs, from the dimensions and the features the model used.
+fn estimate_part(input: &Input, f: &Features) -> estimate::Part {
+    let mut linears: Vec<f64> = Vec::new();
+    let (mut features, mut holes, mut threads, mut ground) = (0u32, 0u32, 0u32, 0u32);
+    for d in input.dimensions.iter().filter(|d| !d.reference) {
+        let n = d.count.unwrap_or(1).max(1);
+        features += n;
+        if d.thread.is_some() {
+            threads += n;
+        } else if d.kind == DimKind::Diameter {
+            holes += n;
+        }
+        if d.kind == DimKind::Linear && d.unit == "mm" {
+            linears.extend(d.nominal);
+        }
+        let fine_fit = d.fit.as_deref().is_some_and(|fit| {
+            fit.split('/').any(|c| {
+                let grade: String = c.chars().filter(char::is_ascii_digit).collect();
+                grade.parse::<u8>().is_ok_and(|g| g <= 7)
+            })
+        });
+        let fine_finish =
+            d.roughness.as_deref() == Some("Ra") && d.nominal.is_some_and(|ra| ra <= 0.8);
+        if fine_fit || fine_finish {
+            ground += n;
+        }
+    }
+    linears.sort_by(|a, b| b.total_cmp(a));
+    estimate::Part {
+        material: f.material.clone(),
+        process: f.process.clone(),
+        largest_diameter_mm: f.largest_diameter_mm,
+        length_mm: f.length_mm,
+        width_mm: linears.get(1).copied(),
+        thickness_mm: f.thickness_mm,
+        tightest_tolerance_mm: f.tightest_tolerance_mm,
+        features,
+        holes,
+        threads,
+        ground,
+    }
 }
 
 /// `tolerance`'s output: the predictions and the inspection plan
@@ -599,6 +653,9 @@ pub struct Output {
     pub tolerances: Tolerances,
     #[serde(default)]
     pub qc: Vec<QcItem>,
+    /// The cost estimate ([`estimate::estimate`]: the report's `estimate` key).
+    #[serde(default)]
+    pub estimate: Option<Estimate>,
 }
 
 /// The predicted tolerances and scores, with the inputs they came from.
@@ -657,9 +714,33 @@ pub struct ModelInfo {
     pub sha256: String,
 }
 
-impl Validate for Params {}
+impl Validate for Params {
+    fn validate(&self, _limits: &drawpipe_core::limits::Limits) -> Result<(), OptionError> {
+        let bad = |problem: String| OptionError {
+            stage: "tolerance".into(),
+            path: "quantities".into(),
+            problem,
+        };
+        if self.quantities.len() > 10 {
+            return Err(bad(format!(
+                "{} quantities; at most 10",
+                self.quantities.len()
+            )));
+        }
+        if let Some(q) = self
+            .quantities
+            .iter()
+            .find(|q| !(1..=1_000_000).contains(*q))
+        {
+            return Err(bad(format!("{q} is not between 1 and 1000000")));
+        }
+        Ok(())
+    }
+}
 
 /// `tolerance_predictions` table columns.
+const ESTIMATE_COLUMNS: &str =
+    "quantity int, unit_price float8, total float8, currency text, lines jsonb";
 const QC_COLUMNS: &str = "item_index int, balloon int, characteristic text, raw text, nominal float8, \
                           unit text, tolerance text, lower_limit float8, upper_limit float8, method text, \
                           sampling text, source text";
@@ -764,6 +845,22 @@ impl StageDef for Tolerance {
             })
             .collect();
         tables.extend(TableRows::non_empty("qc_items", QC_COLUMNS, items));
+        let prices: Vec<Value> = output
+            .estimate
+            .iter()
+            .flat_map(|e| {
+                e.quantities.iter().map(|q| {
+                    serde_json::json!({
+                        "quantity": q.quantity,
+                        "unit_price": q.unit_price,
+                        "total": q.total,
+                        "currency": e.currency,
+                        "lines": q.lines,
+                    })
+                })
+            })
+            .collect();
+        tables.extend(TableRows::non_empty("estimates", ESTIMATE_COLUMNS, prices));
         tables
     }
 }
