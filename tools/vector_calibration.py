@@ -8,12 +8,11 @@ printed, so it can be run on the check split.
 Usage: tools/vector_calibration.py NAME=OUT_DIR [NAME=OUT_DIR ...]
   e.g. tools/vector_calibration.py tune=out/vector-tune check=out/vector-check
 """
-import glob
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vector_misses import load_scorer  # noqa: E402
+from vector_misses import load_scorer, scored_pages  # noqa: E402
 
 BINS = [0.0, 0.75, 0.8, 0.9, 0.95, 0.99, 1.0001]
 
@@ -21,19 +20,7 @@ BINS = [0.0, 0.75, 0.8, 0.9, 0.95, 0.99, 1.0001]
 def readings(vt, out):
     """(confidence, right) for every page-1 dimension with a number."""
     rows = []
-    for report in sorted(glob.glob(os.path.join(out, "reports", "*.json"))):
-        if report.endswith(".stages.json"):
-            continue
-        name = os.path.basename(report)[:-5]
-        pdf = next(iter(glob.glob(os.path.join(out, "pdf", name + ".*"))), None)
-        rep = vt.load_report(report)
-        if not pdf or not rep or not rep.get("pages"):
-            continue
-        W, H = vt.page_size(pdf, 1)
-        toks = vt.tokens(pdf, 1, W, H)
-        vt.mark_exclusions(toks, W, H)
-        page = rep["pages"][0]
-        sx, sy = page["width"] / W, page["height"] / H
+    for _, rep, toks, sx, sy in scored_pages(vt, out):
         for d in rep.get("dimensions") or []:
             if (d.get("page") or 0) != 0 or not d.get("bbox"):
                 continue

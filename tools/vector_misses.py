@@ -11,7 +11,6 @@ Usage: tools/vector_misses.py OUT_DIR [--list]   (e.g. out/vector-tune)
 import collections
 import glob
 import importlib.util
-import json
 import os
 import sys
 
@@ -25,13 +24,15 @@ def load_scorer():
     return mod
 
 
-def main(out, listing):
-    vt = load_scorer()
-    counts = collections.Counter()
-    dropped = collections.Counter()
+def scored_pages(vt, out):
+    """For each drawing of a vector-eval run with a report: (report path, the report,
+    page 1's text-layer tokens with the scorer's exclusions marked, and the scale from
+    PDF points to report pixels, sx and sy). `NAME.stages.json` files are skipped."""
     for report in sorted(glob.glob(os.path.join(out, "reports", "*.json"))):
+        if report.endswith(".stages.json"):
+            continue
         name = os.path.basename(report)[:-5]
-        pdf = next((p for p in glob.glob(os.path.join(out, "pdf", name + ".*"))), None)
+        pdf = next(iter(glob.glob(os.path.join(out, "pdf", name + ".*"))), None)
         rep = vt.load_report(report)
         if not pdf or not rep or not rep.get("pages"):
             continue
@@ -39,7 +40,14 @@ def main(out, listing):
         toks = vt.tokens(pdf, 1, W, H)
         vt.mark_exclusions(toks, W, H)
         page = rep["pages"][0]
-        sx, sy = page["width"] / W, page["height"] / H
+        yield report, rep, toks, page["width"] / W, page["height"] / H
+
+
+def main(out, listing):
+    vt = load_scorer()
+    counts = collections.Counter()
+    dropped = collections.Counter()
+    for _, rep, toks, sx, sy in scored_pages(vt, out):
         dims = [(vt.grown(d["bbox"]), vt.numbers(d.get("raw") or ""))
                 for d in rep.get("dimensions") or [] if (d.get("page") or 0) == 0 and d.get("bbox")]
         lines = [(vt.grown(t["bbox"]), vt.numbers(t.get("text") or ""), t.get("text") or "")

@@ -18,13 +18,12 @@ Usage: tools/vector_report.py NAME=OUT_DIR [NAME=OUT_DIR ...]
   e.g. tools/vector_report.py tune=out/vector-tune check=out/vector-check
 """
 import collections
-import glob
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vector_misses import load_scorer  # noqa: E402  (one loader for the scorer)
+from vector_misses import load_scorer, scored_pages  # noqa: E402  (one loader for the scorer)
 
 
 def centre_in(b, box):
@@ -48,20 +47,9 @@ def table_kind(d, tables, drops, page_h):
 
 def tally(vt, out):
     c = collections.Counter()
-    for report in sorted(glob.glob(os.path.join(out, "reports", "*.json"))):
-        if report.endswith(".stages.json"):
-            continue
-        name = os.path.basename(report)[:-5]
-        pdf = next(iter(glob.glob(os.path.join(out, "pdf", name + ".*"))), None)
-        rep = vt.load_report(report)
-        if not pdf or not rep or not rep.get("pages"):
-            continue
+    for report, rep, toks, sx, sy in scored_pages(vt, out):
         c["drawings"] += 1
-        W, H = vt.page_size(pdf, 1)
-        toks = vt.tokens(pdf, 1, W, H)
-        vt.mark_exclusions(toks, W, H)
         page = rep["pages"][0]
-        sx, sy = page["width"] / W, page["height"] / H
         pos = [(t, t.cx * sx, t.cy * sy) for t in toks]
         dims = [(vt.grown(d["bbox"]), vt.numbers(d.get("raw") or ""), (d.get("raw") or "").strip())
                 for d in rep.get("dimensions") or [] if (d.get("page") or 0) == 0 and d.get("bbox")]
