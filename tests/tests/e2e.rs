@@ -687,12 +687,24 @@ fn analyze_prints_a_short_summary_and_json_on_request() {
         row.contains("diameter") && row.contains("+0.1") && row.contains("-0.1"),
         "{row}"
     );
+    // With --overlay, the page with what was read drawn on it, at the page's size.
+    let overlays = std::env::temp_dir().join(format!("drawpipe-overlay-{}", std::process::id()));
     let out = std::process::Command::new(&bin)
-        .args(["analyze", "--json", "--stages", "edocr"])
+        .args(["analyze", "--json", "--stages", "edocr", "--overlay"])
+        .arg(&overlays)
         .arg(&file)
         .env("DRAWPIPE_LOG", "warn")
         .output()
         .unwrap();
+    let png = std::fs::read(overlays.join("Candle_holder.overlay.png")).unwrap();
+    let _ = std::fs::remove_dir_all(&overlays);
+    assert_eq!(&png[1..4], b"PNG");
+    let (w, h) = (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    );
+    assert_eq!((w, h), (1653, 2339));
+    assert_eq!(png[25], 2, "a colour (RGB) image");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report["dimensions"]
         .as_array()

@@ -69,17 +69,17 @@ impl Analyzer {
     /// A stage failure is not an error here: it is recorded in the report, as the
     /// pipeline would (the report says `failed` and why).
     pub fn analyze(&self, bytes: &[u8], plan: &StagePlan, options: &serde_json::Value) -> Report {
-        self.analyze_with_runs(bytes, plan, options).0
+        self.analyze_in_full(bytes, plan, options).report
     }
 
     /// [`Analyzer::analyze`], with every stage's run (its full output, `_`-keys
-    /// included) beside the report.
-    pub fn analyze_with_runs(
+    /// included) and the page rasters beside the report.
+    pub fn analyze_in_full(
         &self,
         bytes: &[u8],
         plan: &StagePlan,
         options: &serde_json::Value,
-    ) -> (Report, Vec<StageRun>) {
+    ) -> Analysis {
         let drawing = DrawingInfo {
             sha256: hex::encode(Sha256::digest(bytes)),
             media_type: drawpipe_core::media::sniff(bytes)
@@ -175,8 +175,21 @@ impl Analyzer {
                 output,
             });
         }
-        (report.expect("every plan ends with report"), runs)
+        Analysis {
+            report: report.expect("every plan ends with report"),
+            runs,
+            pages,
+        }
     }
+}
+
+/// What one in-process analysis produced.
+pub struct Analysis {
+    pub report: Report,
+    /// Every stage's run, its full output included.
+    pub runs: Vec<StageRun>,
+    /// The page rasters `preprocess` made (grayscale PNG).
+    pub pages: Vec<PageRaster>,
 }
 
 /// Analyses one file with `plan` and the built-in stages.
@@ -196,19 +209,19 @@ pub fn analyze_file(
 
 /// [`analyze_file`] on bytes.
 pub fn analyze_bytes(bytes: &[u8], plan: &StagePlan, params: &preprocess::Params) -> Report {
-    analyze_bytes_with_runs(bytes, plan, params).0
+    analyze_bytes_in_full(bytes, plan, params).report
 }
 
-/// [`analyze_bytes`], with every stage's run beside the report.
-pub fn analyze_bytes_with_runs(
+/// [`analyze_bytes`], with the stage runs and page rasters beside the report.
+pub fn analyze_bytes_in_full(
     bytes: &[u8],
     plan: &StagePlan,
     params: &preprocess::Params,
-) -> (Report, Vec<StageRun>) {
+) -> Analysis {
     let options = serde_json::json!({
         "preprocess": serde_json::to_value(params).expect("preprocess params serialise"),
     });
-    Analyzer::shared().analyze_with_runs(bytes, plan, &options)
+    Analyzer::shared().analyze_in_full(bytes, plan, &options)
 }
 
 #[cfg(test)]

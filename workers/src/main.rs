@@ -47,6 +47,11 @@ enum Command {
         /// dimension and why, timings).
         #[arg(long, requires = "out")]
         stage_outputs: bool,
+        /// Also draw what was read over each page into this folder:
+        /// `<name>.overlay.png` (`<name>.p<N>.overlay.png` for page N of a multi-page
+        /// drawing), dimensions labelled with value and tolerance, GD&T, detections.
+        #[arg(long)]
+        overlay: Option<PathBuf>,
     },
     /// Score the edocr stage against ground truth: every image in DIR with a
     /// `<stem>.csv` beside it (eDOCr2 format: 8 corner coordinates, then the text;
@@ -289,12 +294,13 @@ async fn main() -> anyhow::Result<()> {
             format,
             json,
             stage_outputs,
+            overlay,
         } => {
             use drawpipe_workers::summary::{self, Format};
             let format = if json { Format::Json } else { format };
             let plan = StagePlan::parse(&stages)?;
             let params = preprocess::Params::default();
-            if let Some(dir) = &out {
+            for dir in out.iter().chain(&overlay) {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
             }
@@ -302,7 +308,30 @@ async fn main() -> anyhow::Result<()> {
             for (i, file) in files.iter().enumerate() {
                 let bytes = std::fs::read(file)
                     .with_context(|| format!("cannot read {}", file.display()))?;
-                let (report, runs) = local::analyze_bytes_with_runs(&bytes, &plan, &params);
+                let local::Analysis {
+                    report,
+                    runs,
+                    pages,
+                } = local::analyze_bytes_in_full(&bytes, &plan, &params);
+                let stem = file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "drawing".into());
+                if let Some(dir) = &overlay {
+                    for p in &pages {
+                        let png = drawpipe_workers::overlay::render(&p.png, p.info.index, &report)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                        let name = if pages.len() == 1 {
+                            format!("{stem}.overlay.png")
+                        } else {
+                            format!("{stem}.p{}.overlay.png", p.info.index)
+                        };
+                        let path = dir.join(name);
+                        std::fs::write(&path, png)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        eprintln!("{}: overlay -> {}", file.display(), path.display());
+                    }
+                }
                 if report.status == drawpipe_core::JobStatus::Failed {
                     failed += 1;
                 }
@@ -312,10 +341,6 @@ async fn main() -> anyhow::Result<()> {
                     .unwrap_or_else(|| "drawing".into());
                 let json = serde_json::to_string_pretty(&report)?;
                 if let Some(dir) = &out {
-                    let stem = file
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().to_string())
-                        .unwrap_or_else(|| "drawing".into());
                     let path = dir.join(format!("{stem}.json"));
                     std::fs::write(&path, &json)
                         .with_context(|| format!("cannot write {}", path.display()))?;
