@@ -109,6 +109,115 @@ impl EvalReport {
     }
 }
 
+/// The kinds a wrong reading falls into (issue #18's list), in the order tested:
+/// - `diameter sign`: one of the two has Ø and the other not;
+/// - `degree sign`: the truth has ° and the reading not (`45°` read as `450`);
+/// - `decimal separator`: the same digits with a separator lost or added (`2,5` → `25`);
+/// - `tolerance`: the nominal right, the tolerance or fit wrong;
+/// - `stacked or part read`: the truth holds more numbers than the reading (a stacked
+///   limit read as one of its values, a vertical text read in part);
+/// - `other`.
+pub fn failure_kind(truth: &str, read: &str) -> &'static str {
+    let (t, r) = (normalise_for_cer(truth), normalise_for_cer(read));
+    if t == r {
+        return "right";
+    }
+    if t.contains('Ø') != r.contains('Ø') {
+        return "diameter sign";
+    }
+    if t.contains('°') && !r.contains('°') {
+        return "degree sign";
+    }
+    // Digits without leading zeros: `0,8` read as `8` lost its separator and its zero.
+    let digits = |s: &str| {
+        let d: String = s.chars().filter(char::is_ascii_digit).collect();
+        d.trim_start_matches('0').to_string()
+    };
+    let separators = |s: &str| s.chars().filter(|c| *c == '.').count();
+    if digits(&t) == digits(&r) && separators(&t) != separators(&r) {
+        return "decimal separator";
+    }
+    // Numbers from the texts as written (whitespace separates stacked values).
+    let numbers = |s: &str| -> Vec<String> {
+        s.replace(',', ".")
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|n| n.chars().any(|c| c.is_ascii_digit()))
+            .map(str::to_string)
+            .collect()
+    };
+    let (nt, nr) = (numbers(truth), numbers(read));
+    if nt.first().is_some() && nt.first() == nr.first() {
+        return "tolerance";
+    }
+    let (dt, dr) = (digits(&t), digits(&r));
+    let part = !dr.is_empty() && dt.len() > dr.len() && dt.contains(&dr);
+    if nt.len() > nr.len() || part {
+        return "stacked or part read";
+    }
+    "other"
+}
+
+impl EvalReport {
+    /// Errors by kind over every drawing: wrong readings by [`failure_kind`], then
+    /// `missed` (no reading matched the truth) and spurious readings (`spurious: one
+    /// character` (zone labels, arrowheads, hole marks), `spurious: longer`).
+    pub fn failure_kinds(&self) -> std::collections::BTreeMap<&'static str, usize> {
+        let mut kinds = std::collections::BTreeMap::new();
+        for d in &self.drawings {
+            for (t, p) in &d.pairs {
+                let k = failure_kind(t, p);
+                if k != "right" {
+                    *kinds.entry(k).or_default() += 1;
+                }
+            }
+            *kinds.entry("missed").or_default() += d.missed.len();
+            for s in &d.spurious {
+                let one = s.chars().filter(|c| !c.is_whitespace()).count() == 1;
+                let k = if one {
+                    "spurious: one character"
+                } else {
+                    "spurious: longer"
+                };
+                *kinds.entry(k).or_default() += 1;
+            }
+        }
+        kinds
+    }
+}
+
+/// Sets side by side (`tune`, `check`, …): precision, recall, CER and the failure
+/// kinds, one column per set.
+pub fn side_by_side(sets: &[(String, EvalReport)]) -> String {
+    use std::fmt::Write;
+    let totals: Vec<DrawingScore> = sets.iter().map(|(_, r)| r.total()).collect();
+    let kinds: Vec<_> = sets.iter().map(|(_, r)| r.failure_kinds()).collect();
+    let mut names: Vec<&str> = kinds.iter().flat_map(|k| k.keys().copied()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut out = String::new();
+    let _ = write!(out, "{:<26}", "");
+    for (name, _) in sets {
+        let _ = write!(out, " {name:>10}");
+    }
+    out.push('\n');
+    let mut row = |label: &str, cell: &dyn Fn(usize) -> String| {
+        let _ = write!(out, "{label:<26}");
+        for i in 0..sets.len() {
+            let _ = write!(out, " {:>10}", cell(i));
+        }
+        out.push('\n');
+    };
+    row("drawings", &|i| sets[i].1.drawings.len().to_string());
+    row("truth dimensions", &|i| totals[i].truths.to_string());
+    row("precision", &|i| format!("{:.3}", totals[i].precision()));
+    row("recall", &|i| format!("{:.3}", totals[i].recall()));
+    row("CER", &|i| format!("{:.3}", totals[i].cer()));
+    for k in names {
+        row(k, &|i| kinds[i].get(k).copied().unwrap_or(0).to_string());
+    }
+    out
+}
+
 impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -135,6 +244,21 @@ impl fmt::Display for EvalReport {
             row(f, d)?;
         }
         row(f, &self.total())?;
+        let kinds = self.failure_kinds();
+        let listed: Vec<String> = kinds
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        writeln!(
+            f,
+            "errors by kind: {}",
+            if listed.is_empty() {
+                "none".into()
+            } else {
+                listed.join(", ")
+            }
+        )?;
         for d in &self.drawings {
             for (t, p) in &d.pairs {
                 if normalise_for_cer(t) != normalise_for_cer(p) {
@@ -523,6 +647,30 @@ mod tests {
         assert_eq!(t[0].bbox, [1.0, 2.0, 10.0, 10.0]);
         assert!(!t[1].is_dimension());
         assert!(read_truth("1,2,3\n").is_err());
+    }
+
+    #[test]
+    fn wrong_readings_fall_into_kinds() {
+        let cases = [
+            ("Ø68.50", "68.50", "diameter sign"),
+            ("⌀550", "Ø550", "right"),
+            ("45°", "450", "degree sign"),
+            ("2,5 +0,2 0", "25 +0,2 0", "decimal separator"),
+            ("0,8", "8", "decimal separator"),
+            ("Ø21,5±0,1", "Ø21,5±0,2", "tolerance"),
+            ("16.00 15.50", "16.00", "tolerance"),
+            ("8.20 8.00", "20", "stacked or part read"),
+            ("4.69", "69", "stacked or part read"),
+            ("R11.30 11.20", "R 11.20", "stacked or part read"),
+            ("48", "84", "other"),
+        ];
+        for (truth, read, want) in cases {
+            assert_eq!(
+                failure_kind(truth, read),
+                want,
+                "{truth:?} read as {read:?}"
+            );
+        }
     }
 
     #[test]

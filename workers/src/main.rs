@@ -55,9 +55,13 @@ enum Command {
     },
     /// Score the edocr stage against ground truth: every image in DIR with a
     /// `<stem>.csv` beside it (eDOCr2 format: 8 corner coordinates, then the text;
-    /// `other_info` marks non-dimensions). Prints precision, recall and CER.
+    /// `other_info` marks non-dimensions). Prints precision, recall, CER and the
+    /// errors by kind; given several sets (`tune=DIR check=DIR`), also all of them
+    /// side by side.
     Eval {
-        dir: PathBuf,
+        /// `DIR` or `NAME=DIR`, one or more.
+        #[arg(required = true)]
+        dirs: Vec<String>,
         /// Read PDF pages from their pixels even where the PDF has a usable text layer
         /// (the raster-only figure, for comparison).
         #[arg(long)]
@@ -409,23 +413,36 @@ async fn main() -> anyhow::Result<()> {
             std::fs::create_dir_all(&out)?;
             tokio::task::spawn_blocking(move || segment_graphs(&files, &out)).await??;
         }
-        Command::Eval { dir, raster_only } => {
+        Command::Eval { dirs, raster_only } => {
             use drawpipe_workers::stages::{edocr, ocr};
-            let engine =
+            let engine = std::sync::Arc::new(
                 tokio::task::spawn_blocking(|| ocr::OcrEngine::load(&ocr::EngineConfig::default()))
                     .await?
-                    .map_err(|e| anyhow::anyhow!("cannot load the ocr models: {e}"))?;
-            let report = tokio::task::spawn_blocking(move || {
-                drawpipe_workers::eval::eval_dir(
-                    &dir,
-                    &engine,
-                    &ocr::Params::default(),
-                    &edocr::Params::default(),
-                    !raster_only,
-                )
-            })
-            .await??;
-            println!("{report}");
+                    .map_err(|e| anyhow::anyhow!("cannot load the ocr models: {e}"))?,
+            );
+            let mut sets = Vec::new();
+            for arg in dirs {
+                let (name, dir) = match arg.split_once('=') {
+                    Some((n, d)) => (n.to_string(), PathBuf::from(d)),
+                    None => (arg.clone(), PathBuf::from(&arg)),
+                };
+                let engine = engine.clone();
+                let report = tokio::task::spawn_blocking(move || {
+                    drawpipe_workers::eval::eval_dir(
+                        &dir,
+                        &engine,
+                        &ocr::Params::default(),
+                        &edocr::Params::default(),
+                        !raster_only,
+                    )
+                })
+                .await??;
+                println!("== {name}\n{report}");
+                sets.push((name, report));
+            }
+            if sets.len() > 1 {
+                print!("{}", drawpipe_workers::eval::side_by_side(&sets));
+            }
         }
         Command::Worker(args) => {
             let cfg = args.into_config()?;
