@@ -146,7 +146,7 @@ pub fn failure_kind(truth: &str, read: &str) -> &'static str {
             .collect()
     };
     let (nt, nr) = (numbers(truth), numbers(read));
-    if nt.first().is_some() && nt.first() == nr.first() {
+    if !nt.is_empty() && nt.first() == nr.first() {
         return "tolerance";
     }
     let (dt, dr) = (digits(&t), digits(&r));
