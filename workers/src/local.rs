@@ -91,6 +91,7 @@ impl Analyzer {
         let mut runs: Vec<StageRun> = Vec::new();
         let mut pages: Vec<PageRaster> = Vec::new();
         let mut report: Option<Report> = None;
+        let mut peaks = Vec::new();
         for &stage in plan.stages() {
             let blocked = stage != Stage::Report
                 && plan.deps_of(stage).iter().any(|d| {
@@ -144,6 +145,9 @@ impl Analyzer {
                     .map(|done| (done, device))
             });
             let ms = start.elapsed().as_secs_f64() * 1000.0;
+            if let Some(mib) = peak_rss_mib() {
+                peaks.push((stage, mib));
+            }
             if stage == Stage::Report {
                 report = Some(match result {
                     Ok((done, _)) => {
@@ -179,8 +183,17 @@ impl Analyzer {
             report: report.expect("every plan ends with report"),
             runs,
             pages,
+            peak_rss_mib: peaks,
         }
     }
+}
+
+/// The process's peak resident set so far (`VmHWM`), MiB; `None` off Linux.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 /// What one in-process analysis produced.
@@ -190,6 +203,10 @@ pub struct Analysis {
     pub runs: Vec<StageRun>,
     /// The page rasters `preprocess` made (grayscale PNG).
     pub pages: Vec<PageRaster>,
+    /// The process's peak RSS (MiB) after each stage ran: it only grows, so a
+    /// stage's own need shows as the step from the one before (models included when
+    /// a stage loads them first).
+    pub peak_rss_mib: Vec<(Stage, f64)>,
 }
 
 /// Analyses one file with `plan` and the built-in stages.

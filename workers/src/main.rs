@@ -316,6 +316,7 @@ async fn main() -> anyhow::Result<()> {
                     report,
                     runs,
                     pages,
+                    peak_rss_mib,
                 } = local::analyze_bytes_in_full(&bytes, &plan, &params);
                 let stem = file
                     .file_stem()
@@ -372,6 +373,13 @@ async fn main() -> anyhow::Result<()> {
                     Format::Csv => print!("{}", summary::csv(&name, &report, i == 0)),
                     Format::Table => {
                         print!("{}", summary::table(&name, &report));
+                        let peaks: Vec<String> = peak_rss_mib
+                            .iter()
+                            .map(|(stage, mib)| format!("{stage} {mib:.0} MiB"))
+                            .collect();
+                        if !peaks.is_empty() {
+                            println!("peak RSS after each stage: {}", peaks.join(", "));
+                        }
                         if out.is_none() {
                             println!("(the full report: --json, or --out DIR)");
                         }
