@@ -102,7 +102,19 @@ async fn bad_inputs_fail_their_own_job_only() {
     let mut huge = tiny_png(16, 16, 2);
     huge[16..20].copy_from_slice(&50_000u32.to_be_bytes());
     huge[20..24].copy_from_slice(&50_000u32.to_be_bytes());
+    // A 2.6 MB PDF whose content stream inflates to 1 GiB of drawing operators
+    // (tests/fixtures/hostile/flate_bomb.py): cut off by the per-page render limit.
+    let bomb_path = std::env::temp_dir().join(format!("drawpipe-bomb-{}.pdf", std::process::id()));
+    let made = std::process::Command::new("python3")
+        .arg(drawpipe_tests::workspace().join("tests/fixtures/hostile/flate_bomb.py"))
+        .arg(&bomb_path)
+        .status()
+        .unwrap();
+    assert!(made.success(), "flate_bomb.py failed");
+    let bomb = std::fs::read(&bomb_path).unwrap();
+    let _ = std::fs::remove_file(&bomb_path);
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("bomb.pdf", bomb, "may be a PDF bomb"),
         ("truncated.png", truncated, "truncated PNG"),
         ("huge.png", huge, "50000×50000"),
         ("pages.pdf", many_page_pdf(10_000), "10000 pages"),
@@ -139,6 +151,10 @@ async fn bad_inputs_fail_their_own_job_only() {
             .unwrap();
         assert_eq!(stage["status"], "failed");
         assert_eq!(stage["attempts"], 1, "{name}: bad input is not retried");
+        println!(
+            "hostile input {name}: failed after {:.1} s: {err}",
+            stage["duration_ms"].as_f64().unwrap_or(f64::NAN) / 1000.0
+        );
     }
     let body = env
         .wait_finished(&unknown_option, Duration::from_secs(120))

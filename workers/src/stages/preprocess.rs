@@ -33,7 +33,9 @@ pub struct Params {
     pub max_pdf_pages: u32,
     /// PDF render resolution (default 300 DPI: scanned A3 drawings need it).
     pub pdf_dpi: f32,
-    /// Wall-clock limit per PDF helper process, seconds (default 120).
+    /// Wall-clock and CPU-time limit per PDF helper process (one page's render, one
+    /// page's text), seconds (default 25: real drawing pages render in a few seconds
+    /// at 300 DPI; a decompression or operator bomb fails its job within this).
     pub pdf_timeout_secs: u64,
     /// Address-space limit per PDF helper process, MiB (default 4096).
     pub pdf_memory_mib: u64,
@@ -52,7 +54,7 @@ impl Default for Params {
             max_pixels: 120_000_000,
             max_pdf_pages: 50,
             pdf_dpi: 300.0,
-            pdf_timeout_secs: 120,
+            pdf_timeout_secs: 25,
             pdf_memory_mib: 4096,
             clahe_clip: 3.0,
             clahe_tiles: 8,
