@@ -687,6 +687,17 @@ fn analyze_prints_a_short_summary_and_json_on_request() {
         row.contains("diameter") && row.contains("+0.1") && row.contains("-0.1"),
         "{row}"
     );
+    // The inspection plan and the estimate, in short.
+    assert!(
+        text.lines()
+            .any(|l| l.contains("Ø38 H12") && l.contains("38 – 38.25") && l.contains("plug gauge")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("estimate: ") && l.contains("each for 100")),
+        "{text}"
+    );
     // With --overlay, the page with what was read drawn on it, at the page's size.
     let overlays = std::env::temp_dir().join(format!("drawpipe-overlay-{}", std::process::id()));
     let out = std::process::Command::new(&bin)

@@ -94,6 +94,44 @@ pub fn table(name: &str, report: &Report) -> String {
             }
         }
     }
+    if let Some(Value::Array(qc)) = report.extra.get("qc") {
+        if !qc.is_empty() {
+            let _ = writeln!(out, "inspection plan ({} items):", qc.len());
+            for i in qc {
+                let _ = writeln!(
+                    out,
+                    "  {}. {}  {} – {}  {}",
+                    number(&i["balloon"]),
+                    text(i, "raw"),
+                    number(&i["lower_limit"]),
+                    number(&i["upper_limit"]),
+                    text(i, "method")
+                );
+            }
+        }
+    }
+    if let Some(e) = report.extra.get("estimate") {
+        let cur = text(e, "currency");
+        let prices: Vec<String> = e["quantities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|q| {
+                format!(
+                    "{:.2} {cur} each for {}",
+                    q["unit_price"].as_f64().unwrap_or(0.0),
+                    number(&q["quantity"])
+                )
+            })
+            .collect();
+        if !prices.is_empty() {
+            let _ = writeln!(
+                out,
+                "estimate: {} (`drawpipe estimate` for the breakdown)",
+                prices.join(", ")
+            );
+        }
+    }
     if let Some(Value::Array(text_lines)) = report.extra.get("text") {
         let _ = writeln!(out, "text lines: {}", text_lines.len());
     }
