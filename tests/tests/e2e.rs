@@ -574,9 +574,27 @@ async fn segment_job_stores_per_page_class_counts() {
     env.spawn_worker(&["--stages", "preprocess,segment,report"])
         .unwrap();
     let bytes = std::fs::read(fixture("BM_part.jpg")).unwrap();
-    let id = env.submit(bytes, "BM_part.jpg", "segment").await;
+    // By default the report carries the counts only; the component list on request.
+    let counts_only = env.submit(bytes.clone(), "BM_part.jpg", "segment").await;
+    let id = env
+        .submit_with_options(
+            bytes,
+            "BM_part.jpg",
+            "segment",
+            r#"{"segment": {"components": true}}"#,
+        )
+        .await;
     let body = env.wait_finished(&id, Duration::from_secs(300)).await;
     assert_eq!(body["status"], "completed", "{body}");
+    env.wait_finished(&counts_only, Duration::from_secs(300))
+        .await;
+    let (_, small) = env.get(&format!("/v1/jobs/{counts_only}/result")).await;
+    assert!(small["segments"][0]["components"].as_u64().unwrap() > 500);
+    assert!(
+        small["segments"][0].get("items").is_none(),
+        "{}",
+        small["segments"][0]
+    );
     let db = env.db().await;
     let uuid: uuid::Uuid = id.parse().unwrap();
     let row = sqlx::query(
