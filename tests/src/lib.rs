@@ -425,14 +425,11 @@ impl TestEnv {
     /// Polls `/readyz` until it answers `code` or `timeout` passes; returns the last
     /// answer (status, body).
     pub async fn wait_for_readyz(&self, code: u16, timeout: Duration) -> (u16, Value) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let (got, body) = self.get("/readyz").await;
-            if got == code || Instant::now() > deadline {
-                return (got, body);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let (got, body) = wait_for_status(&format!("{}/readyz", self.api), code, timeout).await;
+        (
+            got,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
     }
 
     /// Polls `GET /v1/jobs/{id}` until the job is finished; returns its body.
@@ -483,6 +480,28 @@ impl Drop for TestEnv {
             });
         })
         .join();
+    }
+}
+
+/// `GET url`: (status, body); status 0 (and the error as body) when nothing answers,
+/// e.g. a process not listening yet.
+pub async fn probe(url: &str) -> (u16, String) {
+    match reqwest::get(url).await {
+        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+/// Polls [`probe`] until `url` answers `code` or `timeout` passes; returns the last
+/// answer.
+pub async fn wait_for_status(url: &str, code: u16, timeout: Duration) -> (u16, String) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let got = probe(url).await;
+        if got.0 == code || Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

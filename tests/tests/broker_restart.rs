@@ -10,7 +10,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use drawpipe_tests::{free_port, rabbitmqctl, tiny_png, EnvOptions, TestEnv};
+use drawpipe_tests::{
+    free_port, probe, rabbitmqctl, tiny_png, wait_for_status, EnvOptions, TestEnv,
+};
 
 /// Starts the broker's application again when dropped (on success and on panic).
 struct StartAgain;
@@ -31,28 +33,12 @@ async fn rabbitmq_stop_and_start_loses_nothing() {
     let probes = format!("127.0.0.1:{}", free_port());
     env.spawn_worker(&["--stages", "preprocess,report", "--metrics-listen", &probes])
         .unwrap();
-    let worker_probe = |path: &'static str| {
-        let url = format!("http://{probes}{path}");
-        async move {
-            match reqwest::get(&url).await {
-                Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
-                Err(e) => (0, e.to_string()),
-            }
-        }
-    };
-    let until = |path: &'static str, want: u16| async move {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let got = worker_probe(path).await;
-            if got.0 == want || std::time::Instant::now() > deadline {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    };
-    let (code, body) = until("/readyz", 200).await;
+    // The worker's probes, on its metrics address.
+    let url = |path: &str| format!("http://{probes}{path}");
+    let wait = Duration::from_secs(60);
+    let (code, body) = wait_for_status(&url("/readyz"), 200, wait).await;
     assert_eq!(code, 200, "worker /readyz before the stop: {body}");
-    let (code, metrics) = worker_probe("/metrics").await;
+    let (code, metrics) = probe(&url("/metrics")).await;
     assert_eq!(code, 200);
     assert!(metrics.contains("# TYPE"), "{metrics}");
     let mut ids = vec![];
@@ -76,11 +62,11 @@ async fn rabbitmq_stop_and_start_loses_nothing() {
         .await
         .unwrap();
     assert_eq!(health.status().as_u16(), 200, "/healthz stays 200");
-    let (code, why) = until("/readyz", 503).await;
+    let (code, why) = wait_for_status(&url("/readyz"), 503, wait).await;
     assert_eq!(code, 503, "worker /readyz while RabbitMQ is down: {why}");
     assert!(why.contains("RabbitMQ"), "{why}");
     assert_eq!(
-        worker_probe("/healthz").await.0,
+        probe(&url("/healthz")).await.0,
         200,
         "worker /healthz stays 200"
     );
@@ -109,7 +95,7 @@ async fn rabbitmq_stop_and_start_loses_nothing() {
     // ran out: give it until the longest backoff has passed.
     let (code, ready) = env.wait_for_readyz(200, Duration::from_secs(30)).await;
     assert_eq!(code, 200, "ready again: {ready}");
-    let (code, why) = until("/readyz", 200).await;
+    let (code, why) = wait_for_status(&url("/readyz"), 200, wait).await;
     assert_eq!(code, 200, "worker ready again: {why}");
     let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_runs")
         .fetch_one(&db)

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use drawpipe_tests::{free_port, tiny_png, EnvOptions, TestEnv};
+use drawpipe_tests::{free_port, tiny_png, wait_for_status, EnvOptions, TestEnv};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_that_do_not_migrate_wait_for_the_schema() {
@@ -42,28 +42,15 @@ async fn processes_that_do_not_migrate_wait_for_the_schema() {
     );
 
     env.migrate().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{}/healthz", env.api)).await.is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the dispatcher never listened"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     let (code, ready) = env.wait_for_readyz(200, Duration::from_secs(30)).await;
     assert_eq!(code, 200, "dispatcher ready after the migration: {ready}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = reqwest::get(format!("http://{probes}/readyz")).await;
-        if r.as_ref().is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "worker never ready: {r:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let (code, why) = wait_for_status(
+        &format!("http://{probes}/readyz"),
+        200,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(code, 200, "worker ready after the migration: {why}");
     let id = env.submit(tiny_png(32, 32, 1), "t.png", "preprocess").await;
     let body = env.wait_finished(&id, Duration::from_secs(60)).await;
     assert_eq!(body["status"], "completed", "{body}");

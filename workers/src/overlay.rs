@@ -232,8 +232,7 @@ fn marks(report: &Report, index: u32) -> Vec<Mark> {
 }
 
 fn num(v: f64) -> String {
-    let s = format!("{v:.4}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    crate::stages::decimal(v, 4)
 }
 
 /// `D21.5 +0.1/-0.1`, `R2`, `45deg`, `M8x1.25`, `38 H12 (+0.25/0)`, `2x D3.4`.

@@ -28,6 +28,18 @@ pub struct PageRaster {
     pub png: Vec<u8>,
 }
 
+/// `v` with at most `places` decimals and no trailing zeros (`0.25`, `38`, `2.5`), as
+/// written in labels, tolerances and estimate lines; never `-0`.
+pub fn decimal(v: f64, places: usize) -> String {
+    let s = format!("{v:.places$}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
 /// Decodes a stored page raster (grayscale PNG) into an 8-bit single-channel image.
 ///
 /// # Errors

@@ -236,13 +236,7 @@ fn round(v: f64) -> f64 {
 }
 
 fn fmt(v: f64) -> String {
-    let s = format!("{:.4}", round(v));
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".into()
-    } else {
-        s.to_string()
-    }
+    super::decimal(round(v), 4)
 }
 
 #[cfg(test)]

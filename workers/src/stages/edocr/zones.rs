@@ -30,6 +30,11 @@ fn label_value(text: &str) -> Option<i32> {
     }
 }
 
+/// A letter label (`A`…`Z`) rather than a number: the two make separate strips.
+fn is_letter_label(text: &str) -> bool {
+    text.trim().chars().all(|c| c.is_ascii_alphabetic())
+}
+
 /// Short texts (one or two characters) that a strip's band may also hold.
 fn is_short(text: &str) -> bool {
     let n = text.trim().chars().count();
@@ -84,9 +89,7 @@ pub fn zone_labels(items: &[(&str, [f32; 4])], width: f32, height: f32) -> Vec<b
                 let strip: Vec<(usize, i32)> = row
                     .iter()
                     .copied()
-                    .filter(|(i, _)| {
-                        items[*i].0.trim().chars().all(|c| c.is_ascii_alphabetic()) == letters
-                    })
+                    .filter(|(i, _)| is_letter_label(items[*i].0) == letters)
                     .collect();
                 if let Some(found) = sequence(&strip, |i| centre(&items[i].1, along)) {
                     mark_band(items, &found, horizontal, &mut zone);
@@ -184,7 +187,7 @@ fn mark_opposite(
 ) {
     let (along, across) = if horizontal { (0, 1) } else { (1, 0) };
     let centre = |i: usize, axis: usize| items[i].1[axis] + items[i].1[axis + 2] / 2.0;
-    let letters = |i: usize| items[i].0.trim().chars().all(|c| c.is_ascii_alphabetic());
+    let letters = |i: usize| is_letter_label(items[i].0);
     let (Some(&(a, va)), Some(&(b, vb))) = (strip.first(), strip.last()) else {
         return;
     };

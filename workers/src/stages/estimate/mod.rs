@@ -176,8 +176,7 @@ fn cents(v: f64) -> f64 {
 }
 
 fn num(v: f64) -> String {
-    let s = format!("{v:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    super::decimal(v, 2)
 }
 
 /// Prices `part` with `card` at the card's quantities and `extra` ones.
