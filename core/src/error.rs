@@ -15,6 +15,11 @@ pub enum StageError {
     /// Retry no sooner than the given delay.
     #[error("{1} (retry after {0:?})")]
     RetryAfter(Duration, String),
+    /// The stage does not apply to this job as the worker is configured (e.g. `vl`
+    /// with no provider): the run ends `skipped` with this reason, is not retried,
+    /// and does not fail or demote the job.
+    #[error("{0}")]
+    Skipped(String),
     /// Anything else: retried like `Transient`, up to the attempt limit.
     #[error(transparent)]
     Other(#[from] Box<dyn std::error::Error + Send + Sync>),
@@ -26,7 +31,7 @@ impl StageError {
     }
 
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, StageError::Invalid(_))
+        !matches!(self, StageError::Invalid(_) | StageError::Skipped(_))
     }
 }
 
@@ -35,6 +40,7 @@ impl PartialEq for StageError {
         match (self, other) {
             (StageError::Invalid(a), StageError::Invalid(b)) => a == b,
             (StageError::Transient(a), StageError::Transient(b)) => a == b,
+            (StageError::Skipped(a), StageError::Skipped(b)) => a == b,
             (StageError::RetryAfter(d, a), StageError::RetryAfter(e, b)) => d == e && a == b,
             _ => false,
         }

@@ -167,6 +167,9 @@ impl Analyzer {
                     pages.extend(done.pages);
                     (StageStatus::Succeeded, Some(done.output), None, device)
                 }
+                Err(StageError::Skipped(why)) => {
+                    (StageStatus::Skipped, None, Some(why), "cpu".into())
+                }
                 Err(e) => (StageStatus::Failed, None, Some(e.to_string()), "cpu".into()),
             };
             runs.push(StageRun {

@@ -168,17 +168,24 @@ fn a_registered_stage_runs_through_the_driver() {
     assert_eq!(rows[0].rows[0]["page_index"], 0);
 }
 
+/// The built-in `vl` (the identity the test stage borrowed) with no provider
+/// configured: skipped with the reason, and the job is not demoted by it.
 #[test]
-fn without_its_registry_line_the_stage_is_unavailable() {
-    let analyzer = Analyzer::new(
-        Registry::builtin().clone(),
-        Engines::default(),
-        Limits::default(),
-    );
+fn the_builtin_vl_stage_skips_without_a_provider() {
+    let engines = Engines::default().with_vl(drawpipe_workers::stages::vl::config::Config::none());
+    let analyzer = Analyzer::new(Registry::builtin().clone(), engines, Limits::default());
     let plan = StagePlan::from_names(&["preprocess", "vl", "report"]).unwrap();
     let r = analyzer.analyze(&sample(), &plan, &json!({}));
-    assert_eq!(
-        r.stages["vl"].error.as_deref(),
-        Some("stage vl is not available in this build")
+    assert_eq!(r.stages["vl"].status, "skipped");
+    assert!(
+        r.stages["vl"]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("no vl provider is configured"),
+        "{:?}",
+        r.stages["vl"].error
     );
+    assert_eq!(r.status, JobStatus::Completed);
+    assert!(r.extra.get("vl").is_none());
 }

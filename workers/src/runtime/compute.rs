@@ -27,6 +27,8 @@ pub(super) enum Outcome {
         report: Option<Finished>,
     },
     Invalid(String),
+    /// The stage does not apply (`StageError::Skipped`): ends `skipped`, not retried.
+    Skipped(String),
     Retry(String),
 }
 
@@ -41,6 +43,7 @@ pub(super) struct Finished {
 pub(super) fn stage_error(e: StageError) -> Outcome {
     match e {
         StageError::Invalid(m) => Outcome::Invalid(m),
+        StageError::Skipped(m) => Outcome::Skipped(m),
         other => Outcome::Retry(other.to_string()),
     }
 }

@@ -30,6 +30,7 @@ pub(super) async fn settle_all(
                 (StageStatus::Succeeded, Some(output.clone()), None)
             }
             Outcome::Invalid(msg) => (StageStatus::Failed, None, Some(msg.clone())),
+            Outcome::Skipped(msg) => (StageStatus::Skipped, None, Some(msg.clone())),
             Outcome::Retry(msg) => {
                 let next = attempts.get(job).copied().unwrap_or(1) + 1;
                 if next > ctx.cfg.max_attempts {

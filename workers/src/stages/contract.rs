@@ -263,6 +263,9 @@ pub struct Engines {
     pub ocr_threads: usize,
     /// XGBoost device for `tolerance` (`cpu`, `cuda:N`).
     pub tolerance_device: String,
+    /// `vl`'s providers; `None`: read from the environment when `vl` loads
+    /// (`vl::config::Config::from_env`).
+    pub vl: Option<super::vl::config::Config>,
     pub(crate) ocr: Mutex<Option<Arc<OcrEngine>>>,
 }
 
@@ -276,12 +279,20 @@ impl Default for Engines {
             ocr_det_precision: ocr.det_precision,
             ocr_threads: ocr.threads,
             tolerance_device: "cpu".into(),
+            vl: None,
             ocr: Mutex::new(None),
         }
     }
 }
 
 impl Engines {
+    /// These settings with `vl`'s providers given (instead of read from the
+    /// environment).
+    pub fn with_vl(mut self, config: super::vl::config::Config) -> Engines {
+        self.vl = Some(config);
+        self
+    }
+
     /// The OCR engine, loaded on first use and shared.
     ///
     /// # Errors

@@ -15,6 +15,7 @@ pub mod registry;
 pub mod report;
 pub mod segment;
 pub mod tolerance;
+pub mod vl;
 
 use serde_json::Value;
 

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use drawpipe_core::Stage;
 
 use super::contract::{AnyStage, Def};
-use super::{detect, edocr, ocr, preprocess, report, segment, tolerance};
+use super::{detect, edocr, ocr, preprocess, report, segment, tolerance, vl};
 
 /// Stages by identity; the drivers look a stage up here and nowhere else.
 #[derive(Clone)]
@@ -22,6 +22,7 @@ static OCR: Def<ocr::Ocr> = Def::new();
 static SEGMENT: Def<segment::Segment> = Def::new();
 static EDOCR: Def<edocr::Edocr> = Def::new();
 static TOLERANCE: Def<tolerance::Tolerance> = Def::new();
+static VL: Def<vl::Vl> = Def::new();
 static REPORT: Def<report::ReportStage> = Def::new();
 
 impl Registry {
@@ -36,6 +37,7 @@ impl Registry {
                 &SEGMENT,
                 &EDOCR,
                 &TOLERANCE,
+                &VL,
                 &REPORT,
             ],
         })

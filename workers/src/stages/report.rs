@@ -103,7 +103,17 @@ pub fn run(_params: &Params, input: Input) -> Result<Report, StageError> {
                 error: run.error.clone(),
             },
         );
-        if run.status != StageStatus::Succeeded {
+        // A stage that skipped itself (it does not apply as the worker is configured:
+        // `vl` with no provider) while everything it needs succeeded costs the job
+        // nothing; one skipped because a dependency failed does.
+        let skipped_itself = run.status == StageStatus::Skipped
+            && run.stage.deps().iter().all(|d| {
+                input
+                    .runs
+                    .iter()
+                    .all(|r| r.stage != *d || r.status == StageStatus::Succeeded)
+            });
+        if run.status != StageStatus::Succeeded && !skipped_itself {
             let demoted = if run.stage.is_optional() {
                 JobStatus::Partial
             } else {
@@ -164,6 +174,11 @@ pub fn run(_params: &Params, input: Input) -> Result<Report, StageError> {
             error: None,
         },
     );
+    let page1 = pages
+        .iter()
+        .find(|p| p.index == 0)
+        .map(|p| (f64::from(p.width), f64::from(p.height)));
+    super::vl::crosscheck::annotate(&mut extra, page1);
     if let Some(e) = first_error {
         extra.insert("error".into(), Value::String(e));
     }
