@@ -207,8 +207,21 @@ impl TestEnv {
 
     /// Starts a worker process with extra arguments (`--stages`, `--batch-max`, …).
     pub fn spawn_worker(&mut self, args: &[&str]) -> anyhow::Result<u32> {
+        self.spawn_worker_with_env(args, &[])
+    }
+
+    /// Starts a worker process with extra arguments and environment
+    /// (`DRAWPIPE_VL_PROVIDER`, …).
+    pub fn spawn_worker_with_env(
+        &mut self,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> anyhow::Result<u32> {
         let mut cmd = self.base_cmd("drawpipe");
         cmd.arg("worker").args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let child = cmd.spawn().context("start drawpipe worker")?;
         let pid = child.id();
         self.workers.push(child);

@@ -11,3 +11,4 @@ mod faults;
 mod schema;
 mod secrets;
 mod tenants;
+mod vl;
