@@ -14,15 +14,18 @@ pub enum MediaType {
     Tiff,
     Bmp,
     Pdf,
+    /// AutoCAD Drawing Exchange Format, ASCII or binary.
+    Dxf,
 }
 
 impl MediaType {
-    pub const ALL: [MediaType; 5] = [
+    pub const ALL: [MediaType; 6] = [
         MediaType::Png,
         MediaType::Jpeg,
         MediaType::Tiff,
         MediaType::Bmp,
         MediaType::Pdf,
+        MediaType::Dxf,
     ];
 
     /// The IANA media type, as stored in `drawings.media_type`.
@@ -33,6 +36,7 @@ impl MediaType {
             MediaType::Tiff => "image/tiff",
             MediaType::Bmp => "image/bmp",
             MediaType::Pdf => "application/pdf",
+            MediaType::Dxf => "image/vnd.dxf",
         }
     }
 
@@ -47,6 +51,7 @@ impl MediaType {
             MediaType::Tiff => "TIFF",
             MediaType::Bmp => "BMP",
             MediaType::Pdf => "PDF",
+            MediaType::Dxf => "DXF",
         }
     }
 }
@@ -62,7 +67,7 @@ impl fmt::Display for MediaType {
 pub enum SniffError {
     #[error("the upload is empty (0 bytes)")]
     Empty,
-    #[error("unsupported file type: the content starts with {0}, which is not PNG, JPEG, TIFF, BMP or PDF")]
+    #[error("unsupported file type: the content starts with {0}, which is not PNG, JPEG, TIFF, BMP, PDF or DXF")]
     Unknown(String),
 }
 
@@ -89,10 +94,30 @@ pub fn sniff(bytes: &[u8]) -> Result<MediaType, SniffError> {
     {
         // The PDF spec allows junk before the header within the first 1024 bytes.
         MediaType::Pdf
+    } else if is_dxf(bytes) {
+        MediaType::Dxf
     } else {
         return Err(SniffError::Unknown(describe_prefix(bytes)));
     };
     Ok(m)
+}
+
+/// A binary DXF's sentinel, or an ASCII DXF: group-code/value pairs whose first
+/// non-comment pair is `0` / `SECTION` (comments are group 999).
+fn is_dxf(bytes: &[u8]) -> bool {
+    if bytes.starts_with(b"AutoCAD Binary DXF\r\n\x1a\0") {
+        return true;
+    }
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    let mut lines = head.lines().map(str::trim);
+    while let (Some(code), Some(value)) = (lines.next(), lines.next()) {
+        match code {
+            "999" => continue,
+            "0" => return value == "SECTION",
+            _ => return false,
+        }
+    }
+    false
 }
 
 fn describe_prefix(bytes: &[u8]) -> String {
@@ -120,7 +145,7 @@ pub fn image_dimensions(media: MediaType, b: &[u8]) -> Result<Option<(u64, u64)>
         )
     };
     match media {
-        MediaType::Pdf => Ok(None),
+        MediaType::Pdf | MediaType::Dxf => Ok(None),
         MediaType::Png => {
             // IHDR is the first chunk: 8 signature, 4 length, 4 type, then w, h.
             if b.len() < 24 || &b[12..16] != b"IHDR" {
@@ -274,6 +299,18 @@ mod tests {
             Case {
                 bytes: b"%PDF-1.7\n".to_vec(),
                 want: Ok(MediaType::Pdf),
+            },
+            Case {
+                bytes: b"999\nwritten by a test\n  0\r\nSECTION\r\n  2\r\nHEADER\r\n".to_vec(),
+                want: Ok(MediaType::Dxf),
+            },
+            Case {
+                bytes: b"AutoCAD Binary DXF\r\n\x1a\0\0\0".to_vec(),
+                want: Ok(MediaType::Dxf),
+            },
+            Case {
+                bytes: b"0\nEOF\n".to_vec(),
+                want: Err(SniffError::Unknown("the bytes 300a454f460a".into())),
             },
             Case {
                 bytes: vec![],

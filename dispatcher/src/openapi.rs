@@ -20,7 +20,7 @@ pub fn document() -> Value {
         "info": {
             "title": "drawpipe dispatcher",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Submit engineering drawings (PNG, JPEG, TIFF, BMP, PDF) for staged analysis and follow their jobs. Errors answer {\"error\": \"<message>\"}. Any /v1 route may answer 429 when the key is over its rate, and every one but the event stream 503 when the dispatcher is at its bound of concurrent requests (both with Retry-After) or 408 past the request time limit."
+            "description": "Submit engineering drawings (PNG, JPEG, TIFF, BMP, PDF, DXF) for staged analysis and follow their jobs. Errors answer {\"error\": \"<message>\"}. Any /v1 route may answer 429 when the key is over its rate, and every one but the event stream 503 when the dispatcher is at its bound of concurrent requests (both with Retry-After) or 408 past the request time limit."
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -52,7 +52,7 @@ pub fn document() -> Value {
                         "401": unauthorized,
                         "408": error_response("the request took longer than the time limit"),
                         "413": error_response("the upload is over the size limit"),
-                        "415": error_response("not PNG, JPEG, TIFF, BMP or PDF"),
+                        "415": error_response("not PNG, JPEG, TIFF, BMP, PDF or DXF"),
                         "429": error_response("the key is over its rate; Retry-After says when to retry"),
                         "503": error_response("a stage queue is deeper than the limit, or too many requests are in flight; Retry-After says when to retry")
                     }

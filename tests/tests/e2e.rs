@@ -741,3 +741,56 @@ fn analyze_prints_a_short_summary_and_json_on_request() {
         .iter()
         .any(|d| d["raw"] == "Ø21,5±0,1" && d["source"] == "ocr"));
 }
+
+/// A DXF upload through the queue: sniffed as DXF, its DIMENSION entities read into
+/// `dimensions` rows from the file's own text (`source` text_layer), its ATTRIBs into
+/// the `title_blocks` row, and a page raster stored for the stages that need pixels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dxf_job_stores_the_files_own_dimensions_and_title_block() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker(&[]).unwrap();
+    let dir = drawpipe_tests::workspace().join("tests/fixtures/dxf");
+    let dims = std::fs::read(dir.join("dimension.dxf")).unwrap();
+    let tb = std::fs::read(dir.join("title_block.dxf")).unwrap();
+    let a = env.submit(dims, "dimension.dxf", "edocr").await;
+    let b = env.submit(tb, "title_block.dxf", "edocr").await;
+    let db = env.db().await;
+    for id in [&a, &b] {
+        let body = env.wait_finished(id, Duration::from_secs(300)).await;
+        assert_eq!(body["status"], "completed", "{body}");
+    }
+    let uuid = |id: &str| id.parse::<uuid::Uuid>().unwrap();
+    let media: String = sqlx::query_scalar(
+        "SELECT d.media_type FROM jobs j JOIN drawings d ON d.sha256 = j.drawing_sha256 WHERE j.id = $1",
+    )
+    .bind(uuid(&a))
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(media, "image/vnd.dxf");
+    let mut rows: Vec<(String, f64, Option<f64>, String)> =
+        sqlx::query_as("SELECT raw, nominal, upper, source FROM dimensions WHERE job_id = $1")
+            .bind(uuid(&a))
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    rows.sort_by(|x, y| x.0.cmp(&y.0));
+    let raws: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(raws, ["20.0", "42.5", "45.0°", "R5.0", "Ø12.00±0.02"]);
+    assert_eq!(rows[4].2, Some(0.02));
+    assert!(rows.iter().all(|r| r.3 == "text_layer"), "{rows:?}");
+    let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM pages WHERE job_id = $1")
+        .bind(uuid(&a))
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(pages, 1);
+    let (number, material): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT drawing_number, material FROM title_blocks WHERE job_id = $1")
+            .bind(uuid(&b))
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(number.as_deref(), Some("DP-0042"));
+    assert_eq!(material.as_deref(), Some("EN AW-6082"));
+}

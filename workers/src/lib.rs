@@ -1,6 +1,7 @@
 //! drawpipe's workers: the stage runtime (consume, batch, retry), one module per
 //! stage, the local runner behind `drawpipe analyze`, and the HTTP client commands.
 
+pub mod cad;
 pub mod client;
 pub mod eval;
 pub mod geometry;

@@ -26,7 +26,7 @@ enum Command {
     /// a short summary per drawing (the default), the full report JSON (`--json`), or
     /// the dimensions as CSV.
     Analyze {
-        /// Drawings (PNG, JPEG, TIFF, BMP or PDF).
+        /// Drawings (PNG, JPEG, TIFF, BMP, PDF or DXF).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Comma-separated stages; default: every available stage.

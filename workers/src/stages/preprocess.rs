@@ -70,6 +70,8 @@ pub struct Output {
     pub pages: Vec<PageRaster>,
     /// The usable text layers of PDF pages, in page pixels.
     pub text_layer: Vec<PageLayer>,
+    /// What a DXF file states (`cad::read`), for a DXF.
+    pub cad: Option<crate::cad::CadSummary>,
 }
 
 impl Output {
@@ -79,6 +81,7 @@ impl Output {
             media_type: self.media_type.mime().to_string(),
             pages: self.pages.iter().map(|p| p.info.clone()).collect(),
             text_layer: self.text_layer.clone(),
+            cad: self.cad.clone(),
         }
     }
 }
@@ -92,6 +95,10 @@ pub struct Summary {
     /// of the pixels). Kept in `stage_runs.output`, not in the report.
     #[serde(rename = "_text_layer", default, skip_serializing_if = "Vec::is_empty")]
     pub text_layer: Vec<PageLayer>,
+    /// A DXF's own dimensions, GD&T frames, attributes and units (the report's
+    /// `cad` key); absent for other types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cad: Option<crate::cad::CadSummary>,
 }
 
 impl Validate for Params {}
@@ -139,7 +146,29 @@ impl StageDef for Preprocess {
 pub fn run(params: &Params, bytes: &[u8]) -> Result<Output, StageError> {
     let media_type = media::sniff(bytes).map_err(|e| StageError::Invalid(e.to_string()))?;
     let mut layers = Vec::new();
+    let mut cad = None;
     let pages = match media_type {
+        MediaType::Dxf => {
+            let sheet = crate::cad::read(bytes).map_err(StageError::Invalid)?;
+            let gray = decode_gray(&sheet.png, MediaType::Png)
+                .map_err(|e| StageError::Invalid(format!("DXF raster: {e}")))?;
+            let raster = finish_page(params, 0, gray, None)?;
+            // The raster may have been scaled to the pixel bound: the lines follow it.
+            let k = raster.info.width as f32 / sheet.width.max(1) as f32;
+            let lines: Vec<_> = sheet
+                .lines
+                .into_iter()
+                .map(|mut l| {
+                    l.bbox.iter_mut().for_each(|v| *v *= k);
+                    l
+                })
+                .collect();
+            if !lines.is_empty() {
+                layers.push(PageLayer { page: 0, lines });
+            }
+            cad = Some(sheet.summary);
+            vec![raster]
+        }
         MediaType::Pdf => {
             let rendered = pdf::render(bytes, params)?;
             let mut pages = Vec::with_capacity(rendered.len());
@@ -168,6 +197,7 @@ pub fn run(params: &Params, bytes: &[u8]) -> Result<Output, StageError> {
         media_type,
         pages,
         text_layer: layers,
+        cad,
     })
 }
 

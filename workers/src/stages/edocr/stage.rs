@@ -40,6 +40,8 @@ pub struct Input {
     pub pages: Pages,
     /// Every page's `ocr` lines (none when `ocr` produced none).
     pub lines: Vec<TextLine>,
+    /// For a DXF: the GD&T frames and title-block attributes the file states.
+    pub cad: Option<crate::cad::CadSummary>,
 }
 
 const DIMENSION_COLUMNS: &str = "item_index int, page_index int, raw text, kind text, nominal float8, unit text, \
@@ -58,7 +60,7 @@ pub struct Edocr;
 
 impl StageDef for Edocr {
     const STAGE: Stage = Stage::Edocr;
-    const INPUTS: &'static [Stage] = &[Stage::Ocr];
+    const INPUTS: &'static [Stage] = &[Stage::Ocr, Stage::Preprocess];
     const NEEDS: Needs = Needs::PAGES;
     type Params = Params;
     type Input = Input;
@@ -78,9 +80,13 @@ impl StageDef for Edocr {
             .output::<ocr::Ocr>()?
             .map(|o| o.text)
             .unwrap_or_default();
+        let cad = data
+            .output::<super::super::preprocess::Preprocess>()?
+            .and_then(|s| s.cad);
         Ok(Input {
             pages: data.take_pages(Self::STAGE)?,
             lines,
+            cad,
         })
     }
 
@@ -160,6 +166,23 @@ pub fn read_pages(
         out.timings.push(page.timings);
         for (k, v) in page.title_block {
             out.title_block.entry(k).or_insert(v);
+        }
+    }
+    // A DXF states its frames and title-block fields: they are taken as stated (the
+    // attributes over anything read from the raster).
+    if let Some(cad) = &input.cad {
+        for g in &cad.gdt {
+            let [x, y, w, h] = g.bbox;
+            out.gdt.push(GdtItem {
+                frame: g.frame.clone(),
+                confidence: 1.0,
+                polygon: [[x, y], [x + w, y], [x + w, y + h], [x, y + h]],
+                bbox: g.bbox,
+                page: 0,
+            });
+        }
+        for (k, v) in &cad.title_block {
+            out.title_block.insert(k.clone(), Value::String(v.clone()));
         }
     }
     Ok(out)

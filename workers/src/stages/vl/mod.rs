@@ -186,14 +186,25 @@ impl StageDef for Vl {
         engine: &Engine,
         jobs: Vec<(Params, Pages)>,
     ) -> Vec<Result<Produced<Output>, StageError>> {
-        runtime()
-            .block_on(futures::future::join_all(
-                jobs.into_iter()
-                    .map(|(params, pages)| run_job(engine, params, pages)),
-            ))
-            .into_iter()
-            .map(|r| r.map(Produced::from))
-            .collect()
+        let n = jobs.len();
+        // On a thread of its own: the caller may be a thread that drives another
+        // runtime (`drawpipe analyze`), where blocking on this one would panic.
+        let results = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    runtime().block_on(futures::future::join_all(
+                        jobs.into_iter()
+                            .map(|(params, pages)| run_job(engine, params, pages)),
+                    ))
+                })
+                .join()
+        });
+        match results {
+            Ok(r) => r.into_iter().map(|r| r.map(Produced::from)).collect(),
+            Err(_) => (0..n)
+                .map(|_| Err(StageError::Other("vl: the request thread panicked".into())))
+                .collect(),
+        }
     }
 
     fn rows(output: &Output) -> Vec<TableRows> {

@@ -1,0 +1,167 @@
+//! DXF uploads: one test file per entity kind (written by
+//! `tests/fixtures/dxf/make_dxf.py`), read through the real stages (`preprocess`
+//! reads the file and renders a raster, `ocr` takes its texts as the text layer,
+//! `edocr` parses them), checked for the rows each file must give.
+
+use drawpipe_core::report::Report;
+use drawpipe_core::{JobStatus, StagePlan};
+use drawpipe_workers::local::Analyzer;
+use serde_json::{json, Value};
+
+fn read(name: &str) -> Report {
+    let path = format!(
+        "{}/../tests/fixtures/dxf/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    let r = Analyzer::shared().analyze(&bytes, &StagePlan::parse("edocr").unwrap(), &json!({}));
+    assert_eq!(r.status, JobStatus::Completed, "{name}: {:?}", r.stages);
+    assert_eq!(r.drawing.media_type, "image/vnd.dxf");
+    r
+}
+
+/// `(raw, nominal, upper, lower)` of the report's dimensions, sorted by raw text.
+fn dims(r: &Report) -> Vec<(String, f64, Option<f64>, Option<f64>)> {
+    let mut v: Vec<_> = r.extra["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            assert_eq!(d["source"], "text_layer", "{d}");
+            (
+                d["raw"].as_str().unwrap().to_string(),
+                d["nominal"].as_f64().unwrap(),
+                d["upper"].as_f64(),
+                d["lower"].as_f64(),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn s(x: &str) -> String {
+    x.to_string()
+}
+
+#[test]
+fn dimension_entities_give_measured_values_overrides_and_entity_tolerances() {
+    let r = read("dimension.dxf");
+    let cad = &r.extra["cad"];
+    assert_eq!(cad["units"], "mm");
+    assert_eq!(cad["entities"]["DIMENSION"], 5);
+    let kinds: Vec<&str> = cad["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["linear", "diameter", "radius", "angle", "linear"]);
+    // The angle is stored in radians and reported in degrees.
+    assert!((cad["dimensions"][3]["measurement"].as_f64().unwrap() - 45.0).abs() < 1e-9);
+    // The diameter's own DSTYLE override turned tolerances on: ±0.02, 2 decimals.
+    assert_eq!(cad["dimensions"][1]["text"], "Ø12.00±0.02");
+    assert_eq!(cad["dimensions"][4]["text"], "20.0 TYP");
+    assert_eq!(
+        dims(&r),
+        vec![
+            (s("20.0"), 20.0, None, None),
+            (s("42.5"), 42.5, None, None),
+            (s("45.0°"), 45.0, None, None),
+            (s("R5.0"), 5.0, None, None),
+            (s("Ø12.00±0.02"), 12.0, Some(0.02), Some(-0.02)),
+        ]
+    );
+    let kinds: Vec<(String, String)> = r.extra["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["raw"].as_str().unwrap().into(),
+                d["kind"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&(s("Ø12.00±0.02"), s("diameter"))),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&(s("R5.0"), s("radius"))), "{kinds:?}");
+    assert!(kinds.contains(&(s("45.0°"), s("angle"))), "{kinds:?}");
+}
+
+#[test]
+fn a_dimension_style_with_tolerances_on_gives_its_deviations() {
+    let r = read("tolerance_style.dxf");
+    assert_eq!(
+        dims(&r),
+        vec![(s("30.00 +0.10 -0.05"), 30.0, Some(0.1), Some(-0.05))]
+    );
+    assert_eq!(r.extra["cad"]["dimensions"][0]["style"], "TOL");
+}
+
+#[test]
+fn text_entities_with_control_codes_are_read_as_printed() {
+    let r = read("text.dxf");
+    let d = dims(&r);
+    assert_eq!(d.len(), 3, "{d:?}");
+    assert_eq!(d[0].0, "45°");
+    assert_eq!(d[1].0, "M6x1-6H");
+    // Ø8 H7: ISO 286 resolves the fit to +0.015 / 0.
+    assert_eq!(d[2], (s("Ø8 H7"), 8.0, Some(0.015), Some(0.0)));
+}
+
+#[test]
+fn mtext_formatting_codes_and_stacked_tolerances_are_undone() {
+    let r = read("mtext.dxf");
+    assert_eq!(
+        dims(&r),
+        vec![(s("Ø21,00+0,10-0,05"), 21.0, Some(0.1), Some(-0.05))]
+    );
+    let text: Vec<&str> = r.extra["text"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["text"].as_str().unwrap())
+        .collect();
+    assert!(text.contains(&"SEE NOTE 2"), "{text:?}");
+}
+
+#[test]
+fn a_tolerance_entity_is_a_gdt_frame() {
+    let r = read("gdt.dxf");
+    let g = r.extra["gdt"].as_array().unwrap();
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0]["characteristic"], "position");
+    assert_eq!(g[0]["tolerance"], 0.05);
+    assert_eq!(g[0]["diameter_zone"], true);
+    assert_eq!(g[0]["modifiers"], json!(["MMC"]));
+    assert_eq!(g[0]["datums"], json!(["A", "B"]));
+    assert!(g[0]["bbox"][2].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn insert_attributes_fill_the_title_block() {
+    let r = read("title_block.dxf");
+    let tb = &r.extra["title_block"];
+    assert_eq!(tb["title"], "BRACKET");
+    assert_eq!(tb["drawing_number"], "DP-0042");
+    assert_eq!(tb["material"], "EN AW-6082");
+    assert_eq!(tb["revision"], "B");
+    assert_eq!(r.extra["cad"]["attributes"]["DWG_NO"], "DP-0042");
+}
+
+#[test]
+fn a_broken_dxf_fails_its_job_with_a_clear_error() {
+    let bytes = b"  0\nSECTION\n  2\nENTITIES\n  0\nLINE\n 10\nnot-a-number\n".to_vec();
+    let r = Analyzer::shared().analyze(&bytes, &StagePlan::parse("edocr").unwrap(), &json!({}));
+    assert_eq!(r.status, JobStatus::Failed);
+    let err = r.stages["preprocess"].error.clone().unwrap_or_default();
+    assert!(err.contains("DXF"), "{err}");
+    let empty = b"  0\nSECTION\n  2\nENTITIES\n  0\nENDSEC\n  0\nEOF\n".to_vec();
+    let r = Analyzer::shared().analyze(&empty, &StagePlan::parse("edocr").unwrap(), &json!({}));
+    let err = r.stages["preprocess"].error.clone().unwrap_or_default();
+    assert!(err.contains("no entities"), "{err}");
+    let _: Value = serde_json::to_value(&r).unwrap();
+}
