@@ -132,6 +132,40 @@ pub fn table(name: &str, report: &Report) -> String {
             );
         }
     }
+    if let Some(vl) = report.extra.get("vl") {
+        let tasks = vl["tasks"].as_object().map(|t| {
+            let ok = t.values().filter(|r| r["status"] == "succeeded").count();
+            format!("{ok}/{} tasks answered", t.len())
+        });
+        let cc = &vl["crosscheck"];
+        let agreement = cc.is_object().then(|| {
+            format!(
+                "; dimensions agreed {}, in conflict {}, edocr only {}, vl only {}",
+                number(&cc["agreed"]),
+                number(&cc["conflict"]),
+                number(&cc["edocr_only"]),
+                cc["vl_only"].as_array().map_or(0, Vec::len)
+            )
+        });
+        let _ = writeln!(
+            out,
+            "vl: {}, {} input + {} output tokens, {:.4} USD{}",
+            tasks.unwrap_or_default(),
+            number(&vl["usage"]["input_tokens"]),
+            number(&vl["usage"]["output_tokens"]),
+            vl["cost_usd"].as_f64().unwrap_or(0.0),
+            agreement.unwrap_or_default()
+        );
+    }
+    if let Some(cad) = report.extra.get("cad") {
+        let entities: Vec<String> = cad["entities"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{} {k}", number(v)))
+            .collect();
+        let _ = writeln!(out, "DXF ({}): {}", text(cad, "units"), entities.join(", "));
+    }
     if let Some(Value::Array(text_lines)) = report.extra.get("text") {
         let _ = writeln!(out, "text lines: {}", text_lines.len());
     }
@@ -146,7 +180,8 @@ pub fn table(name: &str, report: &Report) -> String {
     let _ = writeln!(out, "stages: {}", times.join(", "));
     for (stage, s) in &report.stages {
         if let Some(e) = &s.error {
-            let _ = writeln!(out, "  {stage} failed: {e}");
+            let why = e.strip_prefix("skipped: ").unwrap_or(e);
+            let _ = writeln!(out, "  {stage} {}: {why}", s.status);
         }
     }
     out

@@ -322,7 +322,7 @@ fn anthropic_answers_every_task_and_the_report_cross_checks_dimensions() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|q| q["raw"] == "Ø38 H12"));
+        .any(|q| q["raw"] == "Ø38 H12" && q["vl_agrees"] == true));
     assert!(r.extra["estimate"]["quantities"]
         .as_array()
         .is_some_and(|e| !e.is_empty()));

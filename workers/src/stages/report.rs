@@ -179,6 +179,7 @@ pub fn run(_params: &Params, input: Input) -> Result<Report, StageError> {
         .find(|p| p.index == 0)
         .map(|p| (f64::from(p.width), f64::from(p.height)));
     super::vl::crosscheck::annotate(&mut extra, page1);
+    super::vl::crosscheck::merge_checklist(&mut extra);
     if let Some(e) = first_error {
         extra.insert("error".into(), Value::String(e));
     }

@@ -148,6 +148,61 @@ pub fn annotate(extra: &mut Map<String, Value>, page_size: Option<(f64, f64)>) {
     }
 }
 
+/// Merges `vl`'s QC checklist into the report's `qc` plan: a check whose printed
+/// requirement is an item's text marks that item `vl_agrees`; any other becomes an
+/// item of its own (`source: "vl checklist"`, no limits, balloons numbered on).
+/// The `qc_items` table and `qc.csv` keep the rule-based plan only.
+pub fn merge_checklist(extra: &mut Map<String, Value>) {
+    let Some(checks) = extra
+        .get("vl")
+        .and_then(|v| v["tasks"]["qc_checklist"]["answer"]["checks"].as_array())
+        .cloned()
+    else {
+        return;
+    };
+    let key = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .flat_map(char::to_lowercase)
+            .map(|c| if c == ',' { '.' } else { c })
+            .collect::<String>()
+    };
+    let plan = extra
+        .entry("qc")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    let Value::Array(items) = plan else {
+        return;
+    };
+    let mut balloon = items
+        .iter()
+        .filter_map(|i| i["balloon"].as_u64())
+        .max()
+        .unwrap_or(0);
+    for c in checks {
+        let requirement = c["requirement"].as_str().unwrap_or_default();
+        let matched = !requirement.is_empty()
+            && items
+                .iter_mut()
+                .find(|i| {
+                    i["raw"]
+                        .as_str()
+                        .is_some_and(|r| key(r) == key(requirement))
+                })
+                .map(|i| i["vl_agrees"] = json!(true))
+                .is_some();
+        if !matched {
+            balloon += 1;
+            items.push(json!({
+                "balloon": balloon, "characteristic": c["characteristic"], "raw": requirement,
+                "nominal": null, "unit": "", "tolerance": "", "lower_limit": null, "upper_limit": null,
+                "method": c["method"].as_str().unwrap_or_default(),
+                "sampling": c["frequency"].as_str().unwrap_or_default(),
+                "source": "vl checklist",
+            }));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +238,29 @@ mod tests {
         assert_eq!(cc["conflict"], 2);
         assert_eq!(cc["vl_only"][0]["text"], "R3");
         assert_eq!(cc["conflicts"][1]["why"], "same place, another value");
+    }
+
+    #[test]
+    fn the_vl_checklist_joins_the_plan() {
+        let mut extra = Map::new();
+        extra.insert(
+            "qc".into(),
+            json!([{"balloon": 1, "raw": "Ø38 H12", "method": "plug gauge"}]),
+        );
+        extra.insert(
+            "vl".into(),
+            json!({"tasks": {"qc_checklist": {"answer": {"checks": [
+                {"characteristic": "bore", "requirement": "Ø 38 H12", "method": "plug gauge", "frequency": null},
+                {"characteristic": "surface", "requirement": "Ra 1,6", "method": "roughness tester", "frequency": "1 in 10"},
+            ]}}}}),
+        );
+        merge_checklist(&mut extra);
+        let qc = extra["qc"].as_array().unwrap();
+        assert_eq!(qc.len(), 2);
+        assert_eq!(qc[0]["vl_agrees"], true);
+        assert_eq!(
+            (qc[1]["balloon"].as_u64(), qc[1]["source"].as_str()),
+            (Some(2), Some("vl checklist"))
+        );
     }
 }
