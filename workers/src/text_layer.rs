@@ -127,10 +127,13 @@ fn unescape(s: &str) -> String {
 fn join_slanted(mut lines: Vec<([f64; 4], String)>) -> Vec<([f64; 4], String)> {
     const TOL: f64 = 0.3;
     lines.sort_by(|a, b| a.0[0].total_cmp(&b.0[0]));
-    let mut out: Vec<([f64; 4], String, [f64; 4])> = Vec::new(); // (union, text, last piece)
+    // (union, text, last piece, the last piece's length): a piece is short or not on
+    // its own, whatever was joined before it.
+    let mut out: Vec<([f64; 4], String, [f64; 4], usize)> = Vec::new();
     'next: for (b, text) in lines {
-        for (union, joined, last) in out.iter_mut() {
-            if steps_from(last, &b, TOL, joined.chars().count(), text.chars().count()) {
+        let len = text.chars().count();
+        for (union, joined, last, last_len) in out.iter_mut() {
+            if steps_from(last, &b, TOL, *last_len, len) {
                 *union = [
                     union[0].min(b[0]),
                     union[1].min(b[1]),
@@ -139,12 +142,13 @@ fn join_slanted(mut lines: Vec<([f64; 4], String)>) -> Vec<([f64; 4], String)> {
                 ];
                 joined.push_str(&text);
                 *last = b;
+                *last_len = len;
                 continue 'next;
             }
         }
-        out.push((b, text, b));
+        out.push((b, text, b, len));
     }
-    out.into_iter().map(|(u, t, _)| (u, t)).collect()
+    out.into_iter().map(|(u, t, _, _)| (u, t)).collect()
 }
 
 fn steps_from(a: &[f64; 4], b: &[f64; 4], tol: f64, a_len: usize, b_len: usize) -> bool {
@@ -203,5 +207,27 @@ mod tests {
         }];
         assert!(!usable(&garbled));
         assert!(!usable(&[]));
+    }
+
+    /// Steep text cut glyph pair by glyph pair (`M` `3x` `0.` `5`, a 45° thread
+    /// callout in a tune drawing): every piece is short, whatever was joined before it.
+    #[test]
+    fn joins_more_than_two_steep_pieces() {
+        let piece = |b: [f64; 4], t: &str| {
+            format!(
+                r#"<line xMin="{0}" yMin="{1}" xMax="{2}" yMax="{3}"><word xMin="{0}" yMin="{1}" xMax="{2}" yMax="{3}">{t}</word></line>"#,
+                b[0], b[1], b[2], b[3]
+            )
+        };
+        let xhtml = format!(
+            r#"<page width="595.276" height="841.89"><flow><block>{}{}{}{}</block></flow></page>"#,
+            piece([104.194645, 105.675903, 122.277809, 111.208024], "5"),
+            piece([96.981705, 97.377722, 119.873495, 105.675903], "0."),
+            piece([88.006760, 87.052429, 110.898550, 97.377722], "3x"),
+            piece([80.029995, 77.875500, 98.113158, 87.052429], "M"),
+        );
+        let lines = parse_bbox_layout(&xhtml, 2480);
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["M3x0.5"]);
     }
 }
