@@ -433,30 +433,22 @@ fn type_name(e: &EntityType) -> &'static str {
     }
 }
 
-fn dim_point(e: &Entity) -> (f64, f64) {
+/// The common part of a `DIMENSION` entity, whatever its kind.
+fn dimension_base(e: &Entity) -> Option<&::dxf::entities::DimensionBase> {
     match &e.specific {
-        EntityType::RotatedDimension(d) => (
-            d.dimension_base.definition_point_1.x,
-            d.dimension_base.definition_point_1.y,
-        ),
-        EntityType::RadialDimension(d) => (
-            d.dimension_base.definition_point_1.x,
-            d.dimension_base.definition_point_1.y,
-        ),
-        EntityType::DiameterDimension(d) => (
-            d.dimension_base.definition_point_1.x,
-            d.dimension_base.definition_point_1.y,
-        ),
-        EntityType::AngularThreePointDimension(d) => (
-            d.dimension_base.definition_point_1.x,
-            d.dimension_base.definition_point_1.y,
-        ),
-        EntityType::OrdinateDimension(d) => (
-            d.dimension_base.definition_point_1.x,
-            d.dimension_base.definition_point_1.y,
-        ),
-        _ => (f64::NAN, f64::NAN),
+        EntityType::RotatedDimension(d) => Some(&d.dimension_base),
+        EntityType::RadialDimension(d) => Some(&d.dimension_base),
+        EntityType::DiameterDimension(d) => Some(&d.dimension_base),
+        EntityType::AngularThreePointDimension(d) => Some(&d.dimension_base),
+        EntityType::OrdinateDimension(d) => Some(&d.dimension_base),
+        _ => None,
     }
+}
+
+fn dim_point(e: &Entity) -> (f64, f64) {
+    dimension_base(e).map_or((f64::NAN, f64::NAN), |b| {
+        (b.definition_point_1.x, b.definition_point_1.y)
+    })
 }
 
 fn text_height(styles: &BTreeMap<String, &DimStyle>, style: &str) -> f64 {
@@ -532,20 +524,14 @@ fn dimension(
     e: &Entity,
     styles: &BTreeMap<String, &DimStyle>,
 ) -> Option<(CadDimension, (f64, f64))> {
-    let (base, kind) = match &e.specific {
-        EntityType::RotatedDimension(d) => (
-            &d.dimension_base,
-            if d.rotation_angle == 0.0 {
-                "linear"
-            } else {
-                "aligned"
-            },
-        ),
-        EntityType::RadialDimension(d) => (&d.dimension_base, "radius"),
-        EntityType::DiameterDimension(d) => (&d.dimension_base, "diameter"),
-        EntityType::AngularThreePointDimension(d) => (&d.dimension_base, "angle"),
-        EntityType::OrdinateDimension(d) => (&d.dimension_base, "ordinate"),
-        _ => return None,
+    let base = dimension_base(e)?;
+    let kind = match &e.specific {
+        EntityType::RotatedDimension(d) if d.rotation_angle == 0.0 => "linear",
+        EntityType::RotatedDimension(_) => "aligned",
+        EntityType::RadialDimension(_) => "radius",
+        EntityType::DiameterDimension(_) => "diameter",
+        EntityType::AngularThreePointDimension(_) => "angle",
+        _ => "ordinate",
     };
     let style = styles
         .get(&base.dimension_style_name.to_uppercase())

@@ -177,6 +177,16 @@ impl Client {
         }
     }
 
+    /// A request that got no answer (timeout, connection, body): worth retrying.
+    fn transport(&self, e: &reqwest::Error, what: &str) -> Failure {
+        let why = if e.is_timeout() {
+            format!("no answer within {} s", self.provider.timeout_secs)
+        } else {
+            format!("{what}: {}", without_url(e))
+        };
+        Failure::Retry { why, after: None }
+    }
+
     fn redact(&self, text: &str) -> String {
         let key = self.provider.api_key.expose();
         if key.len() >= 4 {
@@ -244,38 +254,16 @@ impl Client {
                 req
             }
         };
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) if e.is_timeout() => {
-                return Err(Failure::Retry {
-                    why: format!("no answer within {} s", p.timeout_secs),
-                    after: None,
-                })
-            }
-            Err(e) => {
-                return Err(Failure::Retry {
-                    why: format!("request failed: {}", without_url(&e)),
-                    after: None,
-                })
-            }
-        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.transport(&e, "request failed"))?;
         let status = response.status();
         let after = retry_after(response.headers());
-        let body = match response.text().await {
-            Ok(b) => b,
-            Err(e) if e.is_timeout() => {
-                return Err(Failure::Retry {
-                    why: format!("no answer within {} s", p.timeout_secs),
-                    after: None,
-                })
-            }
-            Err(e) => {
-                return Err(Failure::Retry {
-                    why: format!("reading the answer failed: {}", without_url(&e)),
-                    after: None,
-                })
-            }
-        };
+        let body = response
+            .text()
+            .await
+            .map_err(|e| self.transport(&e, "reading the answer failed"))?;
         if !status.is_success() {
             let msg = provider_message(&body);
             let why = format!(
