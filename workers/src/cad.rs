@@ -4,7 +4,7 @@
 //! Read with the `dxf` crate (ASCII and binary). From the model space:
 //! - `DIMENSION` entities: the measured value (group 42), the text override (group 1,
 //!   `<>` standing for the measured value), the dimension style's tolerance fields
-//!   (`DIMTOL`, `DIMTP`, `DIMTM`, `DIMDEC`) with the entity's own overrides (`ACAD`
+//!   (`DIMTOL`, `DIMTP`, `DIMTM`, `DIMDEC`, `DIMDSEP`) with the entity's own overrides (`ACAD`
 //!   `DSTYLE` extended data) applied, and its kind (linear, diameter, radius, angle);
 //! - `TEXT` and `MTEXT` (formatting codes removed, `\P` line breaks, stacked
 //!   fractions `\S1/2;` and stacked tolerances `\S+0.1^-0.05;`), with `%%c`, `%%d`,
@@ -459,18 +459,30 @@ fn text_height(styles: &BTreeMap<String, &DimStyle>, style: &str) -> f64 {
         .unwrap_or(2.5)
 }
 
-/// The style's tolerance settings with the entity's `ACAD` `DSTYLE` overrides:
-/// (tolerances on, plus, minus, decimals).
-fn tolerance_settings(e: &Entity, style: Option<&DimStyle>) -> (bool, f64, f64, Option<i16>) {
-    let (mut on, mut plus, mut minus, mut dec) = match style {
+/// How a dimension's number is written: the style's settings with the entity's
+/// `ACAD` `DSTYLE` overrides.
+struct Format {
+    /// `DIMTOL`, `DIMTP`, `DIMTM`.
+    tolerances: bool,
+    plus: f64,
+    minus: f64,
+    /// `DIMDEC`; `None`: as many as the value needs (at most 4).
+    decimals: Option<i16>,
+    /// `DIMDSEP` (`,` in ISO styles).
+    separator: char,
+}
+
+fn tolerance_settings(e: &Entity, style: Option<&DimStyle>) -> Format {
+    let (mut on, mut plus, mut minus, mut dec, mut sep) = match style {
         Some(s) => (
             s.generate_dimension_tolerances,
             s.dimension_plus_tolerance,
             s.dimension_minus_tolerance,
             (s.dimension_unit_tolerance_decimal_places > 0)
                 .then_some(s.dimension_unit_tolerance_decimal_places),
+            s.dimension_decilam_separator_char,
         ),
-        None => (false, 0.0, 0.0, None),
+        None => (false, 0.0, 0.0, None, '.'),
     };
     for x in e
         .common
@@ -501,22 +513,33 @@ fn tolerance_settings(e: &Entity, style: Option<&DimStyle>) -> (bool, f64, f64, 
                     (47, Some(v)) => plus = v,
                     (48, Some(v)) => minus = v,
                     (271, Some(v)) => dec = Some(v as i16),
+                    (278, Some(v)) => sep = char::from_u32(v as u32).unwrap_or('.'),
                     _ => {}
                 }
             }
         }
     }
-    (on, plus, minus, dec)
+    if !matches!(sep, '.' | ',') {
+        sep = '.';
+    }
+    Format {
+        tolerances: on,
+        plus,
+        minus,
+        decimals: dec,
+        separator: sep,
+    }
 }
 
-fn number(v: f64, dec: Option<i16>) -> String {
-    match dec {
+fn number(v: f64, f: &Format) -> String {
+    let s = match f.decimals {
         Some(d) => format!("{v:.*}", d.clamp(0, 8) as usize),
         None => {
             let s = format!("{v:.4}");
             s.trim_end_matches('0').trim_end_matches('.').to_string()
         }
-    }
+    };
+    s.replace('.', &f.separator.to_string())
 }
 
 /// A `DIMENSION` entity's reading and its text's place (model space).
@@ -536,35 +559,35 @@ fn dimension(
     let style = styles
         .get(&base.dimension_style_name.to_uppercase())
         .copied();
-    let (tol_on, plus, minus, dec) = tolerance_settings(e, style);
+    let f = tolerance_settings(e, style);
     let measurement = if kind == "angle" {
         base.actual_measurement.to_degrees()
     } else {
         base.actual_measurement
     };
-    let mut value = number(measurement, dec);
+    let mut value = number(measurement, &f);
     match kind {
         "diameter" => value = format!("Ø{value}"),
         "radius" => value = format!("R{value}"),
         "angle" => value.push('°'),
         _ => {}
     }
-    let (upper, lower) = if tol_on {
-        (Some(plus), Some(-minus))
+    let (upper, lower) = if f.tolerances {
+        (Some(f.plus), Some(-f.minus))
     } else {
         (None, None)
     };
-    if tol_on {
-        if (plus - minus).abs() < 1e-12 {
-            value.push_str(&format!("±{}", number(plus, dec)));
+    if f.tolerances {
+        if (f.plus - f.minus).abs() < 1e-12 {
+            value.push_str(&format!("±{}", number(f.plus, &f)));
         } else {
             let sign = |v: f64| if v < 0.0 { "-" } else { "+" };
             value.push_str(&format!(
                 " {}{} {}{}",
-                sign(plus),
-                number(plus.abs(), dec),
-                sign(-minus),
-                number(minus.abs(), dec)
+                sign(f.plus),
+                number(f.plus.abs(), &f),
+                sign(-f.minus),
+                number(f.minus.abs(), &f)
             ));
         }
     }

@@ -96,7 +96,10 @@ fn a_dimension_style_with_tolerances_on_gives_its_deviations() {
     let r = read("tolerance_style.dxf");
     assert_eq!(
         dims(&r),
-        vec![(s("30.00 +0.10 -0.05"), 30.0, Some(0.1), Some(-0.05))]
+        vec![
+            (s("12,5±0,2"), 12.5, Some(0.2), Some(-0.2)),
+            (s("30.00 +0.10 -0.05"), 30.0, Some(0.1), Some(-0.05)),
+        ]
     );
     assert_eq!(r.extra["cad"]["dimensions"][0]["style"], "TOL");
 }
