@@ -14,8 +14,8 @@
 //!
 //! Every text becomes a line of the page's text layer, in the raster's pixels, so the
 //! `ocr` and `edocr` stages read a DXF as they read a vector PDF (`source:
-//! text_layer`). Lines, circles, arcs and polylines are drawn into the raster; block
-//! geometry behind `INSERT`s is not expanded. Values are in model units
+//! text_layer`). Lines, circles, arcs and polylines are drawn into the raster, with
+//! the blocks that `INSERT`s place (nested up to 4 deep) and that `DIMENSION`s draw. Values are in model units
 //! (`$INSUNITS`), reported with the sheet.
 
 use std::collections::BTreeMap;
@@ -87,6 +87,9 @@ pub struct Sheet {
     pub png: Vec<u8>,
     pub width: u32,
     pub height: u32,
+    /// Model space → raster pixels: `((x − origin.0) · scale + margin, (origin.1 − y) · scale + margin)`.
+    origin: (f64, f64),
+    scale: f64,
     pub lines: Vec<LayerLine>,
     pub summary: CadSummary,
 }
@@ -136,25 +139,37 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, String> {
     let mut texts: Vec<Placed> = Vec::new();
     let mut frames: Vec<(GdtFrame, f64, f64, usize)> = Vec::new();
     let mut bounds = Bounds::default();
+    let blocks: BTreeMap<&str, &::dxf::Block> =
+        drawing.blocks().map(|b| (b.name.as_str(), b)).collect();
+    let mut geoms = Vec::new();
+    for e in &entities {
+        geometry(e, &Transform::IDENTITY, &blocks, 0, &mut geoms);
+    }
+    if geoms.len() > MAX_ENTITIES {
+        return Err(format!(
+            "the DXF's blocks expand to {} pieces of geometry, over the limit of {MAX_ENTITIES}",
+            geoms.len()
+        ));
+    }
+    for g in &geoms {
+        match g {
+            Geom::Line(a, b) => {
+                bounds.add(a.0, a.1);
+                bounds.add(b.0, b.1);
+            }
+            Geom::Arc(c, r, ..) => {
+                bounds.add(c.0 - r, c.1 - r);
+                bounds.add(c.0 + r, c.1 + r);
+            }
+            Geom::Poly(pts, _) => pts.iter().for_each(|p| bounds.add(p.0, p.1)),
+        }
+    }
     for e in &entities {
         *summary
             .entities
             .entry(type_name(&e.specific).into())
             .or_default() += 1;
         match &e.specific {
-            EntityType::Line(l) => {
-                bounds.add(l.p1.x, l.p1.y);
-                bounds.add(l.p2.x, l.p2.y);
-            }
-            EntityType::Circle(c) => {
-                bounds.add(c.center.x - c.radius, c.center.y - c.radius);
-                bounds.add(c.center.x + c.radius, c.center.y + c.radius);
-            }
-            EntityType::Arc(a) => {
-                bounds.add(a.center.x - a.radius, a.center.y - a.radius);
-                bounds.add(a.center.x + a.radius, a.center.y + a.radius);
-            }
-            EntityType::LwPolyline(p) => p.vertices.iter().for_each(|v| bounds.add(v.x, v.y)),
             EntityType::Text(t) => {
                 bounds.add(t.location.x, t.location.y);
                 texts.push(Placed {
@@ -262,13 +277,13 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, String> {
         Point::new(a.round() as i32, b.round() as i32)
     };
     let black = Scalar::all(0.0);
-    for e in &entities {
-        match &e.specific {
-            EntityType::Line(l) => {
+    for g in &geoms {
+        match g {
+            Geom::Line(a, b) => {
                 opencv::imgproc::line(
                     &mut img,
-                    pt(l.p1.x, l.p1.y),
-                    pt(l.p2.x, l.p2.y),
+                    pt(a.0, a.1),
+                    pt(b.0, b.1),
                     black,
                     2,
                     opencv::imgproc::LINE_8,
@@ -276,33 +291,20 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, String> {
                 )
                 .map_err(cv)?;
             }
-            EntityType::Circle(c) => {
-                let r = (c.radius * scale).round() as i32;
-                opencv::imgproc::circle(
-                    &mut img,
-                    pt(c.center.x, c.center.y),
-                    r.max(1),
-                    black,
-                    2,
-                    opencv::imgproc::LINE_8,
-                    0,
-                )
-                .map_err(cv)?;
-            }
-            EntityType::Arc(a) => {
-                let r = (a.radius * scale).round().max(1.0) as i32;
+            Geom::Arc(c, r, start, end) => {
+                let r = (r * scale).round().max(1.0) as i32;
                 // Image y points down: angles turn the other way.
-                let (start, mut end) = (-a.start_angle, -a.end_angle);
-                if end > start {
-                    end -= 360.0;
+                let (a0, mut a1) = (-start, -end);
+                if a1 >= a0 {
+                    a1 -= 360.0;
                 }
                 opencv::imgproc::ellipse(
                     &mut img,
-                    pt(a.center.x, a.center.y),
+                    pt(c.0, c.1),
                     Size::new(r, r),
                     0.0,
-                    start,
-                    end,
+                    a0,
+                    a1,
                     black,
                     2,
                     opencv::imgproc::LINE_8,
@@ -310,14 +312,14 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, String> {
                 )
                 .map_err(cv)?;
             }
-            EntityType::LwPolyline(p) => {
-                let pts: Vector<Point> = p.vertices.iter().map(|v| pt(v.x, v.y)).collect();
+            Geom::Poly(pts, closed) => {
+                let pts: Vector<Point> = pts.iter().map(|p| pt(p.0, p.1)).collect();
                 let mut all = Vector::<Vector<Point>>::new();
                 all.push(pts);
                 opencv::imgproc::polylines(
                     &mut img,
                     &all,
-                    p.flags & 1 == 1,
+                    *closed,
                     black,
                     2,
                     opencv::imgproc::LINE_8,
@@ -325,7 +327,6 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, String> {
                 )
                 .map_err(cv)?;
             }
-            _ => {}
         }
     }
     // A frame's cells are about 2.5 text heights wide and 1.5 high (3.5 default).
@@ -390,9 +391,141 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, String> {
         png: png.to_vec(),
         width: width as u32,
         height: height as u32,
+        origin: (x0, y1),
+        scale,
         lines,
         summary,
     })
+}
+
+/// Geometry to draw, in model space: lines, arcs (a circle is an arc from 0° to
+/// 360°; centre, radius, start and end angle in degrees) and polylines.
+enum Geom {
+    Line((f64, f64), (f64, f64)),
+    Arc((f64, f64), f64, f64, f64),
+    Poly(Vec<(f64, f64)>, bool),
+}
+
+/// A block reference's placement: `location + rotate(scale · (p − base))`.
+struct Transform {
+    base: (f64, f64),
+    scale: (f64, f64),
+    rotation_deg: f64,
+    location: (f64, f64),
+}
+
+impl Transform {
+    const IDENTITY: Transform = Transform {
+        base: (0.0, 0.0),
+        scale: (1.0, 1.0),
+        rotation_deg: 0.0,
+        location: (0.0, 0.0),
+    };
+
+    fn apply(&self, x: f64, y: f64) -> (f64, f64) {
+        let (dx, dy) = (
+            (x - self.base.0) * self.scale.0,
+            (y - self.base.1) * self.scale.1,
+        );
+        let (s, c) = self.rotation_deg.to_radians().sin_cos();
+        (
+            self.location.0 + dx * c - dy * s,
+            self.location.1 + dx * s + dy * c,
+        )
+    }
+
+    /// Lengths scale by the mean of the two factors (exact when they are equal).
+    fn length(&self, r: f64) -> f64 {
+        r * (self.scale.0.abs() + self.scale.1.abs()) / 2.0
+    }
+
+    /// This placement within `outer`'s.
+    fn within(&self, outer: &Transform) -> Transform {
+        let o = outer.apply(self.location.0, self.location.1);
+        Transform {
+            base: self.base,
+            scale: (self.scale.0 * outer.scale.0, self.scale.1 * outer.scale.1),
+            rotation_deg: self.rotation_deg + outer.rotation_deg,
+            location: o,
+        }
+    }
+}
+
+/// An entity's geometry in model space: its own, or the geometry of the block an
+/// `INSERT` places (nested up to 4 deep) or a `DIMENSION` draws (its lines and
+/// arrows, in world coordinates already).
+fn geometry(
+    e: &Entity,
+    xf: &Transform,
+    blocks: &BTreeMap<&str, &::dxf::Block>,
+    depth: usize,
+    out: &mut Vec<Geom>,
+) {
+    if out.len() > MAX_ENTITIES {
+        return;
+    }
+    let block = |name: &str, placement: Transform, out: &mut Vec<Geom>| {
+        if depth >= 4 {
+            return;
+        }
+        if let Some(b) = blocks.get(name) {
+            let inner = Transform {
+                base: (b.base_point.x, b.base_point.y),
+                ..placement
+            }
+            .within(xf);
+            for be in &b.entities {
+                geometry(be, &inner, blocks, depth + 1, out);
+            }
+        }
+    };
+    match &e.specific {
+        EntityType::Line(l) => out.push(Geom::Line(
+            xf.apply(l.p1.x, l.p1.y),
+            xf.apply(l.p2.x, l.p2.y),
+        )),
+        EntityType::Circle(c) => out.push(Geom::Arc(
+            xf.apply(c.center.x, c.center.y),
+            xf.length(c.radius),
+            0.0,
+            360.0,
+        )),
+        EntityType::Arc(a) => out.push(Geom::Arc(
+            xf.apply(a.center.x, a.center.y),
+            xf.length(a.radius),
+            a.start_angle + xf.rotation_deg,
+            a.end_angle + xf.rotation_deg,
+        )),
+        EntityType::LwPolyline(p) => out.push(Geom::Poly(
+            p.vertices.iter().map(|v| xf.apply(v.x, v.y)).collect(),
+            p.flags & 1 == 1,
+        )),
+        EntityType::Insert(ins) => block(
+            &ins.name,
+            Transform {
+                base: (0.0, 0.0),
+                scale: (ins.x_scale_factor, ins.y_scale_factor),
+                rotation_deg: ins.rotation,
+                location: (ins.location.x, ins.location.y),
+            },
+            out,
+        ),
+        _ => {
+            if let Some(base) = dimension_base(e) {
+                block(&base.block_name, Transform::IDENTITY, out);
+            }
+        }
+    }
+}
+
+impl Sheet {
+    /// Where a model-space point lies on the raster, pixels.
+    pub fn to_pixel(&self, x: f64, y: f64) -> (f64, f64) {
+        (
+            (x - self.origin.0) * self.scale + MARGIN,
+            (self.origin.1 - y) * self.scale + MARGIN,
+        )
+    }
 }
 
 #[derive(Default)]

@@ -168,3 +168,33 @@ fn a_broken_dxf_fails_its_job_with_a_clear_error() {
     assert!(err.contains("no entities"), "{err}");
     let _: Value = serde_json::to_value(&r).unwrap();
 }
+
+/// A block placed by an `INSERT` (scaled 2, turned 90°) is drawn where it lands: its
+/// line from (100, 60) to (100, 80) and its circle of radius 10 about (100, 60).
+#[test]
+fn an_inserts_block_is_drawn_where_it_lands() {
+    use opencv::prelude::*;
+    let path = format!(
+        "{}/../tests/fixtures/dxf/block.dxf",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let sheet = drawpipe_workers::cad::read(&std::fs::read(path).unwrap()).unwrap();
+    let img = drawpipe_workers::stages::decode_page(&sheet.png).unwrap();
+    // Dark within 3 px of a model-space point.
+    let ink = |x: f64, y: f64| {
+        let (px, py) = sheet.to_pixel(x, y);
+        (-3..=3).any(|dy| {
+            (-3..=3).any(|dx| {
+                let (c, r) = (px.round() as i32 + dx, py.round() as i32 + dy);
+                *img.at_2d::<u8>(r, c).unwrap() < 128
+            })
+        })
+    };
+    assert!(ink(100.0, 70.0), "the block's line, turned up");
+    assert!(
+        ink(110.0, 60.0) && ink(90.0, 60.0) && ink(100.0, 50.0),
+        "the block's circle, radius 10"
+    );
+    assert!(!ink(105.0, 60.0), "nothing but the block there");
+    assert!(ink(50.0, 0.0), "the frame");
+}
