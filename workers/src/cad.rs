@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 
 use ::dxf::entities::{Entity, EntityType};
+use ::dxf::enums::Units;
 use ::dxf::tables::DimStyle;
 use ::dxf::{Drawing, XDataItem};
 use opencv::core::{Mat, Point, Scalar, Size, Vector, CV_8UC1};
@@ -87,9 +88,7 @@ pub struct Sheet {
     pub png: Vec<u8>,
     pub width: u32,
     pub height: u32,
-    /// Model space → raster pixels: `((x − origin.0) · scale + margin, (origin.1 − y) · scale + margin)`.
-    origin: (f64, f64),
-    scale: f64,
+    frame: PixelFrame,
     pub lines: Vec<LayerLine>,
     pub summary: CadSummary,
 }
@@ -125,16 +124,16 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, String> {
         .dim_styles()
         .map(|s| (s.name.to_uppercase(), s))
         .collect();
-    let mut summary = CadSummary {
-        units: format!("{:?}", drawing.header.default_drawing_units).to_lowercase(),
-        ..CadSummary::default()
+    let units = match drawing.header.default_drawing_units {
+        Units::Millimeters => "mm".into(),
+        Units::Inches => "in".into(),
+        Units::Centimeters => "cm".into(),
+        Units::Meters => "m".into(),
+        other => format!("{other:?}").to_lowercase(),
     };
-    summary.units = match summary.units.as_str() {
-        "millimeters" => "mm".into(),
-        "inches" => "in".into(),
-        "centimeters" => "cm".into(),
-        "meters" => "m".into(),
-        other => other.into(),
+    let mut summary = CadSummary {
+        units,
+        ..CadSummary::default()
     };
     let mut texts: Vec<Placed> = Vec::new();
     let mut frames: Vec<(GdtFrame, f64, f64, usize)> = Vec::new();
@@ -246,8 +245,9 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, String> {
             _ => {}
         }
         if let Some((dim, at)) = dimension(e, &styles) {
-            for p in [at, (dim_point(e).0, dim_point(e).1)] {
-                bounds.add(p.0, p.1);
+            bounds.add(at.0, at.1);
+            if let Some(b) = dimension_base(e) {
+                bounds.add(b.definition_point_1.x, b.definition_point_1.y);
             }
             texts.push(Placed {
                 text: dim.text.clone(),
@@ -267,7 +267,11 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, String> {
     let scale = (RASTER_SIDE - 2.0 * MARGIN) / span;
     let width = ((x1 - x0) * scale + 2.0 * MARGIN).ceil().max(64.0) as i32;
     let height = ((y1 - y0) * scale + 2.0 * MARGIN).ceil().max(64.0) as i32;
-    let px = |x: f64, y: f64| ((x - x0) * scale + MARGIN, (y1 - y) * scale + MARGIN);
+    let frame = PixelFrame {
+        origin: (x0, y1),
+        scale,
+    };
+    let px = |x: f64, y: f64| frame.to_pixel(x, y);
     summary.units_per_pixel = 1.0 / scale;
     let cv = |e: opencv::Error| format!("DXF raster: {e}");
     let mut img =
@@ -391,8 +395,7 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, String> {
         png: png.to_vec(),
         width: width as u32,
         height: height as u32,
-        origin: (x0, y1),
-        scale,
+        frame,
         lines,
         summary,
     })
@@ -518,13 +521,29 @@ fn geometry(
     }
 }
 
-impl Sheet {
-    /// Where a model-space point lies on the raster, pixels.
-    pub fn to_pixel(&self, x: f64, y: f64) -> (f64, f64) {
+/// Model space → raster pixels: x from the left extent, y down from the top one,
+/// scaled, inside the margin.
+#[derive(Clone, Copy)]
+struct PixelFrame {
+    /// The drawing's left and top extents, model units.
+    origin: (f64, f64),
+    /// Pixels per model unit.
+    scale: f64,
+}
+
+impl PixelFrame {
+    fn to_pixel(self, x: f64, y: f64) -> (f64, f64) {
         (
             (x - self.origin.0) * self.scale + MARGIN,
             (self.origin.1 - y) * self.scale + MARGIN,
         )
+    }
+}
+
+impl Sheet {
+    /// Where a model-space point lies on the raster, pixels.
+    pub fn to_pixel(&self, x: f64, y: f64) -> (f64, f64) {
+        self.frame.to_pixel(x, y)
     }
 }
 
@@ -576,12 +595,6 @@ fn dimension_base(e: &Entity) -> Option<&::dxf::entities::DimensionBase> {
         EntityType::OrdinateDimension(d) => Some(&d.dimension_base),
         _ => None,
     }
-}
-
-fn dim_point(e: &Entity) -> (f64, f64) {
-    dimension_base(e).map_or((f64::NAN, f64::NAN), |b| {
-        (b.definition_point_1.x, b.definition_point_1.y)
-    })
 }
 
 fn text_height(styles: &BTreeMap<String, &DimStyle>, style: &str) -> f64 {

@@ -7,7 +7,14 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::stages::edocr::parse::parse_dimension;
+use crate::stages::edocr::parse::{normalise, parse_dimension};
+
+/// The list `key` of `vl`'s validated answer to `task`, when it gave one.
+fn vl_answer(extra: &Map<String, Value>, task: &str, key: &str) -> Option<Vec<Value>> {
+    extra.get("vl")?["tasks"][task]["answer"][key]
+        .as_array()
+        .cloned()
+}
 
 /// A value both readers agree on, as numbers.
 fn same(a: Option<f64>, b: Option<f64>) -> bool {
@@ -48,11 +55,7 @@ fn centre_in(bbox: &[f64], x: f64, y: f64, grow: f64) -> bool {
 /// when both `edocr` dimensions and a `vl` dimensions answer are present. `page_size`
 /// is page 1's size in pixels (the `vl` boxes are fractions of it).
 pub fn annotate(extra: &mut Map<String, Value>, page_size: Option<(f64, f64)>) {
-    let Some(vl_dims) = extra
-        .get("vl")
-        .and_then(|v| v["tasks"]["dimensions"]["answer"]["dimensions"].as_array())
-        .cloned()
-    else {
+    let Some(vl_dims) = vl_answer(extra, "dimensions", "dimensions") else {
         return;
     };
     let Some(Value::Array(dims)) = extra.get_mut("dimensions") else {
@@ -153,18 +156,16 @@ pub fn annotate(extra: &mut Map<String, Value>, page_size: Option<(f64, f64)>) {
 /// item of its own (`source: "vl checklist"`, no limits, balloons numbered on).
 /// The `qc_items` table and `qc.csv` keep the rule-based plan only.
 pub fn merge_checklist(extra: &mut Map<String, Value>) {
-    let Some(checks) = extra
-        .get("vl")
-        .and_then(|v| v["tasks"]["qc_checklist"]["answer"]["checks"].as_array())
-        .cloned()
-    else {
+    let Some(checks) = vl_answer(extra, "qc_checklist", "checks") else {
         return;
     };
+    // `edocr`'s own normalisation (diameter signs, decimal commas), then case and
+    // spacing ignored.
     let key = |s: &str| {
-        s.chars()
+        normalise(s)
+            .chars()
             .filter(|c| !c.is_whitespace())
             .flat_map(char::to_lowercase)
-            .map(|c| if c == ',' { '.' } else { c })
             .collect::<String>()
     };
     let plan = extra

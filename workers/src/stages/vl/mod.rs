@@ -25,7 +25,7 @@ use base64::Engine as _;
 use drawpipe_core::limits::{Limits, OptionError};
 use drawpipe_core::{Stage, StageError};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::contract::{Batch, Engines, JobData, Needs, Produced, StageDef, TableRows, Validate};
 use super::Pages;
@@ -88,16 +88,11 @@ pub struct TaskResult {
     pub model: String,
     /// `succeeded` or `failed`.
     pub status: String,
-    pub answer: Option<Value>,
-    /// Every answer text as the provider gave it.
-    pub raw: Vec<String>,
-    pub requests: u32,
-    pub asked_again: bool,
-    pub repaired: bool,
-    pub usage: Usage,
+    /// The answer, raw answers, requests, tokens and error.
+    #[serde(flatten)]
+    pub asked: provider::Asked,
     pub cost_usd: f64,
     pub duration_ms: f64,
-    pub error: Option<String>,
 }
 
 /// What the worker loads: the providers, or why there are none.
@@ -109,18 +104,17 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// # Errors
-    /// Never for a bad configuration (that fails each job, not the worker).
+    /// The providers' clients; a configuration that cannot be used makes an engine
+    /// that fails each job with the reason (the worker keeps serving other stages).
     pub fn new(config: Result<Config, String>) -> Engine {
+        let broken = |why: String| Engine {
+            config: Config::none(),
+            clients: BTreeMap::new(),
+            broken: Some(why),
+        };
         let config = match config {
             Ok(c) => c,
-            Err(e) => {
-                return Engine {
-                    config: Config::none(),
-                    clients: BTreeMap::new(),
-                    broken: Some(format!("vl is misconfigured: {e}")),
-                }
-            }
+            Err(e) => return broken(format!("vl is misconfigured: {e}")),
         };
         let mut clients = BTreeMap::new();
         for (name, p) in &config.providers {
@@ -128,13 +122,7 @@ impl Engine {
                 Ok(c) => {
                     clients.insert(name.clone(), Arc::new(c));
                 }
-                Err(e) => {
-                    return Engine {
-                        config: Config::none(),
-                        clients: BTreeMap::new(),
-                        broken: Some(e),
-                    }
-                }
+                Err(e) => return broken(e),
             }
         }
         Engine {
@@ -215,9 +203,9 @@ impl StageDef for Vl {
             .map(|(task, r)| {
                 json!({
                     "task": task, "provider": r.provider, "model": r.model, "status": r.status,
-                    "answer": r.answer, "raw": r.raw, "requests": r.requests,
-                    "input_tokens": r.usage.input_tokens, "output_tokens": r.usage.output_tokens,
-                    "cost_usd": r.cost_usd, "error": r.error,
+                    "answer": r.asked.answer, "raw": r.asked.raw, "requests": r.asked.requests,
+                    "input_tokens": r.asked.usage.input_tokens, "output_tokens": r.asked.usage.output_tokens,
+                    "cost_usd": r.cost_usd, "error": r.asked.error,
                 })
             })
             .collect();
@@ -264,13 +252,14 @@ async fn run_job(engine: &Engine, params: Params, pages: Pages) -> Result<Output
         }
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(params.budget_secs);
+    let images = &images;
     let asks = routed.iter().map(|(task, route)| {
         let client = engine.clients[&route.provider].clone();
-        let (image, _, _) = images[&client.provider.max_image_side].clone();
         let (task, model) = (*task, route.model.clone());
         async move {
             let start = Instant::now();
-            let asked = tokio::time::timeout_at(deadline, client.ask(&model, task, &image))
+            let (image, _, _) = &images[&client.provider.max_image_side];
+            let asked = tokio::time::timeout_at(deadline, client.ask(&model, task, image))
                 .await
                 .unwrap_or_else(|_| provider::Asked {
                     error: Some(format!(
@@ -283,35 +272,29 @@ async fn run_job(engine: &Engine, params: Params, pages: Pages) -> Result<Output
             let cost = (asked.usage.input_tokens as f64 * p.input_usd_per_mtok
                 + asked.usage.output_tokens as f64 * p.output_usd_per_mtok)
                 / 1e6;
+            let status = if asked.answer.is_some() {
+                "succeeded"
+            } else {
+                "failed"
+            };
             (
                 task,
                 TaskResult {
                     provider: p.name.clone(),
                     model,
-                    status: if asked.answer.is_some() {
-                        "succeeded"
-                    } else {
-                        "failed"
-                    }
-                    .into(),
-                    answer: asked.answer,
-                    raw: asked.raw,
-                    requests: asked.requests,
-                    asked_again: asked.asked_again,
-                    repaired: asked.repaired,
-                    usage: asked.usage,
+                    status: status.into(),
+                    asked,
                     cost_usd: cost,
                     duration_ms: start.elapsed().as_secs_f64() * 1000.0,
-                    error: asked.error,
                 },
             )
         }
     });
     let results = futures::future::join_all(asks).await;
-    if results.iter().all(|(_, r)| r.answer.is_none()) {
+    if results.iter().all(|(_, r)| r.asked.answer.is_none()) {
         let why: Vec<String> = results
             .iter()
-            .map(|(t, r)| format!("{t}: {}", r.error.as_deref().unwrap_or("failed")))
+            .map(|(t, r)| format!("{t}: {}", r.asked.error.as_deref().unwrap_or("failed")))
             .collect();
         return Err(StageError::invalid(format!(
             "vl: every task failed: {}",
@@ -321,7 +304,7 @@ async fn run_job(engine: &Engine, params: Params, pages: Pages) -> Result<Output
     let mut usage = Usage::default();
     let mut cost = 0.0;
     for (_, r) in &results {
-        usage += r.usage;
+        usage += r.asked.usage;
         cost += r.cost_usd;
     }
     let (_, w, h) = images.values().next().cloned().unwrap_or_default();

@@ -32,8 +32,9 @@ impl std::ops::AddAssign for Usage {
     }
 }
 
-/// One task's outcome against one provider.
-#[derive(Debug, Clone, Default)]
+/// One task's outcome against one provider (stored flattened into
+/// [`super::TaskResult`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Asked {
     /// The validated answer; `None` when the task failed.
     pub answer: Option<Value>,
