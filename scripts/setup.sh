@@ -2,11 +2,12 @@
 # Installs what drawpipe needs on a Debian machine, if missing: build packages
 # (clang, libclang-dev, libopencv-dev, pkg-config), poppler-utils (PDF pages) and
 # unzip (models/fetch.sh), python3-venv and the DejaVu fonts (the synthetic drawing
-# generator, models/training/synth).
+# generator, models/training/synth), chromium and chromium-driver (the web viewer's
+# browser test).
 # As root it runs apt-get; otherwise it prints the apt-get line and stops.
 set -euo pipefail
 
-pkgs=(clang libclang-dev libopencv-dev pkg-config poppler-utils unzip python3-venv fonts-dejavu-core fonts-dejavu-extra)
+pkgs=(clang libclang-dev libopencv-dev pkg-config poppler-utils unzip python3-venv fonts-dejavu-core fonts-dejavu-extra chromium chromium-driver)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,6 +10,8 @@ pub mod job;
 pub mod limits;
 pub mod media;
 pub mod message;
+#[cfg(feature = "overlay")]
+pub mod overlay;
 pub mod redact;
 pub mod report;
 pub mod stage;

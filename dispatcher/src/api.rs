@@ -56,7 +56,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    fn pool(&self) -> &PgPool {
+    pub(crate) fn pool(&self) -> &PgPool {
         &self.submitter.pool
     }
 }
@@ -74,7 +74,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/jobs/{id}", get(get_job).delete(cancel_job))
         .route("/v1/jobs/{id}/result", get(job_result))
         .route("/v1/jobs/{id}/qc.csv", get(qc_csv))
-        .route("/v1/jobs/{id}/overlay.png", get(overlay))
+        .route("/v1/jobs/{id}/overlay.png", get(crate::overlay::png))
+        .route("/v1/jobs/{id}/overlay.svg", get(crate::overlay::svg))
+        .route(
+            "/v1/jobs/{id}/dimensions.xlsx",
+            get(crate::viewer::dimensions_xlsx),
+        )
+        .route(
+            "/v1/jobs/{id}/dimensions/{n}",
+            axum::routing::patch(crate::corrections::correct_dimension),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::admission::admit,
@@ -92,6 +101,7 @@ pub fn router(state: AppState) -> Router {
             auth::require_key,
         ));
     Router::new()
+        .merge(crate::viewer::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -124,7 +134,7 @@ async fn track_requests(State(state): State<AppState>, req: Request, next: Next)
     res
 }
 
-fn parse_id(id: &str) -> Result<JobId, ApiError> {
+pub(crate) fn parse_id(id: &str) -> Result<JobId, ApiError> {
     id.parse()
         .map_err(|_| ApiError::NotFound(format!("job {id} not found (job ids are UUIDs)")))
 }
@@ -487,6 +497,7 @@ async fn list_jobs(
          WHERE ($1::text IS NULL OR status = $1) \
            AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid)) \
            AND ($5::bigint IS NULL OR api_key_id = $5) \
+           AND ($6::text IS NULL OR strpos(lower(filename), lower($6)) > 0) \
          ORDER BY created_at DESC, id DESC LIMIT $4"
     ))
     .bind(status)
@@ -494,6 +505,7 @@ async fn list_jobs(
     .bind(after.map(|a| a.1))
     .bind(limit + 1)
     .bind(caller.tenant())
+    .bind(q.get("q").map(|s| s.trim()).filter(|s| !s.is_empty()))
     .fetch_all(state.pool())
     .await?;
     let more = rows.len() as i64 > limit;
@@ -628,29 +640,6 @@ async fn qc_csv(
         body,
     )
         .into_response())
-}
-
-async fn overlay(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
-    let png: Option<Vec<u8>> = sqlx::query_scalar(
-        "SELECT p.raster_png FROM pages p JOIN jobs j ON j.id = p.job_id \
-         WHERE p.job_id = $1 AND p.page_index = 0 AND ($2::bigint IS NULL OR j.api_key_id = $2)",
-    )
-    .bind(id.0)
-    .bind(caller.tenant())
-    .fetch_optional(state.pool())
-    .await?;
-    match png {
-        Some(png) => Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response()),
-        None => {
-            fetch_job(state.pool(), id, &caller).await?;
-            Err(ApiError::NotFound("overlay is not available yet".into()))
-        }
-    }
 }
 
 async fn cancel_job(

@@ -14,13 +14,16 @@
 pub mod admission;
 pub mod api;
 pub mod auth;
+pub mod corrections;
 pub mod deadletter;
 pub mod error;
 pub mod intake;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod overlay;
 pub mod reaper;
+pub mod viewer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

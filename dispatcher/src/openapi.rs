@@ -11,6 +11,10 @@ fn id_param() -> Value {
     json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}})
 }
 
+fn page_param() -> Value {
+    json!({"name": "page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "default": 0}, "description": "0-based page index"})
+}
+
 /// The document.
 pub fn document() -> Value {
     let unauthorized = error_response("missing, invalid or revoked API key");
@@ -62,7 +66,8 @@ pub fn document() -> Value {
                     "parameters": [
                         {"name": "status", "in": "query", "schema": {"$ref": "#/components/schemas/JobStatus"}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
-                        {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"}
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"},
+                        {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "only jobs whose file name contains this (any case)"}
                     ],
                     "responses": {
                         "200": {"description": "a page of jobs", "content": {"application/json": {"schema": {"type": "object", "properties": {
@@ -124,10 +129,35 @@ pub fn document() -> Value {
                 }
             },
             "/v1/jobs/{id}/overlay.png": {
+                "parameters": [id_param(), page_param()],
+                "get": {
+                    "summary": "The page with what was read drawn on it: dimensions labelled with value and tolerance (dashed red when confidence < 0.9), GD&T frames, detections, a legend; the longer side at most 4000 px. While the job runs, the page with nothing drawn yet",
+                    "responses": {"200": {"description": "PNG", "content": {"image/png": {}}}, "401": unauthorized, "404": error_response("no such job, no such page, or no page yet")}
+                }
+            },
+            "/v1/jobs/{id}/dimensions.xlsx": {
                 "parameters": [id_param()],
                 "get": {
-                    "summary": "The first preprocessed page",
-                    "responses": {"200": {"description": "PNG", "content": {"image/png": {}}}, "401": unauthorized, "404": error_response("no such job, or no page yet")}
+                    "summary": "The dimensions of a finished job as a spreadsheet (one row each: text, kind, nominal, deviations, fit, thread, count, unit, confidence, source, page)",
+                    "responses": {"200": {"description": "XLSX", "content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}, "401": unauthorized, "404": not_found, "409": error_response("the job has not finished")}
+                }
+            },
+            "/v1/jobs/{id}/dimensions/{n}": {
+                "parameters": [id_param(), {"name": "n", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}, "description": "the dimension's position in the report's dimensions"}],
+                "patch": {
+                    "summary": "Correct a dimension of a finished job: the report and the dimensions row show the corrected fields with a correction object (by, at, original); the correction is kept with who and when",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "minProperties": 1, "properties": {
+                        "raw": {"type": "string"}, "kind": {"enum": ["linear", "diameter", "radius", "spherical_diameter", "spherical_radius", "angle", "chamfer", "thread", "roughness", "general_tolerance"]},
+                        "nominal": {"type": "number"}, "upper": {"type": ["number", "null"]}, "lower": {"type": ["number", "null"]}, "fit": {"type": ["string", "null"]}
+                    }}}}},
+                    "responses": {"200": {"description": "the corrected dimension", "content": {"application/json": {"schema": {"type": "object"}}}}, "400": error_response("no field, an unknown field or a bad value"), "401": unauthorized, "404": error_response("no such job or dimension"), "409": error_response("the job has not finished")}
+                }
+            },
+            "/v1/jobs/{id}/overlay.svg": {
+                "parameters": [id_param(), page_param()],
+                "get": {
+                    "summary": "The overlay as SVG at the page's pixel size, the page embedded; each mark a <g class=\"mark\" data-kind=\"dimensions|gdt|detections\" data-index=\"N\"> whose index is the item's position in the report's array",
+                    "responses": {"200": {"description": "SVG", "content": {"image/svg+xml": {}}}, "401": unauthorized, "404": error_response("no such job, no such page, or no page yet")}
                 }
             },
             "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "ok", "content": {"text/plain": {}}}}}},
@@ -202,6 +232,9 @@ mod tests {
             "/v1/jobs/{id}/result",
             "/v1/jobs/{id}/qc.csv",
             "/v1/jobs/{id}/overlay.png",
+            "/v1/jobs/{id}/overlay.svg",
+            "/v1/jobs/{id}/dimensions.xlsx",
+            "/v1/jobs/{id}/dimensions/{n}",
             "/healthz",
             "/readyz",
             "/metrics",

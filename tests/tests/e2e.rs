@@ -379,6 +379,70 @@ async fn ocr_jobs_in_one_batch_are_read_fused_and_alike() {
     assert!(a.iter().any(|(t, _)| t.contains("2022001")), "{a:?}");
 }
 
+/// The overlay through the API: a PNG at the page's size with each dimension's box
+/// drawn in the dimension colour on its left edge (blue, half-way down; or red,
+/// dashed, at its corner when it is to be reviewed), the title block found in `layout`, and the SVG with one mark per dimension
+/// that names its row.
+async fn assert_overlay(env: &TestEnv, id: &str, report: &serde_json::Value) {
+    let http = env.http();
+    let res = http
+        .get(format!("{}/v1/jobs/{id}/overlay.png", env.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let bytes = res.bytes().await.unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes.to_vec()))
+        .read_info()
+        .unwrap();
+    let mut px = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut px).unwrap();
+    assert_eq!((info.width, info.height), (1653, 2339));
+    let step = info.line_size / info.width as usize;
+    let at = |x: u32, y: u32| {
+        let o = y as usize * info.line_size + x as usize * step;
+        (px[o], px[o + 1], px[o + 2])
+    };
+    let dims = report["dimensions"].as_array().unwrap();
+    for d in dims {
+        let b: Vec<f64> = serde_json::from_value(d["bbox"].clone()).unwrap();
+        let x = b[0].round() as u32;
+        // A box to review is dashed from its top-left corner: look at the first dash.
+        let (y, colour) = if d["confidence"].as_f64().unwrap() < 0.9 {
+            (b[1].round() as u32, (230, 0, 0))
+        } else {
+            ((b[1] + b[3] / 2.0).round() as u32, (0, 100, 255))
+        };
+        assert_eq!(at(x, y), colour, "the box of {} at ({x}, {y})", d["raw"]);
+    }
+    assert!(
+        report["layout"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "title_block"),
+        "{}",
+        report["layout"]
+    );
+    let svg = http
+        .get(format!("{}/v1/jobs/{id}/overlay.svg", env.api))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..100.min(svg.len())]);
+    assert_eq!(svg.matches(r#"data-kind="dimensions""#).count(), dims.len());
+    // No page 5.
+    let res = http
+        .get(format!("{}/v1/jobs/{id}/overlay.png?page=5", env.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edocr_and_tolerance_job_stores_dimensions_title_block_and_predictions() {
     let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
@@ -436,6 +500,7 @@ async fn edocr_and_tolerance_job_stores_dimensions_title_block_and_predictions()
     assert_eq!(report["dimensions"].as_array().unwrap().len(), dims.len());
     assert_eq!(report["title_block"]["drawing_number"], "2022001");
     assert!(report.get("_regions").is_none());
+    assert_overlay(&env, &id, &report).await;
 
     // The tolerance prediction, from those dimensions: the largest diameter read is
     // Ø42 and the tightest tolerance Ø21,5±0,1's 0.2 mm; no process was given and the
@@ -733,7 +798,7 @@ fn analyze_prints_a_short_summary_and_json_on_request() {
         u32::from_be_bytes(png[20..24].try_into().unwrap()),
     );
     assert_eq!((w, h), (1653, 2339));
-    assert_eq!(png[25], 2, "a colour (RGB) image");
+    assert!(matches!(png[25], 2 | 6), "a colour (RGB or RGBA) image");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report["dimensions"]
         .as_array()

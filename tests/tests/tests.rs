@@ -11,4 +11,5 @@ mod faults;
 mod schema;
 mod secrets;
 mod tenants;
+mod viewer;
 mod vl;

@@ -8,7 +8,6 @@ pub mod geometry;
 pub mod inference;
 pub mod local;
 pub mod metrics;
-pub mod overlay;
 pub mod pdf;
 pub mod runtime;
 pub mod stages;

@@ -324,8 +324,14 @@ async fn main() -> anyhow::Result<()> {
                     .unwrap_or_else(|| "drawing".into());
                 if let Some(dir) = &overlay {
                     for p in &pages {
-                        let png = drawpipe_workers::overlay::render(&p.png, p.info.index, &report)
-                            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                        let page = drawpipe_core::overlay::Page {
+                            index: p.info.index,
+                            width: p.info.width,
+                            height: p.info.height,
+                        };
+                        let png =
+                            drawpipe_core::overlay::png(&report, page, Some(&p.png), u32::MAX)
+                                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
                         let name = if pages.len() == 1 {
                             format!("{stem}.overlay.png")
                         } else {

@@ -309,7 +309,13 @@ impl Engines {
             threads: self.ocr_threads,
             ..ocr::EngineConfig::default()
         };
-        let engine = Arc::new(OcrEngine::load_with(&self.models, &config)?);
+        let engine = OcrEngine::load_with(&self.models, &config)?;
+        // `DRAWPIPE_CALLOUT=off` reads with PP-OCR alone (to measure what it adds).
+        let callout = match std::env::var("DRAWPIPE_CALLOUT").as_deref() {
+            Ok("off" | "0" | "false") => None,
+            _ => ocr::CalloutReader::load(&self.models, Device::Cpu, 1)?,
+        };
+        let engine = Arc::new(engine.with_callout(callout));
         *slot = Some(engine.clone());
         Ok(engine)
     }

@@ -163,6 +163,10 @@ pub(super) fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
             }
         }
         let mut exact = n.exact;
+        let replaced: Vec<&str> = std::iter::once(i)
+            .chain(tols.iter().map(|&(_, j)| j))
+            .filter_map(|k| lines[k].replaced.as_deref())
+            .collect();
         for &(_, j) in &tols {
             bb = union(&bb, &lines[j].bbox);
             conf += lines[j].confidence;
@@ -177,6 +181,7 @@ pub(super) fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
             bbox: bb,
             turn: n.turn,
             exact,
+            replaced: (!replaced.is_empty()).then(|| replaced.join(" ")),
         });
     }
     for (i, l) in lines.into_iter().enumerate() {
@@ -318,6 +323,7 @@ mod tests {
             bbox: b,
             turn,
             exact: false,
+            replaced: None,
         }
     }
 

@@ -31,6 +31,7 @@
 //! depends on file names or absolute coordinates: thresholds are relative to the
 //! page size or the text height.
 
+mod callout;
 mod glyph;
 pub mod iso286;
 mod stage;
@@ -81,6 +82,11 @@ pub struct Params {
     /// 6 of 6; on the fixture drawings the least confident right one reads 0.80).
     /// Text-layer lines read 1.0.
     pub min_dimension_confidence: f32,
+    /// Read candidate lines again with the callout recogniser (when its model is
+    /// installed) for the drawing symbols PP-OCR lacks (default true).
+    pub callout_symbols: bool,
+    /// The callout recogniser's reading is taken only at this confidence or above.
+    pub callout_min_confidence: f32,
 }
 
 impl Default for Params {
@@ -93,6 +99,8 @@ impl Default for Params {
             min_confidence: 0.5,
             single_char_confidence: 0.9,
             min_dimension_confidence: 0.75,
+            callout_symbols: true,
+            callout_min_confidence: 0.9,
         }
     }
 }
@@ -119,6 +127,10 @@ pub struct DimensionItem {
     /// text; the diameter sign may still come from the pixels).
     #[serde(default)]
     pub source: ocr::TextSource,
+    /// PP-OCR's reading of the line(s), where the callout recogniser supplied drawing
+    /// symbols it lacked (`45°` for `450`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ppocr_read: Option<String>,
 }
 
 /// One GD&T feature-control frame read.
@@ -138,6 +150,9 @@ pub struct Timings {
     pub layout_ms: f64,
     pub second_pass_ms: f64,
     pub reread_ms: f64,
+    /// The callout recogniser's second reading of the candidate lines.
+    #[serde(default)]
+    pub callout_ms: f64,
     pub other_ms: f64,
 }
 
@@ -230,6 +245,8 @@ struct Line {
     turn: i8,
     /// From the PDF's text layer: exact, never re-read from pixels.
     exact: bool,
+    /// PP-OCR's reading, where the callout recogniser supplied symbols it lacked.
+    replaced: Option<String>,
 }
 
 impl Line {
@@ -241,6 +258,7 @@ impl Line {
             bbox: l.bbox,
             turn: if is_tall(&l.bbox) { 1 } else { 0 },
             exact: l.source == ocr::TextSource::TextLayer,
+            replaced: None,
         }
     }
 }
@@ -404,6 +422,11 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         lines.extend(extra);
         t.reread_ms = ms(t3);
     }
+    if let (Some(reader), true, false) = (engine.callout(), params.callout_symbols, exact) {
+        let t5 = Instant::now();
+        callout::add_symbols(reader, img, &mut lines, params.callout_min_confidence)?;
+        t.callout_ms = ms(t5);
+    }
     let t4 = Instant::now();
     let merged = merge_stacked_fits(merge_stacked(join_diameter_glyphs(lines)));
 
@@ -525,6 +548,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
             } else {
                 ocr::TextSource::Ocr
             },
+            ppocr_read: m.replaced.clone(),
         });
     }
     t.other_ms += ms(t4);
@@ -845,6 +869,7 @@ mod tests {
             bbox: [x, 100.0, 20.0 * text.len() as f32, 40.0],
             turn: 0,
             exact: true,
+            replaced: None,
         };
         // `2x`, (a diameter sign drawn as line work), `3.40±0.10`.
         let joined = join_row_pieces(vec![line("3.40±0.10", 100.0), line("2x", 20.0)]);
@@ -863,6 +888,7 @@ mod tests {
             bbox: [x, 110.0, 80.0, 30.0],
             turn: 0,
             exact: true,
+            replaced: None,
         };
         let region = Region {
             kind: RegionKind::Table,

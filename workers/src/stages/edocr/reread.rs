@@ -244,6 +244,7 @@ fn read_boxes(
                     bbox: ocr::bbox_of(b),
                     turn,
                     exact: false,
+                    replaced: None,
                 });
             }
         }

@@ -7,7 +7,7 @@ use drawpipe_core::{Stage, StageError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::layout::Region;
+use super::layout::{Region, RegionKind};
 use super::{run_on_page, DimensionItem, Dropped, GdtItem, Params, Timings};
 use crate::stages::contract::{Engines, JobData, Needs, Produced, StageDef, TableRows, Validate};
 use crate::stages::ocr::{self, OcrEngine, TextLine};
@@ -27,12 +27,48 @@ pub struct StageOutput {
     pub title_block: Map<String, Value>,
     #[serde(rename = "_regions")]
     pub regions: Vec<Region>,
+    /// The page's frame, title block, tables and zone strips, boxes only (the
+    /// report keeps these for the overlay and the viewer; `_regions` has the rest).
+    #[serde(default)]
+    pub layout: Vec<LayoutBox>,
     /// Text lines that made no dimension, and why (for a reviewer: "why was this
     /// not read?").
     #[serde(rename = "_dropped", default)]
     pub dropped: Vec<Dropped>,
     #[serde(rename = "_timings")]
     pub timings: Vec<Timings>,
+}
+
+/// One region of [`StageOutput::layout`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayoutBox {
+    pub kind: RegionKind,
+    /// `[x, y, width, height]`, page pixels.
+    pub bbox: [f32; 4],
+    pub page: u32,
+}
+
+impl LayoutBox {
+    /// The regions a person looks for on the page, as boxes.
+    pub fn of(regions: &[Region]) -> Vec<LayoutBox> {
+        regions
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.kind,
+                    RegionKind::Frame
+                        | RegionKind::TitleBlock
+                        | RegionKind::Table
+                        | RegionKind::BorderStrip
+                )
+            })
+            .map(|r| LayoutBox {
+                kind: r.kind,
+                bbox: r.bbox,
+                page: r.page,
+            })
+            .collect()
+    }
 }
 
 /// The stage's input for one job.
@@ -147,6 +183,7 @@ pub fn read_pages(
         gdt: Vec::new(),
         title_block: Map::new(),
         regions: Vec::new(),
+        layout: Vec::new(),
         dropped: Vec::new(),
         timings: Vec::new(),
     };
@@ -161,6 +198,7 @@ pub fn read_pages(
         let page = run_on_page(params, engine, *index, &image, &page_lines)?;
         out.dimensions.extend(page.dimensions);
         out.gdt.extend(page.gdt);
+        out.layout.extend(LayoutBox::of(&page.regions));
         out.regions.extend(page.regions);
         out.dropped.extend(page.dropped);
         out.timings.push(page.timings);
@@ -207,6 +245,7 @@ mod tests {
                 bbox,
                 page: 0,
                 source: crate::stages::ocr::TextSource::TextLayer,
+                ppocr_read: None,
             }],
             gdt: vec![GdtItem {
                 frame: parse::parse_gdt(&["⌖", "Ø0.1", "A", "B"]).unwrap(),
@@ -220,6 +259,7 @@ mod tests {
                 .unwrap()
                 .clone(),
             regions: Vec::new(),
+            layout: Vec::new(),
             dropped: Vec::new(),
             timings: Vec::new(),
         };

@@ -50,6 +50,8 @@ pub struct OcrEngine {
     precision: Precision,
     /// The precision the detector runs in (never `Auto`).
     det_precision: Precision,
+    /// The callout recogniser `edocr` reads candidate lines with, when installed.
+    callout: Option<super::CalloutReader>,
 }
 
 #[derive(Deserialize)]
@@ -163,6 +165,7 @@ impl OcrEngine {
             dictionary,
             precision: Precision::F32,
             det_precision: Precision::F32,
+            callout: None,
         })
     }
 
@@ -250,7 +253,20 @@ impl OcrEngine {
             device_reason: "given models".into(),
             precision: Precision::F32,
             det_precision: Precision::F32,
+            callout: None,
         }
+    }
+
+    /// This engine with the callout recogniser `edocr` uses for drawing symbols.
+    #[must_use]
+    pub fn with_callout(mut self, reader: Option<super::CalloutReader>) -> Self {
+        self.callout = reader;
+        self
+    }
+
+    /// The callout recogniser, when one is loaded.
+    pub fn callout(&self) -> Option<&super::CalloutReader> {
+        self.callout.as_ref()
     }
 
     /// `cpu` or `cuda:N`.

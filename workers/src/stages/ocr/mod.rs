@@ -23,6 +23,7 @@
 //! loaded. Pre- and post-processing are free functions tested without a model; the
 //! models sit behind the small [`Model`] trait.
 
+mod callout;
 mod detect_post;
 mod engine;
 mod recognise;
@@ -41,6 +42,7 @@ use crate::ort_env::Device;
 
 pub use crate::geometry::{bbox_of, iou};
 pub use crate::inference::{Model, OrtModel};
+pub use callout::CalloutReader;
 pub use detect_post::{
     boxes_from_prob_map, clipper_offset_round, det_resize_dims, normalise_gray_chw,
     order_clockwise, sort_reading_order, unclip, DetBox,
