@@ -20,6 +20,16 @@ FOLD = {"Ø": "⌀", "ø": "⌀", "Φ": "⌀", "φ": "⌀", "∅": "⌀", "˚": 
         "\u00a0": " ", "\u2009": " ", "\u202f": " "}
 
 
+def lev(a, b):
+    """Edit distance between two strings."""
+    d = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        p, d[0] = d[0], i
+        for j, cb in enumerate(b, 1):
+            p, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, p + (ca != cb))
+    return d[-1]
+
+
 def normalise(text):
     t = "".join(FOLD.get(c, c) for c in text)
     return " ".join(t.split())

@@ -16,18 +16,9 @@ import onnxruntime as ort
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import decode_greedy, normalise, to_input  # noqa: E402
+from common import decode_greedy, lev, normalise, to_input  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "..")
-
-
-def lev(a, b):
-    d = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        p, d[0] = d[0], i
-        for j, cb in enumerate(b, 1):
-            p, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, p + (ca != cb))
-    return d[-1]
 
 
 class Ours:
@@ -68,7 +59,7 @@ class PaddleRec:
         return normalise("".join(out)), float(np.mean(conf)) if conf else 0.0
 
 
-SYMBOLS = set("⌀°±,.′″")
+INSERTABLE = set("⌀,.")
 
 
 def looks_like(symbol, read):
@@ -88,12 +79,12 @@ def adds_symbols_only(pp, ours):
     for i in range(1, len(a) + 1):
         d[i][0] = NO * i
     for j in range(1, len(b) + 1):
-        d[0][j] = d[0][j - 1] + (1 if b[j - 1] in SYMBOLS else NO)
+        d[0][j] = d[0][j - 1] + (1 if b[j - 1] in INSERTABLE else NO)
     for i in range(1, len(a) + 1):
         for j in range(1, len(b) + 1):
             x, y = a[i - 1], b[j - 1]
             sub = 0 if x == y else (1 if looks_like(y, x) else NO)
-            ins = 1 if y in SYMBOLS else NO
+            ins = 1 if y in INSERTABLE else NO
             d[i][j] = min(d[i - 1][j - 1] + sub, d[i][j - 1] + ins, d[i - 1][j] + NO)
     return d[len(a)][len(b)] < NO
 

@@ -20,7 +20,7 @@ import torch.nn as nn
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import CHARSET, HEIGHT, encode, to_input  # noqa: E402
+from common import CHARSET, HEIGHT, encode, lev, to_input  # noqa: E402
 
 CLASSES = len(CHARSET) + 1
 
@@ -113,15 +113,6 @@ def greedy(logits):
             prev = k
         out.append("".join(s))
     return out
-
-
-def lev(a, b):
-    d = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        p, d[0] = d[0], i
-        for j, cb in enumerate(b, 1):
-            p, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, p + (ca != cb))
-    return d[-1]
 
 
 def evaluate(model, items, bs=1):

@@ -2,8 +2,9 @@
 //! badly: `45°` comes back as `450`, `⌀68.50` as `68.50`, `2,5` as `25`. The callout
 //! recogniser ([`ocr::CalloutReader`], trained on dimension callouts) reads each
 //! candidate line again; its reading replaces PP-OCR's only when the two differ by
-//! drawing symbols alone — a symbol inserted, or a character PP-OCR confuses with one
-//! replaced by it — and never in a digit or a letter. The digits stay PP-OCR's.
+//! drawing symbols alone — a diameter sign or decimal mark inserted, or a character
+//! PP-OCR confuses with a symbol replaced by it — and never in a digit or a letter.
+//! The digits stay PP-OCR's.
 
 use drawpipe_core::StageError;
 use opencv::core::Mat;
@@ -15,8 +16,12 @@ use crate::stages::ocr::CalloutReader;
 /// The spellings of the diameter sign.
 const DIAMETER: &[char] = &['⌀', 'Ø', 'ø', '∅'];
 
-/// Symbols the callout recogniser may add.
-const SYMBOLS: &[char] = &['⌀', '°', '±', ',', '.', '′', '″'];
+/// Symbols the callout recogniser may insert where PP-OCR read nothing: the
+/// diameter sign (drawn before the number, easily left out) and the decimal mark.
+/// A degree, plus-minus, minute or second sign it may only put in place of a
+/// character PP-OCR read for it: on the tune renderings it inserted `°` after plain
+/// lengths (`63.5°`), seeing one in the end of a dimension line.
+const INSERTABLE: &[char] = &['⌀', ',', '.'];
 
 /// What PP-OCR reads in a symbol's place.
 fn looks_like(symbol: char, read: char) -> bool {
@@ -36,8 +41,16 @@ pub(super) fn adds_symbols_only(pp: &str, ours: &str) -> bool {
     const NO: u32 = 1000;
     // One diameter sign, however spelled.
     let fold = |c: char| if DIAMETER.contains(&c) { '⌀' } else { c };
-    let a: Vec<char> = pp.chars().filter(|c| !c.is_whitespace()).map(fold).collect();
-    let b: Vec<char> = ours.chars().filter(|c| !c.is_whitespace()).map(fold).collect();
+    let a: Vec<char> = pp
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(fold)
+        .collect();
+    let b: Vec<char> = ours
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(fold)
+        .collect();
     if a == b {
         return false;
     }
@@ -47,7 +60,12 @@ pub(super) fn adds_symbols_only(pp: &str, ours: &str) -> bool {
         row[0] = NO * i as u32;
     }
     for j in 1..=b.len() {
-        d[0][j] = d[0][j - 1] + if SYMBOLS.contains(&b[j - 1]) { 1 } else { NO };
+        d[0][j] = d[0][j - 1]
+            + if INSERTABLE.contains(&b[j - 1]) {
+                1
+            } else {
+                NO
+            };
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -59,7 +77,7 @@ pub(super) fn adds_symbols_only(pp: &str, ours: &str) -> bool {
             } else {
                 NO
             };
-            let ins = if SYMBOLS.contains(&y) { 1 } else { NO };
+            let ins = if INSERTABLE.contains(&y) { 1 } else { NO };
             d[i][j] = (d[i - 1][j - 1] + sub)
                 .min(d[i][j - 1] + ins)
                 .min(d[i - 1][j] + NO);
@@ -108,7 +126,6 @@ mod tests {
         assert!(ok("68.50", "⌀68.50"));
         assert!(ok("068.50", "⌀68.50"));
         assert!(ok("25 +0,2", "2,5 +0,2"));
-        assert!(ok("12.5 0.1", "12.5 ±0.1"));
         assert!(ok("12.5 +0.1", "12.5 ±0.1"));
         assert!(ok("4X 6.6", "4X ⌀6.6"));
     }
@@ -123,8 +140,11 @@ mod tests {
         assert!(!ok("25 H7", "25 H1"));
         assert!(!ok("12.5", "12.50"));
         assert!(!ok("R5", "⌀5"));
+        // A degree or plus-minus sign only where PP-OCR read something for it.
+        assert!(!ok("63.5", "63.5°"));
+        assert!(!ok("12.5 0.1", "12.5 ±0.1"));
         // The same sign spelled otherwise is no change.
         assert!(!ok("Ø21,5±0,1", "⌀21,5±0,1"));
-        assert!(ok("Ø21,5 0,1", "⌀21,5±0,1"));
+        assert!(ok("Ø21,5 +0,1", "⌀21,5±0,1"));
     }
 }

@@ -1,0 +1,99 @@
+//! The callout recogniser (`models/callout/`) on a real drawing: it reads the
+//! diameter sign, decimal comma and ± of `Ø21,5±0,1` on `Candle_holder.jpg` (a
+//! drawing it was not trained on), reads the same with room above and below the
+//! text (the crop is cut to its text's rows first), and `edocr` keeps PP-OCR's
+//! reading beside a text the recogniser changed.
+
+use drawpipe_core::StagePlan;
+use drawpipe_workers::local::Analyzer;
+use drawpipe_workers::ort_env::{self, Device};
+use drawpipe_workers::stages::ocr::CalloutReader;
+use opencv::core::{self, Mat, Rect, Scalar};
+use opencv::imgcodecs;
+use opencv::prelude::*;
+use serde_json::json;
+
+fn page() -> Mat {
+    let path = format!(
+        "{}/../tests/fixtures/drawings/Candle_holder.jpg",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    imgcodecs::imread(&path, imgcodecs::IMREAD_GRAYSCALE).unwrap()
+}
+
+fn reader() -> CalloutReader {
+    CalloutReader::load(&ort_env::models_dir(), Device::Cpu, 1)
+        .unwrap()
+        .expect("models/callout/manifest.json is in the repository")
+}
+
+#[test]
+fn reads_drawing_symbols_on_a_real_drawing() {
+    let page = page();
+    let r = reader();
+    // The boxes `edocr` finds for these lines on this page.
+    let tol = Mat::roi(&page, Rect::new(937, 1337, 193, 46))
+        .unwrap()
+        .try_clone()
+        .unwrap();
+    let dia = Mat::roi(&page, Rect::new(125, 454, 86, 45))
+        .unwrap()
+        .try_clone()
+        .unwrap();
+    let read = r.read(&[tol.clone(), dia]).unwrap();
+    assert_eq!(read[0].0, "⌀21,5±0,1", "{read:?}");
+    assert_eq!(read[1].0, "⌀42", "{read:?}");
+    assert!(read.iter().all(|(_, c)| *c > 0.9), "{read:?}");
+    // With as much white again above and below, the same reading.
+    let mut tall = Mat::default();
+    core::copy_make_border(
+        &tol,
+        &mut tall,
+        46,
+        46,
+        0,
+        0,
+        core::BORDER_CONSTANT,
+        Scalar::all(255.0),
+    )
+    .unwrap();
+    assert_eq!(r.read(&[tall]).unwrap()[0].0, "⌀21,5±0,1");
+}
+
+#[test]
+fn a_dimension_the_recogniser_changed_keeps_the_ppocr_reading() {
+    let path = format!(
+        "{}/../tests/fixtures/drawings/Candle_holder.jpg",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let plan = StagePlan::parse("edocr").unwrap();
+    let on = Analyzer::shared().analyze(&bytes, &plan, &json!({}));
+    let dims = on.extra["dimensions"].as_array().unwrap();
+    let changed: Vec<_> = dims
+        .iter()
+        .filter(|d| d.get("ppocr_read").is_some())
+        .collect();
+    assert!(!changed.is_empty(), "{dims:?}");
+    for d in &changed {
+        // Only drawing symbols differ: the digits are PP-OCR's, less a `0` it read
+        // for a `⌀` or a `°`.
+        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+        let (raw, before) = (
+            digits(d["raw"].as_str().unwrap()),
+            digits(d["ppocr_read"].as_str().unwrap()),
+        );
+        assert!(
+            before == raw
+                || before.strip_prefix('0') == Some(raw.as_str())
+                || before.strip_suffix('0') == Some(raw.as_str()),
+            "{d}"
+        );
+    }
+    // Per job, off: no dimension says it was changed.
+    let off =
+        Analyzer::shared().analyze(&bytes, &plan, &json!({"edocr": {"callout_symbols": false}}));
+    let dims_off = off.extra["dimensions"].as_array().unwrap();
+    assert!(dims_off.iter().all(|d| d.get("ppocr_read").is_none()));
+    assert_eq!(dims_off.len(), dims.len());
+}
