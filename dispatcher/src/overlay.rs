@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use drawpipe_core::overlay::{self, Page};
 use drawpipe_core::report::Report;
+use drawpipe_core::JobId;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -26,14 +27,28 @@ pub struct PageQuery {
     pub page: Option<u32>,
 }
 
-struct Source {
-    report: Option<Report>,
-    page: Page,
-    raster: Vec<u8>,
-    cached: Option<Vec<u8>>,
+/// What the overlay is drawn from, or the PNG kept from an earlier request.
+enum Source {
+    Cached(Vec<u8>),
+    Draw {
+        job: JobId,
+        /// `None` while the job runs.
+        report: Option<Report>,
+        page: Page,
+        raster: Vec<u8>,
+    },
 }
 
-async fn load(state: &AppState, id: &str, caller: &Caller, index: u32) -> Result<Source, ApiError> {
+/// Reads page `index` of the caller's job `id` once: the kept PNG when `png` and
+/// there is one (the raster and report are then not read), else the raster, the
+/// page size and the report.
+async fn load(
+    state: &AppState,
+    id: &str,
+    caller: &Caller,
+    index: u32,
+    png: bool,
+) -> Result<Source, ApiError> {
     let id = parse_id(id)?;
     type Row = (
         Option<Value>,
@@ -44,19 +59,22 @@ async fn load(state: &AppState, id: &str, caller: &Caller, index: u32) -> Result
         Option<Vec<u8>>,
     );
     let row: Option<Row> = sqlx::query_as(
-        "SELECT j.report, j.status, p.raster_png, p.width, p.height, p.overlay_png \
+        "SELECT CASE WHEN kept IS NULL THEN j.report END, j.status, \
+                CASE WHEN kept IS NULL THEN p.raster_png END, p.width, p.height, kept \
          FROM jobs j LEFT JOIN pages p ON p.job_id = j.id AND p.page_index = $3 \
+         CROSS JOIN LATERAL (SELECT CASE WHEN $4 THEN p.overlay_png END AS kept) k \
          WHERE j.id = $1 AND ($2::bigint IS NULL OR j.api_key_id = $2)",
     )
     .bind(id.0)
     .bind(caller.tenant())
     .bind(index as i32)
+    .bind(png)
     .fetch_optional(state.pool())
     .await?;
-    let Some((report, status, raster, width, height, cached)) = row else {
+    let Some((report, status, raster, width, height, kept)) = row else {
         return Err(ApiError::job_not_found(&id.to_string()));
     };
-    let (Some(raster), Some(width), Some(height)) = (raster, width, height) else {
+    let (Some(width), Some(height)) = (width, height) else {
         return Err(ApiError::NotFound(
             if status == "queued" || status == "running" {
                 format!("page {index} of job {id} is not rendered yet (status {status})")
@@ -65,6 +83,9 @@ async fn load(state: &AppState, id: &str, caller: &Caller, index: u32) -> Result
             },
         ));
     };
+    if let Some(kept) = kept {
+        return Ok(Source::Cached(kept));
+    }
     let report = match report {
         Some(v) => Some(serde_json::from_value(v).map_err(|e| {
             ApiError::Internal(anyhow::anyhow!(
@@ -73,15 +94,15 @@ async fn load(state: &AppState, id: &str, caller: &Caller, index: u32) -> Result
         })?),
         None => None,
     };
-    Ok(Source {
+    Ok(Source::Draw {
+        job: id,
         report,
         page: Page {
             index,
             width: width as u32,
             height: height as u32,
         },
-        raster,
-        cached,
+        raster: raster.unwrap_or_default(),
     })
 }
 
@@ -94,6 +115,24 @@ fn placeholder() -> Report {
     .expect("a fixed report parses")
 }
 
+/// `body` as `content_type`: cacheable by the client for a minute once the job has
+/// finished, not at all while it runs.
+fn respond(content_type: &'static str, finished: bool, body: impl IntoResponse) -> Response {
+    let cache = if finished {
+        "private, max-age=60"
+    } else {
+        "no-store"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 pub async fn png(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -101,21 +140,24 @@ pub async fn png(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let index = q.page.unwrap_or(0);
-    let src = load(&state, &id, &caller, index).await?;
-    if let (Some(png), Some(_)) = (&src.cached, &src.report) {
-        return Ok(([(header::CONTENT_TYPE, "image/png")], png.clone()).into_response());
-    }
-    let finished = src.report.is_some();
-    let report = src.report.unwrap_or_else(placeholder);
-    let page = src.page;
-    let raster = src.raster;
+    let (job, report, page, raster) = match load(&state, &id, &caller, index, true).await? {
+        // Only a finished job's overlay is kept.
+        Source::Cached(png) => return Ok(respond("image/png", true, png)),
+        Source::Draw {
+            job,
+            report,
+            page,
+            raster,
+        } => (job, report, page, raster),
+    };
+    let finished = report.is_some();
+    let report = report.unwrap_or_else(placeholder);
     let png =
         tokio::task::spawn_blocking(move || overlay::png(&report, page, Some(&raster), MAX_SIDE))
             .await
             .map_err(|e| ApiError::Internal(e.into()))?
             .map_err(|e| ApiError::Internal(e.into()))?;
     if finished {
-        let job = parse_id(&id)?;
         sqlx::query("UPDATE pages SET overlay_png = $3 WHERE job_id = $1 AND page_index = $2")
             .bind(job.0)
             .bind(index as i32)
@@ -123,19 +165,7 @@ pub async fn png(
             .execute(state.pool())
             .await?;
     }
-    let cache = if finished {
-        "private, max-age=60"
-    } else {
-        "no-store"
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/png"),
-            (header::CACHE_CONTROL, cache),
-        ],
-        png,
-    )
-        .into_response())
+    Ok(respond("image/png", finished, png))
 }
 
 pub async fn svg(
@@ -144,21 +174,18 @@ pub async fn svg(
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let src = load(&state, &id, &caller, q.page.unwrap_or(0)).await?;
-    let finished = src.report.is_some();
-    let report = src.report.unwrap_or_else(placeholder);
-    let doc = overlay::svg(&report, src.page, Some(&src.raster));
-    let cache = if finished {
-        "private, max-age=60"
-    } else {
-        "no-store"
+    let Source::Draw {
+        report,
+        page,
+        raster,
+        ..
+    } = load(&state, &id, &caller, q.page.unwrap_or(0), false).await?
+    else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "overlay.svg: load returned a kept PNG"
+        )));
     };
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, cache),
-        ],
-        doc,
-    )
-        .into_response())
+    let finished = report.is_some();
+    let doc = overlay::svg(&report.unwrap_or_else(placeholder), page, Some(&raster));
+    Ok(respond("image/svg+xml", finished, doc))
 }

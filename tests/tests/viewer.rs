@@ -76,6 +76,50 @@ async fn click_js(c: &Client, css: &str) {
     .unwrap();
 }
 
+/// Clicks `css` as a person would.
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Types `text` into the field `css`, after clearing it.
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Waits up to `secs` for the text of `css` to satisfy `done`; `what` names it.
+async fn wait_text(c: &Client, css: &str, secs: u64, what: &str, done: impl Fn(&str) -> bool) {
+    let started = Instant::now();
+    loop {
+        let text = text_of(c, css).await;
+        if done(&text) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "{what}: {css} reads {text:?} after {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The `class` attribute of `css`.
+async fn class_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewer_uploads_shows_links_and_corrects_a_drawing() {
     let mut env = TestEnv::start(EnvOptions {
@@ -92,35 +136,11 @@ async fn viewer_uploads_shows_links_and_corrects_a_drawing() {
 
     // Sign in: a wrong key is refused with a message, the right one opens the app.
     c.goto(&format!("{}/", env.api)).await.unwrap();
-    c.find(Locator::Css("#key"))
-        .await
-        .unwrap()
-        .send_keys("dp_0000000000000000000000000000000000000000")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#sign-in-form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let started = Instant::now();
-    while text_of(&c, "#sign-in-error").await.is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no sign-in error shown"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let field = c.find(Locator::Css("#key")).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(&key).await.unwrap();
-    c.find(Locator::Css("#sign-in-form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "#key", "dp_0000000000000000000000000000000000000000").await;
+    click(&c, "#sign-in-form button").await;
+    wait_text(&c, "#sign-in-error", 20, "the refusal", |t| !t.is_empty()).await;
+    type_into(&c, "#key", &key).await;
+    click(&c, "#sign-in-form button").await;
     c.wait()
         .at_most(Duration::from_secs(20))
         .for_element(Locator::Css("main#app:not([hidden])"))
@@ -166,37 +186,15 @@ async fn viewer_uploads_shows_links_and_corrects_a_drawing() {
         .unwrap()
         .expect("the upload row names its job");
     // The jobs list has it, and the file-name search finds it.
-    c.find(Locator::Css("#search"))
-        .await
-        .unwrap()
-        .send_keys("candle")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#filter button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let started = Instant::now();
-    while !text_of(&c, "#job-list tbody")
-        .await
-        .contains("Candle_holder.jpg")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "job not listed"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    type_into(&c, "#search", "candle").await;
+    click(&c, "#filter button").await;
+    wait_text(&c, "#job-list tbody", 20, "the search", |t| {
+        t.contains("Candle_holder.jpg")
+    })
+    .await;
 
     // The job page: the dimension table has Ø21,5±0,1; its box is in the overlay.
-    c.find(Locator::Css("#uploads li a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#uploads li a").await;
     c.wait()
         .at_most(Duration::from_secs(30))
         .for_element(Locator::Css("#page svg g.mark"))
@@ -222,60 +220,27 @@ async fn viewer_uploads_shows_links_and_corrects_a_drawing() {
     );
     // A click on the box selects the row; a click on another row selects its box.
     click_js(&c, &mark).await;
-    let class = c
-        .find(Locator::Css(&row))
-        .await
-        .unwrap()
-        .attr("class")
-        .await
-        .unwrap();
-    assert!(class.unwrap_or_default().contains("selected"));
+    assert!(class_of(&c, &row).await.contains("selected"));
     click_js(&c, "#dimensions tr[data-index='0']").await;
-    let class = c
-        .find(Locator::Css(
-            "#page g.mark[data-kind='dimensions'][data-index='0']",
-        ))
-        .await
-        .unwrap()
-        .attr("class")
-        .await
-        .unwrap();
-    assert!(class.unwrap_or_default().contains("selected"));
+    let first_mark = "#page g.mark[data-kind='dimensions'][data-index='0']";
+    assert!(class_of(&c, first_mark).await.contains("selected"));
     std::fs::write(shots.join("job.png"), c.screenshot().await.unwrap()).unwrap();
 
     // Correct dimension 0 in the page; the report then holds the correction.
     let (_, before) = env.get(&format!("/v1/jobs/{job}/result")).await;
     let original = before["dimensions"][0]["raw"].as_str().unwrap().to_string();
     click_js(&c, "#dimensions tr[data-index='0'] button.edit").await;
-    let raw = c
-        .find(Locator::Css("form.correction input[name='raw']"))
-        .await
-        .unwrap();
-    raw.clear().await.unwrap();
-    raw.send_keys("Ø42,5").await.unwrap();
-    let nominal = c
-        .find(Locator::Css("form.correction input[name='nominal']"))
-        .await
-        .unwrap();
-    nominal.clear().await.unwrap();
-    nominal.send_keys("42.5").await.unwrap();
-    c.find(Locator::Css("form.correction button[type='submit']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let started = Instant::now();
-    while !text_of(&c, "#dimensions tr[data-index='0']")
-        .await
-        .contains("Ø42,5")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the correction is not shown"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    type_into(&c, "form.correction input[name='raw']", "Ø42,5").await;
+    type_into(&c, "form.correction input[name='nominal']", "42.5").await;
+    click(&c, "form.correction button[type='submit']").await;
+    wait_text(
+        &c,
+        "#dimensions tr[data-index='0']",
+        20,
+        "the correction",
+        |t| t.contains("Ø42,5"),
+    )
+    .await;
     let (code, after) = env.get(&format!("/v1/jobs/{job}/result")).await;
     assert_eq!(code, 200);
     let d: &Value = &after["dimensions"][0];
