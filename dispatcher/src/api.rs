@@ -76,6 +76,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/jobs/{id}/qc.csv", get(qc_csv))
         .route("/v1/jobs/{id}/overlay.png", get(crate::overlay::png))
         .route("/v1/jobs/{id}/overlay.svg", get(crate::overlay::svg))
+        .route("/v1/jobs/{id}/page.png", get(crate::overlay::page_png))
+        .route("/v1/corrections", get(crate::corrections::corrected_jobs))
         .route(
             "/v1/jobs/{id}/dimensions.xlsx",
             get(crate::viewer::dimensions_xlsx),

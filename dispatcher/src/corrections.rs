@@ -6,14 +6,20 @@
 //! when, the original reading), the `dimensions` row is updated, and the cached
 //! overlay is dropped so that it is drawn again. A second correction of the same
 //! dimension starts from the first and keeps the first `original`.
+//!
+//! `GET /v1/corrections`: the caller's jobs that hold corrections, oldest last
+//! correction first, paged: what `drawpipe corrections export` walks to write them
+//! as ground truth.
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::api::{parse_id, AppState};
+use crate::api::{decode_cursor, encode_cursor, parse_id, parse_limit, AppState};
 use crate::auth::Caller;
 use crate::error::ApiError;
 
@@ -205,6 +211,65 @@ pub async fn correct_dimension(
     tx.commit().await?;
     tracing::info!(job_id = %job, item = n, by = %by, "dimension corrected");
     Ok(Json(corrected))
+}
+
+/// `GET /v1/corrections?since=T&limit=N&cursor=C`: the caller's jobs with at least
+/// one correction (after `since`, RFC 3339, when given), ordered by their latest
+/// correction, each with how many dimensions were corrected; `next_cursor` while
+/// more remain.
+pub async fn corrected_jobs(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = parse_limit(q.get("limit").map(String::as_str))?;
+    let since = match q.get("since").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        Some(s) => Some(
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|e| {
+                    ApiError::BadRequest(format!(
+                        "since {s:?} is not an RFC 3339 time (2026-12-05T10:00:00Z): {e}"
+                    ))
+                })?
+                .with_timezone(&Utc),
+        ),
+        None => None,
+    };
+    let after = q
+        .get("cursor")
+        .filter(|c| !c.is_empty())
+        .map(|c| decode_cursor(c))
+        .transpose()?;
+    type Row = (uuid::Uuid, Option<String>, i64, chrono::DateTime<Utc>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT j.id, j.filename, c.items, c.last FROM jobs j \
+         JOIN (SELECT job_id, count(DISTINCT item_index) AS items, max(corrected_at) AS last \
+               FROM corrections GROUP BY job_id) c ON c.job_id = j.id \
+         WHERE ($1::bigint IS NULL OR j.api_key_id = $1) \
+           AND ($2::timestamptz IS NULL OR c.last > $2) \
+           AND ($3::timestamptz IS NULL OR (c.last, j.id) > ($3::timestamptz, $4::uuid)) \
+         ORDER BY c.last, j.id LIMIT $5",
+    )
+    .bind(caller.tenant())
+    .bind(since)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit + 1)
+    .fetch_all(state.pool())
+    .await?;
+    let more = rows.len() as i64 > limit;
+    let page = &rows[..rows.len().min(limit as usize)];
+    let next = page
+        .last()
+        .filter(|_| more)
+        .map(|r| encode_cursor(r.3, r.0));
+    let jobs: Vec<Value> = page
+        .iter()
+        .map(|(id, filename, items, last)| {
+            json!({"id": id, "filename": filename, "corrected_dimensions": items, "last_corrected_at": last})
+        })
+        .collect();
+    Ok(Json(json!({"jobs": jobs, "next_cursor": next})))
 }
 
 #[cfg(test)]

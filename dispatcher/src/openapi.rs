@@ -160,6 +160,14 @@ pub fn document() -> Value {
                     "responses": {"200": {"description": "SVG", "content": {"image/svg+xml": {}}}, "401": unauthorized, "404": error_response("no such job, no such page, or no page yet")}
                 }
             },
+            "/v1/jobs/{id}/page.png": {
+                "parameters": [id_param(), page_param()],
+                "get": {
+                    "summary": "The page as preprocess stored it: the pixel frame of every box in the report",
+                    "responses": {"200": {"description": "PNG", "content": {"image/png": {}}}, "401": unauthorized, "404": error_response("no such job, or no such page (yet)")}
+                }
+            },
+            "/v1/corrections": corrections_path(),
             "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "ok", "content": {"text/plain": {}}}}}},
             "/readyz": {"get": {"summary": "Readiness: database and broker", "security": [], "responses": {
                 "200": {"description": "ready"},
@@ -218,6 +226,35 @@ pub fn document() -> Value {
     })
 }
 
+/// `GET /v1/corrections` (apart: one `json!` for the whole document passes the
+/// macro recursion limit).
+fn corrections_path() -> Value {
+    let unauthorized = error_response("missing, invalid or revoked API key");
+    json!({
+        "get": {
+            "summary": "The caller's jobs holding corrections, by latest correction (oldest first): what `drawpipe corrections export` writes as ground truth",
+            "parameters": [
+                {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}, "description": "only jobs corrected after this time"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+                {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"}
+            ],
+            "responses": {
+                "200": {"description": "jobs", "content": {"application/json": {"schema": {"type": "object", "required": ["jobs", "next_cursor"], "properties": {
+                    "jobs": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "filename": {"type": ["string", "null"]},
+                        "corrected_dimensions": {"type": "integer"},
+                        "last_corrected_at": {"type": "string", "format": "date-time"}
+                    }}},
+                    "next_cursor": {"type": ["string", "null"]}
+                }}}}},
+                "400": error_response("since, limit or cursor invalid"),
+                "401": unauthorized
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +272,8 @@ mod tests {
             "/v1/jobs/{id}/overlay.svg",
             "/v1/jobs/{id}/dimensions.xlsx",
             "/v1/jobs/{id}/dimensions/{n}",
+            "/v1/jobs/{id}/page.png",
+            "/v1/corrections",
             "/healthz",
             "/readyz",
             "/metrics",

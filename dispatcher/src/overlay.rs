@@ -189,3 +189,36 @@ pub async fn svg(
     let doc = overlay::svg(&report.unwrap_or_else(placeholder), page, Some(&raster));
     Ok(respond("image/svg+xml", finished, doc))
 }
+
+/// `GET /v1/jobs/{id}/page.png?page=N`: page N as `preprocess` stored it, the pixel
+/// frame of every box in the report (what `drawpipe corrections export` writes
+/// beside the ground truth).
+pub async fn page_png(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let index = q.page.unwrap_or(0);
+    let id = parse_id(&id)?;
+    let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT j.status, p.raster_png FROM jobs j \
+         LEFT JOIN pages p ON p.job_id = j.id AND p.page_index = $3 \
+         WHERE j.id = $1 AND ($2::bigint IS NULL OR j.api_key_id = $2)",
+    )
+    .bind(id.0)
+    .bind(caller.tenant())
+    .bind(index as i32)
+    .fetch_optional(state.pool())
+    .await?;
+    let Some((status, raster)) = row else {
+        return Err(ApiError::job_not_found(&id.to_string()));
+    };
+    let Some(raster) = raster else {
+        return Err(ApiError::NotFound(format!(
+            "job {id} has no page {index} (status {status})"
+        )));
+    };
+    // A stored page does not change.
+    Ok(respond("image/png", true, raster))
+}

@@ -2,13 +2,15 @@
 //! Debian's `chromium-driver`): sign in with a key, upload `Candle_holder.jpg`, wait
 //! for it to complete, find `Ø21,5±0,1` in the dimension table and its box in the
 //! overlay (and each leads to the other), correct a dimension in the page and see the
-//! correction in the JSON report, with who made it and the reading it replaced.
+//! correction in the JSON report, with who made it and the reading it replaced;
+//! then `drawpipe corrections export` writes it as eDOCr2 ground truth that
+//! `drawpipe eval` scores, and another tenant's key exports nothing.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use drawpipe_tests::{fixture, workspace, EnvOptions, TestEnv};
+use drawpipe_tests::{bin_dir, fixture, workspace, EnvOptions, TestEnv};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -254,4 +256,118 @@ async fn viewer_uploads_shows_links_and_corrects_a_drawing() {
     );
     std::fs::write(shots.join("corrected.png"), c.screenshot().await.unwrap()).unwrap();
     c.close().await.unwrap();
+
+    export_corrections(&env, &job, &key, &original, &after).await;
+}
+
+/// `drawpipe corrections export DIR` through the API with `key`; its stdout.
+fn export(env: &TestEnv, key: &str, dir: &std::path::Path, extra: &[&str]) -> String {
+    let out = Command::new(bin_dir().join("drawpipe"))
+        .args(["corrections", "export"])
+        .arg(dir)
+        .args(extra)
+        .args(["--api", &env.api])
+        .env("DRAWPIPE_API_KEY", key)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "export failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The correction made in the page comes out as ground truth: the page as stored,
+/// a CSV row per dimension in its frame (the corrected text for dimension 0), the
+/// log of who changed what; `drawpipe eval` reads it back and finds its boxes; a
+/// second tenant's key exports nothing.
+async fn export_corrections(env: &TestEnv, job: &str, key: &str, original: &str, report: &Value) {
+    let root = workspace().join("target/viewer/export");
+    let _ = std::fs::remove_dir_all(&root);
+    let (all, only) = (root.join("all"), root.join("only"));
+    let printed = export(env, key, &all, &[]);
+    assert!(
+        printed.starts_with("1 corrected dimension(s) from 1 job(s)"),
+        "{printed}"
+    );
+    let name = format!("Candle_holder-{}", &job[..8]);
+    let png = std::fs::read(all.join(format!("{name}.png"))).unwrap();
+    let page = image_size(&png);
+    assert_eq!(
+        page,
+        (
+            report["pages"][0]["width"].as_u64().unwrap() as u32,
+            report["pages"][0]["height"].as_u64().unwrap() as u32
+        )
+    );
+    let csv = std::fs::read_to_string(all.join(format!("{name}.csv"))).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    let dims = report["dimensions"].as_array().unwrap();
+    assert_eq!(rows.len(), dims.len(), "{csv}");
+    let p = &dims[0]["polygon"];
+    let corners: Vec<String> = (0..8)
+        .map(|k| format!("{:.0}", p[k / 2][k % 2].as_f64().unwrap()))
+        .collect();
+    assert_eq!(rows[0], format!("{},\"Ø42,5\"", corners.join(",")));
+    assert!(csv.contains("\"Ø21,5±0,1\""), "{csv}");
+    let log = std::fs::read_to_string(all.join("corrections.csv")).unwrap();
+    let line = log.lines().nth(1).expect("a correction row");
+    assert!(
+        line.starts_with(&format!("{job},Candle_holder.jpg,0,0,")) && line.contains(",tests,"),
+        "{log}"
+    );
+    assert!(
+        line.contains("\"Ø42,5\"") && line.contains(original),
+        "{line}"
+    );
+
+    // Only the corrected row.
+    export(env, key, &only, &["--only-corrected"]);
+    let one = std::fs::read_to_string(only.join(format!("{name}.csv"))).unwrap();
+    assert_eq!(one.lines().collect::<Vec<_>>(), vec![rows[0]]);
+
+    // `drawpipe eval` reads the export: the page's boxes are where the truth says
+    // (a wrong frame would match nothing).
+    let out = Command::new(bin_dir().join("drawpipe"))
+        .arg("eval")
+        .arg(&all)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "eval: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The total row: name, truth, pred, match, precision, recall, …
+    let recall: f64 = text
+        .lines()
+        .find(|l| l.starts_with("total "))
+        .and_then(|l| l.split_whitespace().nth(5))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no total recall in {text}"));
+    assert!(
+        recall >= 0.9,
+        "recall {recall} on the exported truth: {text}"
+    );
+
+    // Another tenant's key: nothing to export.
+    let other = env.create_key("other-tenant", false).unwrap();
+    let printed = export(env, &other, &root.join("other"), &[]);
+    assert!(
+        printed.starts_with("0 corrected dimension(s) from 0 job(s)"),
+        "{printed}"
+    );
+    let (code, list) = env.get("/v1/corrections").await;
+    assert_eq!(code, 200);
+    assert_eq!(list["jobs"][0]["id"], job, "{list}");
+    assert_eq!(list["jobs"][0]["corrected_dimensions"], 1);
+}
+
+/// A PNG's width and height, from its header.
+fn image_size(png: &[u8]) -> (u32, u32) {
+    assert_eq!(&png[1..4], b"PNG");
+    let be = |o: usize| u32::from_be_bytes(png[o..o + 4].try_into().unwrap());
+    (be(16), be(20))
 }

@@ -85,6 +85,38 @@ impl Client {
             .await
     }
 
+    /// One page of the jobs holding corrections (`GET /v1/corrections`).
+    pub async fn corrected_jobs(
+        &self,
+        since: Option<&str>,
+        cursor: Option<&str>,
+    ) -> anyhow::Result<Value> {
+        let mut q: Vec<(&str, &str)> = vec![("limit", "100")];
+        q.extend(since.map(|s| ("since", s)));
+        q.extend(cursor.map(|c| ("cursor", c)));
+        self.json(self.req(reqwest::Method::GET, "/v1/corrections").query(&q))
+            .await
+    }
+
+    /// Page `page` of job `id` as stored, PNG bytes (`GET /v1/jobs/{id}/page.png`).
+    pub async fn page_png(&self, id: &str, page: u32) -> anyhow::Result<Vec<u8>> {
+        let resp = self
+            .req(reqwest::Method::GET, &format!("/v1/jobs/{id}/page.png"))
+            .query(&[("page", page)])
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the dispatcher at {}", self.api))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            bail!(
+                "dispatcher answered {status} for page {page} of job {id}: {}",
+                body["error"].as_str().unwrap_or("no error message")
+            );
+        }
+        Ok(resp.bytes().await?.to_vec())
+    }
+
     /// Polls until the job is finished; prints each stage's progress to stderr.
     pub async fn wait(&self, id: &str, timeout: Duration) -> anyhow::Result<Value> {
         let deadline = tokio::time::Instant::now() + timeout;

@@ -302,10 +302,18 @@ pub fn read_truth(csv: &str) -> Result<Vec<Truth>> {
         out.push(Truth {
             polygon,
             bbox: geometry::bbox_of(&polygon),
-            text: f[8].trim().trim_matches('"').to_string(),
+            text: unquote(f[8].trim()),
         });
     }
     Ok(out)
+}
+
+/// A CSV field's text: quotes around it removed, `""` inside read as `"`.
+fn unquote(field: &str) -> String {
+    match field.strip_prefix('"').and_then(|f| f.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => field.trim_matches('"').to_string(),
+    }
 }
 
 /// Text as compared for CER: no whitespace, `⌀ ø ∅` as `Ø`, decimal comma as point.
@@ -642,6 +650,8 @@ mod tests {
     #[test]
     fn reads_quoted_truth_rows() {
         let t = read_truth("1,2,11,2,11,12,1,12,\"45,0°\"\n0,0,4,0,4,4,0,4,other_info\n").unwrap();
+        let inch = read_truth("0,0,4,0,4,4,0,4,\"1/2\"\" THRU\"\n").unwrap();
+        assert_eq!(inch[0].text, "1/2\" THRU");
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].text, "45,0°");
         assert_eq!(t[0].bbox, [1.0, 2.0, 10.0, 10.0]);

@@ -4,6 +4,7 @@
 pub mod cad;
 pub mod client;
 pub mod eval;
+pub mod export;
 pub mod geometry;
 pub mod inference;
 pub mod local;

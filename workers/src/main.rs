@@ -119,12 +119,35 @@ enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// What people corrected through the dispatcher (viewer or PATCH).
+    #[command(subcommand)]
+    Corrections(CorrectionsCommand),
     /// Wait until a job finishes, then print its report.
     Wait {
         id: String,
         /// Give up after this many seconds (default 600).
         #[arg(long, default_value_t = 600)]
         timeout_secs: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum CorrectionsCommand {
+    /// Write every corrected page as eDOCr2 ground truth into DIR: `<name>.png` (the
+    /// page as stored) and `<name>.csv` (8 corners and the text per dimension, the
+    /// corrected text where a person changed it), plus `corrections.csv` (before,
+    /// after, who, when). Score it with `drawpipe eval DIR`.
+    Export {
+        dir: PathBuf,
+        /// Only jobs corrected after this time (RFC 3339, e.g. 2026-12-05T10:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Rows for the corrected dimensions only (training crops), not every
+        /// dimension on a corrected page.
+        #[arg(long)]
+        only_corrected: bool,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -553,6 +576,26 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&Client::new(&api.url, api.key).result(&id).await?)?
+            );
+        }
+        Command::Corrections(CorrectionsCommand::Export {
+            dir,
+            since,
+            only_corrected,
+            api,
+        }) => {
+            let c = Client::new(&api.url, api.key);
+            let done = drawpipe_workers::export::export(&c, &dir, since.as_deref(), only_corrected)
+                .await?;
+            println!(
+                "{} corrected dimension(s) from {} job(s): {} page(s), {} truth row(s) in {} \
+                 (score with `drawpipe eval {}`)",
+                done.corrections,
+                done.jobs,
+                done.pages,
+                done.rows,
+                dir.display(),
+                dir.display()
             );
         }
         Command::Wait {
