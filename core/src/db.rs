@@ -165,7 +165,7 @@ pub async fn insert_job(pool: &PgPool, job: &NewJob<'_>) -> Result<(JobId, bool)
             FROM j, unnest($8::text[], $14::text[]) AS u(stage, status)
         ), o AS (
             INSERT INTO outbox (job_id, exchange, routing_key, payload)
-            SELECT j.id, '', 'drawpipe.stage.' || r,
+            SELECT j.id, '', 'drawpipe.stage.' || r || CASE WHEN $10 >= $16 THEN '.interactive' ELSE '' END,
                    jsonb_build_object('v', 1, 'job_id', j.id, 'stage', r, 'attempt', 1)
             FROM j, unnest($15::text[]) AS r
         )
@@ -187,6 +187,7 @@ pub async fn insert_job(pool: &PgPool, job: &NewJob<'_>) -> Result<(JobId, bool)
     .bind(job.source)
     .bind(&statuses)
     .bind(&roots)
+    .bind(topology::INTERACTIVE_PRIORITY)
     .fetch_optional(pool)
     .await?;
     if let Some(row) = row {
@@ -313,17 +314,18 @@ pub async fn retry_later(
     items: &[(JobId, u32, String)],
 ) -> Result<(), sqlx::Error> {
     for (job, next_attempt, error) in items {
-        sqlx::query(
-            "UPDATE stage_runs SET status = 'queued', error = $3, updated_at = now() \
-             WHERE job_id = $1 AND stage = $2 AND status = 'running'",
+        let priority: Option<i16> = sqlx::query_scalar(
+            "WITH u AS (UPDATE stage_runs SET status = 'queued', error = $3, updated_at = now() \
+                        WHERE job_id = $1 AND stage = $2 AND status = 'running') \
+             SELECT priority FROM jobs WHERE id = $1",
         )
         .bind(job.0)
         .bind(stage.name())
         .bind(error)
-        .execute(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let msg = crate::message::StageMessage::new(*job, stage, *next_attempt);
-        let key = format!("{}.{}", topology::delay_tier(*next_attempt), stage.name());
+        let key = topology::retry_key(stage, *next_attempt, priority.unwrap_or(0));
         insert_outbox(
             tx,
             Some(*job),
@@ -426,15 +428,16 @@ pub async fn advance(
             FROM v WHERE sr.job_id = v.job_id AND sr.stage = v.stage
         )
         INSERT INTO outbox (job_id, exchange, routing_key, payload)
-        SELECT v.job_id, '', 'drawpipe.stage.' || v.stage,
+        SELECT v.job_id, '', 'drawpipe.stage.' || v.stage || CASE WHEN j.priority >= $5 THEN '.interactive' ELSE '' END,
                jsonb_build_object('v', 1, 'job_id', v.job_id, 'stage', v.stage, 'attempt', 1)
-        FROM v WHERE v.status = 'queued'
+        FROM v JOIN jobs j ON j.id = v.job_id WHERE v.status = 'queued'
         "#,
     )
     .bind(&upd_job)
     .bind(&upd_stage)
     .bind(&upd_status)
     .bind(&upd_error)
+    .bind(topology::INTERACTIVE_PRIORITY)
     .execute(&mut **tx)
     .await?;
     Ok(upd_status.iter().filter(|s| *s == "queued").count())
@@ -551,7 +554,7 @@ pub async fn reap_stale(
     let res = sqlx::query(
         r#"
         WITH stale AS (
-            SELECT sr.job_id, sr.stage, sr.attempts FROM stage_runs sr JOIN jobs j ON j.id = sr.job_id
+            SELECT sr.job_id, sr.stage, sr.attempts, j.priority FROM stage_runs sr JOIN jobs j ON j.id = sr.job_id
             WHERE sr.status IN ('queued', 'running') AND sr.updated_at < now() - make_interval(secs => $1)
               AND j.status IN ('queued', 'running')
             ORDER BY sr.updated_at LIMIT $2
@@ -562,13 +565,14 @@ pub async fn reap_stale(
             FROM stale WHERE sr.job_id = stale.job_id AND sr.stage = stale.stage
         )
         INSERT INTO outbox (job_id, exchange, routing_key, payload)
-        SELECT job_id, '', 'drawpipe.stage.' || stage,
+        SELECT job_id, '', 'drawpipe.stage.' || stage || CASE WHEN priority >= $3 THEN '.interactive' ELSE '' END,
                jsonb_build_object('v', 1, 'job_id', job_id, 'stage', stage, 'attempt', attempts + 1)
         FROM stale
         "#,
     )
     .bind(stale_after.as_secs_f64())
     .bind(limit)
+    .bind(topology::INTERACTIVE_PRIORITY)
     .execute(pool)
     .await?;
     Ok(res.rows_affected())

@@ -258,16 +258,23 @@ pub async fn declare_topology(ch: &Channel) -> lapin::Result<()> {
     ch.queue_declare(INTAKE_QUEUE, durable(), quorum_args())
         .await?;
     for stage in Stage::ALL {
-        let q = stage_queue(stage);
-        ch.queue_declare(&q, durable(), quorum_args()).await?;
-        ch.queue_bind(
-            &q,
-            RETRY_EXCHANGE,
-            &format!("*.{}", stage.name()),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+        for (q, key) in [
+            (stage_queue(stage), format!("*.{}", stage.name())),
+            (
+                interactive_queue(stage),
+                format!("*.{}{INTERACTIVE_SUFFIX}", stage.name()),
+            ),
+        ] {
+            ch.queue_declare(&q, durable(), quorum_args()).await?;
+            ch.queue_bind(
+                &q,
+                RETRY_EXCHANGE,
+                &key,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        }
     }
     for (tier, delay) in DELAY_TIERS {
         let q = delay_queue(tier);
@@ -279,10 +286,12 @@ pub async fn declare_topology(ch: &Channel) -> lapin::Result<()> {
             ("x-dead-letter-exchange", text(RETRY_EXCHANGE)),
         ]);
         ch.queue_declare(&q, durable(), args).await?;
+        // `#`: `<tier>.<stage>` and `<tier>.<stage>.interactive` (a broker declared
+        // before interactive queues keeps its `<tier>.*` binding too: harmless).
         ch.queue_bind(
             &q,
             DELAY_EXCHANGE,
-            &format!("{tier}.*"),
+            &format!("{tier}.#"),
             QueueBindOptions::default(),
             FieldTable::default(),
         )

@@ -1,10 +1,14 @@
 //! Names of the broker topology, declared by every process at start (see `mq`).
 //!
 //! - `drawpipe.stage.<stage>`: one quorum queue per stage, fed through the default
-//!   exchange, with a delivery limit and the dead-letter exchange `drawpipe.dlx`.
+//!   exchange, with a delivery limit and the dead-letter exchange `drawpipe.dlx`;
+//!   beside it `drawpipe.stage.<stage>.interactive` for jobs of priority ≥
+//!   [`INTERACTIVE_PRIORITY`] (quorum queues have no message priorities: a worker
+//!   takes from the interactive queue first, so such a job overtakes a bulk backlog).
 //! - `drawpipe.delay` (topic) → `drawpipe.delay.<tier>` queues with a per-queue TTL,
 //!   which dead-letter into `drawpipe.retry` (topic) keeping the routing key
-//!   `<tier>.<stage>`; each stage queue is bound there on `*.<stage>`.
+//!   `<tier>.<stage>` (`<tier>.<stage>.interactive`); each stage queue is bound
+//!   there on `*.<stage>` (`*.<stage>.interactive`).
 //! - `drawpipe.dlx` (fanout) → `drawpipe.dead`: poison messages.
 //! - `drawpipe.intake`: jobs from queue producers. `drawpipe.events` (topic): job events.
 
@@ -32,8 +36,38 @@ pub const DELAY_TIERS: [(&str, Duration); 5] = [
     ("300s", Duration::from_secs(300)),
 ];
 
+/// A job of this priority or above is interactive: its stages go through the
+/// interactive queues.
+pub const INTERACTIVE_PRIORITY: i16 = 5;
+
+/// The suffix the interactive queue and retry key add.
+pub const INTERACTIVE_SUFFIX: &str = ".interactive";
+
 pub fn stage_queue(stage: Stage) -> String {
     format!("drawpipe.stage.{}", stage.name())
+}
+
+/// The queue a job of `priority` sends `stage` to.
+pub fn stage_queue_for(stage: Stage, priority: i16) -> String {
+    if priority >= INTERACTIVE_PRIORITY {
+        interactive_queue(stage)
+    } else {
+        stage_queue(stage)
+    }
+}
+
+pub fn interactive_queue(stage: Stage) -> String {
+    format!("drawpipe.stage.{}{INTERACTIVE_SUFFIX}", stage.name())
+}
+
+/// The delay exchange's routing key for a retry of `stage` at `next_attempt`.
+pub fn retry_key(stage: Stage, next_attempt: u32, priority: i16) -> String {
+    let suffix = if priority >= INTERACTIVE_PRIORITY {
+        INTERACTIVE_SUFFIX
+    } else {
+        ""
+    };
+    format!("{}.{}{suffix}", delay_tier(next_attempt), stage.name())
 }
 
 pub fn delay_queue(tier: &str) -> String {
@@ -57,5 +91,12 @@ mod tests {
         assert_eq!(delay_tier(6), "300s");
         assert_eq!(delay_tier(60), "300s");
         assert_eq!(stage_queue(Stage::Preprocess), "drawpipe.stage.preprocess");
+        assert_eq!(stage_queue_for(Stage::Ocr, 4), "drawpipe.stage.ocr");
+        assert_eq!(
+            stage_queue_for(Stage::Ocr, 5),
+            "drawpipe.stage.ocr.interactive"
+        );
+        assert_eq!(retry_key(Stage::Ocr, 2, 0), "1s.ocr");
+        assert_eq!(retry_key(Stage::Ocr, 3, 9), "4s.ocr.interactive");
     }
 }

@@ -298,8 +298,13 @@ fn every_stage_queue_is_counted_by_exactly_one_pools_scaled_object() {
         })
         .collect();
     assert_eq!(scaled.len(), 2, "one ScaledObject per pool");
-    for stage in Stage::ALL {
-        let queue = topology::stage_queue(stage);
+    for queue in Stage::ALL.into_iter().flat_map(|s| {
+        [
+            (s, topology::stage_queue(s)),
+            (s, topology::interactive_queue(s)),
+        ]
+    }) {
+        let (stage, queue) = queue;
         let counted_by: Vec<&str> = scaled
             .iter()
             .filter(|(_, qs)| qs.iter().any(|q| q.is_match(&queue)))

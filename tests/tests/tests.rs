@@ -8,6 +8,7 @@ mod deploy;
 mod deps;
 mod e2e;
 mod faults;
+mod priority;
 mod schema;
 mod secrets;
 mod tenants;

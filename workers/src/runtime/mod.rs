@@ -265,15 +265,32 @@ async fn consume_stage(
         }
     };
     let tag = format!("{}-{}", cfg.name, stage.name());
+    let fast_tag = format!("{tag}-interactive");
     let queue = topology::stage_queue(stage);
+    let fast_queue = topology::interactive_queue(stage);
     let mut consumer = mq::consume(&ch, &queue, &tag, prefetch)
         .await
         .with_context(|| format!("cannot consume {queue}"))?;
+    let mut fast = mq::consume(&ch, &fast_queue, &fast_tag, prefetch)
+        .await
+        .with_context(|| format!("cannot consume {fast_queue}"))?;
     let tracker = TaskTracker::new();
     let inflight = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let mut lost: Option<anyhow::Error> = None;
     loop {
-        let first = match mq::next_delivery(&mut consumer, &queue, &shutdown).await {
+        // A free slot first, then a batch: what waits in the interactive queue
+        // before the bulk queue, so an interactive job overtakes a bulk backlog
+        // (deliveries are not held while every slot is busy).
+        let permit = tokio::select! {
+            p = inflight.clone().acquire_owned() => p?,
+            _ = shutdown.cancelled() => break,
+        };
+        let first = tokio::select! {
+            biased;
+            d = mq::next_delivery(&mut fast, &fast_queue, &shutdown) => d,
+            d = mq::next_delivery(&mut consumer, &queue, &shutdown) => d,
+        };
+        let first = match first {
             Ok(Some(d)) => d,
             Ok(None) => break,
             Err(e) => {
@@ -284,19 +301,27 @@ async fn consume_stage(
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + batch_wait;
         while batch.len() < batch_max {
-            match tokio::time::timeout_at(deadline, consumer.next()).await {
+            let next = async {
+                tokio::select! {
+                    biased;
+                    d = fast.next() => d,
+                    d = consumer.next() => d,
+                }
+            };
+            match tokio::time::timeout_at(deadline, next).await {
                 Ok(Some(Ok(d))) => batch.push(d),
                 _ => break,
             }
         }
-        let permit = inflight.clone().acquire_owned().await?;
         let ctx = ctx.clone();
         tracker.spawn(async move {
             process_batch(stage, batch, &ctx).await;
             drop(permit);
         });
     }
-    let _ = ch.basic_cancel(&tag, BasicCancelOptions::default()).await;
+    for t in [&tag, &fast_tag] {
+        let _ = ch.basic_cancel(t, BasicCancelOptions::default()).await;
+    }
     tracker.close();
     if tokio::time::timeout(cfg.shutdown_grace, tracker.wait())
         .await
