@@ -801,6 +801,73 @@ mod tests {
         );
     }
 
+    /// Short numbers set vertically (reading upwards, as a vertical dimension's text
+    /// is) whose detector box is about as wide as tall: read turned, not lying on
+    /// their side. A synthetic page: each number drawn level, turned 90° and pasted
+    /// beside a vertical dimension line. (`7.5`'s box is under 1.5 times as tall as
+    /// wide: the `ocr` stage reads it lying down, as `2`.)
+    #[test]
+    fn short_vertical_numbers_are_read_turned() {
+        use opencv::core::{self as cvcore, Mat, Point, Rect, Scalar, CV_8UC1};
+        use opencv::imgproc;
+        use opencv::prelude::*;
+        let mut page =
+            Mat::new_rows_cols_with_default(900, 1200, CV_8UC1, Scalar::all(255.0)).unwrap();
+        let texts = ["5.8", "3.0", "(20)", "7.5"];
+        for (i, t) in texts.iter().enumerate() {
+            let mut level =
+                Mat::new_rows_cols_with_default(50, 110, CV_8UC1, Scalar::all(255.0)).unwrap();
+            imgproc::put_text(
+                &mut level,
+                t,
+                Point::new(4, 40),
+                imgproc::FONT_HERSHEY_SIMPLEX,
+                1.3,
+                Scalar::all(0.0),
+                3,
+                imgproc::LINE_AA,
+                false,
+            )
+            .unwrap();
+            let mut turned = Mat::default();
+            cvcore::rotate(&level, &mut turned, cvcore::ROTATE_90_COUNTERCLOCKWISE).unwrap();
+            let (x, y) = (200 + 250 * i as i32, 300);
+            let mut roi = Mat::roi_mut(&mut page, Rect::new(x, y, 50, 110)).unwrap();
+            turned.copy_to(&mut roi).unwrap();
+            // The dimension line beside the text, with its extension lines.
+            imgproc::line(
+                &mut page,
+                Point::new(x + 62, y - 80),
+                Point::new(x + 62, y + 190),
+                Scalar::all(0.0),
+                2,
+                imgproc::LINE_8,
+                0,
+            )
+            .unwrap();
+        }
+        let lines = ocr::run(
+            &ocr::Params::default(),
+            engine(),
+            &ocr::GrayPage {
+                index: 0,
+                image: &page,
+            },
+        )
+        .unwrap()
+        .lines;
+        let out =
+            edocr::run_on_page(&edocr::Params::default(), engine(), 0, &page, &lines).unwrap();
+        let read: Vec<String> = out
+            .dimensions
+            .iter()
+            .map(|d| normalise_for_cer(&d.dimension.raw))
+            .collect();
+        for want in ["5.8", "3.0", "(20)", "7.5"] {
+            assert!(read.iter().any(|r| r == want), "{want} not in {read:?}");
+        }
+    }
+
     /// The segment model on the real drawings: class counts not degenerate (the
     /// replaced system labelled 788 of 804 components `text` and none `contour`), and
     /// the ground-truth dimension boxes covered by `text`/`dimension` components:

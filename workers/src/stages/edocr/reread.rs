@@ -7,6 +7,7 @@ use opencv::core::{self, Mat, Rect, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 
+use super::glyph::upright_crop;
 use super::layout::{self, Region, RegionKind};
 use super::merge::{is_plain_number, is_tolerance, text_frame, union};
 use super::{cv, is_tall, Line, Params};
@@ -25,9 +26,6 @@ pub(super) fn orient_tall_lines(
     let tall: Vec<usize> = (0..lines.len())
         .filter(|&i| is_tall(&lines[i].bbox))
         .collect();
-    if tall.is_empty() {
-        return Ok(());
-    }
     let mut crops = Vec::new();
     for &i in &tall {
         let c = ocr::crop_line(img, &lines[i].polygon)?;
@@ -35,6 +33,20 @@ pub(super) fn orient_tall_lines(
         core::rotate(&c, &mut r, core::ROTATE_180).map_err(cv)?;
         crops.push(c);
         crops.push(r);
+    }
+    // Boxes about as tall as wide: a short vertical number (`5.8`, `(20)`) whose
+    // box the detector's padding made nearly square was read lying on its side.
+    let square: Vec<usize> = (0..lines.len())
+        .filter(|&i| is_squarish(&lines[i].bbox))
+        .collect();
+    for &i in &square {
+        for turn in [1, -1] {
+            let l = Line {
+                turn,
+                ..lines[i].clone()
+            };
+            crops.push(upright_crop(img, &l)?);
+        }
     }
     let mut tm = ocr::Timings::default();
     let read = engine.recognise(p, &crops, &mut tm)?;
@@ -48,7 +60,28 @@ pub(super) fn orient_tall_lines(
             lines[i].turn = turn;
         }
     }
+    let turned = &read[2 * tall.len()..];
+    for (k, &i) in square.iter().enumerate() {
+        let (up, down) = (&turned[2 * k], &turned[2 * k + 1]);
+        let (best, turn) = if up.1 >= down.1 { (up, 1) } else { (down, -1) };
+        // Kept only when it reads a number more surely than the line lying flat, and
+        // another one (a lone `0` reads the same both ways).
+        if best.1 > lines[i].confidence
+            && best.0.chars().any(|c| c.is_ascii_digit())
+            && best.0.trim() != lines[i].text.trim()
+        {
+            lines[i].text = best.0.clone();
+            lines[i].confidence = best.1;
+            lines[i].turn = turn;
+        }
+    }
     Ok(())
+}
+
+/// A box that may hold a short number turned 90°: not tall, but at least 0.8 as
+/// tall as wide.
+fn is_squarish(b: &[f32; 4]) -> bool {
+    !is_tall(b) && b[3] >= 0.8 * b[2]
 }
 
 /// Tiled detection at native resolution inside the frame; boxes that no existing
