@@ -462,6 +462,31 @@ pub fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 
+/// The `cursor` query parameter, decoded, when given.
+pub fn cursor_param(
+    q: &HashMap<String, String>,
+) -> Result<Option<(DateTime<Utc>, Uuid)>, ApiError> {
+    q.get("cursor")
+        .filter(|c| !c.is_empty())
+        .map(|c| decode_cursor(c))
+        .transpose()
+}
+
+/// The first `limit` of `rows` (fetched with `LIMIT limit + 1`) and, when there
+/// were more, the cursor after the last of them (`key`: its sort time and id).
+pub fn cut_page<T>(
+    rows: &[T],
+    limit: i64,
+    key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
+) -> (&[T], Option<String>) {
+    let page = &rows[..rows.len().min(limit as usize)];
+    let next = page.last().filter(|_| rows.len() as i64 > limit).map(|r| {
+        let (at, id) = key(r);
+        encode_cursor(at, id)
+    });
+    (page, next)
+}
+
 /// Parses `limit`: default 50, 1 to 500.
 pub fn parse_limit(limit: Option<&str>) -> Result<i64, ApiError> {
     match limit.map(str::trim).filter(|l| !l.is_empty()) {
@@ -489,11 +514,7 @@ async fn list_jobs(
         ),
         None => None,
     };
-    let after = q
-        .get("cursor")
-        .filter(|c| !c.is_empty())
-        .map(|c| decode_cursor(c))
-        .transpose()?;
+    let after = cursor_param(&q)?;
     let rows: Vec<JobRow> = sqlx::query_as(&format!(
         "SELECT {JOB_COLUMNS} FROM jobs \
          WHERE ($1::text IS NULL OR status = $1) \
@@ -510,12 +531,7 @@ async fn list_jobs(
     .bind(q.get("q").map(|s| s.trim()).filter(|s| !s.is_empty()))
     .fetch_all(state.pool())
     .await?;
-    let more = rows.len() as i64 > limit;
-    let page = &rows[..rows.len().min(limit as usize)];
-    let next = page
-        .last()
-        .filter(|_| more)
-        .map(|r| encode_cursor(r.created_at, r.id));
+    let (page, next) = cut_page(&rows, limit, |r| (r.created_at, r.id));
     Ok(Json(
         json!({"jobs": page.iter().map(JobRow::to_json).collect::<Vec<_>>(), "next_cursor": next}),
     ))

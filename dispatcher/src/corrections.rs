@@ -19,7 +19,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::api::{decode_cursor, encode_cursor, parse_id, parse_limit, AppState};
+use crate::api::{cursor_param, cut_page, parse_id, parse_limit, AppState};
 use crate::auth::Caller;
 use crate::error::ApiError;
 
@@ -235,11 +235,7 @@ pub async fn corrected_jobs(
         ),
         None => None,
     };
-    let after = q
-        .get("cursor")
-        .filter(|c| !c.is_empty())
-        .map(|c| decode_cursor(c))
-        .transpose()?;
+    let after = cursor_param(&q)?;
     type Row = (uuid::Uuid, Option<String>, i64, chrono::DateTime<Utc>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT j.id, j.filename, c.items, c.last FROM jobs j \
@@ -257,12 +253,7 @@ pub async fn corrected_jobs(
     .bind(limit + 1)
     .fetch_all(state.pool())
     .await?;
-    let more = rows.len() as i64 > limit;
-    let page = &rows[..rows.len().min(limit as usize)];
-    let next = page
-        .last()
-        .filter(|_| more)
-        .map(|r| encode_cursor(r.3, r.0));
+    let (page, next) = cut_page(&rows, limit, |r| (r.3, r.0));
     let jobs: Vec<Value> = page
         .iter()
         .map(|(id, filename, items, last)| {
