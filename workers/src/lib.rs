@@ -6,6 +6,7 @@ pub mod client;
 pub mod eval;
 pub mod export;
 pub mod geometry;
+pub mod harvest;
 pub mod inference;
 pub mod local;
 pub mod metrics;

@@ -67,6 +67,17 @@ enum Command {
         #[arg(long)]
         raster_only: bool,
     },
+    /// OCR errors with their true text, from CAD-exported PDFs: each page with a
+    /// usable text layer is also read from its pixels, and the lines the pixels
+    /// misread are written into DIR as training data for the callout recogniser
+    /// (the page and eDOCr2 ground truth, `crops/`, `harvest.tsv`).
+    Harvest {
+        /// PDFs with a text layer (others are read and skipped).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Estimate what making a drawn part costs (in-process, no LLM): reads the drawing
     /// (up to the `tolerance` stage) and prints the breakdown for each quantity, every
     /// line with what it was computed from. Rates: the embedded rate card, or
@@ -576,6 +587,34 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&Client::new(&api.url, api.key).result(&id).await?)?
+            );
+        }
+        Command::Harvest { files, out } => {
+            use drawpipe_workers::stages::ocr;
+            let found = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let engine = ocr::OcrEngine::load(&ocr::EngineConfig::default())
+                    .map_err(|e| anyhow::anyhow!("cannot load the ocr models: {e}"))?;
+                drawpipe_workers::harvest::harvest(&files, &engine, &ocr::Params::default(), &out)
+                    .map(|h| (h, out))
+            })
+            .await??;
+            let (h, out) = found;
+            let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+            for e in &h.errors {
+                *kinds.entry(e.kind).or_default() += 1;
+            }
+            println!(
+                "{} page(s) with a text layer; {} line(s) with a digit compared: {} read right, {} misread ({}); written to {}",
+                h.pages,
+                h.compared,
+                h.agreeing,
+                h.errors.len(),
+                kinds
+                    .iter()
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                out.display()
             );
         }
         Command::Corrections(CorrectionsCommand::Export {
