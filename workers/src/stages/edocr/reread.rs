@@ -36,8 +36,10 @@ pub(super) fn orient_tall_lines(
     }
     // Boxes about as tall as wide: a short vertical number (`5.8`, `(20)`) whose
     // box the detector's padding made nearly square was read lying on its side.
+    // A level reading the recogniser is all but sure of (≥ 0.98) is left alone: a
+    // turned one would have to be surer still.
     let square: Vec<usize> = (0..lines.len())
-        .filter(|&i| is_squarish(&lines[i].bbox))
+        .filter(|&i| is_squarish(&lines[i].bbox) && lines[i].confidence < 0.98)
         .collect();
     for &i in &square {
         for turn in [1, -1] {
