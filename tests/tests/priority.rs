@@ -30,6 +30,19 @@ async fn submit(env: &TestEnv, priority: u8, seed: u8) -> String {
     body["id"].as_str().unwrap().to_string()
 }
 
+/// Polls `count_sql` until it counts 0; fails after `secs` naming what was left.
+async fn wait_for_none(db: &sqlx::PgPool, count_sql: &str, secs: u64, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let left: i64 = sqlx::query_scalar(count_sql).fetch_one(db).await.unwrap();
+        if left == 0 {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{left} {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interactive_job_overtakes_a_bulk_backlog() {
     let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
@@ -40,42 +53,20 @@ async fn an_interactive_job_overtakes_a_bulk_backlog() {
     let db = env.db().await;
     // Every message is in its queue before the worker starts (the dispatcher's relay
     // publishes the outbox).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE job_id IS NOT NULL")
-            .fetch_one(&db)
-            .await
-            .unwrap();
-        if left == 0 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{left} outbox rows unpublished"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_none(
+        &db,
+        "SELECT count(*) FROM outbox WHERE job_id IS NOT NULL",
+        60,
+        "outbox rows unpublished",
+    )
+    .await;
     env.spawn_worker(&["--concurrency", "1", "--batch-max", "4"])
         .unwrap();
     let done = env.wait_finished(&fast, Duration::from_secs(120)).await;
     assert_eq!(done["status"], "completed", "{done}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-    loop {
-        let open: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE status NOT IN ('completed', 'partial', 'failed', 'cancelled')",
-        )
-        .fetch_one(&db)
-        .await
-        .unwrap();
-        if open == 0 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{open} jobs still open"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let open = "SELECT count(*) FROM jobs \
+                WHERE status NOT IN ('completed', 'partial', 'failed', 'cancelled')";
+    wait_for_none(&db, open, 300, "jobs still open").await;
     let (completed, before): (i64, i64) = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE status = 'completed'), \
                 count(*) FILTER (WHERE finished_at < (SELECT finished_at FROM jobs WHERE id = $1)) \
