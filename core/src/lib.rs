@@ -20,6 +20,8 @@ pub mod topology;
 #[cfg(feature = "runtime")]
 pub mod db;
 #[cfg(feature = "runtime")]
+pub mod logging;
+#[cfg(feature = "runtime")]
 pub mod mq;
 
 pub use error::StageError;

@@ -60,6 +60,14 @@ const RELAY_POLL: Duration = Duration::from_millis(250);
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Log lines as `text` (the default) or `json` (one object per line).
+    #[arg(
+        long,
+        env = "DRAWPIPE_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: drawpipe_core::logging::LogFormat,
     #[command(flatten)]
     pub config: Config,
 }

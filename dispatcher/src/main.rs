@@ -1,21 +1,15 @@
 //! `drawpipe-dispatcher [serve|migrate|keys ...]`: parses the command line, sets up
-//! logging (stderr, `DRAWPIPE_LOG`, default `info`) and signal handling, and hands over
+//! logging (stderr, `DRAWPIPE_LOG`, default `info`; `--log-format json`) and signal handling, and hands over
 //! to the library.
 
 use clap::Parser;
 use drawpipe_dispatcher::{keys, open_database, serve, Cli, Command};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("DRAWPIPE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    drawpipe_core::logging::init(cli.log_format, "info");
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let shutdown = CancellationToken::new();

@@ -55,3 +55,42 @@ async fn processes_that_do_not_migrate_wait_for_the_schema() {
     let body = env.wait_finished(&id, Duration::from_secs(60)).await;
     assert_eq!(body["status"], "completed", "{body}");
 }
+
+/// `--log-format json`: every log line is one JSON object with the level, the target
+/// and the message in `fields`; an unknown format is refused, naming the choices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line() {
+    let env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let out = env
+        .dispatcher_cmd()
+        .args(["--log-format", "json", "migrate"])
+        .env("DRAWPIPE_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["target"].is_string()),
+        "{stderr}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "database is migrated" && l["level"] == "INFO"),
+        "{stderr}"
+    );
+    let bad = env
+        .dispatcher_cmd()
+        .args(["--log-format", "xml", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("text or json"));
+}

@@ -18,6 +18,14 @@ use tokio_util::sync::CancellationToken;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as `text` (the default) or `json` (one object per line).
+    #[arg(
+        long,
+        env = "DRAWPIPE_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    log_format: drawpipe_core::logging::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -316,14 +324,8 @@ impl WorkerArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DRAWPIPE_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    drawpipe_core::logging::init(cli.log_format, "info");
     match cli.command {
         Command::Analyze {
             files,
