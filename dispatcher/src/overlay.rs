@@ -75,13 +75,7 @@ async fn load(
         return Err(ApiError::job_not_found(&id.to_string()));
     };
     let (Some(width), Some(height)) = (width, height) else {
-        return Err(ApiError::NotFound(
-            if status == "queued" || status == "running" {
-                format!("page {index} of job {id} is not rendered yet (status {status})")
-            } else {
-                format!("job {id} has no page {index}")
-            },
-        ));
+        return Err(no_page(id, index, &status));
     };
     if let Some(kept) = kept {
         return Ok(Source::Cached(kept));
@@ -103,6 +97,15 @@ async fn load(
             height: height as u32,
         },
         raster: raster.unwrap_or_default(),
+    })
+}
+
+/// 404 for a page the job does not have (yet, while it runs).
+fn no_page(id: JobId, index: u32, status: &str) -> ApiError {
+    ApiError::NotFound(if status == "queued" || status == "running" {
+        format!("page {index} of job {id} is not rendered yet (status {status})")
+    } else {
+        format!("job {id} has no page {index}")
     })
 }
 
@@ -215,9 +218,7 @@ pub async fn page_png(
         return Err(ApiError::job_not_found(&id.to_string()));
     };
     let Some(raster) = raster else {
-        return Err(ApiError::NotFound(format!(
-            "job {id} has no page {index} (status {status})"
-        )));
+        return Err(no_page(id, index, &status));
     };
     // A stored page does not change.
     Ok(respond("image/png", true, raster))

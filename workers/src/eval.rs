@@ -308,6 +308,16 @@ pub fn read_truth(csv: &str) -> Result<Vec<Truth>> {
     Ok(out)
 }
 
+/// One ground-truth row as [`read_truth`] reads it: the 4 corners rounded to
+/// pixels, then the text (quoted when it holds a comma or a quote).
+pub fn truth_row(polygon: &[[f32; 2]; 4], text: &str) -> String {
+    let corners: Vec<String> = polygon
+        .iter()
+        .flat_map(|p| p.iter().map(|v| format!("{v:.0}")))
+        .collect();
+    format!("{},{}", corners.join(","), crate::summary::quote(text))
+}
+
 /// A CSV field's text: quotes around it removed, `""` inside read as `"`.
 fn unquote(field: &str) -> String {
     match field.strip_prefix('"').and_then(|f| f.strip_suffix('"')) {

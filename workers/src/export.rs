@@ -13,14 +13,15 @@
 //! and after, who, when.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use serde_json::Value;
 
 use crate::client::Client;
+use crate::eval::truth_row;
 use crate::summary::quote;
+use crate::write_file as write;
 
 /// What an export wrote.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -44,11 +45,14 @@ pub fn truth_rows(report: &Value, page: u32, only_corrected: bool) -> String {
         let Some(raw) = d["raw"].as_str().filter(|r| !r.trim().is_empty()) else {
             continue;
         };
-        let corners: Vec<String> = (0..4)
-            .flat_map(|i| (0..2).map(move |j| (i, j)))
-            .map(|(i, j)| format!("{:.0}", d["polygon"][i][j].as_f64().unwrap_or(0.0)))
-            .collect();
-        let _ = writeln!(out, "{},{}", corners.join(","), quote(raw.trim()));
+        let mut polygon = [[0f32; 2]; 4];
+        for (i, corner) in polygon.iter_mut().enumerate() {
+            for (j, v) in corner.iter_mut().enumerate() {
+                *v = d["polygon"][i][j].as_f64().unwrap_or(0.0) as f32;
+            }
+        }
+        out.push_str(&truth_row(&polygon, raw.trim()));
+        out.push('\n');
     }
     out
 }
@@ -139,10 +143,7 @@ pub async fn export(
             let file = job["filename"].as_str().unwrap_or("drawing");
             let report = client.result(id).await?;
             let pages = corrected_pages(&report);
-            let page_count = report["pages"]
-                .as_array()
-                .map_or(1, Vec::len)
-                .max(pages.last().map_or(1, |p| *p as usize + 1));
+            let page_count = report["pages"].as_array().map_or(1, Vec::len);
             for &p in &pages {
                 let name = page_name(file, id, p, page_count);
                 let png = client.page_png(id, p).await?;
@@ -170,10 +171,6 @@ pub async fn export(
     log.push(String::new());
     write(&dir.join("corrections.csv"), log.join("\n").as_bytes())?;
     Ok(done)
-}
-
-fn write(path: &PathBuf, bytes: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

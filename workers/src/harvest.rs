@@ -25,12 +25,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use opencv::core::{Mat, Vector};
 
-use crate::eval::failure_kind;
+use crate::eval::{failure_kind, truth_row};
 use crate::geometry::{area, intersection};
 use crate::stages::ocr::{self, OcrEngine, TextLine};
 use crate::stages::{decode_page, preprocess};
-use crate::summary::quote;
 use crate::text_layer::LayerLine;
+use crate::write_file as write;
 
 /// What a harvest found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -177,12 +177,8 @@ pub fn harvest(
                 let crop = format!("{base}.{}.png", found.errors.len());
                 write_crop(&image, l, &crops.join(&crop))?;
                 let kind = failure_kind(&truth, &l.text);
-                let corners: Vec<String> = l
-                    .polygon
-                    .iter()
-                    .flat_map(|p| p.iter().map(|v| format!("{v:.0}")))
-                    .collect();
-                let _ = writeln!(csv, "{},{}", corners.join(","), quote(&truth));
+                csv.push_str(&truth_row(&l.polygon, &truth));
+                csv.push('\n');
                 let _ = writeln!(
                     tsv,
                     "crops/{crop}\t{truth}\t{}\t{:.3}\t{kind}\t{base}.png\t{:.0},{:.0},{:.0},{:.0}",
@@ -217,10 +213,6 @@ fn write_crop(page: &Mat, l: &TextLine, path: &Path) -> anyhow::Result<()> {
     let mut buf = Vector::<u8>::new();
     opencv::imgcodecs::imencode(".png", &crop, &mut buf, &Vector::new())?;
     write(path, buf.as_slice())
-}
-
-fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

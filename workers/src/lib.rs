@@ -17,3 +17,9 @@ pub mod summary;
 pub mod text_layer;
 
 pub use inference::{ort_env, ov_env};
+
+/// Writes `bytes` to `path`; the error names the path.
+pub fn write_file(path: &std::path::Path, bytes: impl AsRef<[u8]>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}

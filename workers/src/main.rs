@@ -374,8 +374,7 @@ async fn main() -> anyhow::Result<()> {
                             format!("{stem}.p{}.overlay.png", p.info.index)
                         };
                         let path = dir.join(name);
-                        std::fs::write(&path, png)
-                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        drawpipe_workers::write_file(&path, png)?;
                         eprintln!("{}: overlay -> {}", file.display(), path.display());
                     }
                 }
@@ -389,16 +388,14 @@ async fn main() -> anyhow::Result<()> {
                 let json = serde_json::to_string_pretty(&report)?;
                 if let Some(dir) = &out {
                     let path = dir.join(format!("{stem}.json"));
-                    std::fs::write(&path, &json)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    drawpipe_workers::write_file(&path, &json)?;
                     if stage_outputs {
                         let outputs: serde_json::Map<String, serde_json::Value> = runs
                             .iter()
                             .filter_map(|r| Some((r.stage.name().to_string(), r.output.clone()?)))
                             .collect();
                         let path = dir.join(format!("{stem}.stages.json"));
-                        std::fs::write(&path, serde_json::to_string(&outputs)?)
-                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        drawpipe_workers::write_file(&path, serde_json::to_string(&outputs)?)?;
                     }
                     eprintln!(
                         "{}: {} -> {}",

@@ -16,7 +16,7 @@ use crate::stages::ocr::{self, OcrEngine};
 
 /// Reads every tall line both ways (turned counter-clockwise and clockwise) and
 /// keeps the more confident reading: the angle classifier cannot tell `60` from an
-/// upside-down `09`.
+/// upside-down `09`. Squarish lines are read turned too (see below).
 pub(super) fn orient_tall_lines(
     engine: &OcrEngine,
     p: &ocr::Params,
@@ -26,14 +26,6 @@ pub(super) fn orient_tall_lines(
     let tall: Vec<usize> = (0..lines.len())
         .filter(|&i| is_tall(&lines[i].bbox))
         .collect();
-    let mut crops = Vec::new();
-    for &i in &tall {
-        let c = ocr::crop_line(img, &lines[i].polygon)?;
-        let mut r = Mat::default();
-        core::rotate(&c, &mut r, core::ROTATE_180).map_err(cv)?;
-        crops.push(c);
-        crops.push(r);
-    }
     // Boxes about as tall as wide: a short vertical number (`5.8`, `(20)`) whose
     // box the detector's padding made nearly square was read lying on its side.
     // A level reading the recogniser is all but sure of (≥ 0.98) is left alone: a
@@ -41,7 +33,9 @@ pub(super) fn orient_tall_lines(
     let square: Vec<usize> = (0..lines.len())
         .filter(|&i| is_squarish(&lines[i].bbox) && lines[i].confidence < 0.98)
         .collect();
-    for &i in &square {
+    let mut crops = Vec::new();
+    for &i in tall.iter().chain(&square) {
+        // Reading upwards (1), then downwards (-1).
         for turn in [1, -1] {
             let l = Line {
                 turn,
@@ -52,26 +46,21 @@ pub(super) fn orient_tall_lines(
     }
     let mut tm = ocr::Timings::default();
     let read = engine.recognise(p, &crops, &mut tm)?;
-    for (k, &i) in tall.iter().enumerate() {
-        // crop_line's turn is upright for text reading downwards (-1).
-        let (down, up) = (&read[2 * k], &read[2 * k + 1]);
+    for (k, &i) in tall.iter().chain(&square).enumerate() {
+        let (up, down) = (&read[2 * k], &read[2 * k + 1]);
         let (best, turn) = if up.1 >= down.1 { (up, 1) } else { (down, -1) };
-        if !best.0.trim().is_empty() {
-            lines[i].text = best.0.clone();
-            lines[i].confidence = best.1;
-            lines[i].turn = turn;
-        }
-    }
-    let turned = &read[2 * tall.len()..];
-    for (k, &i) in square.iter().enumerate() {
-        let (up, down) = (&turned[2 * k], &turned[2 * k + 1]);
-        let (best, turn) = if up.1 >= down.1 { (up, 1) } else { (down, -1) };
-        // Kept only when it reads a number more surely than the line lying flat, and
-        // another one (a lone `0` reads the same both ways).
-        if best.1 > lines[i].confidence
-            && best.0.chars().any(|c| c.is_ascii_digit())
-            && best.0.trim() != lines[i].text.trim()
-        {
+        let l = &lines[i];
+        // A tall line takes its better turned reading; a squarish one only when it
+        // reads a number more surely than the line lying flat, and another one (a
+        // lone `0` reads the same both ways).
+        let take = if is_tall(&l.bbox) {
+            !best.0.trim().is_empty()
+        } else {
+            best.1 > l.confidence
+                && best.0.chars().any(|c| c.is_ascii_digit())
+                && best.0.trim() != l.text.trim()
+        };
+        if take {
             lines[i].text = best.0.clone();
             lines[i].confidence = best.1;
             lines[i].turn = turn;
