@@ -20,5 +20,5 @@ cargo test -q -p drawpipe-tests --test broker_restart -- --nocapture "$@"
 ./scripts/synth-venv.sh
 (cd models/training && ../../.venv-synth/bin/python -m unittest discover -s tests)
 python3 -m unittest discover -s tools/tests
-# The deploy files, offline: hadolint and the Kubernetes API schemas (deploy/README.md).
+# The deploy files, offline: hadolint, kustomize build, the Kubernetes and CRD schemas (deploy/README.md).
 ./scripts/deploy-check.sh
