@@ -22,6 +22,8 @@ pub mod db;
 #[cfg(feature = "runtime")]
 pub mod logging;
 #[cfg(feature = "runtime")]
+pub mod metrics;
+#[cfg(feature = "runtime")]
 pub mod mq;
 
 pub use error::StageError;

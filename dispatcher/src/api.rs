@@ -78,6 +78,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/jobs/{id}/overlay.svg", get(crate::overlay::svg))
         .route("/v1/jobs/{id}/page.png", get(crate::overlay::page_png))
         .route("/v1/corrections", get(crate::corrections::corrected_jobs))
+        .route("/v1/dead-letters", get(crate::deadletter::list))
+        .route(
+            "/v1/dead-letters/{id}/requeue",
+            axum::routing::post(crate::deadletter::requeue),
+        )
+        .route(
+            "/v1/dead-letters/{id}/discard",
+            axum::routing::post(crate::deadletter::discard),
+        )
         .route(
             "/v1/jobs/{id}/dimensions.xlsx",
             get(crate::viewer::dimensions_xlsx),
@@ -888,24 +897,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let mut text = state.submitter.metrics.render(state.pool()).await?;
-    if let Some(b) = &state.broker {
-        use std::fmt::Write as _;
-        let _ = write!(
-            text,
-            "# HELP drawpipe_broker_up Whether a broker session is running now.\n\
-             # TYPE drawpipe_broker_up gauge\ndrawpipe_broker_up {}\n\
-             # HELP drawpipe_broker_reconnects_total Broker connections reopened after a loss.\n\
-             # TYPE drawpipe_broker_reconnects_total counter\ndrawpipe_broker_reconnects_total {}\n",
-            u8::from(b.is_up()),
-            b.reconnects()
-        );
-    }
+    let text = state
+        .submitter
+        .metrics
+        .render(state.pool(), state.broker.as_ref())
+        .await?;
     Ok((
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, drawpipe_core::metrics::CONTENT_TYPE)],
         text,
     )
         .into_response())

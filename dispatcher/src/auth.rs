@@ -45,6 +45,22 @@ impl Caller {
             self.key
         }
     }
+
+    /// The key's name, for who-did-what columns.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn name<'e, E: sqlx::PgExecutor<'e>>(&self, db: E) -> Result<String, sqlx::Error> {
+        match self.key {
+            Some(k) => {
+                sqlx::query_scalar("SELECT name FROM api_keys WHERE id = $1")
+                    .bind(k)
+                    .fetch_one(db)
+                    .await
+            }
+            None => Ok("anonymous (auth off)".into()),
+        }
+    }
 }
 
 pub struct Auth {

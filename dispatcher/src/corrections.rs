@@ -144,15 +144,7 @@ pub async fn correct_dimension(
             "job {id} has {count} dimensions; there is no dimension {n}"
         )));
     };
-    let by: String = match caller.key {
-        Some(k) => {
-            sqlx::query_scalar("SELECT name FROM api_keys WHERE id = $1")
-                .bind(k)
-                .fetch_one(&mut *tx)
-                .await?
-        }
-        None => "anonymous (auth off)".into(),
-    };
+    let by = caller.name(&mut *tx).await?;
     let at = Utc::now();
     // The reading as `edocr` made it: kept from the first correction on.
     let original = match item.get("correction") {

@@ -1,12 +1,28 @@
-//! The dead-letter consumer on `drawpipe.dead`. A stage message lands there after
-//! the quorum queue's delivery limit: its worker kept crashing (or nacking) on it.
-//! The run is failed (unless already finished) and the job advanced in one
-//! transaction, so dependants are skipped and `report` still runs. A dead-lettered
-//! `report` fails the job itself, since nothing else would finish it. Anything else
-//! on the queue is logged and dropped.
+//! Dead letters: the consumer on `drawpipe.dead`, their store and the
+//! `/v1/dead-letters` routes.
+//!
+//! A stage message lands on `drawpipe.dead` after the quorum queue's delivery limit:
+//! its worker kept crashing (or nacking) on it. The run is failed (unless already
+//! finished), the job advanced and a `dead_letters` row kept, in one transaction, so
+//! dependants are skipped and `report` still runs. A dead-lettered `report` fails the
+//! job itself, since nothing else would finish it. Anything else on the queue is
+//! logged and dropped.
+//!
+//! An operator then lists them (`GET /v1/dead-letters`, `drawpipe dead-letters
+//! list`) and either requeues one (the stage runs again: the run and the stages
+//! skipped because of it go back to pending, the job reopens, and the job's usual
+//! flow queues the stage through the outbox) or discards it (the failure stands).
+//! Both act once: a second requeue or discard of the same row is a conflict.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use uuid::Uuid;
 
 use drawpipe_core::message::StageMessage;
 use drawpipe_core::{db, mq, topology, JobId, Stage};
@@ -16,6 +32,11 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+use crate::api::{parse_limit, AppState};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 /// Pause before requeueing a message the database could not take.
 const REQUEUE_DELAY: Duration = Duration::from_secs(1);
@@ -36,6 +57,7 @@ pub async fn consume(
     channel: Channel,
     pool: PgPool,
     wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let queue = topology::DEAD_LETTER_QUEUE;
@@ -45,11 +67,12 @@ pub async fn consume(
             Ok(msg) => {
                 let span =
                     tracing::warn_span!("dead_letter", job_id = %msg.job_id, stage = %msg.stage);
-                match fail_run(&pool, msg.job_id, msg.stage)
+                match fail_run(&pool, msg.job_id, msg.stage, msg.attempt)
                     .instrument(span.clone())
                     .await
                 {
                     Ok(true) => {
+                        metrics.dead_letter(msg.stage.name());
                         span.in_scope(|| {
                             tracing::warn!(
                                 attempt = msg.attempt,
@@ -87,9 +110,14 @@ pub async fn consume(
     Ok(())
 }
 
-/// Fails `stage` of `job` unless it finished, then advances the job. Returns whether
-/// the run was failed.
-pub async fn fail_run(pool: &PgPool, job: JobId, stage: Stage) -> Result<bool, sqlx::Error> {
+/// Fails `stage` of `job` unless it finished, keeps the dead letter, then advances
+/// the job. Returns whether the run was failed.
+pub async fn fail_run(
+    pool: &PgPool,
+    job: JobId,
+    stage: Stage,
+    attempt: u32,
+) -> Result<bool, sqlx::Error> {
     let error = dead_letter_error();
     let mut tx = pool.begin().await?;
     let failed = sqlx::query(
@@ -106,6 +134,13 @@ pub async fn fail_run(pool: &PgPool, job: JobId, stage: Stage) -> Result<bool, s
     if !failed {
         return Ok(false);
     }
+    sqlx::query("INSERT INTO dead_letters (job_id, stage, attempt, error) VALUES ($1, $2, $3, $4)")
+        .bind(job.0)
+        .bind(stage.name())
+        .bind(i32::try_from(attempt).unwrap_or(i32::MAX))
+        .bind(&error)
+        .execute(&mut *tx)
+        .await?;
     if stage == Stage::Report {
         let message = format!("stage report failed: {error}");
         let done = sqlx::query(
@@ -132,6 +167,198 @@ pub async fn fail_run(pool: &PgPool, job: JobId, stage: Stage) -> Result<bool, s
     }
     tx.commit().await?;
     Ok(true)
+}
+
+// ---- the store and the routes ----------------------------------------------------
+
+/// What an operator does with a dead letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Requeue,
+    Discard,
+}
+
+impl Resolution {
+    fn state(self) -> &'static str {
+        match self {
+            Resolution::Requeue => "requeued",
+            Resolution::Discard => "discarded",
+        }
+    }
+}
+
+type LetterRow = (
+    i64,
+    Uuid,
+    String,
+    i32,
+    String,
+    DateTime<Utc>,
+    String,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+const LETTER_COLUMNS: &str = "d.id, d.job_id, d.stage, d.attempt, d.error, d.dead_at, d.state, \
+     d.resolved_at, d.resolved_by, j.status, j.filename";
+
+fn letter_json(r: &LetterRow) -> Value {
+    json!({
+        "id": r.0, "job_id": r.1, "stage": r.2, "attempt": r.3, "error": r.4,
+        "dead_at": r.5, "state": r.6, "resolved_at": r.7, "resolved_by": r.8,
+        "job_status": r.9, "filename": r.10,
+    })
+}
+
+/// `GET /v1/dead-letters?state=open|requeued|discarded|all&limit=N&after=ID`: the
+/// caller's dead letters (every tenant's for an admin key), oldest first, `open`
+/// ones by default; `next_after` while more remain.
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = parse_limit(q.get("limit").map(String::as_str))?;
+    let wanted = q.get("state").map_or("open", |s| s.trim());
+    if !["open", "requeued", "discarded", "all"].contains(&wanted) {
+        return Err(ApiError::BadRequest(format!(
+            "state {wanted:?} is not one of open, requeued, discarded, all"
+        )));
+    }
+    let after =
+        match q.get("after").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            Some(a) => Some(a.parse::<i64>().map_err(|_| {
+                ApiError::BadRequest(format!("after {a:?} is not a dead-letter id"))
+            })?),
+            None => None,
+        };
+    let rows: Vec<LetterRow> = sqlx::query_as(&format!(
+        "SELECT {LETTER_COLUMNS} FROM dead_letters d JOIN jobs j ON j.id = d.job_id \
+         WHERE ($1::bigint IS NULL OR j.api_key_id = $1) AND ($2 = 'all' OR d.state = $2) \
+           AND ($3::bigint IS NULL OR d.id > $3) \
+         ORDER BY d.id LIMIT $4"
+    ))
+    .bind(caller.tenant())
+    .bind(wanted)
+    .bind(after)
+    .bind(limit + 1)
+    .fetch_all(state.pool())
+    .await?;
+    let more = rows.len() as i64 > limit;
+    let page = &rows[..rows.len().min(limit as usize)];
+    let next = if more { page.last().map(|r| r.0) } else { None };
+    Ok(Json(json!({
+        "dead_letters": page.iter().map(letter_json).collect::<Vec<_>>(),
+        "next_after": next,
+    })))
+}
+
+/// `POST /v1/dead-letters/{id}/requeue`.
+pub async fn requeue(
+    state: State<AppState>,
+    caller: Extension<Caller>,
+    id: Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    resolve(state, caller, id, Resolution::Requeue).await
+}
+
+/// `POST /v1/dead-letters/{id}/discard`.
+pub async fn discard(
+    state: State<AppState>,
+    caller: Extension<Caller>,
+    id: Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    resolve(state, caller, id, Resolution::Discard).await
+}
+
+async fn resolve(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    what: Resolution,
+) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("{id:?} is not a dead-letter id")))?;
+    let mut tx = state.pool().begin().await?;
+    let by = caller.name(&mut *tx).await?;
+    // The row and its job, locked, when the caller may see them.
+    let found: Option<(Uuid, String, String, String)> = sqlx::query_as(
+        "SELECT d.job_id, d.stage, d.state, j.status FROM dead_letters d JOIN jobs j ON j.id = d.job_id \
+         WHERE d.id = $1 AND ($2::bigint IS NULL OR j.api_key_id = $2) FOR UPDATE OF d, j",
+    )
+    .bind(id)
+    .bind(caller.tenant())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((job, stage, letter_state, job_status)) = found else {
+        return Err(ApiError::NotFound(format!("no dead letter {id}")));
+    };
+    if letter_state != "open" {
+        return Err(ApiError::Conflict(format!(
+            "dead letter {id} was already {letter_state}"
+        )));
+    }
+    if what == Resolution::Requeue {
+        if job_status == "cancelled" {
+            return Err(ApiError::Conflict(format!(
+                "job {job} was cancelled; discard dead letter {id} instead"
+            )));
+        }
+        reopen(&mut tx, JobId(job), &stage).await?;
+    }
+    sqlx::query(
+        "UPDATE dead_letters SET state = $2, resolved_at = now(), resolved_by = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(what.state())
+    .bind(&by)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if what == Resolution::Requeue {
+        state.submitter.wake.notify_one();
+    }
+    tracing::info!(dead_letter = id, job_id = %job, stage, by, state = what.state(), "dead letter resolved");
+    let row: LetterRow = sqlx::query_as(&format!(
+        "SELECT {LETTER_COLUMNS} FROM dead_letters d JOIN jobs j ON j.id = d.job_id WHERE d.id = $1"
+    ))
+    .bind(id)
+    .fetch_one(state.pool())
+    .await?;
+    Ok(Json(letter_json(&row)))
+}
+
+/// Runs `stage` of `job` again: the run and every run skipped (they were skipped
+/// because a dependency did not succeed) go back to pending, a finished `report`
+/// too, the job to running; then the job's usual advance queues what is ready,
+/// through the outbox, in the same transaction.
+async fn reopen(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    job: JobId,
+    stage: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE stage_runs SET status = 'pending', error = NULL, attempts = 0, worker = NULL, \
+             queued_at = NULL, started_at = NULL, finished_at = NULL, updated_at = now() \
+         WHERE job_id = $1 AND (stage = $2 OR status = 'skipped' \
+             OR (stage = 'report' AND status IN ('succeeded', 'failed')))",
+    )
+    .bind(job.0)
+    .bind(stage)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE jobs SET status = 'running', error = NULL, finished_at = NULL, updated_at = now() \
+         WHERE id = $1",
+    )
+    .bind(job.0)
+    .execute(&mut **tx)
+    .await?;
+    db::advance(tx, &[job]).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -349,11 +349,12 @@ async fn broker_session(
     let intake_channel = conn.create_channel().await?;
     let dead_channel = conn.create_channel().await?;
     drop(conn);
+    let metrics = submitter.metrics.clone();
     let mut relay_task = tokio::spawn(relay.run(relay_channel, relay_stop.clone()));
     let consumers = async {
         tokio::try_join!(
             intake::consume(intake_channel, submitter, stop.clone()),
-            deadletter::consume(dead_channel, pool, wake, stop.clone()),
+            deadletter::consume(dead_channel, pool, wake, metrics, stop.clone()),
         )
     };
     let consumed = tokio::select! {

@@ -1,139 +1,194 @@
-//! Prometheus metrics in the text exposition format, written by hand.
+//! The dispatcher's Prometheus metrics, through `prometheus-client`.
 //!
-//! Counters live in memory (per process, reset on restart); gauges (outbox depth,
-//! jobs by status) are queried from the database at scrape time so every dispatcher
-//! reports the same numbers.
+//! Counters live in memory (per process, reset on restart): jobs accepted by source,
+//! HTTP requests, dead-lettered stage messages. Gauges (outbox depth, jobs by status,
+//! stage runs queued or running) are queried from the database at scrape time so
+//! every dispatcher reports the same numbers; the broker connection's state is read
+//! from the broker handle.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
-
+use drawpipe_core::metrics::{self as m, BrokerMetrics};
+use drawpipe_core::mq::Broker;
 use drawpipe_core::JobStatus;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use sqlx::{PgPool, Row};
 
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabel {
+    stage: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageStatusLabels {
+    stage: String,
+    status: String,
+}
+
 pub struct Metrics {
-    submitted: Mutex<BTreeMap<String, u64>>,
-    /// (method, route, status) → requests.
-    http: Mutex<BTreeMap<(String, String, u16), u64>>,
+    registry: Registry,
+    submitted: Family<SourceLabel, Counter>,
+    http: Family<HttpLabels, Counter>,
+    dead_letters: Family<StageLabel, Counter>,
+    outbox: Gauge,
+    jobs: Family<StatusLabel, Gauge>,
+    active: Family<StageStatusLabels, Gauge>,
+    broker: BrokerMetrics,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let submitted = Family::<SourceLabel, Counter>::default();
+        registry.register(
+            "drawpipe_jobs_submitted",
+            "Jobs accepted by this process, by source",
+            submitted.clone(),
+        );
+        for source in ["http", "amqp"] {
+            // Both sources from the start, at 0.
+            drop(submitted.get_or_create(&SourceLabel {
+                source: source.to_string(),
+            }));
+        }
+        let http = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "drawpipe_http_requests",
+            "HTTP requests served, by method, route and status",
+            http.clone(),
+        );
+        let dead_letters = Family::<StageLabel, Counter>::default();
+        registry.register(
+            "drawpipe_dead_letters",
+            "Stage messages dead-lettered after repeated deliveries, by stage",
+            dead_letters.clone(),
+        );
+        let outbox = Gauge::default();
+        registry.register(
+            "drawpipe_outbox_depth",
+            "Outbox rows not yet published",
+            outbox.clone(),
+        );
+        let jobs = Family::<StatusLabel, Gauge>::default();
+        registry.register(
+            "drawpipe_jobs",
+            "Jobs in the database, by status",
+            jobs.clone(),
+        );
+        let active = Family::<StageStatusLabels, Gauge>::default();
+        registry.register(
+            "drawpipe_stage_runs_active",
+            "Stage runs queued or running, by stage and status (the depth of each stage's work)",
+            active.clone(),
+        );
+        let broker = BrokerMetrics::register(&mut registry);
+        Metrics {
+            registry,
+            submitted,
+            http,
+            dead_letters,
+            outbox,
+            jobs,
+            active,
+            broker,
+        }
+    }
 }
 
 impl Metrics {
     pub fn job_submitted(&self, source: &str) {
-        *self
-            .submitted
-            .lock()
-            .unwrap()
-            .entry(source.to_string())
-            .or_default() += 1;
+        self.submitted
+            .get_or_create(&SourceLabel {
+                source: source.to_string(),
+            })
+            .inc();
     }
 
     pub fn http_request(&self, method: &str, route: &str, status: u16) {
-        *self
-            .http
-            .lock()
-            .unwrap()
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default() += 1;
+        self.http
+            .get_or_create(&HttpLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+                status,
+            })
+            .inc();
     }
 
-    /// The exposition text: counters, then gauges read from `pool`.
+    pub fn dead_letter(&self, stage: &str) {
+        self.dead_letters
+            .get_or_create(&StageLabel {
+                stage: stage.to_string(),
+            })
+            .inc();
+    }
+
+    /// The exposition text: the gauges read from `pool` (and `broker`) now.
     ///
     /// # Errors
     /// When the gauge queries fail.
-    pub async fn render(&self, pool: &PgPool) -> Result<String, sqlx::Error> {
+    pub async fn render(
+        &self,
+        pool: &PgPool,
+        broker: Option<&Broker>,
+    ) -> Result<String, sqlx::Error> {
         let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
             .fetch_one(pool)
             .await?;
         let rows = sqlx::query("SELECT status, count(*) FROM jobs GROUP BY status")
             .fetch_all(pool)
             .await?;
-        let mut jobs: BTreeMap<String, i64> = JobStatus::ALL
-            .iter()
-            .map(|s| (s.as_str().to_string(), 0))
-            .collect();
-        for r in rows {
-            jobs.insert(r.get(0), r.get(1));
-        }
         let active = sqlx::query(
-            "SELECT stage, status, count(*) FROM stage_runs WHERE status IN ('queued', 'running') GROUP BY 1, 2 ORDER BY 1, 2",
+            "SELECT stage, status, count(*) FROM stage_runs WHERE status IN ('queued', 'running') GROUP BY 1, 2",
         )
         .fetch_all(pool)
         .await?;
-
-        let mut out = String::new();
-        header(
-            &mut out,
-            "drawpipe_jobs_submitted_total",
-            "counter",
-            "Jobs accepted by this process, by source.",
-        );
-        let submitted = self.submitted.lock().unwrap().clone();
-        for source in ["http", "amqp"] {
-            let n = submitted.get(source).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "drawpipe_jobs_submitted_total{{source=\"{source}\"}} {n}"
-            );
+        self.outbox.set(outbox);
+        for s in JobStatus::ALL {
+            self.jobs
+                .get_or_create(&StatusLabel {
+                    status: s.as_str().to_string(),
+                })
+                .set(0);
         }
-        header(
-            &mut out,
-            "drawpipe_http_requests_total",
-            "counter",
-            "HTTP requests served, by method, route and status.",
-        );
-        for ((method, route, status), n) in self.http.lock().unwrap().iter() {
-            let _ = writeln!(
-                out,
-                "drawpipe_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
-                escape(method),
-                escape(route)
-            );
+        for r in rows {
+            self.jobs
+                .get_or_create(&StatusLabel { status: r.get(0) })
+                .set(r.get(1));
         }
-        header(
-            &mut out,
-            "drawpipe_outbox_depth",
-            "gauge",
-            "Outbox rows not yet published.",
-        );
-        let _ = writeln!(out, "drawpipe_outbox_depth {outbox}");
-        header(
-            &mut out,
-            "drawpipe_jobs",
-            "gauge",
-            "Jobs in the database, by status.",
-        );
-        for (status, n) in jobs {
-            let _ = writeln!(out, "drawpipe_jobs{{status=\"{}\"}} {n}", escape(&status));
-        }
-        header(
-            &mut out,
-            "drawpipe_stage_runs_active",
-            "gauge",
-            "Stage runs queued or running, by stage and status.",
-        );
+        // Only the stages with work now: a drained stage disappears.
+        self.active.clear();
         for r in active {
-            let (stage, status, n): (String, String, i64) = (r.get(0), r.get(1), r.get(2));
-            let _ = writeln!(
-                out,
-                "drawpipe_stage_runs_active{{stage=\"{}\",status=\"{}\"}} {n}",
-                escape(&stage),
-                escape(&status)
-            );
+            self.active
+                .get_or_create(&StageStatusLabels {
+                    stage: r.get(0),
+                    status: r.get(1),
+                })
+                .set(r.get(2));
         }
-        Ok(out)
+        if let Some(b) = broker {
+            self.broker.refresh(b);
+        }
+        Ok(m::encode(&self.registry))
     }
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-/// A label value escaped for the text format: backslash, double quote, newline.
-pub fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -141,27 +196,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_label_values() {
-        struct Case {
-            input: &'static str,
-            want: &'static str,
-        }
-        let cases = [
-            Case {
-                input: "/v1/jobs/{id}",
-                want: "/v1/jobs/{id}",
-            },
-            Case {
-                input: "a\"b",
-                want: "a\\\"b",
-            },
-            Case {
-                input: "a\\b\nc",
-                want: "a\\\\b\\nc",
-            },
-        ];
-        for c in cases {
-            assert_eq!(escape(c.input), c.want);
+    fn counters_escape_their_labels() {
+        let m = Metrics::default();
+        m.http_request("GET", "/v1/jobs/{id}", 200);
+        m.http_request("GET", "a\"b\\c\nd", 404);
+        m.job_submitted("http");
+        m.dead_letter("ocr");
+        let text = m::encode(&m.registry);
+        for want in [
+            "drawpipe_http_requests_total{method=\"GET\",route=\"/v1/jobs/{id}\",status=\"200\"} 1",
+            "route=\"a\\\"b\\\\c\\nd\",status=\"404\"} 1",
+            "drawpipe_jobs_submitted_total{source=\"http\"} 1",
+            "drawpipe_jobs_submitted_total{source=\"amqp\"} 0",
+            "drawpipe_dead_letters_total{stage=\"ocr\"} 1",
+        ] {
+            assert!(text.contains(want), "{want} not in:\n{text}");
         }
     }
 }

@@ -168,6 +168,9 @@ pub fn document() -> Value {
                 }
             },
             "/v1/corrections": corrections_path(),
+            "/v1/dead-letters": dead_letters_path(),
+            "/v1/dead-letters/{id}/requeue": resolve_path("requeue", "Run the stage again: the run and the stages skipped because of it go back to pending and the job reopens"),
+            "/v1/dead-letters/{id}/discard": resolve_path("discard", "Accept the failure: the job stays as it is"),
             "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "ok", "content": {"text/plain": {}}}}}},
             "/readyz": {"get": {"summary": "Readiness: database and broker", "security": [], "responses": {
                 "200": {"description": "ready"},
@@ -255,6 +258,61 @@ fn corrections_path() -> Value {
     })
 }
 
+fn dead_letter_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "id": {"type": "integer"},
+        "job_id": {"type": "string", "format": "uuid"},
+        "stage": {"type": "string"},
+        "attempt": {"type": "integer"},
+        "error": {"type": "string"},
+        "dead_at": {"type": "string", "format": "date-time"},
+        "state": {"type": "string", "enum": ["open", "requeued", "discarded"]},
+        "resolved_at": {"type": ["string", "null"], "format": "date-time"},
+        "resolved_by": {"type": ["string", "null"]},
+        "job_status": {"type": "string"},
+        "filename": {"type": ["string", "null"]}
+    }})
+}
+
+/// `GET /v1/dead-letters`.
+fn dead_letters_path() -> Value {
+    json!({
+        "get": {
+            "summary": "Stage messages RabbitMQ dead-lettered (the worker kept dying on them) for the caller's jobs, every tenant's for an admin key, oldest first",
+            "parameters": [
+                {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["open", "requeued", "discarded", "all"], "default": "open"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+                {"name": "after", "in": "query", "schema": {"type": "integer"}, "description": "next_after of the previous page"}
+            ],
+            "responses": {
+                "200": {"description": "dead letters", "content": {"application/json": {"schema": {"type": "object", "required": ["dead_letters", "next_after"], "properties": {
+                    "dead_letters": {"type": "array", "items": dead_letter_schema()},
+                    "next_after": {"type": ["integer", "null"]}
+                }}}}},
+                "400": error_response("state, limit or after invalid"),
+                "401": error_response("missing, invalid or revoked API key")
+            }
+        }
+    })
+}
+
+/// `POST /v1/dead-letters/{id}/requeue|discard`.
+fn resolve_path(what: &str, summary: &str) -> Value {
+    json!({
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+        "post": {
+            "summary": summary,
+            "operationId": format!("{what}DeadLetter"),
+            "responses": {
+                "200": {"description": "the dead letter, resolved", "content": {"application/json": {"schema": dead_letter_schema()}}},
+                "401": error_response("missing, invalid or revoked API key"),
+                "404": error_response("no such dead letter (or another tenant's)"),
+                "409": error_response("already requeued or discarded, or (requeue) the job was cancelled")
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +331,9 @@ mod tests {
             "/v1/jobs/{id}/dimensions.xlsx",
             "/v1/jobs/{id}/dimensions/{n}",
             "/v1/jobs/{id}/page.png",
+            "/v1/dead-letters",
+            "/v1/dead-letters/{id}/requeue",
+            "/v1/dead-letters/{id}/discard",
             "/v1/corrections",
             "/healthz",
             "/readyz",

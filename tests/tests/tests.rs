@@ -4,6 +4,7 @@
 mod admission;
 mod amqp;
 mod bad_input;
+mod dead_letters;
 mod deploy;
 mod deps;
 mod e2e;

@@ -98,6 +98,34 @@ impl Client {
             .await
     }
 
+    /// Every dead letter in `state` (open, requeued, discarded or all), following
+    /// `next_after` (`GET /v1/dead-letters`).
+    pub async fn dead_letters(&self, state: &str) -> anyhow::Result<Vec<Value>> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut q: Vec<(&str, &str)> = vec![("limit", "500"), ("state", state)];
+            q.extend(after.as_deref().map(|a| ("after", a)));
+            let page = self
+                .json(self.req(reqwest::Method::GET, "/v1/dead-letters").query(&q))
+                .await?;
+            all.extend(page["dead_letters"].as_array().cloned().unwrap_or_default());
+            match page["next_after"].as_i64() {
+                Some(n) => after = Some(n.to_string()),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Requeues or discards dead letter `id` (`POST /v1/dead-letters/{id}/{action}`).
+    pub async fn resolve_dead_letter(&self, id: i64, action: &str) -> anyhow::Result<Value> {
+        self.json(self.req(
+            reqwest::Method::POST,
+            &format!("/v1/dead-letters/{id}/{action}"),
+        ))
+        .await
+    }
+
     /// Page `page` of job `id` as stored, PNG bytes (`GET /v1/jobs/{id}/page.png`).
     pub async fn page_png(&self, id: &str, page: u32) -> anyhow::Result<Vec<u8>> {
         let resp = self

@@ -141,6 +141,10 @@ enum Command {
     /// What people corrected through the dispatcher (viewer or PATCH).
     #[command(subcommand)]
     Corrections(CorrectionsCommand),
+    /// Stage messages RabbitMQ gave up on (the worker kept dying on them): list them,
+    /// run the stage again, or accept the failure.
+    #[command(subcommand, name = "dead-letters")]
+    DeadLetters(DeadLettersCommand),
     /// Wait until a job finishes, then print its report.
     Wait {
         id: String,
@@ -167,6 +171,36 @@ enum CorrectionsCommand {
         /// dimension on a corrected page.
         #[arg(long)]
         only_corrected: bool,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadLettersCommand {
+    /// One line per dead letter: id, job, stage, when, the job's status, the error.
+    List {
+        /// open (the default), requeued, discarded or all.
+        #[arg(long, default_value = "open")]
+        state: String,
+        /// Print the JSON objects instead.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Run the stage again: the run and the stages skipped because of it go back to
+    /// pending and the job reopens.
+    Requeue {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Accept the failure: the job stays as it is.
+    Discard {
+        #[arg(required = true)]
+        ids: Vec<i64>,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -636,6 +670,7 @@ async fn main() -> anyhow::Result<()> {
                 dir.display()
             );
         }
+        Command::DeadLetters(cmd) => dead_letters(cmd).await?,
         Command::Wait {
             id,
             timeout_secs,
@@ -723,4 +758,54 @@ fn segment_graphs(files: &[PathBuf], out: &std::path::Path) -> anyhow::Result<()
             .into_iter()
             .try_for_each(|w| w.join().expect("graph worker panicked"))
     })
+}
+
+/// `drawpipe dead-letters list|requeue|discard`.
+async fn dead_letters(cmd: DeadLettersCommand) -> anyhow::Result<()> {
+    let (ids, action, api) = match cmd {
+        DeadLettersCommand::List { state, json, api } => {
+            let c = Client::new(&api.url, api.key);
+            let letters = c.dead_letters(&state).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&letters)?);
+                return Ok(());
+            }
+            for d in &letters {
+                println!(
+                    "{}\t{}\t{}\t{}\tjob {}\t{}\t{}",
+                    d["id"],
+                    d["job_id"].as_str().unwrap_or(""),
+                    d["stage"].as_str().unwrap_or(""),
+                    d["dead_at"].as_str().unwrap_or(""),
+                    d["job_status"].as_str().unwrap_or(""),
+                    d["state"].as_str().unwrap_or(""),
+                    d["error"].as_str().unwrap_or(""),
+                );
+            }
+            eprintln!("{} dead letter(s) ({state})", letters.len());
+            return Ok(());
+        }
+        DeadLettersCommand::Requeue { ids, api } => (ids, "requeue", api),
+        DeadLettersCommand::Discard { ids, api } => (ids, "discard", api),
+    };
+    let c = Client::new(&api.url, api.key);
+    let mut failed = 0;
+    for id in ids {
+        match c.resolve_dead_letter(id, action).await {
+            Ok(d) => println!(
+                "{id}\t{}\tjob {}\t{}",
+                d["state"].as_str().unwrap_or(""),
+                d["job_id"].as_str().unwrap_or(""),
+                d["stage"].as_str().unwrap_or("")
+            ),
+            Err(e) => {
+                eprintln!("dead letter {id}: {e:#}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} dead letter(s) left as they were ({action} refused)");
+    }
+    Ok(())
 }

@@ -1,115 +1,117 @@
-//! The worker's Prometheus metrics: batch sizes per stage (the dynamic batcher's
-//! output), stage outcomes and compute time. Served, when asked for, on the metrics
+//! The worker's Prometheus metrics (`prometheus-client`): batch sizes per stage (the
+//! dynamic batcher's output), stage runs by outcome, stage compute time by stage and
+//! device, and the broker connection (up, reconnects). Served, when asked for, on the metrics
 //! address with the probes: `/metrics` (and `/`) the exposition text, `/healthz` 200
 //! while the process runs, `/readyz` 200 while the broker is connected and 503 naming
 //! what is down otherwise.
-
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use drawpipe_core::metrics::{self as m, BrokerMetrics};
 use drawpipe_core::mq::Broker;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
-/// Upper bounds of the batch-size histogram buckets.
-const BATCH_BUCKETS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
-
-#[derive(Default)]
-struct Histogram {
-    buckets: [u64; BATCH_BUCKETS.len()],
-    count: u64,
-    sum: u64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabel {
+    stage: &'static str,
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    stage: &'static str,
+    /// succeeded, failed or retried.
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeviceLabels {
+    stage: &'static str,
+    device: String,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
 pub struct WorkerMetrics {
-    batches: Mutex<BTreeMap<&'static str, Histogram>>,
-    /// (stage, outcome) → stage runs; outcome is succeeded, failed, retried or skipped.
-    outcomes: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    /// stage → (compute milliseconds, runs).
-    compute: Mutex<BTreeMap<&'static str, (f64, u64)>>,
+    registry: Registry,
+    batches: Histograms<StageLabel>,
+    runs: Family<OutcomeLabels, Counter>,
+    durations: Histograms<DeviceLabels>,
+    broker: BrokerMetrics,
+}
+
+impl Default for WorkerMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let batches: Histograms<StageLabel> =
+            Family::new_with_constructor(|| m::exponential(1.0, 2.0, 9));
+        registry.register(
+            "drawpipe_worker_batch_size",
+            "Messages per batch the worker ran together",
+            batches.clone(),
+        );
+        let runs = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "drawpipe_worker_stage_runs",
+            "Stage runs settled by this worker, by outcome (succeeded, failed, retried)",
+            runs.clone(),
+        );
+        let durations: Histograms<DeviceLabels> =
+            Family::new_with_constructor(|| m::exponential(0.001, 2.0, 18));
+        registry.register(
+            "drawpipe_worker_stage_duration_seconds",
+            "Compute time of one settled stage run, by stage and device",
+            durations.clone(),
+        );
+        let broker = BrokerMetrics::register(&mut registry);
+        WorkerMetrics {
+            registry,
+            batches,
+            runs,
+            durations,
+            broker,
+        }
+    }
 }
 
 impl WorkerMetrics {
     pub fn batch(&self, stage: &'static str, size: usize) {
-        let mut m = self.batches.lock().unwrap();
-        let h = m.entry(stage).or_default();
-        h.count += 1;
-        h.sum += size as u64;
-        for (i, le) in BATCH_BUCKETS.iter().enumerate() {
-            if size as u64 <= *le {
-                h.buckets[i] += 1;
-            }
+        self.batches
+            .get_or_create(&StageLabel { stage })
+            .observe(size as f64);
+    }
+
+    /// One settled run; `device` and `compute_ms` for runs that computed.
+    pub fn outcome(
+        &self,
+        stage: &'static str,
+        outcome: &'static str,
+        device: Option<&str>,
+        compute_ms: Option<f64>,
+    ) {
+        self.runs
+            .get_or_create(&OutcomeLabels { stage, outcome })
+            .inc();
+        if let Some(ms) = compute_ms {
+            let device = device.unwrap_or("cpu").to_string();
+            self.durations
+                .get_or_create(&DeviceLabels { stage, device })
+                .observe(ms / 1000.0);
         }
     }
 
-    pub fn outcome(&self, stage: &'static str, outcome: &'static str, compute_ms: f64) {
-        *self
-            .outcomes
-            .lock()
-            .unwrap()
-            .entry((stage, outcome))
-            .or_default() += 1;
-        let mut c = self.compute.lock().unwrap();
-        let e = c.entry(stage).or_default();
-        e.0 += compute_ms;
-        e.1 += 1;
-    }
-
-    /// The exposition text.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        out.push_str(
-            "# HELP drawpipe_worker_batch_size Messages per batch the worker ran together.\n",
-        );
-        out.push_str("# TYPE drawpipe_worker_batch_size histogram\n");
-        for (stage, h) in self.batches.lock().unwrap().iter() {
-            for (le, n) in BATCH_BUCKETS.iter().zip(h.buckets) {
-                let _ = writeln!(
-                    out,
-                    "drawpipe_worker_batch_size_bucket{{stage=\"{stage}\",le=\"{le}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "drawpipe_worker_batch_size_bucket{{stage=\"{stage}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "drawpipe_worker_batch_size_sum{{stage=\"{stage}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "drawpipe_worker_batch_size_count{{stage=\"{stage}\"}} {}",
-                h.count
-            );
+    /// The exposition text, the broker's state read now.
+    pub fn render(&self, broker: Option<&Broker>) -> String {
+        if let Some(b) = broker {
+            self.broker.refresh(b);
         }
-        out.push_str(
-            "# HELP drawpipe_worker_stage_runs_total Stage runs settled by this worker.\n",
-        );
-        out.push_str("# TYPE drawpipe_worker_stage_runs_total counter\n");
-        for ((stage, outcome), n) in self.outcomes.lock().unwrap().iter() {
-            let _ = writeln!(
-                out,
-                "drawpipe_worker_stage_runs_total{{stage=\"{stage}\",outcome=\"{outcome}\"}} {n}"
-            );
-        }
-        out.push_str("# HELP drawpipe_worker_compute_seconds_total Time spent computing stages.\n");
-        out.push_str("# TYPE drawpipe_worker_compute_seconds_total counter\n");
-        for (stage, (ms, _)) in self.compute.lock().unwrap().iter() {
-            let _ = writeln!(
-                out,
-                "drawpipe_worker_compute_seconds_total{{stage=\"{stage}\"}} {:.3}",
-                ms / 1000.0
-            );
-        }
-        out
+        m::encode(&self.registry)
     }
 
     /// Serves the metrics and the probes on `addr` until `shutdown`; `/readyz` asks
@@ -125,15 +127,14 @@ impl WorkerMetrics {
     ) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         tracing::info!(addr = %listener.local_addr()?, "worker metrics listening");
+        let scraped = broker.clone();
         let metrics = move || {
             let me = self.clone();
+            let broker = scraped.clone();
             async move {
                 (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4",
-                    )],
-                    me.render(),
+                    [(axum::http::header::CONTENT_TYPE, m::CONTENT_TYPE)],
+                    me.render(Some(&broker)),
                 )
             }
         };
@@ -161,33 +162,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batch_histogram_is_cumulative() {
+    fn histograms_are_cumulative_and_durations_by_device() {
         let m = WorkerMetrics::default();
         m.batch("ocr", 3);
         m.batch("ocr", 1);
-        m.outcome("ocr", "succeeded", 1500.0);
-        let text = m.render();
-        assert!(
-            text.contains("drawpipe_worker_batch_size_bucket{stage=\"ocr\",le=\"1\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("drawpipe_worker_batch_size_bucket{stage=\"ocr\",le=\"4\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("drawpipe_worker_batch_size_sum{stage=\"ocr\"} 4"),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "drawpipe_worker_stage_runs_total{stage=\"ocr\",outcome=\"succeeded\"} 1"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("drawpipe_worker_compute_seconds_total{stage=\"ocr\"} 1.500"),
-            "{text}"
-        );
+        m.outcome("ocr", "succeeded", Some("cuda:0"), Some(1500.0));
+        m.outcome("ocr", "retried", None, None);
+        let text = m.render(None);
+        for want in [
+            "drawpipe_worker_batch_size_bucket{stage=\"ocr\",le=\"1\"} 1",
+            "drawpipe_worker_batch_size_bucket{stage=\"ocr\",le=\"4\"} 2",
+            "drawpipe_worker_batch_size_sum{stage=\"ocr\"} 4.0",
+            "drawpipe_worker_stage_runs_total{stage=\"ocr\",outcome=\"succeeded\"} 1",
+            "drawpipe_worker_stage_runs_total{stage=\"ocr\",outcome=\"retried\"} 1",
+            "drawpipe_worker_stage_duration_seconds_bucket{stage=\"ocr\",device=\"cuda:0\",le=\"1.024\"} 0",
+            "drawpipe_worker_stage_duration_seconds_bucket{stage=\"ocr\",device=\"cuda:0\",le=\"2.048\"} 1",
+            "drawpipe_worker_stage_duration_seconds_count{stage=\"ocr\",device=\"cuda:0\"} 1",
+            "# TYPE drawpipe_broker_up gauge",
+        ] {
+            assert!(text.contains(want), "{want} not in:\n{text}");
+        }
     }
 }

@@ -118,10 +118,10 @@ pub(super) async fn settle_all(
             "failed"
         };
         ctx.metrics
-            .outcome(stage.name(), outcome, st.duration_ms.unwrap_or(0.0));
+            .outcome(stage.name(), outcome, st.device.as_deref(), st.duration_ms);
     }
     for _ in &retries {
-        ctx.metrics.outcome(stage.name(), "retried", 0.0);
+        ctx.metrics.outcome(stage.name(), "retried", None, None);
     }
     Ok(())
 }
