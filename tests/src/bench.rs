@@ -5,6 +5,10 @@
 //! Run: `cargo run --release -p drawpipe-tests --bin drawpipe-bench -- --jobs 2000`;
 //! the ocr stage's worker batches: `... -- --jobs 24 --file
 //! tests/fixtures/drawings/BM_part.jpg --stages ocr --worker-args "--gpu-batch-max 4"`.
+//! A load run: `... -- --duration-secs 60 --rate 1500` submits at a steady rate for
+//! that long (whatever the pipeline keeps up with: queues grow when it does not),
+//! probes the dispatcher's `/healthz` every 20 ms meanwhile, and adds the probe's
+//! latency, the deepest backlog seen and each process's peak RSS to the figures.
 //! It creates its own database and vhost and removes them afterwards.
 
 use std::sync::Arc;
@@ -40,6 +44,105 @@ struct Args {
     /// Extra arguments for each worker, e.g. "--batch-max 64".
     #[arg(long, default_value = "")]
     worker_args: String,
+    /// A load run: submit at `--rate` for this many seconds instead of `--jobs`.
+    #[arg(long)]
+    duration_secs: Option<u64>,
+    /// Jobs per second in a load run (default 1000).
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+}
+
+/// What the load run's observers saw while it lasted.
+#[derive(Default)]
+struct Observed {
+    /// `/healthz` answer times, ms; and the probes that failed.
+    health_ms: Vec<f64>,
+    health_failed: usize,
+    /// The most stage runs queued at once.
+    deepest: i64,
+    /// Peak resident memory per process name, KiB.
+    peak_rss_kib: std::collections::BTreeMap<String, u64>,
+}
+
+/// Resident memory (VmRSS, KiB) of each process whose name starts with one of `names`.
+fn rss_by_process(names: &[&str]) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
+            continue;
+        };
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(str::trim)
+        };
+        let Some(name) = field("Name:") else { continue };
+        if !names.iter().any(|n| name.starts_with(n)) {
+            continue;
+        }
+        let kib = field("VmRSS:")
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        // PostgreSQL runs a process per connection: its largest one stands for it.
+        let key = if name.starts_with("postgres") {
+            "postgres (largest process)".to_string()
+        } else {
+            format!("{name}[{}]", e.file_name().to_string_lossy())
+        };
+        out.push((key, kib));
+    }
+    out
+}
+
+/// Probes `/healthz` every 20 ms and samples the backlog and memory every 250 ms
+/// until `stop`.
+async fn observe(
+    api: String,
+    db: sqlx::PgPool,
+    stop: tokio_util::sync::CancellationToken,
+) -> Observed {
+    let mut seen = Observed::default();
+    let http = reqwest::Client::new();
+    let mut probe = tokio::time::interval(Duration::from_millis(20));
+    let mut sample = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return seen,
+            _ = probe.tick() => {
+                let t = Instant::now();
+                let ok = http
+                    .get(format!("{api}/healthz"))
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    seen.health_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    seen.health_failed += 1;
+                }
+            }
+            _ = sample.tick() => {
+                if let Ok(n) = sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM stage_runs WHERE status = 'queued'",
+                )
+                .fetch_one(&db)
+                .await
+                {
+                    seen.deepest = seen.deepest.max(n);
+                }
+                for (name, kib) in rss_by_process(&["drawpipe", "postgres", "beam.smp"]) {
+                    let e = seen.peak_rss_kib.entry(name).or_default();
+                    *e = (*e).max(kib);
+                }
+            }
+        }
+    }
 }
 
 /// CPU seconds (user + system) used so far by processes whose name starts with
@@ -114,8 +217,16 @@ async fn main() -> anyhow::Result<()> {
     sqlx::query("TRUNCATE jobs CASCADE").execute(&db).await?;
 
     let cpu_before = cpu_by_process(&PROCS);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let observer = args
+        .duration_secs
+        .map(|_| tokio::spawn(observe(env.api.clone(), db.clone(), stop.clone())));
     let start = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // A load run paces job i to start + i / rate and ends at the duration.
+    let pace = args
+        .duration_secs
+        .map(|d| (Duration::from_secs(d), args.rate.max(0.001)));
     let mut tasks = vec![];
     for _ in 0..args.concurrency {
         let env = env.clone();
@@ -125,34 +236,56 @@ async fn main() -> anyhow::Result<()> {
         let multipart = args.multipart;
         let stages = stages.clone();
         tasks.push(tokio::spawn(async move {
-            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+            let mut sent = 0usize;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                match pace {
+                    Some((duration, rate)) => {
+                        let due = Duration::from_secs_f64(i as f64 / rate);
+                        if due >= duration {
+                            break;
+                        }
+                        tokio::time::sleep_until((start + due).into()).await;
+                    }
+                    None if i >= n => break,
+                    None => {}
+                }
                 if multipart {
                     env.submit(png.clone(), "bench.png", &stages).await;
                 } else {
                     env.submit_raw(png.clone(), &stages).await;
                 }
+                sent += 1;
             }
+            sent
         }));
     }
+    let mut jobs = 0;
     for t in tasks {
-        t.await?;
+        jobs += t.await?;
     }
     let submitted = start.elapsed();
     loop {
         let done: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status IN ('completed', 'partial', 'failed', 'cancelled')")
             .fetch_one(&db)
             .await?;
-        if done as usize >= args.jobs {
+        if done as usize >= jobs {
             break;
         }
         anyhow::ensure!(
-            start.elapsed() < Duration::from_secs(600),
-            "only {done} of {} jobs finished in 600 s",
-            args.jobs
+            start.elapsed() < Duration::from_secs(900),
+            "only {done} of {jobs} jobs finished in 900 s"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The figures come from the rows' timestamps; this poll only ends the wait
+        // (a count over a large table: not too often, it loads PostgreSQL).
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let cpu_after = cpu_by_process(&PROCS);
+    stop.cancel();
+    let observed = match observer {
+        Some(o) => Some(o.await?),
+        None => None,
+    };
     let rows = sqlx::query(
         "SELECT status, (extract(epoch FROM finished_at - created_at) * 1000)::float8, \
          extract(epoch FROM (SELECT max(finished_at) - min(created_at) FROM jobs))::float8 FROM jobs",
@@ -176,8 +309,7 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|r| r.try_get::<f64, _>(2).ok())
         .unwrap_or(f64::NAN);
     println!(
-        "jobs: {} (completed {completed}, partial {partial}, failed {failed}, cancelled {cancelled}), stages {stages}, {} ({} bytes)",
-        args.jobs,
+        "jobs: {jobs} (completed {completed}, partial {partial}, failed {failed}, cancelled {cancelled}), stages {stages}, {} ({} bytes)",
         args.file
             .as_ref()
             .map_or(format!("{}x{} PNG", args.size, args.size), |f| f
@@ -191,7 +323,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "submit rate (HTTP 202s): {:.0} jobs/s over {:.2} s",
-        args.jobs as f64 / submitted.as_secs_f64(),
+        jobs as f64 / submitted.as_secs_f64(),
         submitted.as_secs_f64()
     );
     // Only completed jobs count: a failed or cancelled job did not do the work.
@@ -241,5 +373,31 @@ async fn main() -> anyhow::Result<()> {
         per_job(used(&["drawpipe-bench"])),
         per_job(total)
     );
+    if let Some(mut o) = observed {
+        o.health_ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!(
+            "load run: {:.0} jobs/s asked for {} s; deepest backlog {} stage runs queued",
+            args.rate,
+            args.duration_secs.unwrap_or(0),
+            o.deepest
+        );
+        println!(
+            "/healthz while it ran: {} probes, {} failed; ms p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1}",
+            o.health_ms.len() + o.health_failed,
+            o.health_failed,
+            percentile(&o.health_ms, 0.5),
+            percentile(&o.health_ms, 0.95),
+            percentile(&o.health_ms, 0.99),
+            o.health_ms.last().copied().unwrap_or(f64::NAN)
+        );
+        println!(
+            "peak RSS, MiB: {}",
+            o.peak_rss_kib
+                .iter()
+                .map(|(n, k)| format!("{n} {:.0}", *k as f64 / 1024.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     Ok(())
 }
