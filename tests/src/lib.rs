@@ -372,6 +372,18 @@ impl TestEnv {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// GETs `path` of the API (with this environment's key) and returns the body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.http()
+            .get(format!("{}{path}", self.api))
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("read the body")
+    }
+
     /// Submits and expects 202; returns the job id.
     pub async fn submit(&self, bytes: Vec<u8>, filename: &str, stages: &str) -> String {
         let (status, body) = self.submit_bytes(bytes, filename, Some(stages), None).await;

@@ -221,15 +221,7 @@ async fn dead_letters_are_listed_requeued_and_discarded() {
     assert_eq!(all[0]["resolved_by"], "tests");
 
     // Counted in the dispatcher's metrics.
-    let metrics = env
-        .http()
-        .get(format!("{}/metrics", env.api))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = env.get_text("/metrics").await;
     assert!(
         metrics.contains(&format!(
             "drawpipe_dead_letters_total{{stage=\"{STAGE}\"}} 2"

@@ -424,14 +424,7 @@ async fn assert_overlay(env: &TestEnv, id: &str, report: &serde_json::Value) {
         "{}",
         report["layout"]
     );
-    let svg = http
-        .get(format!("{}/v1/jobs/{id}/overlay.svg", env.api))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let svg = env.get_text(&format!("/v1/jobs/{id}/overlay.svg")).await;
     assert!(svg.starts_with("<svg"), "{}", &svg[..100.min(svg.len())]);
     assert_eq!(svg.matches(r#"data-kind="dimensions""#).count(), dims.len());
     // No page 5.
