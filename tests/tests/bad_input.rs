@@ -167,6 +167,75 @@ async fn bad_inputs_fail_their_own_job_only() {
     }
 }
 
+/// The hostile corpus of `tests/fixtures/hostile/corpus.py`: headers claiming
+/// billions of pixels fail their job naming the size; a cyclic page tree, the
+/// largest PDF page, a PNG/PDF/ZIP polyglot and absurd resolution metadata complete
+/// (the resolution taken as absent); the worker keeps serving, under 1.5 GiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_corpus_fails_or_completes_and_the_worker_keeps_serving() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let worker = env
+        .spawn_worker(&["--stages", "preprocess,report"])
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("drawpipe-hostile-{}", std::process::id()));
+    let made = std::process::Command::new("python3")
+        .arg(drawpipe_tests::workspace().join("tests/fixtures/hostile/corpus.py"))
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(made.success(), "corpus.py failed");
+    // (file, expected status, what the error must say)
+    let cases = [
+        ("jpeg_65000.jpg", "failed", "65000×65000"),
+        ("tiff_60000.tif", "failed", "60000×60000"),
+        ("cyclic_pages.pdf", "completed", ""),
+        ("page_14400pt.pdf", "completed", ""),
+        ("polyglot.png", "completed", ""),
+        ("dpi_tiny.png", "completed", ""),
+        ("dpi_absurd.png", "completed", ""),
+    ];
+    let mut ids = vec![];
+    for (name, _, _) in &cases {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        ids.push(env.submit(bytes, name, "preprocess,report").await);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    for ((name, want_status, want_error), id) in cases.iter().zip(&ids) {
+        let body = env.wait_finished(id, Duration::from_secs(120)).await;
+        assert_eq!(body["status"], *want_status, "{name}: {body}");
+        let err = body["error"].as_str().unwrap_or_default();
+        assert!(err.contains(want_error), "{name}: error {err:?}");
+        println!("hostile corpus {name}: {} {err}", body["status"]);
+        if name.starts_with("dpi_") {
+            let (_, report) = env.get(&format!("/v1/jobs/{id}/result")).await;
+            assert_eq!(
+                report["pages"][0]["dpi"],
+                serde_json::Value::Null,
+                "{report}"
+            );
+        }
+    }
+    let good = env
+        .submit(
+            std::fs::read(fixture("Candle_holder.jpg")).unwrap(),
+            "good.jpg",
+            "preprocess,report",
+        )
+        .await;
+    let body = env.wait_finished(&good, Duration::from_secs(120)).await;
+    assert_eq!(body["status"], "completed", "{body}");
+    assert!(env.all_running(), "a process died");
+    let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    println!("hostile corpus: worker peak RSS {} MiB", peak_kib / 1024);
+    assert!(peak_kib < 1536 * 1024, "worker peak RSS {peak_kib} KiB");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_are_required() {
     let env = TestEnv::start(EnvOptions {

@@ -290,8 +290,18 @@ pub fn clahe(gray: &Mat, clip: f64, tiles: i32) -> opencv::Result<Mat> {
     Ok(out)
 }
 
-/// DPI from the image's metadata: PNG `pHYs` (metres), JPEG JFIF density.
+/// Resolution metadata outside this range is taken as absent: no drawing is
+/// scanned or rendered below 50 DPI or above 10,000 (a `pHYs` of 1 pixel per metre,
+/// or of 4 billion, is a broken or hostile header, not a resolution).
+const PLAUSIBLE_DPI: std::ops::RangeInclusive<f32> = 50.0..=10_000.0;
+
+/// DPI from the image's metadata: PNG `pHYs` (metres), JPEG JFIF density; `None`
+/// when absent or outside [`PLAUSIBLE_DPI`].
 fn image_dpi(media: MediaType, b: &[u8]) -> Option<f32> {
+    stated_dpi(media, b).filter(|d| PLAUSIBLE_DPI.contains(d))
+}
+
+fn stated_dpi(media: MediaType, b: &[u8]) -> Option<f32> {
     match media {
         MediaType::Png => {
             let pos = b.windows(4).take(64 * 1024).position(|w| w == b"pHYs")?;
@@ -425,16 +435,21 @@ mod tests {
     }
 
     #[test]
-    fn reads_png_dpi() {
-        let mut b = png(10, 10);
-        // Insert a pHYs chunk (11811 px/m = 300 DPI) after IHDR (8 + 25 bytes).
-        let mut chunk = vec![0, 0, 0, 9];
-        chunk.extend_from_slice(b"pHYs");
-        chunk.extend_from_slice(&11811u32.to_be_bytes());
-        chunk.extend_from_slice(&11811u32.to_be_bytes());
-        chunk.push(1);
-        chunk.extend_from_slice(&[0, 0, 0, 0]);
-        b.splice(33..33, chunk);
-        assert_eq!(image_dpi(MediaType::Png, &b), Some(300.0));
+    fn reads_png_dpi_and_ignores_absurd_values() {
+        // A pHYs chunk of `ppm` pixels per metre after IHDR (8 + 25 bytes).
+        let with_phys = |ppm: u32| {
+            let mut b = png(10, 10);
+            let mut chunk = vec![0, 0, 0, 9];
+            chunk.extend_from_slice(b"pHYs");
+            chunk.extend_from_slice(&ppm.to_be_bytes());
+            chunk.extend_from_slice(&ppm.to_be_bytes());
+            chunk.push(1);
+            chunk.extend_from_slice(&[0, 0, 0, 0]);
+            b.splice(33..33, chunk);
+            b
+        };
+        assert_eq!(image_dpi(MediaType::Png, &with_phys(11811)), Some(300.0));
+        assert_eq!(image_dpi(MediaType::Png, &with_phys(1)), None);
+        assert_eq!(image_dpi(MediaType::Png, &with_phys(u32::MAX)), None);
     }
 }
