@@ -215,7 +215,8 @@ pub struct Claim {
 /// and the job is neither finished nor cancelled; moves those jobs to `running`.
 /// Jobs not returned need no work: done already, cancelled, or unknown.
 ///
-/// The batch statements here (claim, settle, advance) are driven by the ids they are
+/// The batch statements here (claim, settle, advance; and the workers' `finish_jobs`) are
+/// driven by the ids they are
 /// given: their status tests are written `coalesce(status IN (…), false)`, which no
 /// index serves and the planner does not estimate from statistics. Written plainly,
 /// the planner drove them from the `stage_runs_active` partial index (or the jobs'

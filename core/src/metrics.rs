@@ -6,7 +6,7 @@ use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 use crate::mq::Broker;
 
@@ -19,6 +19,17 @@ pub fn encode(registry: &Registry) -> String {
     // Writing to a String cannot fail.
     let _ = prometheus_text::encode(&mut out, registry);
     out
+}
+
+/// Registers `metric` under `name` and returns it (a handle sharing its values).
+pub fn registered<M: Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 /// A histogram with buckets `start`, `start·factor`, … (`n` of them).
@@ -39,18 +50,20 @@ pub struct BrokerMetrics {
 
 impl BrokerMetrics {
     pub fn register(registry: &mut Registry) -> Self {
-        let m = BrokerMetrics::default();
-        registry.register(
-            "drawpipe_broker_up",
-            "Whether a broker session is running now",
-            m.up.clone(),
-        );
-        registry.register(
-            "drawpipe_broker_reconnects",
-            "Broker connections reopened after a loss",
-            m.reconnects.clone(),
-        );
-        m
+        BrokerMetrics {
+            up: registered(
+                registry,
+                "drawpipe_broker_up",
+                "Whether a broker session is running now",
+                Gauge::default(),
+            ),
+            reconnects: registered(
+                registry,
+                "drawpipe_broker_reconnects",
+                "Broker connections reopened after a loss",
+                Counter::default(),
+            ),
+        }
     }
 
     /// Copies the broker's state into the metrics.

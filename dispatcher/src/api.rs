@@ -80,12 +80,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/corrections", get(crate::corrections::corrected_jobs))
         .route("/v1/dead-letters", get(crate::deadletter::list))
         .route(
-            "/v1/dead-letters/{id}/requeue",
-            axum::routing::post(crate::deadletter::requeue),
-        )
-        .route(
-            "/v1/dead-letters/{id}/discard",
-            axum::routing::post(crate::deadletter::discard),
+            "/v1/dead-letters/{id}/{action}",
+            axum::routing::post(crate::deadletter::resolve),
         )
         .route(
             "/v1/jobs/{id}/dimensions.xlsx",
@@ -482,17 +478,10 @@ pub fn cursor_param(
 }
 
 /// The first `limit` of `rows` (fetched with `LIMIT limit + 1`) and, when there
-/// were more, the cursor after the last of them (`key`: its sort time and id).
-pub fn cut_page<T>(
-    rows: &[T],
-    limit: i64,
-    key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
-) -> (&[T], Option<String>) {
+/// were more, the key to continue after the last of them (`key`: its cursor).
+pub fn cut_page<T, K>(rows: &[T], limit: i64, key: impl Fn(&T) -> K) -> (&[T], Option<K>) {
     let page = &rows[..rows.len().min(limit as usize)];
-    let next = page.last().filter(|_| rows.len() as i64 > limit).map(|r| {
-        let (at, id) = key(r);
-        encode_cursor(at, id)
-    });
+    let next = page.last().filter(|_| rows.len() as i64 > limit).map(key);
     (page, next)
 }
 
@@ -540,7 +529,7 @@ async fn list_jobs(
     .bind(q.get("q").map(|s| s.trim()).filter(|s| !s.is_empty()))
     .fetch_all(state.pool())
     .await?;
-    let (page, next) = cut_page(&rows, limit, |r| (r.created_at, r.id));
+    let (page, next) = cut_page(&rows, limit, |r| encode_cursor(r.created_at, r.id));
     Ok(Json(
         json!({"jobs": page.iter().map(JobRow::to_json).collect::<Vec<_>>(), "next_cursor": next}),
     ))

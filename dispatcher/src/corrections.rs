@@ -19,7 +19,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::api::{cursor_param, cut_page, parse_id, parse_limit, AppState};
+use crate::api::{cursor_param, cut_page, encode_cursor, parse_id, parse_limit, AppState};
 use crate::auth::Caller;
 use crate::error::ApiError;
 
@@ -245,7 +245,7 @@ pub async fn corrected_jobs(
     .bind(limit + 1)
     .fetch_all(state.pool())
     .await?;
-    let (page, next) = cut_page(&rows, limit, |r| (r.3, r.0));
+    let (page, next) = cut_page(&rows, limit, |r| encode_cursor(r.3, r.0));
     let jobs: Vec<Value> = page
         .iter()
         .map(|(id, filename, items, last)| {

@@ -33,7 +33,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::api::{parse_limit, AppState};
+use crate::api::{cut_page, parse_limit, AppState};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -173,12 +173,21 @@ pub async fn fail_run(
 
 /// What an operator does with a dead letter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resolution {
+enum Resolution {
     Requeue,
     Discard,
 }
 
 impl Resolution {
+    /// From the route's `{action}`: `requeue` or `discard`.
+    fn from_action(action: &str) -> Option<Self> {
+        match action {
+            "requeue" => Some(Resolution::Requeue),
+            "discard" => Some(Resolution::Discard),
+            _ => None,
+        }
+    }
+
     fn state(self) -> &'static str {
         match self {
             Resolution::Requeue => "requeued",
@@ -246,39 +255,24 @@ pub async fn list(
     .bind(limit + 1)
     .fetch_all(state.pool())
     .await?;
-    let more = rows.len() as i64 > limit;
-    let page = &rows[..rows.len().min(limit as usize)];
-    let next = if more { page.last().map(|r| r.0) } else { None };
+    let (page, next) = cut_page(&rows, limit, |r| r.0);
     Ok(Json(json!({
         "dead_letters": page.iter().map(letter_json).collect::<Vec<_>>(),
         "next_after": next,
     })))
 }
 
-/// `POST /v1/dead-letters/{id}/requeue`.
-pub async fn requeue(
-    state: State<AppState>,
-    caller: Extension<Caller>,
-    id: Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    resolve(state, caller, id, Resolution::Requeue).await
-}
-
-/// `POST /v1/dead-letters/{id}/discard`.
-pub async fn discard(
-    state: State<AppState>,
-    caller: Extension<Caller>,
-    id: Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    resolve(state, caller, id, Resolution::Discard).await
-}
-
-async fn resolve(
+/// `POST /v1/dead-letters/{id}/requeue` or `…/discard`.
+pub async fn resolve(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    what: Resolution,
+    Path((id, action)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    let what = Resolution::from_action(&action).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no dead-letter action {action:?}: use requeue or discard"
+        ))
+    })?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("{id:?} is not a dead-letter id")))?;
@@ -309,25 +303,22 @@ async fn resolve(
         }
         reopen(&mut tx, JobId(job), &stage).await?;
     }
-    sqlx::query(
-        "UPDATE dead_letters SET state = $2, resolved_at = now(), resolved_by = $3 WHERE id = $1",
-    )
+    // The row as it now stands (the job reopened, for a requeue), in the same
+    // transaction.
+    let row: LetterRow = sqlx::query_as(&format!(
+        "UPDATE dead_letters d SET state = $2, resolved_at = now(), resolved_by = $3 \
+         FROM jobs j WHERE d.id = $1 AND j.id = d.job_id RETURNING {LETTER_COLUMNS}"
+    ))
     .bind(id)
     .bind(what.state())
     .bind(&by)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
     if what == Resolution::Requeue {
         state.submitter.wake.notify_one();
     }
     tracing::info!(dead_letter = id, job_id = %job, stage, by, state = what.state(), "dead letter resolved");
-    let row: LetterRow = sqlx::query_as(&format!(
-        "SELECT {LETTER_COLUMNS} FROM dead_letters d JOIN jobs j ON j.id = d.job_id WHERE d.id = $1"
-    ))
-    .bind(id)
-    .fetch_one(state.pool())
-    .await?;
     Ok(Json(letter_json(&row)))
 }
 

@@ -6,7 +6,7 @@
 //! every dispatcher reports the same numbers; the broker connection's state is read
 //! from the broker handle.
 
-use drawpipe_core::metrics::{self as m, BrokerMetrics};
+use drawpipe_core::metrics::{self as m, registered, BrokerMetrics};
 use drawpipe_core::mq::Broker;
 use drawpipe_core::JobStatus;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -57,12 +57,12 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::default();
-        let submitted = Family::<SourceLabel, Counter>::default();
-        registry.register(
+        let mut r = Registry::default();
+        let submitted: Family<SourceLabel, Counter> = registered(
+            &mut r,
             "drawpipe_jobs_submitted",
             "Jobs accepted by this process, by source",
-            submitted.clone(),
+            Family::default(),
         );
         for source in ["http", "amqp"] {
             // Both sources from the start, at 0.
@@ -70,46 +70,40 @@ impl Default for Metrics {
                 source: source.to_string(),
             }));
         }
-        let http = Family::<HttpLabels, Counter>::default();
-        registry.register(
-            "drawpipe_http_requests",
-            "HTTP requests served, by method, route and status",
-            http.clone(),
-        );
-        let dead_letters = Family::<StageLabel, Counter>::default();
-        registry.register(
-            "drawpipe_dead_letters",
-            "Stage messages dead-lettered after repeated deliveries, by stage",
-            dead_letters.clone(),
-        );
-        let outbox = Gauge::default();
-        registry.register(
-            "drawpipe_outbox_depth",
-            "Outbox rows not yet published",
-            outbox.clone(),
-        );
-        let jobs = Family::<StatusLabel, Gauge>::default();
-        registry.register(
-            "drawpipe_jobs",
-            "Jobs in the database, by status",
-            jobs.clone(),
-        );
-        let active = Family::<StageStatusLabels, Gauge>::default();
-        registry.register(
-            "drawpipe_stage_runs_active",
-            "Stage runs queued or running, by stage and status (the depth of each stage's work)",
-            active.clone(),
-        );
-        let broker = BrokerMetrics::register(&mut registry);
         Metrics {
-            registry,
             submitted,
-            http,
-            dead_letters,
-            outbox,
-            jobs,
-            active,
-            broker,
+            http: registered(
+                &mut r,
+                "drawpipe_http_requests",
+                "HTTP requests served, by method, route and status",
+                Family::default(),
+            ),
+            dead_letters: registered(
+                &mut r,
+                "drawpipe_dead_letters",
+                "Stage messages dead-lettered after repeated deliveries, by stage",
+                Family::default(),
+            ),
+            outbox: registered(
+                &mut r,
+                "drawpipe_outbox_depth",
+                "Outbox rows not yet published",
+                Gauge::default(),
+            ),
+            jobs: registered(
+                &mut r,
+                "drawpipe_jobs",
+                "Jobs in the database, by status",
+                Family::default(),
+            ),
+            active: registered(
+                &mut r,
+                "drawpipe_stage_runs_active",
+                "Stage runs queued or running, by stage and status (the depth of each stage's work)",
+                Family::default(),
+            ),
+            broker: BrokerMetrics::register(&mut r),
+            registry: r,
         }
     }
 }

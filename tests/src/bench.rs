@@ -74,20 +74,17 @@ fn rss_by_process(names: &[&str]) -> Vec<(String, u64)> {
         let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
             continue;
         };
-        let field = |key: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(str::trim)
+        let Some(name) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Name:"))
+            .map(str::trim)
+        else {
+            continue;
         };
-        let Some(name) = field("Name:") else { continue };
         if !names.iter().any(|n| name.starts_with(n)) {
             continue;
         }
-        let kib = field("VmRSS:")
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let kib = drawpipe_tests::status_kib(&status, "VmRSS").unwrap_or(0);
         // PostgreSQL runs a process per connection: its largest one stands for it.
         let key = if name.starts_with("postgres") {
             "postgres (largest process)".to_string()

@@ -70,6 +70,25 @@ pub fn bin_dir() -> &'static Path {
     })
 }
 
+/// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`, …), KiB.
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    status_kib(
+        &std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
+        field,
+    )
+}
+
+/// A `kB` field of a `/proc/PID/status` text, KiB.
+pub fn status_kib(status: &str, field: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Runs `rabbitmqctl` (vhost management needs it; the tests run beside the broker).
 pub fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
     let out = Command::new("rabbitmqctl")

@@ -29,6 +29,12 @@ fn cli(env: &TestEnv, key: &str, args: &[&str]) -> Output {
         .expect("run drawpipe dead-letters")
 }
 
+/// The CLI failed, saying `why` on stderr.
+fn refused(o: Output, why: &str) {
+    assert!(!o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains(why), "{o:?}");
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -170,12 +176,7 @@ async fn dead_letters_are_listed_requeued_and_discarded() {
     let ids: Vec<String> = listed.iter().map(|d| d["id"].to_string()).collect();
     let theirs = cli(&env, &other, &["list", "--json"]);
     assert_eq!(stdout(&theirs).trim(), "[]", "{theirs:?}");
-    let refused = cli(&env, &other, &["requeue", &ids[0]]);
-    assert!(!refused.status.success());
-    assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("404"),
-        "{refused:?}"
-    );
+    refused(cli(&env, &other, &["requeue", &ids[0]]), "404");
 
     // Requeue the first: the stage runs again once a worker serves it, and the job
     // completes with every stage succeeded.
@@ -188,27 +189,21 @@ async fn dead_letters_are_listed_requeued_and_discarded() {
     assert_eq!(done["status"], "completed", "{done}");
     let (status, attempts, error) = run_of(&db, &first).await;
     assert_eq!((status.as_str(), attempts, error), ("succeeded", 1, None));
-    let report_runs: i64 = sqlx::query_scalar(
+    let succeeded: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM stage_runs WHERE job_id = $1 AND status = 'succeeded'",
     )
     .bind(uuid::Uuid::parse_str(&first).unwrap())
     .fetch_one(&db)
     .await
     .unwrap();
-    assert_eq!(report_runs, 3, "preprocess, detect and report succeeded");
+    assert_eq!(succeeded, 3, "preprocess, detect and report succeeded");
     let (_, result) = env.get(&format!("/v1/jobs/{first}/result")).await;
     assert!(result.get("detections").is_some(), "{result}");
 
     // Acting twice is refused; discard leaves the second job as it was.
-    let again = cli(&env, &key, &["requeue", &ids[0]]);
-    assert!(!again.status.success());
-    assert!(
-        String::from_utf8_lossy(&again.stderr).contains("already requeued"),
-        "{again:?}"
-    );
+    refused(cli(&env, &key, &["requeue", &ids[0]]), "already requeued");
     let out = cli(&env, &key, &["discard", &ids[1]]);
     assert!(out.status.success(), "{out:?}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let (_, job) = env.get(&format!("/v1/jobs/{second}")).await;
     assert_eq!(job["status"], "failed", "{job}");
     assert_eq!(run_of(&db, &second).await.0, "failed");

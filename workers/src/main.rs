@@ -762,35 +762,46 @@ fn segment_graphs(files: &[PathBuf], out: &std::path::Path) -> anyhow::Result<()
 
 /// `drawpipe dead-letters list|requeue|discard`.
 async fn dead_letters(cmd: DeadLettersCommand) -> anyhow::Result<()> {
-    let (ids, action, api) = match cmd {
+    match cmd {
         DeadLettersCommand::List { state, json, api } => {
-            let c = Client::new(&api.url, api.key);
-            let letters = c.dead_letters(&state).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&letters)?);
-                return Ok(());
-            }
-            for d in &letters {
-                println!(
-                    "{}\t{}\t{}\t{}\tjob {}\t{}\t{}",
-                    d["id"],
-                    d["job_id"].as_str().unwrap_or(""),
-                    d["stage"].as_str().unwrap_or(""),
-                    d["dead_at"].as_str().unwrap_or(""),
-                    d["job_status"].as_str().unwrap_or(""),
-                    d["state"].as_str().unwrap_or(""),
-                    d["error"].as_str().unwrap_or(""),
-                );
-            }
-            eprintln!("{} dead letter(s) ({state})", letters.len());
-            return Ok(());
+            list_dead_letters(&Client::new(&api.url, api.key), &state, json).await
         }
-        DeadLettersCommand::Requeue { ids, api } => (ids, "requeue", api),
-        DeadLettersCommand::Discard { ids, api } => (ids, "discard", api),
-    };
-    let c = Client::new(&api.url, api.key);
+        DeadLettersCommand::Requeue { ids, api } => {
+            resolve_dead_letters(&Client::new(&api.url, api.key), &ids, "requeue").await
+        }
+        DeadLettersCommand::Discard { ids, api } => {
+            resolve_dead_letters(&Client::new(&api.url, api.key), &ids, "discard").await
+        }
+    }
+}
+
+/// One line per dead letter (or the JSON objects), the count on stderr.
+async fn list_dead_letters(c: &Client, state: &str, json: bool) -> anyhow::Result<()> {
+    let letters = c.dead_letters(state).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&letters)?);
+        return Ok(());
+    }
+    for d in &letters {
+        println!(
+            "{}\t{}\t{}\t{}\tjob {}\t{}\t{}",
+            d["id"],
+            d["job_id"].as_str().unwrap_or(""),
+            d["stage"].as_str().unwrap_or(""),
+            d["dead_at"].as_str().unwrap_or(""),
+            d["job_status"].as_str().unwrap_or(""),
+            d["state"].as_str().unwrap_or(""),
+            d["error"].as_str().unwrap_or(""),
+        );
+    }
+    eprintln!("{} dead letter(s) ({state})", letters.len());
+    Ok(())
+}
+
+/// `action` (requeue or discard) on each of `ids`; an error when any was refused.
+async fn resolve_dead_letters(c: &Client, ids: &[i64], action: &str) -> anyhow::Result<()> {
     let mut failed = 0;
-    for id in ids {
+    for &id in ids {
         match c.resolve_dead_letter(id, action).await {
             Ok(d) => println!(
                 "{id}\t{}\tjob {}\t{}",

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use drawpipe_core::metrics::{self as m, BrokerMetrics};
+use drawpipe_core::metrics::{self as m, registered, BrokerMetrics};
 use drawpipe_core::mq::Broker;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -48,34 +48,28 @@ pub struct WorkerMetrics {
 
 impl Default for WorkerMetrics {
     fn default() -> Self {
-        let mut registry = Registry::default();
-        let batches: Histograms<StageLabel> =
-            Family::new_with_constructor(|| m::exponential(1.0, 2.0, 9));
-        registry.register(
-            "drawpipe_worker_batch_size",
-            "Messages per batch the worker ran together",
-            batches.clone(),
-        );
-        let runs = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
-            "drawpipe_worker_stage_runs",
-            "Stage runs settled by this worker, by outcome (succeeded, failed, retried)",
-            runs.clone(),
-        );
-        let durations: Histograms<DeviceLabels> =
-            Family::new_with_constructor(|| m::exponential(0.001, 2.0, 18));
-        registry.register(
-            "drawpipe_worker_stage_duration_seconds",
-            "Compute time of one settled stage run, by stage and device",
-            durations.clone(),
-        );
-        let broker = BrokerMetrics::register(&mut registry);
+        let mut r = Registry::default();
         WorkerMetrics {
-            registry,
-            batches,
-            runs,
-            durations,
-            broker,
+            batches: registered(
+                &mut r,
+                "drawpipe_worker_batch_size",
+                "Messages per batch the worker ran together",
+                Family::new_with_constructor(|| m::exponential(1.0, 2.0, 9)),
+            ),
+            runs: registered(
+                &mut r,
+                "drawpipe_worker_stage_runs",
+                "Stage runs settled by this worker, by outcome (succeeded, failed, retried)",
+                Family::default(),
+            ),
+            durations: registered(
+                &mut r,
+                "drawpipe_worker_stage_duration_seconds",
+                "Compute time of one settled stage run, by stage and device",
+                Family::new_with_constructor(|| m::exponential(0.001, 2.0, 18)),
+            ),
+            broker: BrokerMetrics::register(&mut r),
+            registry: r,
         }
     }
 }

@@ -194,7 +194,8 @@ async fn finish_jobs(
         u AS (
             UPDATE jobs j SET status = v.status, report = v.report::jsonb, error = v.error,
                    finished_at = now(), updated_at = now()
-            FROM v WHERE j.id = v.id AND coalesce(j.status IN ('queued', 'running'), false)
+            FROM v WHERE j.id = v.id -- coalesce: driven by the ids, see db::claim
+              AND coalesce(j.status IN ('queued', 'running'), false)
             RETURNING j.id, j.status, j.error
         )
         INSERT INTO outbox (job_id, exchange, routing_key, payload)
