@@ -22,3 +22,5 @@ cargo test -q -p drawpipe-tests --test broker_restart -- --nocapture "$@"
 python3 -m unittest discover -s tools/tests
 # The deploy files, offline: hadolint, kustomize build, the Kubernetes and CRD schemas (deploy/README.md).
 ./scripts/deploy-check.sh
+# The parsers of untrusted bytes, fuzzed for 20 s per target (cargo-fuzz on nightly: fuzz/README.md).
+./scripts/fuzz.sh "${DRAWPIPE_FUZZ_SECS:-20}"

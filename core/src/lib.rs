@@ -16,6 +16,7 @@ pub mod redact;
 pub mod report;
 pub mod stage;
 pub mod topology;
+pub mod trace;
 
 #[cfg(feature = "runtime")]
 pub mod db;

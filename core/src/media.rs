@@ -129,6 +129,30 @@ fn describe_prefix(bytes: &[u8]) -> String {
     }
 }
 
+/// The name a submitted file is stored and listed under: its last path component
+/// (`../../etc/passwd` is `passwd`, `C:\scans\a.pdf` is `a.pdf`), with control and
+/// bidirectional-override characters (which could forge log lines or disguise an
+/// extension) replaced by `_`, trimmed; `None` when nothing is left or only `.`/`..`.
+/// Nothing is ever written to disk under this name; it is for people and search.
+pub fn clean_filename(name: &str) -> Option<String> {
+    let last = name
+        .split(['/', '\\'])
+        .map(str::trim)
+        .rfind(|part| !part.is_empty())?;
+    let clean: String = last
+        .chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || bidi {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    (!matches!(clean.as_str(), "." | "..")).then_some(clean)
+}
+
 /// Width and height in pixels, read from the header only.
 ///
 /// Returns `Ok(None)` for PDF (pages have no pixel size until rendered).
@@ -265,6 +289,26 @@ fn tiff_dimensions(b: &[u8]) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_are_cut_to_a_harmless_last_component() {
+        let cases = [
+            ("drawing.pdf", Some("drawing.pdf")),
+            ("../../etc/passwd", Some("passwd")),
+            ("C:\\scans\\part 7.tif", Some("part 7.tif")),
+            ("dir/", Some("dir")),
+            ("a\nFAKE LOG LINE.png", Some("a_FAKE LOG LINE.png")),
+            ("invoice\u{202e}gnp.exe", Some("invoice_gnp.exe")),
+            ("Ω-teil ⌀20.png", Some("Ω-teil ⌀20.png")),
+            ("/", None),
+            ("..", None),
+            ("x/. ", None),
+            ("", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(clean_filename(name).as_deref(), want, "{name:?}");
+        }
+    }
 
     fn png_header(w: u32, h: u32) -> Vec<u8> {
         let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();

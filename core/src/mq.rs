@@ -445,8 +445,11 @@ impl OutboxRelay {
             let exchange: String = r.get(1);
             let key: String = r.get(2);
             let payload: String = r.get(3);
-            let props =
+            let mut props =
                 json_properties().with_message_id(ShortString::from(format!("outbox-{id}")));
+            if let Some(tp) = traceparent(&payload) {
+                props = props.with_headers(table(&[(crate::trace::HEADER, text(&tp))]));
+            }
             confirms.push(
                 channel
                     .basic_publish(
@@ -471,6 +474,24 @@ impl OutboxRelay {
         tx.commit().await?;
         Ok(rows.len())
     }
+}
+
+/// The `traceparent` of an outbox message: the span of its job's trace that
+/// publishing it starts (a stage message's stage and attempt; an event's kind).
+fn traceparent(payload: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Traced {
+        job_id: crate::JobId,
+        #[serde(default)]
+        stage: Option<String>,
+        #[serde(default)]
+        kind: Option<String>,
+        #[serde(default)]
+        attempt: u32,
+    }
+    let t: Traced = serde_json::from_str(payload).ok()?;
+    let what = t.stage.or(t.kind).unwrap_or_default();
+    Some(crate::trace::TraceParent::for_message(t.job_id, &what, t.attempt).to_string())
 }
 
 /// A boxed error for the relay's loop (core stays free of anyhow).

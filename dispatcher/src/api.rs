@@ -21,6 +21,7 @@ use axum::{Extension, Json, Router};
 use base64::Engine;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use drawpipe_core::trace::{self, TraceParent};
 use drawpipe_core::{JobId, JobStatus, Stage, StageStatus};
 use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
@@ -254,7 +255,14 @@ async fn create_job(
     });
     // The body is read before any field is judged: answering while the client
     // still sends makes it see a reset connection instead of the answer.
-    let mut sub = Submission::default();
+    let mut sub = Submission {
+        link: req
+            .headers()
+            .get(trace::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(TraceParent::parse),
+        ..Default::default()
+    };
     let mut fields: Vec<(String, String)> = query;
     if is_multipart {
         read_multipart(&mut sub, &mut fields, req, &state, max).await?;
@@ -275,11 +283,16 @@ async fn create_job(
     }
     let s = state.submitter.submit(&sub, "http", caller.key).await?;
     let location = format!("/v1/jobs/{}", s.id);
+    // The job's trace, for a client that wants to join its own spans to it.
+    let traceparent = TraceParent::for_message(s.id, "submit", 0).to_string();
     if s.created {
         let body = json!({"id": s.id, "status": "queued", "stages": s.stages, "links": links(s.id), "duplicate": false});
         return Ok((
             StatusCode::ACCEPTED,
-            [(header::LOCATION, location)],
+            [
+                (header::LOCATION, location),
+                (header::HeaderName::from_static(trace::HEADER), traceparent),
+            ],
             Json(body),
         )
             .into_response());
@@ -291,6 +304,17 @@ async fn create_job(
             .await?;
     let body = json!({"id": s.id, "status": status, "stages": stages, "links": links(s.id), "duplicate": true});
     Ok((StatusCode::OK, [(header::LOCATION, location)], Json(body)).into_response())
+}
+
+/// The `filename="…"` of a part's Content-Disposition whose bytes are not UTF-8
+/// (an old client's Latin-1, say), decoded lossily: the multipart parser gives no
+/// name for those.
+fn raw_file_name(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::CONTENT_DISPOSITION)?.as_bytes();
+    let key = b"filename=\"";
+    let start = raw.windows(key.len()).position(|w| w == key)? + key.len();
+    let len = raw[start..].iter().position(|&b| b == b'"')?;
+    Some(String::from_utf8_lossy(&raw[start..start + len]).into_owned())
 }
 
 /// Reads a multipart body to its end: the drawing into `sub.content` (and its file
@@ -319,8 +343,9 @@ async fn read_multipart(
         if name == "file" {
             let file_name = field
                 .file_name()
-                .filter(|n| !n.is_empty())
-                .map(str::to_string);
+                .map(str::to_string)
+                .or_else(|| raw_file_name(field.headers()))
+                .filter(|n| !n.is_empty());
             file = Some(field.bytes().await.map_err(malformed)?);
             if !fields.iter().any(|(n, _)| n == "filename") {
                 sub.filename = file_name;

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use drawpipe_core::limits::Limits;
 use drawpipe_core::media::{self, SniffError};
 use drawpipe_core::message::{IntakeMessage, IntakeReply, VERSION};
+use drawpipe_core::trace::{self, TraceParent};
 use drawpipe_core::{db, mq, topology, JobId, StagePlan, StagePlanError};
 use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
@@ -50,6 +51,9 @@ pub struct Submission {
     /// A JSON object passed to the stages.
     pub options: Option<Value>,
     pub idempotency_key: Option<String>,
+    /// The client's W3C `traceparent`, when it sent a valid one: logged as a link
+    /// to the job's own trace ([`drawpipe_core::trace`]).
+    pub link: Option<TraceParent>,
 }
 
 /// Why a submission was refused.
@@ -85,6 +89,8 @@ pub struct Validated {
     pub plan: StagePlan,
     pub priority: i16,
     pub options: Value,
+    /// The file name as stored: see [`media::clean_filename`].
+    pub filename: Option<String>,
 }
 
 /// A stored (or found, by idempotency key) job.
@@ -162,6 +168,7 @@ pub fn validate(
         }
     }
     Ok(Validated {
+        filename: sub.filename.as_deref().and_then(media::clean_filename),
         media_type: media.mime(),
         sha256: hex::encode(Sha256::digest(&sub.content)),
         requested,
@@ -226,7 +233,7 @@ impl Submitter {
             sha256: &v.sha256,
             media_type: v.media_type,
             content: &sub.content,
-            filename: sub.filename.as_deref(),
+            filename: v.filename.as_deref(),
             requested: &v.requested,
             plan: &v.plan,
             options: &v.options,
@@ -239,7 +246,15 @@ impl Submitter {
         if created {
             self.wake.notify_one();
             self.metrics.job_submitted(source);
-            tracing::debug!(job_id = %id, source, bytes = sub.content.len(), stages = ?v.plan.names(), "job queued");
+            tracing::debug!(
+                job_id = %id,
+                trace_id = %trace::trace_id(id),
+                link = sub.link.map(|l| l.to_string()),
+                source,
+                bytes = sub.content.len(),
+                stages = ?v.plan.names(),
+                "job queued"
+            );
         }
         Ok(Submitted {
             id,
@@ -292,6 +307,10 @@ pub fn submission_from_message(
             priority: msg.priority.map(i64::from),
             options: msg.options,
             idempotency_key: msg.idempotency_key,
+            link: headers
+                .and_then(|h| h.inner().get(trace::HEADER))
+                .and_then(header_text)
+                .and_then(|t| TraceParent::parse(&t)),
         });
     }
     let header = |name: &str| {
@@ -308,6 +327,7 @@ pub fn submission_from_message(
             .transpose()?,
         options: None,
         idempotency_key: header("x-idempotency-key"),
+        link: header(trace::HEADER).and_then(|t| TraceParent::parse(&t)),
     })
 }
 

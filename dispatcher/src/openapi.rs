@@ -36,7 +36,8 @@ pub fn document() -> Value {
                         {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200}, "description": "A second submission with the same key returns the first job (200, duplicate: true)."},
                         {"name": "stages", "in": "query", "schema": {"type": "string"}, "description": "Comma-separated stage list; empty means every available stage. Dependencies and report are added."},
                         {"name": "priority", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 9, "default": 0}},
-                        {"name": "filename", "in": "query", "schema": {"type": "string"}},
+                        {"name": "traceparent", "in": "header", "schema": {"type": "string"}, "description": "W3C trace context of the caller: logged as a link to the job's trace."},
+                        {"name": "filename", "in": "query", "schema": {"type": "string"}, "description": "Stored as its last path component, control and bidi-override characters replaced by `_`."},
                         {"name": "options", "in": "query", "schema": {"type": "string"}, "description": "A JSON object, as text."}
                     ],
                     "requestBody": {"required": true, "content": {
@@ -50,7 +51,7 @@ pub fn document() -> Value {
                         "application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}
                     }},
                     "responses": {
-                        "202": {"description": "job queued", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Submitted"}}}},
+                        "202": {"description": "job queued", "headers": {"traceparent": {"description": "the job's W3C trace (trace id = the job id)", "schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Submitted"}}}},
                         "200": {"description": "the idempotency key was used before: that job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Submitted"}}}},
                         "400": error_response("empty upload, unknown or unavailable stage, bad priority or options"),
                         "401": unauthorized,

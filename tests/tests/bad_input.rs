@@ -190,9 +190,23 @@ async fn hostile_corpus_fails_or_completes_and_the_worker_keeps_serving() {
         .unwrap();
     let dir = hostile("corpus.py", "corpus");
     // (file, expected status, what the error must say)
+    // Nothing to read is refused at the door, naming it.
+    let (status, body) = env
+        .submit_bytes(
+            std::fs::read(dir.join("zero_bytes.png")).unwrap(),
+            "zero_bytes.png",
+            Some("preprocess,report"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("empty"), "{body}");
     let cases = [
         ("jpeg_65000.jpg", "failed", "65000×65000"),
         ("tiff_60000.tif", "failed", "60000×60000"),
+        ("png_bomb_20000.png", "failed", "20000×20000"),
+        ("png_idat_overflow.png", "completed", ""),
+        ("truncated.jpg", "failed", "JPEG"),
         ("cyclic_pages.pdf", "completed", ""),
         ("page_14400pt.pdf", "completed", ""),
         ("polyglot.png", "completed", ""),
@@ -219,6 +233,73 @@ async fn hostile_corpus_fails_or_completes_and_the_worker_keeps_serving() {
             assert!(page.get("dpi").is_some_and(|d| d.is_null()), "{report}");
         }
     }
+    // File names that are paths, not UTF-8, or carry control or bidi characters:
+    // accepted, stored as a harmless last component, and the job runs.
+    let multipart_names: [&[u8]; 4] = [
+        b"../../etc/passwd.png",
+        b"/abs/dir/drawing.png",
+        b"caf\xe9 \xff\xfe.png",
+        "invoice\u{202e}gnp.png".as_bytes(),
+    ];
+    let mut named = vec![];
+    for name in multipart_names {
+        let mut body =
+            b"--XbX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"".to_vec();
+        body.extend_from_slice(name);
+        body.extend_from_slice(b"\"\r\nContent-Type: image/png\r\n\r\n");
+        body.extend_from_slice(&tiny_png(32, 32, 3));
+        body.extend_from_slice(b"\r\n--XbX\r\nContent-Disposition: form-data; name=\"stages\"\r\n\r\npreprocess,report\r\n--XbX--\r\n");
+        let resp = env
+            .http()
+            .post(format!("{}/v1/jobs", env.api))
+            .header("content-type", "multipart/form-data; boundary=XbX")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let answer: serde_json::Value = resp.json().await.unwrap_or_default();
+        assert_eq!(status, 202, "{:?}: {answer}", String::from_utf8_lossy(name));
+        named.push((
+            String::from_utf8_lossy(name).into_owned(),
+            answer["id"].as_str().unwrap().to_string(),
+        ));
+    }
+    let resp = env
+        .http()
+        .post(format!(
+            "{}/v1/jobs?stages=preprocess,report&filename=a%0d%0aFAKE%20LOG%20LINE.png",
+            env.api
+        ))
+        .header("content-type", "application/octet-stream")
+        .body(tiny_png(32, 32, 4))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    named.push((
+        "a\r\nFAKE LOG LINE.png".into(),
+        answer["id"].as_str().unwrap().to_string(),
+    ));
+    let mut stored_names = vec![];
+    for (sent, id) in &named {
+        let body = env.wait_finished(id, Duration::from_secs(120)).await;
+        assert_eq!(body["status"], "completed", "{sent:?}: {body}");
+        let stored = body["filename"].as_str().unwrap_or_default();
+        println!("hostile file name {sent:?}: stored as {stored:?}");
+        assert!(
+            !stored.contains(['/', '\\', '\u{202e}']) && !stored.chars().any(char::is_control),
+            "{sent:?} stored as {stored:?}"
+        );
+        stored_names.push(stored.to_string());
+    }
+    assert_eq!(stored_names[0], "passwd.png");
+    assert_eq!(stored_names[1], "drawing.png");
+    assert_eq!(stored_names[2], "caf\u{fffd} \u{fffd}\u{fffd}.png");
+    assert_eq!(stored_names[3], "invoice_gnp.png");
+    assert_eq!(stored_names[4], "a__FAKE LOG LINE.png");
+
     let good = env
         .submit(
             std::fs::read(fixture("Candle_holder.jpg")).unwrap(),

@@ -94,3 +94,87 @@ async fn json_logs_are_one_object_per_line() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("text or json"));
 }
+
+/// W3C trace context: a job is one trace whose id is the job id. The dispatcher
+/// answers a submission with the job's `traceparent`; the outbox relay puts a
+/// `traceparent` header on every stage message (one span per stage and attempt);
+/// the worker logs each message it takes with that trace id and the publisher's
+/// span as its parent, so one job's log lines join up across processes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_messages_carry_its_trace_to_the_worker_logs() {
+    use drawpipe_core::trace::TraceParent;
+    let env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let log_path = std::env::temp_dir().join(format!("drawpipe-trace-{}.log", std::process::id()));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut worker = std::process::Command::new(drawpipe_tests::bin_dir().join("drawpipe"));
+    worker
+        .args([
+            "worker",
+            "--stages",
+            "preprocess,report",
+            "--log-format",
+            "json",
+        ])
+        .env("DRAWPIPE_DATABASE_URL", &env.database_url)
+        .env("DRAWPIPE_AMQP_URL", &env.amqp_url)
+        .env("DRAWPIPE_LOG", "warn,drawpipe_workers=debug")
+        .stdin(std::process::Stdio::null())
+        .stderr(log);
+    let mut worker = worker.spawn().unwrap();
+
+    // The client's own trace is a link; the job's trace is the job id.
+    let theirs = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let resp = env
+        .http()
+        .post(format!("{}/v1/jobs?stages=preprocess,report", env.api))
+        .header("content-type", "application/octet-stream")
+        .header("traceparent", theirs)
+        .body(tiny_png(48, 32, 5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+    let answered = resp.headers()["traceparent"].to_str().unwrap().to_string();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let id: uuid::Uuid = body["id"].as_str().unwrap().parse().unwrap();
+    let job_trace = id.simple().to_string();
+    let answered = TraceParent::parse(&answered).expect("a valid traceparent");
+    assert_eq!(answered.trace_hex(), job_trace);
+    let done = env
+        .wait_finished(&id.to_string(), Duration::from_secs(60))
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_file(&log_path);
+    let received: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| {
+            l["fields"]["message"] == "stage message received"
+                && l["fields"]["job_id"] == id.to_string()
+        })
+        .collect();
+    let mut stages: Vec<&str> = received
+        .iter()
+        .map(|l| l["fields"]["stage"].as_str().unwrap())
+        .collect();
+    stages.sort();
+    assert_eq!(stages, ["preprocess", "report"], "{text}");
+    for l in &received {
+        let f = &l["fields"];
+        assert_eq!(f["trace_id"], job_trace.as_str(), "{l}");
+        let stage = f["stage"].as_str().unwrap();
+        let publish = TraceParent::for_message(
+            drawpipe_core::JobId(id),
+            stage,
+            f["attempt"].as_u64().unwrap() as u32,
+        );
+        assert_eq!(f["parent_span_id"], publish.span_hex().as_str(), "{l}");
+        println!(
+            "trace: {stage} message of job {id}: trace {job_trace}, parent span {}",
+            publish.span_hex()
+        );
+    }
+}

@@ -26,10 +26,12 @@ use drawpipe_core::db;
 use drawpipe_core::limits::Limits;
 use drawpipe_core::message::{StageMessage, VERSION};
 use drawpipe_core::mq::{self, OutboxRelay};
+use drawpipe_core::trace::{self, TraceParent};
 use drawpipe_core::{topology, JobId, Stage};
 use futures::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions, BasicRejectOptions};
+use lapin::types::AMQPValue;
 use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -341,7 +343,29 @@ async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
     let mut msgs: Vec<(StageMessage, Delivery)> = Vec::with_capacity(deliveries.len());
     for d in deliveries {
         match serde_json::from_slice::<StageMessage>(&d.data) {
-            Ok(m) if m.v == VERSION && m.stage == stage => msgs.push((m, d)),
+            Ok(m) if m.v == VERSION && m.stage == stage => {
+                // The publisher's span (W3C trace context): this job's log lines
+                // join its trace through `trace_id`.
+                let parent = d
+                    .properties
+                    .headers()
+                    .as_ref()
+                    .and_then(|h| h.inner().get(trace::HEADER))
+                    .and_then(|v| match v {
+                        AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok(),
+                        _ => None,
+                    })
+                    .and_then(TraceParent::parse);
+                tracing::debug!(
+                    job_id = %m.job_id,
+                    stage = %stage,
+                    attempt = m.attempt,
+                    trace_id = %parent.map_or_else(|| trace::trace_id(m.job_id), |p| p.trace_hex()),
+                    parent_span_id = parent.map(|p| p.span_hex()),
+                    "stage message received"
+                );
+                msgs.push((m, d))
+            }
             other => {
                 tracing::warn!(stage = %stage, problem = ?other.err(), "undecodable or misrouted stage message; dead-lettering it");
                 let _ = d.reject(BasicRejectOptions { requeue: false }).await;
