@@ -52,10 +52,79 @@ pub fn diameter_glyph_first(crop: &Mat) -> Result<bool, StageError> {
 /// Whether one of the first `glyphs` glyphs (components at least 40 % of the crop
 /// high, left to right) of an upright text crop is a diameter sign.
 pub fn diameter_glyph_within(crop: &Mat, glyphs: usize) -> Result<bool, StageError> {
-    if crop.rows() < 8 || crop.cols() < 8 {
+    let Some(Glyphs { ink, boxes }) = components(crop)? else {
         return Ok(false);
+    };
+    // The leftmost components at least 40 % of the crop high (glyphs, not noise or
+    // a leader line's end).
+    let h = ink.bin.rows();
+    let mut tall: Vec<(i32, Rect)> = boxes
+        .into_iter()
+        .filter(|(_, r)| r.height as f64 >= 0.4 * h as f64)
+        .collect();
+    tall.sort_by_key(|(_, r)| r.x);
+    for &(label, r) in tall.iter().take(glyphs.max(1)) {
+        if ring_with_diagonal(&ink.labels, label, r)? {
+            return Ok(true);
+        }
     }
-    // Enlarge small crops: holes of thin glyphs close up at low resolution.
+    Ok(false)
+}
+
+/// Whether the last glyph of an upright text crop is a degree sign, and if so how
+/// many full-height glyphs (components at least 40 % of the crop high) stand before
+/// it. A degree sign is a small ring raised to the top of the line: one component
+/// right of every full-height glyph, 15–60 % of their median height and at most
+/// 70 % of it wide, its top within the upper quarter of the line and its bottom
+/// above 60 % of it, holding one hole of at least a tenth of its box. A `0` (or `o`)
+/// is as tall as the digits, or sits on the baseline: `450` is not `45°`. The
+/// proportions are those of the sign in ISO 3098 and CAD fonts (its diameter about
+/// half the cap height, set at cap height); they were not fitted to any drawing.
+pub fn degree_glyph_last(crop: &Mat) -> Result<Option<usize>, StageError> {
+    let Some(Glyphs { ink, boxes }) = components(crop)? else {
+        return Ok(None);
+    };
+    let h = ink.bin.rows() as f64;
+    let (tall, small): (Vec<_>, Vec<_>) = boxes
+        .into_iter()
+        .partition(|(_, r)| r.height as f64 >= 0.4 * h);
+    if tall.is_empty() {
+        return Ok(None);
+    }
+    let median = |mut v: Vec<i32>| {
+        v.sort_unstable();
+        v[v.len() / 2] as f64
+    };
+    let text_h = median(tall.iter().map(|(_, r)| r.height).collect());
+    let top = median(tall.iter().map(|(_, r)| r.y).collect());
+    let right = tall.iter().map(|(_, r)| r.x + r.width).max().unwrap_or(0) as f64;
+    // The rightmost small component; specks under 8 % of the text height are noise.
+    let Some(&(label, r)) = small
+        .iter()
+        .filter(|(_, r)| r.width.max(r.height) as f64 >= 0.08 * text_h)
+        .max_by_key(|(_, r)| r.x)
+    else {
+        return Ok(None);
+    };
+    let (rw, rh) = (r.width as f64, r.height as f64);
+    let sized = (0.15 * text_h..=0.6 * text_h).contains(&rh) && rw <= 0.7 * text_h;
+    let raised = (r.y as f64) <= top + 0.25 * text_h && r.y as f64 + rh <= top + 0.6 * text_h;
+    let after = r.x as f64 >= right - 0.1 * text_h;
+    if !(sized && raised && after) {
+        return Ok(None);
+    }
+    let ring = holes(&ink.labels, label, r, 0.1)?;
+    Ok((ring.len() == 1).then_some(tall.len()))
+}
+
+/// An upright text crop's ink components (label and box), the crop first enlarged
+/// to 64 rows when smaller (holes of thin glyphs close up at low resolution); a
+/// component spanning the whole crop (a frame line) is left out. `None` for a crop
+/// under 8 pixels either way.
+fn components(crop: &Mat) -> Result<Option<Glyphs>, StageError> {
+    if crop.rows() < 8 || crop.cols() < 8 {
+        return Ok(None);
+    }
     let scale = (64.0 / crop.rows() as f64).max(1.0);
     let mut big = Mat::default();
     imgproc::resize(
@@ -67,41 +136,40 @@ pub fn diameter_glyph_within(crop: &Mat, glyphs: usize) -> Result<bool, StageErr
         imgproc::INTER_CUBIC,
     )
     .map_err(cv)?;
-    let Ink {
-        bin,
-        labels,
-        stats,
-        n,
-    } = ink_components(&big)?;
-    let h = bin.rows();
-    // The leftmost component at least 40 % of the crop high (a glyph, not noise or
-    // a leader line's end).
-    let mut tall: Vec<(i32, Rect)> = Vec::new();
-    for i in 1..n {
-        let g = |c: i32| -> Result<i32, StageError> { Ok(*stats.at_2d::<i32>(i, c).map_err(cv)?) };
+    let ink = ink_components(&big)?;
+    let (h, w) = (ink.bin.rows(), ink.bin.cols());
+    let mut boxes = Vec::new();
+    for i in 1..ink.n {
+        let g =
+            |c: i32| -> Result<i32, StageError> { Ok(*ink.stats.at_2d::<i32>(i, c).map_err(cv)?) };
         let r = Rect::new(
             g(imgproc::CC_STAT_LEFT)?,
             g(imgproc::CC_STAT_TOP)?,
             g(imgproc::CC_STAT_WIDTH)?,
             g(imgproc::CC_STAT_HEIGHT)?,
         );
-        if (r.height as f64) < 0.4 * h as f64 || r.height >= h - 1 && r.width >= bin.cols() - 1 {
+        if r.height >= h - 1 && r.width >= w - 1 {
             continue;
         }
-        tall.push((i, r));
+        boxes.push((i, r));
     }
-    tall.sort_by_key(|(_, r)| r.x);
-    for &(label, r) in tall.iter().take(glyphs.max(1)) {
-        if ring_with_diagonal(&labels, label, r)? {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    Ok(Some(Glyphs { ink, boxes }))
 }
 
-/// Whether component `label` of a label image, inside `r`, is a ring crossed by a
-/// diagonal stroke (see [`has_diameter_glyph`]).
-fn ring_with_diagonal(labels: &Mat, label: i32, r: Rect) -> Result<bool, StageError> {
+/// A crop's ink and its components' labels and boxes ([`components`]).
+struct Glyphs {
+    ink: Ink,
+    boxes: Vec<(i32, Rect)>,
+}
+
+/// The holes of component `label` of a label image, inside `r`: each hole's centroid
+/// and area, those under `min_frac` of `r`'s area left out.
+fn holes(
+    labels: &Mat,
+    label: i32,
+    r: Rect,
+    min_frac: f64,
+) -> Result<Vec<(f64, f64, f64)>, StageError> {
     let mut mask = Mat::default();
     core::compare(
         &Mat::roi(labels, r).map_err(cv)?,
@@ -121,7 +189,7 @@ fn ring_with_diagonal(labels: &Mat, label: i32, r: Rect) -> Result<bool, StageEr
         Point::new(0, 0),
     )
     .map_err(cv)?;
-    let min_hole = 0.01 * r.area() as f64;
+    let min_hole = min_frac * r.area() as f64;
     let mut holes = Vec::new();
     for (i, c) in contours.iter().enumerate() {
         let parent = hierarchy.get(i).map_err(cv)?[3];
@@ -139,6 +207,13 @@ fn ring_with_diagonal(labels: &Mat, label: i32, r: Rect) -> Result<bool, StageEr
         }
         holes.push((m.m10 / m.m00, m.m01 / m.m00, m.m00));
     }
+    Ok(holes)
+}
+
+/// Whether component `label` of a label image, inside `r`, is a ring crossed by a
+/// diagonal stroke (see [`has_diameter_glyph`]).
+fn ring_with_diagonal(labels: &Mat, label: i32, r: Rect) -> Result<bool, StageError> {
+    let holes = holes(labels, label, r, 0.01)?;
     if holes.len() != 2 {
         return Ok(false);
     }
@@ -428,6 +503,58 @@ mod tests {
         .unwrap();
         assert!(is_line_work(&m, &[98.0, 88.0, 34.0, 24.0]).unwrap());
         assert!(!is_line_work(&m, &[198.0, 30.0, 30.0, 34.0]).unwrap());
+    }
+
+    #[test]
+    fn tells_a_degree_sign_from_a_zero() {
+        let black = Scalar::all(0.0);
+        // "45" in a 60-row crop: digits from y ≈ 18 to 48 (30 px high).
+        let digits = |m: &mut Mat, text: &str| {
+            imgproc::put_text(
+                m,
+                text,
+                Point::new(8, 48),
+                imgproc::FONT_HERSHEY_SIMPLEX,
+                1.2,
+                black,
+                3,
+                imgproc::LINE_8,
+                false,
+            )
+            .unwrap();
+        };
+        let ring = |m: &mut Mat, y: i32, filled: bool| {
+            let thickness = if filled { -1 } else { 2 };
+            imgproc::circle(
+                m,
+                Point::new(74, y),
+                6,
+                black,
+                thickness,
+                imgproc::LINE_8,
+                0,
+            )
+            .unwrap();
+        };
+        let degree = text_crop(|m| {
+            digits(m, "45");
+            ring(m, 24, false);
+        });
+        assert_eq!(degree_glyph_last(&degree).unwrap(), Some(2));
+        // A zero as tall as the digits, a ring on the baseline, a raised dot, nothing.
+        let zero = text_crop(|m| digits(m, "450"));
+        let low = text_crop(|m| {
+            digits(m, "45");
+            ring(m, 42, false);
+        });
+        let dot = text_crop(|m| {
+            digits(m, "45");
+            ring(m, 24, true);
+        });
+        let bare = text_crop(|m| digits(m, "45"));
+        for (name, crop) in [("450", zero), ("low ring", low), ("dot", dot), ("45", bare)] {
+            assert_eq!(degree_glyph_last(&crop).unwrap(), None, "{name}");
+        }
     }
 
     #[test]

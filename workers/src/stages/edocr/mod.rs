@@ -87,6 +87,9 @@ pub struct Params {
     pub callout_symbols: bool,
     /// The callout recogniser's reading is taken only at this confidence or above.
     pub callout_min_confidence: f32,
+    /// Look at the pixels after a reading's last digit for a degree sign PP-OCR read
+    /// as `0`/`o` or left out (default true; [`glyph::degree_glyph_last`]).
+    pub degree_glyphs: bool,
 }
 
 impl Default for Params {
@@ -101,6 +104,7 @@ impl Default for Params {
             min_dimension_confidence: 0.75,
             callout_symbols: true,
             callout_min_confidence: 0.9,
+            degree_glyphs: true,
         }
     }
 }
@@ -127,8 +131,9 @@ pub struct DimensionItem {
     /// text; the diameter sign may still come from the pixels).
     #[serde(default)]
     pub source: ocr::TextSource,
-    /// PP-OCR's reading of the line(s), where the callout recogniser supplied drawing
-    /// symbols it lacked (`45°` for `450`); absent otherwise.
+    /// PP-OCR's reading of the line(s), where the callout recogniser, the degree-sign
+    /// glyph test or the grammar (a zero before a digit is a diameter sign) changed
+    /// it (`45°` for `450`, `Ø6,6` for `06,6`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ppocr_read: Option<String>,
 }
@@ -475,11 +480,27 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         let glyphs = count.map_or(1, |(_, g)| g + 1);
         // Text-layer text often lacks the sign (drawn as line work before the
         // number): look for it in the room before the first character too.
-        let found = if m.exact {
-            !text.starts_with(['Ø', '⌀', 'ø', '∅'])
-                && has_diameter_glyph(img, &with_room_before(&m), glyphs + 1)?
+        let crop = if m.exact {
+            None
         } else {
-            has_diameter_glyph(img, &m, glyphs)?
+            Some(glyph::upright_crop(img, &m)?)
+        };
+        // What the grammar changed, the reading keeps PP-OCR's text for (`ppocr_read`).
+        let mut replaced = m.replaced.clone();
+        let found = match &crop {
+            None => {
+                !text.starts_with(['Ø', '⌀', 'ø', '∅'])
+                    && has_diameter_glyph(img, &with_room_before(&m), glyphs + 1)?
+            }
+            Some(crop) => {
+                let body = count.map_or(text.as_str(), |(k, _)| &text[k..]);
+                if leading_zero_is_a_sign(body) {
+                    replaced.get_or_insert_with(|| m.text.clone());
+                    true
+                } else {
+                    diameter_glyph_within(crop, glyphs)?
+                }
+            }
         };
         if found {
             text = match count {
@@ -490,6 +511,18 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
                 ),
                 None => with_diameter_sign(&text),
             };
+        }
+        // A degree sign PP-OCR read as `0` or `o`, or left out: `450`, `45o` or `45`
+        // where the pixels hold `45°`.
+        if let (Some(crop), true) = (&crop, params.degree_glyphs) {
+            let fixed = match degree_candidate(&text) {
+                true => glyph::degree_glyph_last(crop)?.and_then(|g| with_degree_sign(&text, g)),
+                false => None,
+            };
+            if let Some(fixed) = fixed {
+                replaced.get_or_insert_with(|| m.text.clone());
+                text = fixed;
+            }
         }
         let read = text;
         let text = parse::normalise(&read);
@@ -548,7 +581,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
             } else {
                 ocr::TextSource::Ocr
             },
-            ppocr_read: m.replaced.clone(),
+            ppocr_read: replaced,
         });
     }
     t.other_ms += ms(t4);
@@ -812,6 +845,10 @@ fn shrink_to_prefix(l: &Line, k: usize, n: usize) -> ([[f32; 2]; 4], [f32; 4]) {
 /// `Ø`; otherwise `Ø` is prefixed unless some diameter sign is already there.
 fn with_diameter_sign(s: &str) -> String {
     let t = s.trim();
+    // A reference dimension: `(041)` is `(Ø41)`.
+    if let Some(inner) = t.strip_prefix('(') {
+        return format!("({}", with_diameter_sign(inner));
+    }
     if t.starts_with(['Ø', '⌀', 'ø', '∅']) {
         return t.to_string();
     }
@@ -822,6 +859,45 @@ fn with_diameter_sign(s: &str) -> String {
     format!("Ø{t}")
 }
 
+/// Whether a number starts with a zero followed by a digit (`06,6`, `011`, `(041)`),
+/// which no dimension does: that zero is a diameter sign read as a digit, where the
+/// sign's stroke stays inside its ring (a slashed zero's shape, as in monospaced and
+/// narrow fonts) and the glyph test cannot tell it from one.
+fn leading_zero_is_a_sign(body: &str) -> bool {
+    let mut ch = body.trim_start().trim_start_matches('(').chars();
+    ch.next() == Some('0') && ch.next().is_some_and(|c| c.is_ascii_digit())
+}
+
+/// Whether a reading may end in a degree sign PP-OCR missed: it ends in a digit or
+/// `o`/`O` and holds no sign, tolerance or fraction (a raised `0` after `+` is an
+/// upper deviation, not a degree sign).
+fn degree_candidate(text: &str) -> bool {
+    let t = text.trim();
+    t.ends_with(|c: char| c.is_ascii_digit() || c == 'o' || c == 'O')
+        && !t.contains(['°', '+', '-', '−', '±', '/', '(', ')', ':'])
+}
+
+/// `text` with its degree sign, given the count of full-height glyphs before the
+/// sign on the pixels: the last character replaced by `°` when it stands for the
+/// sign (`0`, `o`, `O` with one glyph too many in the text), `°` appended when the
+/// text's glyphs match the pixels' (the sign was left out); `None` when the counts
+/// disagree, which leaves the reading alone.
+fn with_degree_sign(text: &str, glyphs: usize) -> Option<String> {
+    let t = text.trim();
+    if !degree_candidate(t) {
+        return None;
+    }
+    let counted = t
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, 'Ø' | '⌀' | 'ø' | '∅'))
+        .count();
+    let last = t.chars().last()?;
+    if matches!(last, '0' | 'o' | 'O') && counted == glyphs + 1 && counted >= 2 {
+        return Some(format!("{}°", &t[..t.len() - last.len_utf8()]));
+    }
+    (last.is_ascii_digit() && counted == glyphs).then(|| format!("{t}°"))
+}
+
 /// A leading count (`2x`, `4X `) before a number: its length in bytes (spaces
 /// after it included) and its glyphs (digits and the `x`).
 fn count_prefix(s: &str) -> Option<(usize, usize)> {
@@ -830,7 +906,7 @@ fn count_prefix(s: &str) -> Option<(usize, usize)> {
         return None;
     }
     let rest = s[digits..].trim_start();
-    let after = rest.strip_prefix(['x', 'X'])?;
+    let after = rest.strip_prefix(['x', 'X', '×'])?;
     let body = after.trim_start();
     if !body.starts_with(|c: char| c.is_ascii_digit() || matches!(c, 'Ø' | '⌀' | 'ø' | '∅')) {
         return None;
@@ -858,6 +934,51 @@ fn ms(t: Instant) -> f64 {
 mod tests {
     use super::glyph::upright_crop;
     use super::*;
+
+    #[test]
+    fn a_leading_zero_before_a_digit_is_a_diameter_sign() {
+        for t in ["06,6", "011", "(041)", "05.5 H7", " 012"] {
+            assert!(leading_zero_is_a_sign(t), "{t:?}");
+        }
+        for t in ["0.5", "0,8", "0", "10", "0 5", "Ø6", "R05"] {
+            assert!(!leading_zero_is_a_sign(t), "{t:?}");
+        }
+        assert_eq!(with_diameter_sign("(041)"), "(Ø41)");
+        assert_eq!(with_diameter_sign("(34)"), "(Ø34)");
+        assert_eq!(with_diameter_sign("06,6"), "Ø6,6");
+        // PP-OCR reads the count's x as a multiplication sign too.
+        assert_eq!(count_prefix("4 × 011"), Some(("4 × ".len(), 2)));
+    }
+
+    #[test]
+    fn a_degree_sign_replaces_what_stood_for_it_or_is_added() {
+        // (reading, full-height glyphs before the sign on the pixels, result)
+        let cases = [
+            ("450", 2, Some("45°")),
+            ("45o", 2, Some("45°")),
+            ("45", 2, Some("45°")),
+            ("1x450", 4, Some("1x45°")),
+            ("30", 1, Some("3°")),
+            // Three digits and the sign on the pixels: the sign was left out.
+            ("450", 3, Some("450°")),
+            // The counts disagree: left alone.
+            ("450", 4, None),
+            ("45", 3, None),
+            ("0", 0, None),
+            // Signs and tolerances: a raised 0 after + is an upper deviation.
+            ("20 +0", 2, None),
+            ("45°", 2, None),
+            ("12.5 -0", 3, None),
+            ("M6", 1, None),
+        ];
+        for (read, glyphs, want) in cases {
+            assert_eq!(
+                with_degree_sign(read, glyphs).as_deref(),
+                want,
+                "{read:?} {glyphs}"
+            );
+        }
+    }
     use opencv::core::Vector;
 
     #[test]
