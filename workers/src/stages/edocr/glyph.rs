@@ -75,7 +75,7 @@ pub fn diameter_glyph_within(crop: &Mat, glyphs: usize) -> Result<bool, StageErr
 /// many full-height glyphs (components at least 40 % of the crop high) stand before
 /// it. A degree sign is a small ring raised to the top of the line: one component
 /// right of every full-height glyph, 15–60 % of their median height and at most
-/// 70 % of it wide, its top within the upper quarter of the line and its bottom
+/// 70 % of it wide, about round (height 0.75–1.3 times its width), its top within the upper quarter of the line and its bottom
 /// above 60 % of it, holding one hole of at least a tenth of its box. A `0` (or `o`)
 /// is as tall as the digits, or sits on the baseline: `450` is not `45°`. The
 /// proportions are those of the sign in ISO 3098 and CAD fonts (its diameter about
@@ -107,7 +107,11 @@ pub fn degree_glyph_last(crop: &Mat) -> Result<Option<usize>, StageError> {
         return Ok(None);
     };
     let (rw, rh) = (r.width as f64, r.height as f64);
-    let sized = (0.15 * text_h..=0.6 * text_h).contains(&rh) && rw <= 0.7 * text_h;
+    // Round, as the sign is: a small zero of a stacked upper deviation is taller
+    // than wide.
+    let sized = (0.15 * text_h..=0.6 * text_h).contains(&rh)
+        && rw <= 0.7 * text_h
+        && (0.75..=1.3).contains(&(rh / rw.max(1.0)));
     let raised = (r.y as f64) <= top + 0.25 * text_h && r.y as f64 + rh <= top + 0.6 * text_h;
     let after = r.x as f64 >= right - 0.1 * text_h;
     if !(sized && raised && after) {
@@ -552,7 +556,30 @@ mod tests {
             ring(m, 24, true);
         });
         let bare = text_crop(|m| digits(m, "45"));
-        for (name, crop) in [("450", zero), ("low ring", low), ("dot", dot), ("45", bare)] {
+        // A stacked upper deviation's small zero: raised, but taller than wide.
+        let deviation = text_crop(|m| {
+            digits(m, "45");
+            imgproc::ellipse(
+                m,
+                Point::new(74, 25),
+                Size::new(4, 7),
+                0.0,
+                0.0,
+                360.0,
+                black,
+                2,
+                imgproc::LINE_8,
+                0,
+            )
+            .unwrap();
+        });
+        for (name, crop) in [
+            ("450", zero),
+            ("low ring", low),
+            ("dot", dot),
+            ("45", bare),
+            ("upper deviation 0", deviation),
+        ] {
             assert_eq!(degree_glyph_last(&crop).unwrap(), None, "{name}");
         }
     }

@@ -89,7 +89,8 @@ pub(super) fn text_frame(b: &[f32; 4], turn: i8) -> (f32, f32, f32, f32) {
 
 /// Merges tolerance lines into the nominal they follow: in the frame of the longer
 /// of the two (a lone digit has no direction of its own), the tolerance starts
-/// within [-0.3 h, +1.0 h] of the nominal's end and lies within half a text height
+/// within [-0.5 h, +1.0 h] of the nominal's end (PP-OCR's boxes are grown by
+/// about a third of their height on each side, so neighbours overlap) and lies within half a text height
 /// of its band. Upper before lower (higher up the glyphs first). A nominal read
 /// together with one deviation ([`split_nominal`]) takes one more, stacked above or
 /// below that deviation: its number's end is estimated from its share of the
@@ -132,7 +133,7 @@ pub(super) fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
             } else {
                 tv0 >= nv0 - 0.6 * h && tv1 <= nv1 + 0.6 * h
             };
-            let starts_after = tu0 >= nu1 - 0.3 * h && tu0 <= nu1 + 1.0 * h && tu0 > nu0;
+            let starts_after = tu0 >= nu1 - 0.5 * h && tu0 <= nu1 + 1.0 * h && tu0 > nu0;
             if starts_after && in_band {
                 tols.push((tv0, j));
             }
@@ -360,6 +361,16 @@ mod tests {
                     line("-0.2", [142.0, 115.0, 40.0, 14.0], 0),
                 ],
                 want: vec!["20 +0.1 -0.2"],
+            },
+            Case {
+                // PP-OCR's grown boxes overlap: the deviation starts 0.45 h before
+                // the nominal's box ends (boxes of a 155 over +0.1 on a rendering).
+                name: "overlapping boxes, upper deviation only",
+                lines: vec![
+                    line("155", [562.0, 570.0, 78.0, 45.0], 0),
+                    line("+0.1", [620.0, 566.0, 66.0, 32.0], 0),
+                ],
+                want: vec!["155 +0.1"],
             },
             Case {
                 name: "far apart stays apart",
