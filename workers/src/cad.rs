@@ -4,7 +4,7 @@
 //! Read with the `dxf` crate (ASCII and binary). From the model space:
 //! - `DIMENSION` entities: the measured value (group 42), the text override (group 1,
 //!   `<>` standing for the measured value), the dimension style's tolerance fields
-//!   (`DIMTOL`, `DIMTP`, `DIMTM`, `DIMDEC`, `DIMDSEP`) with the entity's own overrides (`ACAD`
+//!   (`DIMTOL`, `DIMLIM`, `DIMTP`, `DIMTM`, `DIMDEC`, `DIMDSEP`) with the entity's own overrides (`ACAD`
 //!   `DSTYLE` extended data) applied, and its kind (linear, diameter, radius, angle);
 //! - `TEXT` and `MTEXT` (formatting codes removed, `\P` line breaks, stacked
 //!   fractions `\S1/2;` and stacked tolerances `\S+0.1^-0.05;`), with `%%c`, `%%d`,
@@ -49,7 +49,7 @@ pub struct CadDimension {
     pub text_override: String,
     pub style: String,
     /// Upper and lower deviation when the style (or the entity's override) turns
-    /// tolerances on (`DIMTOL`).
+    /// tolerances or limits on (`DIMTOL`, `DIMLIM`).
     pub upper: Option<f64>,
     pub lower: Option<f64>,
     /// The text printed: what the text layer gets.
@@ -610,6 +610,8 @@ fn text_height(styles: &BTreeMap<String, &DimStyle>, style: &str) -> f64 {
 struct Format {
     /// `DIMTOL`, `DIMTP`, `DIMTM`.
     tolerances: bool,
+    /// `DIMLIM`: the limits (value + `DIMTP` over value − `DIMTM`) instead of the value.
+    limits: bool,
     plus: f64,
     minus: f64,
     /// `DIMDEC`; `None`: as many as the value needs (at most 4).
@@ -619,16 +621,17 @@ struct Format {
 }
 
 fn tolerance_settings(e: &Entity, style: Option<&DimStyle>) -> Format {
-    let (mut on, mut plus, mut minus, mut dec, mut sep) = match style {
+    let (mut on, mut limits, mut plus, mut minus, mut dec, mut sep) = match style {
         Some(s) => (
             s.generate_dimension_tolerances,
+            s.generate_dimension_limits,
             s.dimension_plus_tolerance,
             s.dimension_minus_tolerance,
             (s.dimension_unit_tolerance_decimal_places > 0)
                 .then_some(s.dimension_unit_tolerance_decimal_places),
             s.dimension_decilam_separator_char,
         ),
-        None => (false, 0.0, 0.0, None, '.'),
+        None => (false, false, 0.0, 0.0, None, '.'),
     };
     for x in e
         .common
@@ -656,6 +659,7 @@ fn tolerance_settings(e: &Entity, style: Option<&DimStyle>) -> Format {
                 };
                 match (code, num) {
                     (71, Some(v)) => on = v != 0.0,
+                    (72, Some(v)) => limits = v != 0.0,
                     (47, Some(v)) => plus = v,
                     (48, Some(v)) => minus = v,
                     (271, Some(v)) => dec = Some(v as i16),
@@ -668,8 +672,10 @@ fn tolerance_settings(e: &Entity, style: Option<&DimStyle>) -> Format {
     if !matches!(sep, '.' | ',') {
         sep = '.';
     }
+    // Limits and tolerances exclude each other (setting one clears the other).
     Format {
-        tolerances: on,
+        tolerances: on && !limits,
+        limits,
         plus,
         minus,
         decimals: dec,
@@ -711,14 +717,22 @@ fn dimension(
     } else {
         base.actual_measurement
     };
-    let mut value = number(measurement, &f);
+    let mut value = if f.limits {
+        format!(
+            "{}/{}",
+            number(measurement + f.plus, &f),
+            number(measurement - f.minus, &f)
+        )
+    } else {
+        number(measurement, &f)
+    };
     match kind {
         "diameter" => value = format!("Ø{value}"),
         "radius" => value = format!("R{value}"),
         "angle" => value.push('°'),
         _ => {}
     }
-    let (upper, lower) = if f.tolerances {
+    let (upper, lower) = if f.tolerances || f.limits {
         (Some(f.plus), Some(-f.minus))
     } else {
         (None, None)

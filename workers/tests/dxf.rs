@@ -104,6 +104,28 @@ fn a_dimension_style_with_tolerances_on_gives_its_deviations() {
     assert_eq!(r.extra["cad"]["dimensions"][0]["style"], "TOL");
 }
 
+/// `DIMLIM` (from the style, or turned on by the entity's `DSTYLE` override) prints
+/// the limits, value + `DIMTP` over value − `DIMTM`; the parser reads limits as their
+/// mean with a symmetric band, and the `cad` row keeps the file's own deviations.
+#[test]
+fn a_dimension_style_with_limits_on_gives_the_limits() {
+    let r = read("limits.dxf");
+    let d = dims(&r);
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert_eq!(d[0].0, "16.10/15.95");
+    assert!((d[0].1 - 16.025).abs() < 1e-9, "{d:?}");
+    assert!((d[0].2.unwrap() - 0.075).abs() < 1e-9, "{d:?}");
+    assert!((d[0].3.unwrap() + 0.075).abs() < 1e-9, "{d:?}");
+    assert_eq!(d[1].0, "Ø8.10/7.95");
+    let cad = r.extra["cad"]["dimensions"].as_array().unwrap();
+    let lim = cad.iter().find(|c| c["style"] == "LIM").unwrap();
+    assert_eq!(lim["measurement"], 16.0);
+    assert_eq!(lim["upper"], 0.1);
+    assert_eq!(lim["lower"], -0.05);
+    let overridden = cad.iter().find(|c| c["style"] == "TOL").unwrap();
+    assert_eq!(overridden["text"], "Ø8.10/7.95");
+}
+
 #[test]
 fn text_entities_with_control_codes_are_read_as_printed() {
     let r = read("text.dxf");
