@@ -11,6 +11,9 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 # Code checks: formatting, and no lint warning anywhere (tests and benches included).
 cargo fmt --all --check
 cargo clippy -q --workspace --all-targets -- -D warnings
+# The OpenTelemetry feature (off by default): lints, and its export test against a local OTLP/HTTP receiver.
+cargo clippy -q -p drawpipe-core -p drawpipe-workers -p drawpipe-dispatcher --all-targets --features drawpipe-core/otel,drawpipe-workers/otel,drawpipe-dispatcher/otel -- -D warnings
+cargo test -q -p drawpipe-core --features otel --lib logging
 cargo build -q --workspace --bins
 cargo test -q --workspace -- --test-threads "${DRAWPIPE_TEST_THREADS:-2}" --skip faults:: --skip rabbitmq_stop_and_start "$@"
 # The fault tests, with their counts printed (submitted / completed / duplicated / lost).

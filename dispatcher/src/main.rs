@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    drawpipe_core::logging::init(cli.log_format, "info");
+    let _telemetry = drawpipe_core::logging::init(cli.log_format, "info", "drawpipe-dispatcher");
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let shutdown = CancellationToken::new();

@@ -359,7 +359,7 @@ impl WorkerArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    drawpipe_core::logging::init(cli.log_format, "info");
+    let _telemetry = drawpipe_core::logging::init(cli.log_format, "info", "drawpipe");
     match cli.command {
         Command::Analyze {
             files,

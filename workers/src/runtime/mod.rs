@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use drawpipe_core::db;
 use drawpipe_core::limits::Limits;
+use drawpipe_core::logging;
 use drawpipe_core::message::{StageMessage, VERSION};
 use drawpipe_core::mq::{self, OutboxRelay};
 use drawpipe_core::trace::{self, TraceParent};
@@ -341,6 +342,7 @@ async fn consume_stage(
 async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
     let started = Instant::now();
     let mut msgs: Vec<(StageMessage, Delivery)> = Vec::with_capacity(deliveries.len());
+    let mut spans = Vec::with_capacity(deliveries.len());
     for d in deliveries {
         match serde_json::from_slice::<StageMessage>(&d.data) {
             Ok(m) if m.v == VERSION && m.stage == stage => {
@@ -356,14 +358,24 @@ async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
                         _ => None,
                     })
                     .and_then(TraceParent::parse);
-                tracing::debug!(
-                    job_id = %m.job_id,
-                    stage = %stage,
-                    attempt = m.attempt,
-                    trace_id = %parent.map_or_else(|| trace::trace_id(m.job_id), |p| p.trace_hex()),
-                    parent_span_id = parent.map(|p| p.span_hex()),
-                    "stage message received"
-                );
+                let trace_id = parent.map_or_else(|| trace::trace_id(m.job_id), |p| p.trace_hex());
+                // The job's span for this stage lasts until the batch is settled; with
+                // the `otel` feature it is exported as a child of the publisher's span.
+                let span = tracing::info_span!("stage_message", job_id = %m.job_id, stage = %stage, attempt = m.attempt, trace_id = %trace_id);
+                if let Some(p) = &parent {
+                    logging::otel::set_remote_parent(&span, p);
+                }
+                span.in_scope(|| {
+                    tracing::debug!(
+                        job_id = %m.job_id,
+                        stage = %stage,
+                        attempt = m.attempt,
+                        trace_id = %trace_id,
+                        parent_span_id = parent.map(|p| p.span_hex()),
+                        "stage message received"
+                    )
+                });
+                spans.push(span);
                 msgs.push((m, d))
             }
             other => {
