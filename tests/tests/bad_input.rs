@@ -179,9 +179,12 @@ async fn bad_inputs_fail_their_own_job_only() {
 }
 
 /// The hostile corpus of `tests/fixtures/hostile/corpus.py`: headers claiming
-/// billions of pixels fail their job naming the size; a cyclic page tree, the
-/// largest PDF page, a PNG/PDF/ZIP polyglot and absurd resolution metadata complete
-/// (the resolution taken as absent); the worker keeps serving, under 1.5 GiB.
+/// billions of pixels (a PNG bomb among them) fail their job naming the size; PNG and
+/// TIFF bombs within the pixel limit, image data past its header, a cyclic page tree,
+/// the largest PDF page, a PNG/PDF/ZIP polyglot and absurd resolution metadata
+/// complete (the resolution taken as absent); a truncated JPEG fails naming it; an
+/// empty upload is refused; file names that are paths, not UTF-8, or carry control or
+/// bidi characters are stored harmless; the worker keeps serving, under 1.5 GiB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_corpus_fails_or_completes_and_the_worker_keeps_serving() {
     let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
@@ -206,6 +209,8 @@ async fn hostile_corpus_fails_or_completes_and_the_worker_keeps_serving() {
         ("tiff_60000.tif", "failed", "60000×60000"),
         ("png_bomb_20000.png", "failed", "20000×20000"),
         ("png_idat_overflow.png", "completed", ""),
+        ("png_bomb_10000.png", "completed", ""),
+        ("tiff_bomb_10000.tif", "completed", ""),
         ("truncated.jpg", "failed", "JPEG"),
         ("cyclic_pages.pdf", "completed", ""),
         ("page_14400pt.pdf", "completed", ""),
@@ -224,7 +229,16 @@ async fn hostile_corpus_fails_or_completes_and_the_worker_keeps_serving() {
         assert_eq!(body["status"], *want_status, "{name}: {body}");
         let err = body["error"].as_str().unwrap_or_default();
         assert!(err.contains(want_error), "{name}: error {err:?}");
-        println!("hostile corpus {name}: {} {err}", body["status"]);
+        let preprocess_ms = body["stages"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["stage"] == "preprocess"))
+            .and_then(|s| s["duration_ms"].as_f64())
+            .unwrap_or(f64::NAN);
+        println!(
+            "hostile corpus {name}: {} after {:.1} s {err}",
+            body["status"],
+            preprocess_ms / 1000.0
+        );
         if name.starts_with("dpi_") {
             let (_, report) = env.get(&format!("/v1/jobs/{id}/result")).await;
             // The page is there, with its resolution taken as absent.

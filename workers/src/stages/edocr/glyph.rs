@@ -509,6 +509,23 @@ mod tests {
         assert!(!is_line_work(&m, &[198.0, 30.0, 30.0, 34.0]).unwrap());
     }
 
+    /// A black ellipse outline.
+    fn ellipse(m: &mut Mat, centre: Point, axes: Size, thickness: i32) {
+        imgproc::ellipse(
+            m,
+            centre,
+            axes,
+            0.0,
+            0.0,
+            360.0,
+            Scalar::all(0.0),
+            thickness,
+            imgproc::LINE_8,
+            0,
+        )
+        .unwrap();
+    }
+
     #[test]
     fn tells_a_degree_sign_from_a_zero() {
         let black = Scalar::all(0.0);
@@ -559,19 +576,7 @@ mod tests {
         // A stacked upper deviation's small zero: raised, but taller than wide.
         let deviation = text_crop(|m| {
             digits(m, "45");
-            imgproc::ellipse(
-                m,
-                Point::new(74, 25),
-                Size::new(4, 7),
-                0.0,
-                0.0,
-                360.0,
-                black,
-                2,
-                imgproc::LINE_8,
-                0,
-            )
-            .unwrap();
+            ellipse(m, Point::new(74, 25), Size::new(4, 7), 2);
         });
         for (name, crop) in [
             ("450", zero),
@@ -587,21 +592,7 @@ mod tests {
     #[test]
     fn tells_a_diameter_sign_from_digits() {
         let black = Scalar::all(0.0);
-        let ring = |m: &mut Mat| {
-            imgproc::ellipse(
-                m,
-                Point::new(25, 30),
-                Size::new(16, 18),
-                0.0,
-                0.0,
-                360.0,
-                black,
-                3,
-                imgproc::LINE_8,
-                0,
-            )
-            .unwrap();
-        };
+        let ring = |m: &mut Mat| ellipse(m, Point::new(25, 30), Size::new(16, 18), 3);
         let slash = |m: &mut Mat| {
             imgproc::line(
                 m,

@@ -494,11 +494,14 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
             }
             Some(crop) => {
                 let body = count.map_or(text.as_str(), |(k, _)| &text[k..]);
-                if leading_zero_is_a_sign(body) {
+                if diameter_glyph_within(crop, glyphs)? {
+                    true
+                } else if leading_zero_is_a_sign(body) {
+                    // The grammar, not the pixels, says so: it is recorded.
                     replaced.get_or_insert_with(|| m.text.clone());
                     true
                 } else {
-                    diameter_glyph_within(crop, glyphs)?
+                    false
                 }
             }
         };
