@@ -130,6 +130,7 @@ pub mod otel {
             .with_resource(Resource::builder().with_service_name(name).build())
             .build();
         let tracer = provider.tracer("drawpipe");
+        EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
         let layer = tracing_opentelemetry::layer().with_tracer(tracer).boxed();
         (
             Some(layer),
@@ -137,6 +138,31 @@ pub mod otel {
                 provider: Some(provider),
             },
         )
+    }
+
+    /// Whether spans are exported (a collector is configured).
+    static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    /// The span of publishing a message whose derived context is `tp`: while spans
+    /// are exported, a `publish` span in the job's trace, and the context naming it;
+    /// otherwise `tp` itself and no span.
+    pub fn publish_span(tp: TraceParent) -> (TraceParent, Option<tracing::Span>) {
+        if !EXPORTING.load(std::sync::atomic::Ordering::Relaxed) {
+            return (tp, None);
+        }
+        let span = tracing::info_span!("publish");
+        set_remote_parent(&span, &tp);
+        let ctx = span.context();
+        let sc = ctx.span().span_context().clone();
+        if !sc.is_valid() {
+            return (tp, None);
+        }
+        let own = TraceParent {
+            trace_id: sc.trace_id().to_bytes(),
+            span_id: sc.span_id().to_bytes(),
+            sampled: sc.is_sampled(),
+        };
+        (own, Some(span))
     }
 
     /// Makes `span` a child of the publisher's span that `tp` names, in its trace.
@@ -175,6 +201,10 @@ pub mod otel {
     }
 
     pub fn set_remote_parent(_span: &tracing::Span, _tp: &TraceParent) {}
+
+    pub fn publish_span(tp: TraceParent) -> (TraceParent, Option<tracing::Span>) {
+        (tp, None)
+    }
 }
 
 #[cfg(test)]
@@ -247,23 +277,48 @@ mod otel_tests {
         assert!(layer.is_some(), "a collector is configured");
         let subscriber = tracing_subscriber::registry().with(layer);
         let job = JobId::new();
-        let publish = TraceParent::for_message(job, "ocr", 1);
-        tracing::subscriber::with_default(subscriber, || {
+        let derived = TraceParent::for_message(job, "ocr", 1);
+        let published = tracing::subscriber::with_default(subscriber, || {
+            // The relay's publish span, in the job's trace; the header names it.
+            let (published, span) = otel::publish_span(derived);
+            assert!(span.is_some());
+            drop(span);
+            // The worker's span, parented on the header.
             let span = tracing::info_span!("stage_message", stage = "ocr");
-            otel::set_remote_parent(&span, &publish);
+            otel::set_remote_parent(&span, &published);
             span.in_scope(|| tracing::info!("read"));
+            published
         });
         drop(telemetry);
-        let body = bodies
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the exporter posted spans");
-        let v: serde_json::Value = serde_json::from_str(&body).expect(&body);
-        let spans = &v["resourceSpans"][0]["scopeSpans"][0]["spans"];
-        let span = &spans[0];
-        assert_eq!(span["name"], "stage_message", "{body}");
-        assert_eq!(span["traceId"], publish.trace_hex(), "{body}");
-        assert_eq!(span["traceId"], job.0.simple().to_string(), "{body}");
-        assert_eq!(span["parentSpanId"], publish.span_hex(), "{body}");
-        assert!(body.contains("drawpipe-test"), "service name: {body}");
+        assert_eq!(published.trace_id, derived.trace_id);
+        assert_ne!(published.span_id, derived.span_id);
+        let mut spans = vec![];
+        let mut all = String::new();
+        while let Ok(body) =
+            bodies.recv_timeout(Duration::from_secs(if spans.is_empty() { 20 } else { 1 }))
+        {
+            let v: serde_json::Value = serde_json::from_str(&body).expect(&body);
+            for rs in v["resourceSpans"].as_array().into_iter().flatten() {
+                for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
+                    spans.extend(ss["spans"].as_array().into_iter().flatten().cloned());
+                }
+            }
+            all.push_str(&body);
+        }
+        let named = |n: &str| {
+            spans
+                .iter()
+                .find(|s| s["name"] == n)
+                .unwrap_or_else(|| panic!("no {n} span: {all}"))
+                .clone()
+        };
+        let (publish, stage) = (named("publish"), named("stage_message"));
+        for s in [&publish, &stage] {
+            assert_eq!(s["traceId"], job.0.simple().to_string(), "{all}");
+        }
+        assert_eq!(publish["spanId"], published.span_hex(), "{all}");
+        assert_eq!(publish["parentSpanId"], derived.span_hex(), "{all}");
+        assert_eq!(stage["parentSpanId"], published.span_hex(), "{all}");
+        assert!(all.contains("drawpipe-test"), "service name: {all}");
     }
 }

@@ -440,6 +440,7 @@ impl OutboxRelay {
             return Ok(0);
         }
         let mut confirms = Vec::with_capacity(rows.len());
+        let mut spans = Vec::new();
         for r in &rows {
             let id: i64 = r.get(0);
             let exchange: String = r.get(1);
@@ -448,7 +449,11 @@ impl OutboxRelay {
             let mut props =
                 json_properties().with_message_id(ShortString::from(format!("outbox-{id}")));
             if let Some(tp) = traceparent(&payload) {
-                props = props.with_headers(table(&[(crate::trace::HEADER, text(&tp))]));
+                // With OpenTelemetry exporting, the publish is a span of its own
+                // (ended when the batch is confirmed) and the header names it.
+                let (tp, span) = crate::logging::otel::publish_span(tp);
+                spans.extend(span);
+                props = props.with_headers(table(&[(crate::trace::HEADER, text(&tp.to_string()))]));
             }
             confirms.push(
                 channel
@@ -478,7 +483,7 @@ impl OutboxRelay {
 
 /// The `traceparent` of an outbox message: the span of its job's trace that
 /// publishing it starts (a stage message's stage and attempt; an event's kind).
-fn traceparent(payload: &str) -> Option<String> {
+fn traceparent(payload: &str) -> Option<crate::trace::TraceParent> {
     #[derive(serde::Deserialize)]
     struct Traced {
         job_id: crate::JobId,
@@ -491,7 +496,9 @@ fn traceparent(payload: &str) -> Option<String> {
     }
     let t: Traced = serde_json::from_str(payload).ok()?;
     let what = t.stage.or(t.kind).unwrap_or_default();
-    Some(crate::trace::TraceParent::for_message(t.job_id, &what, t.attempt).to_string())
+    Some(crate::trace::TraceParent::for_message(
+        t.job_id, &what, t.attempt,
+    ))
 }
 
 /// A boxed error for the relay's loop (core stays free of anyhow).
