@@ -10,7 +10,7 @@ use opencv::prelude::*;
 use super::glyph::upright_crop;
 use super::layout::{self, Region, RegionKind};
 use super::merge::{is_plain_number, is_tolerance, text_frame, union};
-use super::{cv, is_tall, Line, Params};
+use super::{cv, is_tall, parse, Line, Params};
 use crate::geometry::overlap_of_smaller;
 use crate::stages::ocr::{self, OcrEngine};
 
@@ -48,7 +48,7 @@ pub(super) fn orient_tall_lines(
     let read = engine.recognise(p, &crops, &mut tm)?;
     for (k, &i) in tall.iter().chain(&square).enumerate() {
         let (up, down) = (&read[2 * k], &read[2 * k + 1]);
-        let (best, turn) = if up.1 >= down.1 { (up, 1) } else { (down, -1) };
+        let (best, turn) = choose_turn(up, down);
         let l = &lines[i];
         // A tall line takes its better turned reading; a squarish one only when it
         // reads a number more surely than the line lying flat, and another one (a
@@ -67,6 +67,25 @@ pub(super) fn orient_tall_lines(
         }
     }
     Ok(())
+}
+
+/// Which of a line's two turned readings (reading upwards, downwards: text and
+/// confidence) is the text's, and its turn. The grammar first: when only one way
+/// reads as a dimension or a stacked deviation (`Ø8`, not `8Ø`; `±0.02`, not
+/// `20.0∓`) in two or more characters (a lone `6` is a `9` turned over) and is read
+/// at least half surely, that way; otherwise the surer reading.
+fn choose_turn<'a>(up: &'a (String, f32), down: &'a (String, f32)) -> (&'a (String, f32), i8) {
+    let reads = |r: &(String, f32)| {
+        r.1 >= 0.5
+            && r.0.trim().chars().count() >= 2
+            && (parse::looks_like_dimension(&r.0) || is_tolerance(&r.0))
+    };
+    match (reads(up), reads(down)) {
+        (true, false) => (up, 1),
+        (false, true) => (down, -1),
+        _ if up.1 >= down.1 => (up, 1),
+        _ => (down, -1),
+    }
 }
 
 /// A box that may hold a short number turned 90°: not tall, but at least 0.8 as
@@ -350,4 +369,29 @@ pub(super) fn reread_tolerances(
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grammar_picks_the_way_a_turned_line_reads() {
+        let r = |t: &str, c: f32| (t.to_string(), c);
+        let pick = |up: (String, f32), down: (String, f32)| {
+            let (best, turn) = choose_turn(&up, &down);
+            (best.0.clone(), turn)
+        };
+        // Only one way is a dimension: that one, even when less sure.
+        assert_eq!(pick(r("8Ø", 0.99), r("Ø8", 0.9)), ("Ø8".to_string(), -1));
+        assert_eq!(
+            pick(r("±0.02", 0.8), r("20.0∓", 0.95)),
+            ("±0.02".to_string(), 1)
+        );
+        // Both or neither, a lone character, or a guess under 0.5: the surer one.
+        assert_eq!(pick(r("16", 0.9), r("91", 0.95)), ("91".to_string(), -1));
+        assert_eq!(pick(r("6", 0.99), r("o", 0.9)), ("6".to_string(), 1));
+        assert_eq!(pick(r("o", 0.99), r("6", 0.9)), ("o".to_string(), 1));
+        assert_eq!(pick(r("8H", 0.99), r("Ø8", 0.4)), ("8H".to_string(), 1));
+    }
 }
