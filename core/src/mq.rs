@@ -187,6 +187,23 @@ fn table(entries: &[(&str, AMQPValue)]) -> FieldTable {
     t
 }
 
+/// Header `name` of a message as text, whatever AMQP type the producer chose.
+pub fn header_text(headers: Option<&FieldTable>, name: &str) -> Option<String> {
+    Some(match headers?.inner().get(name)? {
+        AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        AMQPValue::ShortString(s) => s.as_str().to_string(),
+        AMQPValue::ShortShortInt(n) => n.to_string(),
+        AMQPValue::ShortShortUInt(n) => n.to_string(),
+        AMQPValue::ShortInt(n) => n.to_string(),
+        AMQPValue::ShortUInt(n) => n.to_string(),
+        AMQPValue::LongInt(n) => n.to_string(),
+        AMQPValue::LongUInt(n) => n.to_string(),
+        AMQPValue::LongLongInt(n) => n.to_string(),
+        AMQPValue::ByteArray(b) => String::from_utf8_lossy(b.as_slice()).into_owned(),
+        _ => return None,
+    })
+}
+
 fn text(s: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(s))
 }

@@ -20,7 +20,7 @@ use drawpipe_core::message::{IntakeMessage, IntakeReply, VERSION};
 use drawpipe_core::trace::{self, TraceParent};
 use drawpipe_core::{db, mq, topology, JobId, StagePlan, StagePlanError};
 use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
-use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::types::{FieldTable, ShortString};
 use lapin::Channel;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -307,17 +307,10 @@ pub fn submission_from_message(
             priority: msg.priority.map(i64::from),
             options: msg.options,
             idempotency_key: msg.idempotency_key,
-            link: headers
-                .and_then(|h| h.inner().get(trace::HEADER))
-                .and_then(header_text)
-                .and_then(|t| TraceParent::parse(&t)),
+            link: link(headers),
         });
     }
-    let header = |name: &str| {
-        headers
-            .and_then(|h| h.inner().get(name))
-            .and_then(header_text)
-    };
+    let header = |name: &str| mq::header_text(headers, name);
     Ok(Submission {
         content: Bytes::copy_from_slice(body),
         filename: header("x-drawpipe-filename"),
@@ -327,8 +320,13 @@ pub fn submission_from_message(
             .transpose()?,
         options: None,
         idempotency_key: header("x-idempotency-key"),
-        link: header(trace::HEADER).and_then(|t| TraceParent::parse(&t)),
+        link: link(headers),
     })
+}
+
+/// The producer's `traceparent` header, when valid.
+fn link(headers: Option<&FieldTable>) -> Option<TraceParent> {
+    mq::header_text(headers, trace::HEADER).and_then(|t| TraceParent::parse(&t))
 }
 
 fn decode_base64(text: &str) -> Result<Vec<u8>, SubmitError> {
@@ -336,23 +334,6 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, SubmitError> {
     base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(trimmed)
         .map_err(|e| SubmitError::Invalid(format!("drawing_base64 is not valid base64: {e}")))
-}
-
-/// A header value as text, whatever AMQP type the producer chose.
-fn header_text(v: &AMQPValue) -> Option<String> {
-    Some(match v {
-        AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-        AMQPValue::ShortString(s) => s.as_str().to_string(),
-        AMQPValue::ShortShortInt(n) => n.to_string(),
-        AMQPValue::ShortShortUInt(n) => n.to_string(),
-        AMQPValue::ShortInt(n) => n.to_string(),
-        AMQPValue::ShortUInt(n) => n.to_string(),
-        AMQPValue::LongInt(n) => n.to_string(),
-        AMQPValue::LongUInt(n) => n.to_string(),
-        AMQPValue::LongLongInt(n) => n.to_string(),
-        AMQPValue::ByteArray(b) => String::from_utf8_lossy(b.as_slice()).into_owned(),
-        _ => return None,
-    })
 }
 
 /// Consumes `drawpipe.intake` until `shutdown`.
@@ -469,6 +450,7 @@ async fn publish_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lapin::types::AMQPValue;
 
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01";
 

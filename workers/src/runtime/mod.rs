@@ -32,7 +32,6 @@ use drawpipe_core::{topology, JobId, Stage};
 use futures::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions, BasicRejectOptions};
-use lapin::types::AMQPValue;
 use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -348,16 +347,8 @@ async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
             Ok(m) if m.v == VERSION && m.stage == stage => {
                 // The publisher's span (W3C trace context): this job's log lines
                 // join its trace through `trace_id`.
-                let parent = d
-                    .properties
-                    .headers()
-                    .as_ref()
-                    .and_then(|h| h.inner().get(trace::HEADER))
-                    .and_then(|v| match v {
-                        AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok(),
-                        _ => None,
-                    })
-                    .and_then(TraceParent::parse);
+                let parent = mq::header_text(d.properties.headers().as_ref(), trace::HEADER)
+                    .and_then(|t| TraceParent::parse(&t));
                 let trace_id = parent.map_or_else(|| trace::trace_id(m.job_id), |p| p.trace_hex());
                 // The job's span for this stage lasts until the batch is settled; with
                 // the `otel` feature it is exported as a child of the publisher's span.

@@ -77,9 +77,11 @@ pub fn diameter_glyph_within(crop: &Mat, glyphs: usize) -> Result<bool, StageErr
 /// right of every full-height glyph, 15–60 % of their median height and at most
 /// 70 % of it wide, about round (height 0.75–1.3 times its width), its top within the upper quarter of the line and its bottom
 /// above 60 % of it, holding one hole of at least a tenth of its box. A `0` (or `o`)
-/// is as tall as the digits, or sits on the baseline: `450` is not `45°`. The
-/// proportions are those of the sign in ISO 3098 and CAD fonts (its diameter about
-/// half the cap height, set at cap height); they were not fitted to any drawing.
+/// is as tall as the digits, or sits on the baseline: `450` is not `45°`. The size
+/// and place are those of the sign in ISO 3098 and CAD fonts (its diameter about
+/// half the cap height, set at cap height), not fitted to any drawing; the
+/// roundness was added after a synthetic tune drawing, where a stacked upper
+/// deviation's small `0` after `70` had been taken for the sign.
 pub fn degree_glyph_last(crop: &Mat) -> Result<Option<usize>, StageError> {
     let Some(Glyphs { ink, boxes }) = components(crop)? else {
         return Ok(None);

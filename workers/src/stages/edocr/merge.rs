@@ -67,7 +67,7 @@ fn split_nominal(s: &str) -> Option<(String, Option<String>)> {
 /// Whether a text is a plain number (a nominal that may carry stacked tolerances).
 pub(super) fn is_plain_number(s: &str) -> bool {
     let t = s.trim();
-    let t = t.trim_start_matches(['Ø', '⌀', 'ø', '∅', 'R']);
+    let t = t.trim_start_matches(|c| super::DIAMETER_SIGNS.contains(&c) || c == 'R');
     !t.is_empty()
         && t.chars()
             .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
@@ -90,8 +90,8 @@ pub(super) fn text_frame(b: &[f32; 4], turn: i8) -> (f32, f32, f32, f32) {
 /// Merges tolerance lines into the nominal they follow: in the frame of the longer
 /// of the two (a lone digit has no direction of its own), the tolerance starts
 /// within [-0.5 h, +1.0 h] of the nominal's end (PP-OCR's boxes are grown by
-/// about a third of their height on each side, so neighbours overlap) and lies within half a text height
-/// of its band. Upper before lower (higher up the glyphs first). A nominal read
+/// about a third of their height on each side, so neighbours overlap) and lies
+/// within half a text height of its band. Upper before lower (higher up the glyphs first). A nominal read
 /// together with one deviation ([`split_nominal`]) takes one more, stacked above or
 /// below that deviation: its number's end is estimated from its share of the
 /// characters, and the other deviation may sit up to 1.2 h off the line's band.
@@ -287,7 +287,7 @@ pub(super) fn join_diameter_glyphs(mut lines: Vec<Line>) -> Vec<Line> {
         });
         if let Some(j) = target {
             let n = &mut lines[j];
-            if !n.text.starts_with(['Ø', '⌀', 'ø', '∅']) {
+            if !n.text.starts_with(super::DIAMETER_SIGNS) {
                 n.text = format!("Ø{}", n.text.trim());
             }
             n.bbox = union(&n.bbox, &g.bbox);

@@ -59,6 +59,9 @@ use title_block::read_title_block;
 
 pub use glyph::{diameter_glyph_first, diameter_glyph_within};
 
+/// The characters a diameter sign is read as.
+pub(super) const DIAMETER_SIGNS: [char; 4] = ['Ø', '⌀', 'ø', '∅'];
+
 /// Tunables, overridable per job under `options.edocr`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -489,7 +492,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         let mut replaced = m.replaced.clone();
         let found = match &crop {
             None => {
-                !text.starts_with(['Ø', '⌀', 'ø', '∅'])
+                !text.starts_with(DIAMETER_SIGNS)
                     && has_diameter_glyph(img, &with_room_before(&m), glyphs + 1)?
             }
             Some(crop) => {
@@ -517,10 +520,12 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         }
         // A degree sign PP-OCR read as `0` or `o`, or left out: `450`, `45o` or `45`
         // where the pixels hold `45°`.
-        if let (Some(crop), true) = (&crop, params.degree_glyphs) {
-            let fixed = match degree_candidate(&text) {
-                true => glyph::degree_glyph_last(crop)?.and_then(|g| with_degree_sign(&text, g)),
-                false => None,
+        if let Some(crop) = crop.as_ref().filter(|_| params.degree_glyphs) {
+            // The pixels are looked at only for a reading that may take the sign.
+            let fixed = if degree_candidate(&text) {
+                glyph::degree_glyph_last(crop)?.and_then(|g| with_degree_sign(&text, g))
+            } else {
+                None
             };
             if let Some(fixed) = fixed {
                 replaced.get_or_insert_with(|| m.text.clone());
@@ -640,7 +645,7 @@ fn is_list_number(b: &[f32; 4], text: &str, all: &[([f32; 4], String)]) -> bool 
 /// [`parse::normalise`] took for `Ø`.
 fn raw_as_read(read: &str, normalised: &str) -> String {
     let r = read.trim();
-    if normalised.starts_with('Ø') && !r.starts_with(['Ø', '⌀', 'ø', '∅']) {
+    if normalised.starts_with('Ø') && !r.starts_with(DIAMETER_SIGNS) {
         if let Some(rest) = r.strip_prefix(['0', 'O', 'o', 'Q']) {
             return format!("Ø{}", rest.trim_start());
         }
@@ -852,7 +857,7 @@ fn with_diameter_sign(s: &str) -> String {
     if let Some(inner) = t.strip_prefix('(') {
         return format!("({}", with_diameter_sign(inner));
     }
-    if t.starts_with(['Ø', '⌀', 'ø', '∅']) {
+    if t.starts_with(DIAMETER_SIGNS) {
         return t.to_string();
     }
     let mut ch = t.chars();
@@ -892,7 +897,7 @@ fn with_degree_sign(text: &str, glyphs: usize) -> Option<String> {
     }
     let counted = t
         .chars()
-        .filter(|c| c.is_alphanumeric() || matches!(c, 'Ø' | '⌀' | 'ø' | '∅'))
+        .filter(|c| c.is_alphanumeric() || DIAMETER_SIGNS.contains(c))
         .count();
     let last = t.chars().last()?;
     if matches!(last, '0' | 'o' | 'O') && counted == glyphs + 1 && counted >= 2 {
@@ -911,7 +916,7 @@ fn count_prefix(s: &str) -> Option<(usize, usize)> {
     let rest = s[digits..].trim_start();
     let after = rest.strip_prefix(['x', 'X', '×'])?;
     let body = after.trim_start();
-    if !body.starts_with(|c: char| c.is_ascii_digit() || matches!(c, 'Ø' | '⌀' | 'ø' | '∅')) {
+    if !body.starts_with(|c: char| c.is_ascii_digit() || DIAMETER_SIGNS.contains(&c)) {
         return None;
     }
     // `1x45°` is a chamfer.
