@@ -203,6 +203,101 @@ pub async fn insert_job(pool: &PgPool, job: &NewJob<'_>) -> Result<(JobId, bool)
     Ok((JobId(existing), false))
 }
 
+/// Inserts several jobs without idempotency keys in one statement (one round trip,
+/// one commit): their drawings (each content once), jobs, stage runs and root
+/// outbox rows, as [`insert_job`] does for one. All or none are stored.
+///
+/// # Panics
+/// When a job has an idempotency key: those go through [`insert_job`], which
+/// answers with the earlier job.
+pub async fn insert_jobs(pool: &PgPool, jobs: &[NewJob<'_>]) -> Result<(), sqlx::Error> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    assert!(
+        jobs.iter().all(|j| j.idempotency_key.is_none()),
+        "insert_jobs takes jobs without idempotency keys"
+    );
+    let mut seen = std::collections::HashSet::new();
+    let (mut d_sha, mut d_type, mut d_size, mut d_content) = (vec![], vec![], vec![], vec![]);
+    let (mut s_job, mut s_stage, mut s_status) = (vec![], vec![], vec![]);
+    let (mut o_job, mut o_stage, mut o_priority) = (vec![], vec![], vec![]);
+    for job in jobs {
+        if seen.insert(job.sha256) {
+            d_sha.push(job.sha256);
+            d_type.push(job.media_type);
+            d_size.push(job.content.len() as i64);
+            d_content.push(job.content);
+        }
+        let roots = job.plan.roots();
+        for s in job.plan.stages() {
+            s_job.push(job.id.0);
+            s_stage.push(s.name());
+            s_status.push(if roots.contains(s) {
+                "queued"
+            } else {
+                "pending"
+            });
+        }
+        for r in roots {
+            o_job.push(job.id.0);
+            o_stage.push(r.name());
+            o_priority.push(job.priority);
+        }
+    }
+    let json_list = |v: &[String]| Value::from(v.to_vec());
+    sqlx::query(
+        r#"
+        WITH d AS (
+            INSERT INTO drawings (sha256, media_type, size_bytes, content)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::bytea[])
+            ON CONFLICT (sha256) DO NOTHING
+        ), j AS (
+            INSERT INTO jobs (id, drawing_sha256, filename, requested_stages, stages, options,
+                              priority, api_key_id, source)
+            SELECT u.id, u.sha, u.filename,
+                   ARRAY(SELECT jsonb_array_elements_text(u.requested)),
+                   ARRAY(SELECT jsonb_array_elements_text(u.stages)),
+                   u.options, u.priority, u.api_key_id, u.source
+            FROM unnest($5::uuid[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[],
+                        $10::jsonb[], $11::int2[], $12::int8[], $13::text[])
+                 AS u(id, sha, filename, requested, stages, options, priority, api_key_id, source)
+        ), s AS (
+            INSERT INTO stage_runs (job_id, stage, status, queued_at)
+            SELECT u.job_id, u.stage, u.status, CASE WHEN u.status = 'queued' THEN now() END
+            FROM unnest($14::uuid[], $15::text[], $16::text[]) AS u(job_id, stage, status)
+        )
+        INSERT INTO outbox (job_id, exchange, routing_key, payload)
+        SELECT u.job_id, '', 'drawpipe.stage.' || u.stage || CASE WHEN u.priority >= $20 THEN '.interactive' ELSE '' END,
+               jsonb_build_object('v', 1, 'job_id', u.job_id, 'stage', u.stage, 'attempt', 1)
+        FROM unnest($17::uuid[], $18::text[], $19::int2[]) AS u(job_id, stage, priority)
+        "#,
+    )
+    .bind(&d_sha)
+    .bind(&d_type)
+    .bind(&d_size)
+    .bind(&d_content)
+    .bind(jobs.iter().map(|j| j.id.0).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|j| j.sha256).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|j| j.filename).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|j| json_list(j.requested)).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|j| json_list(&j.plan.names())).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|j| j.options.clone()).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|j| j.priority).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|j| j.api_key_id).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|j| j.source).collect::<Vec<_>>())
+    .bind(&s_job)
+    .bind(&s_stage)
+    .bind(&s_status)
+    .bind(&o_job)
+    .bind(&o_stage)
+    .bind(&o_priority)
+    .bind(topology::INTERACTIVE_PRIORITY)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// A stage run a worker has taken on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {

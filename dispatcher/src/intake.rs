@@ -153,6 +153,11 @@ pub fn validate(
     limits
         .check_options(&options)
         .map_err(|e| SubmitError::Invalid(e.to_string()))?;
+    if holds_nul(&options) {
+        return Err(SubmitError::Invalid(
+            "options hold a NUL character (\\u0000), which cannot be stored; remove it".into(),
+        ));
+    }
     if let Some(key) = &sub.idempotency_key {
         if key.trim().is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY {
             return Err(SubmitError::Invalid(format!(
@@ -193,6 +198,17 @@ pub fn parse_options(text: &str) -> Result<Value, SubmitError> {
         .map_err(|e| SubmitError::Invalid(format!("options are not valid JSON: {e}")))
 }
 
+/// Whether a key or string anywhere in `v` holds U+0000, which PostgreSQL's
+/// `jsonb` refuses.
+fn holds_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(holds_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -208,6 +224,8 @@ fn json_kind(v: &Value) -> &'static str {
 #[derive(Clone)]
 pub struct Submitter {
     pub pool: PgPool,
+    /// Stores jobs without an idempotency key in batches (group commit).
+    pub inserter: crate::batch::Inserter,
     /// The outbox relay's waker.
     pub wake: Arc<Notify>,
     pub metrics: Arc<Metrics>,
@@ -228,21 +246,42 @@ impl Submitter {
         api_key_id: Option<i64>,
     ) -> Result<Submitted, SubmitError> {
         let v = validate(sub, self.max_upload_bytes, &self.limits)?;
-        let job = db::NewJob {
-            id: JobId::new(),
-            sha256: &v.sha256,
-            media_type: v.media_type,
-            content: &sub.content,
-            filename: v.filename.as_deref(),
-            requested: &v.requested,
-            plan: &v.plan,
-            options: &v.options,
-            priority: v.priority,
-            idempotency_key: sub.idempotency_key.as_deref(),
-            api_key_id,
-            source,
+        let stages = v.plan.names();
+        let (id, created) = if sub.idempotency_key.is_some() {
+            let job = db::NewJob {
+                id: JobId::new(),
+                sha256: &v.sha256,
+                media_type: v.media_type,
+                content: &sub.content,
+                filename: v.filename.as_deref(),
+                requested: &v.requested,
+                plan: &v.plan,
+                options: &v.options,
+                priority: v.priority,
+                idempotency_key: sub.idempotency_key.as_deref(),
+                api_key_id,
+                source,
+            };
+            db::insert_job(&self.pool, &job).await?
+        } else {
+            let id = JobId::new();
+            self.inserter
+                .insert(crate::batch::Job {
+                    id,
+                    sha256: v.sha256,
+                    media_type: v.media_type,
+                    content: sub.content.clone(),
+                    filename: v.filename,
+                    requested: v.requested,
+                    plan: v.plan,
+                    options: v.options,
+                    priority: v.priority,
+                    api_key_id,
+                    source: source.to_string(),
+                })
+                .await?;
+            (id, true)
         };
-        let (id, created) = db::insert_job(&self.pool, &job).await?;
         if created {
             self.wake.notify_one();
             self.metrics.job_submitted(source);
@@ -252,14 +291,14 @@ impl Submitter {
                 link = sub.link.map(|l| l.to_string()),
                 source,
                 bytes = sub.content.len(),
-                stages = ?v.plan.names(),
+                stages = ?stages,
                 "job queued"
             );
         }
         Ok(Submitted {
             id,
             created,
-            stages: v.plan.names(),
+            stages,
         })
     }
 }
@@ -520,6 +559,14 @@ mod tests {
                     ..sub(PNG)
                 },
                 want: Err("options.preprocess.pdf_memory_mib: 1152921504606847000 is over this server's limit 8192"),
+            },
+            Case {
+                name: "NUL in an option string",
+                sub: Submission {
+                    options: Some(serde_json::json!({"vl": {"prompt": ["a\u{0}b"]}})),
+                    ..sub(PNG)
+                },
+                want: Err("options hold a NUL character"),
             },
             Case {
                 name: "blank key",

@@ -14,6 +14,7 @@
 pub mod admission;
 pub mod api;
 pub mod auth;
+pub mod batch;
 pub mod corrections;
 pub mod deadletter;
 pub mod error;
@@ -241,6 +242,7 @@ pub async fn serve(
     let metrics = Arc::new(metrics::Metrics::default());
     let submitter = intake::Submitter {
         pool: pool.clone(),
+        inserter: batch::Inserter::start(pool.clone()),
         wake: wake.clone(),
         metrics: metrics.clone(),
         max_upload_bytes: config.max_upload_bytes,

@@ -852,3 +852,104 @@ async fn dxf_job_stores_the_files_own_dimensions_and_title_block() {
     assert_eq!(number.as_deref(), Some("DP-0042"));
     assert_eq!(material.as_deref(), Some("EN AW-6082"));
 }
+
+/// Submissions that arrive together are stored in one statement (group commit):
+/// each still gets its own job, stage runs, outbox rows and result, and a drawing
+/// sent by several of them is stored once. A job the database refuses inside a
+/// batch fails alone, and a NUL in the options is refused at the door with 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submissions_are_stored_together_and_a_refused_job_fails_alone() {
+    use drawpipe_dispatcher::batch;
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker(&[]).unwrap();
+    // 48 submissions at once, of 12 distinct drawings.
+    let env_ref = &env;
+    let ids: Vec<String> = futures::future::join_all((0..48u8).map(|i| async move {
+        env_ref
+            .submit_raw(
+                drawpipe_tests::tiny_png(32, 24, i % 12),
+                "preprocess,report",
+            )
+            .await
+    }))
+    .await;
+    for id in &ids {
+        let body = env.wait_finished(id, Duration::from_secs(120)).await;
+        assert_eq!(body["status"], "completed", "{body}");
+    }
+    let db = env.db().await;
+    let (jobs, runs, drawings): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM stage_runs WHERE status = 'succeeded'), \
+         (SELECT count(*) FROM drawings)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((jobs, runs, drawings), (48, 96, 12));
+
+    // A batch with a job PostgreSQL refuses (jsonb cannot hold U+0000; the HTTP and
+    // AMQP intake refuse it first, so it is built here): the other two are stored
+    // and complete; the refused one is not stored at all.
+    let plan = drawpipe_core::StagePlan::parse("preprocess,report").unwrap();
+    let job = |n: u8, options: Value| {
+        let content = drawpipe_tests::tiny_png(16, 16, 100 + n);
+        batch::Job {
+            id: drawpipe_core::JobId::new(),
+            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content)),
+            media_type: "image/png",
+            content: bytes::Bytes::from(content),
+            filename: Some(format!("batch-{n}.png")),
+            requested: vec!["preprocess".into()],
+            plan: plan.clone(),
+            options,
+            priority: 0,
+            api_key_id: None,
+            source: "http".into(),
+        }
+    };
+    let jobs = [
+        job(1, serde_json::json!({})),
+        job(2, serde_json::json!({"vl": {"prompt": "a\u{0}b"}})),
+        job(3, serde_json::json!({})),
+    ];
+    let results = batch::store_batch(&db, &jobs).await;
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    let refused = results[1].as_ref().expect_err("the NUL job is refused");
+    assert!(
+        matches!(refused, sqlx::Error::Database(_)),
+        "the database's own refusal: {refused}"
+    );
+    for j in [&jobs[0], &jobs[2]] {
+        let body = env
+            .wait_finished(&j.id.to_string(), Duration::from_secs(120))
+            .await;
+        assert_eq!(body["status"], "completed", "{body}");
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE id = $1")
+        .bind(jobs[1].id.0)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+
+    // Over HTTP the same options are a client error, not a database failure.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(drawpipe_tests::tiny_png(8, 8, 7)).file_name("n.png"),
+        )
+        .text("options", r#"{"vl": {"prompt": "a\u0000b"}}"#);
+    let resp = env
+        .http()
+        .post(format!("{}/v1/jobs", env.api))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body.to_string().contains("NUL character"),
+        "the reason is given: {body}"
+    );
+}
