@@ -115,6 +115,9 @@ pub struct TestEnv {
     dispatcher: Option<Child>,
     workers: Vec<Child>,
     admin_url: String,
+    /// The HTTP client of [`TestEnv::http`], for the key it was built with: one
+    /// client, so requests reuse its kept-alive connections as a real client's do.
+    client: std::sync::Mutex<Option<(Option<String>, reqwest::Client)>>,
 }
 
 #[derive(Default)]
@@ -151,6 +154,7 @@ impl TestEnv {
             dispatcher: None,
             workers: vec![],
             admin_url,
+            client: Default::default(),
         };
         if opts.unmigrated {
             // The database exists, empty: `migrate` would create it too.
@@ -350,7 +354,21 @@ impl TestEnv {
             .expect("connect to test database")
     }
 
+    /// A client sending this environment's key; one per key, shared (cloning a
+    /// `reqwest::Client` shares its connection pool).
     pub fn http(&self) -> reqwest::Client {
+        let mut cached = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((key, client)) = cached.as_ref() {
+            if *key == self.api_key {
+                return client.clone();
+            }
+        }
+        let client = self.new_client();
+        *cached = Some((self.api_key.clone(), client.clone()));
+        client
+    }
+
+    fn new_client(&self) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(k) = &self.api_key {
             headers.insert(
