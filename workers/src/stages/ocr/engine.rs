@@ -25,8 +25,8 @@ use crate::inference::ort_env::{self, Device, FETCH_HINT};
 use crate::inference::{ort_model, ov_env, Model};
 
 /// One recogniser batch read: (crop index, (text, confidence)) and where the time went.
-struct BatchRead {
-    lines: Vec<(usize, (String, f32))>,
+struct BatchRead<T = (String, f32)> {
+    lines: Vec<(usize, T)>,
     model_ms: f64,
     other_ms: f64,
 }
@@ -425,6 +425,39 @@ impl OcrEngine {
         self.recognise_at(params.infer_batch(), &refs, &widths, t)
     }
 
+    /// Reads each crop (upright lines) and returns its `width` likeliest readings,
+    /// likeliest first ([`super::recognise::ctc_beams`]), as text, share and
+    /// confidence. One batch per crop, at its own width: for the few lines a
+    /// later stage reads again, not a page.
+    pub fn recognise_beams(
+        &self,
+        params: &Params,
+        crops: &[Mat],
+        width: usize,
+    ) -> Result<Vec<Vec<super::recognise::Reading>>, StageError> {
+        let refs: Vec<&Mat> = crops.iter().collect();
+        let mut out = Vec::with_capacity(crops.len());
+        for (i, crop) in crops.iter().enumerate() {
+            let w = paddle_widths(params, std::slice::from_ref(crop))[0];
+            let read =
+                self.read_batch_with(self.rec.as_ref(), &refs, &[i], w, &|probs, classes| {
+                    super::recognise::ctc_beams(probs, classes, width, 4)
+                })?;
+            out.push(
+                read.lines
+                    .into_iter()
+                    .flat_map(|(_, beams)| beams)
+                    .map(|b| super::recognise::Reading {
+                        text: b.text(&self.dictionary),
+                        share: b.share,
+                        confidence: b.confidence,
+                    })
+                    .collect(),
+            );
+        }
+        Ok(out)
+    }
+
     /// Reads each crop padded to its width in `widths` (pixels at height 48): crops of
     /// one width, in ascending aspect, form batches of up to `batch`. A line's reading
     /// depends only on its own pixels and its padded width, so crops of different
@@ -519,6 +552,21 @@ impl OcrEngine {
         chunk: &[usize],
         w: usize,
     ) -> Result<BatchRead, StageError> {
+        self.read_batch_with(model, crops, chunk, w, &|probs, classes| {
+            ctc_decode(probs, classes, &self.dictionary)
+        })
+    }
+
+    /// [`Self::read_batch`] with each line's `T × classes` probabilities decoded by
+    /// `decode`.
+    fn read_batch_with<T>(
+        &self,
+        model: &dyn Model,
+        crops: &[&Mat],
+        chunk: &[usize],
+        w: usize,
+        decode: &dyn Fn(&[f32], usize) -> T,
+    ) -> Result<BatchRead<T>, StageError> {
         const H: usize = 48;
         let t0 = Instant::now();
         let mut data = vec![0f32; chunk.len() * 3 * H * w];
@@ -548,10 +596,7 @@ impl OcrEngine {
             }
             let per = shape[1] * shape[2];
             for (k, &i) in chunk.iter().enumerate() {
-                lines.push((
-                    i,
-                    ctc_decode(&out[k * per..(k + 1) * per], shape[2], &self.dictionary),
-                ));
+                lines.push((i, decode(&out[k * per..(k + 1) * per], shape[2])));
             }
             decode_ms = ms(t2);
             Ok(())
