@@ -324,9 +324,20 @@ async fn main() -> anyhow::Result<()> {
         submitted.as_secs_f64()
     );
     // Only completed jobs count: a failed or cancelled job did not do the work.
+    let rate = completed as f64 / span;
+    // Whole drawings take seconds each: give those runs per hour, not `0 jobs/s`.
+    let per_hour = if rate < 10.0 {
+        format!(
+            " ({:.0} per hour, {:.2} s each)",
+            rate * 3600.0,
+            1.0 / rate.max(1e-9)
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "throughput (completed jobs, first created → last finished): {:.0} jobs/s over {:.2} s",
-        completed as f64 / span,
+        "throughput (completed jobs, first created → last finished): {} jobs/s{per_hour} over {:.2} s",
+        if rate < 10.0 { format!("{rate:.3}") } else { format!("{rate:.0}") },
         span
     );
     println!(
