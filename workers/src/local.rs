@@ -193,10 +193,7 @@ impl Analyzer {
 
 /// The process's peak resident set so far (`VmHWM`), MiB; `None` off Linux.
 pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
+    crate::metrics::own_memory().map(|(_, peak)| peak as f64 / (1024.0 * 1024.0))
 }
 
 /// What one in-process analysis produced.

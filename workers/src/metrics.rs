@@ -1,6 +1,7 @@
 //! The worker's Prometheus metrics (`prometheus-client`): batch sizes per stage (the
 //! dynamic batcher's output), stage runs by outcome, stage compute time by stage and
-//! device, and the broker connection (up, reconnects). Served, when asked for, on the metrics
+//! device, the process's memory after each stage's batches, and the broker connection
+//! (up, reconnects). Served, when asked for, on the metrics
 //! address with the probes: `/metrics` (and `/`) the exposition text, `/healthz` 200
 //! while the process runs, `/readyz` 200 while the broker is connected and 503 naming
 //! what is down otherwise.
@@ -14,6 +15,7 @@ use drawpipe_core::mq::Broker;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
@@ -43,7 +45,21 @@ pub struct WorkerMetrics {
     batches: Histograms<StageLabel>,
     runs: Family<OutcomeLabels, Counter>,
     durations: Histograms<DeviceLabels>,
+    rss: Family<StageLabel, Gauge>,
+    peak_rss: Gauge,
     broker: BrokerMetrics,
+}
+
+/// This process's resident set now and its peak so far (`VmRSS`, `VmHWM`), bytes;
+/// `None` off Linux.
+pub fn own_memory() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 impl Default for WorkerMetrics {
@@ -68,6 +84,18 @@ impl Default for WorkerMetrics {
                 "Compute time of one settled stage run, by stage and device",
                 Family::new_with_constructor(|| m::exponential(0.001, 2.0, 18)),
             ),
+            rss: registered(
+                &mut r,
+                "drawpipe_worker_rss_bytes",
+                "The worker's resident set (VmRSS) right after its last batch of this stage",
+                Family::default(),
+            ),
+            peak_rss: registered(
+                &mut r,
+                "drawpipe_worker_peak_rss_bytes",
+                "The worker's peak resident set so far (VmHWM), read after each batch",
+                Gauge::default(),
+            ),
             broker: BrokerMetrics::register(&mut r),
             registry: r,
         }
@@ -79,6 +107,16 @@ impl WorkerMetrics {
         self.batches
             .get_or_create(&StageLabel { stage })
             .observe(size as f64);
+    }
+
+    /// The process's memory after a batch of `stage`.
+    pub fn memory(&self, stage: &'static str) {
+        if let Some((rss, peak)) = own_memory() {
+            self.rss
+                .get_or_create(&StageLabel { stage })
+                .set(rss as i64);
+            self.peak_rss.set(peak as i64);
+        }
     }
 
     /// One settled run; `device` and `compute_ms` for runs that computed.
@@ -162,7 +200,21 @@ mod tests {
         m.batch("ocr", 1);
         m.outcome("ocr", "succeeded", Some("cuda:0"), Some(1500.0));
         m.outcome("ocr", "retried", None, None);
+        m.memory("ocr");
         let text = m.render(None);
+        // This test process holds some MiB: the gauges carry its real memory.
+        let gauge = |prefix: &str| -> f64 {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("{prefix} not in:\n{text}"));
+            line[prefix.len()..].parse().unwrap()
+        };
+        let (rss, peak) = (
+            gauge("drawpipe_worker_rss_bytes{stage=\"ocr\"} "),
+            gauge("drawpipe_worker_peak_rss_bytes "),
+        );
+        assert!(rss > 1e6 && peak >= rss, "rss {rss}, peak {peak}");
         for want in [
             "drawpipe_worker_batch_size_bucket{stage=\"ocr\",le=\"1\"} 1",
             "drawpipe_worker_batch_size_bucket{stage=\"ocr\",le=\"4\"} 2",

@@ -383,7 +383,9 @@ async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
     ids.sort();
     ids.dedup();
 
-    match handle(stage, &ids, ctx).await {
+    let result = handle(stage, &ids, ctx).await;
+    ctx.metrics.memory(stage.name());
+    match result {
         Ok(()) => {
             for (_, d) in msgs {
                 if let Err(e) = d.ack(BasicAckOptions::default()).await {
