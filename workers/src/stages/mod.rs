@@ -41,11 +41,49 @@ pub fn decimal(v: f64, places: usize) -> String {
     }
 }
 
+/// Pages [`decode_page`] keeps decoded: the stages of one drawing in one process
+/// (`drawpipe analyze`, a worker with `--pool all`) decode its page once, not once
+/// each (a 3300×2550 page takes about 50 ms to decode; a copy of the kept image,
+/// 8 MB, about 1 ms). Two, so that no process holds more than two page rasters for it.
+const DECODED_PAGES: usize = 2;
+
+/// The last pages decoded: the PNG's bytes (compared in full, so a hit is the same
+/// page) and its image, most recent last.
+static DECODED: std::sync::Mutex<Vec<(Vec<u8>, opencv::core::Mat)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Pages served from [`DECODED`] so far (for tests).
+static DECODE_HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Decodes a stored page raster (grayscale PNG) into an 8-bit single-channel image.
+/// The last [`DECODED_PAGES`] pages decoded in this process are kept: the same bytes
+/// again get a copy of the kept image.
 ///
 /// # Errors
 /// `Invalid` when the bytes are not a decodable image.
 pub fn decode_page(png: &[u8]) -> Result<opencv::core::Mat, drawpipe_core::StageError> {
+    use opencv::prelude::*;
+    let copy = |m: &opencv::core::Mat| {
+        m.try_clone()
+            .map_err(|e| drawpipe_core::StageError::Other(format!("page raster: {e}").into()))
+    };
+    {
+        let kept = DECODED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, img)) = kept.iter().find(|(bytes, _)| bytes.as_slice() == png) {
+            DECODE_HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return copy(img);
+        }
+    }
+    let img = decode_page_uncached(png)?;
+    let mut kept = DECODED.lock().unwrap_or_else(|p| p.into_inner());
+    if kept.len() >= DECODED_PAGES {
+        kept.remove(0);
+    }
+    kept.push((png.to_vec(), copy(&img)?));
+    Ok(img)
+}
+
+fn decode_page_uncached(png: &[u8]) -> Result<opencv::core::Mat, drawpipe_core::StageError> {
     use opencv::prelude::*;
     let buf = opencv::core::Vector::<u8>::from_slice(png);
     let img = opencv::imgcodecs::imdecode(&buf, opencv::imgcodecs::IMREAD_GRAYSCALE)
@@ -123,4 +161,43 @@ fn geometry_rows(items: &[Value], index: &str) -> Vec<Value> {
             Some(Value::Object(row))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opencv::core::{Mat, Scalar, Vector, CV_8UC1};
+    use opencv::prelude::*;
+
+    fn png_of(seed: u8) -> Vec<u8> {
+        let mut m = Mat::new_rows_cols_with_default(40, 60, CV_8UC1, Scalar::all(255.0)).unwrap();
+        for (i, p) in m.data_bytes_mut().unwrap().iter_mut().enumerate() {
+            *p = (i as u8).wrapping_mul(seed);
+        }
+        let mut out = Vector::<u8>::new();
+        opencv::imgcodecs::imencode(".png", &m, &mut out, &Vector::new()).unwrap();
+        out.to_vec()
+    }
+
+    #[test]
+    fn a_page_decoded_again_is_a_copy_of_the_kept_one() {
+        let (a, b) = (png_of(7), png_of(11));
+        let mut first = decode_page(&a).unwrap();
+        let hits = DECODE_HITS.load(std::sync::atomic::Ordering::Relaxed);
+        let again = decode_page(&a).unwrap();
+        assert!(DECODE_HITS.load(std::sync::atomic::Ordering::Relaxed) > hits);
+        assert_eq!(first.data_bytes().unwrap(), again.data_bytes().unwrap());
+        // Each caller owns its image: changing one changes neither the kept page
+        // nor another caller's.
+        first.data_bytes_mut().unwrap()[0] ^= 0xff;
+        let third = decode_page(&a).unwrap();
+        assert_eq!(third.data_bytes().unwrap(), again.data_bytes().unwrap());
+        assert_ne!(first.data_bytes().unwrap(), third.data_bytes().unwrap());
+        // Other bytes, another page.
+        let other = decode_page(&b).unwrap();
+        assert_ne!(other.data_bytes().unwrap(), again.data_bytes().unwrap());
+        assert_eq!((other.cols(), other.rows()), (60, 40));
+        // Not an image: refused, and nothing kept for it.
+        assert!(decode_page(b"not a png").is_err());
+    }
 }
