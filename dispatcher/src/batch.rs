@@ -22,7 +22,8 @@ pub const MAX_BATCH: usize = 256;
 /// Batches inserted at once.
 pub const IN_FLIGHT: usize = 4;
 
-/// A validated job without idempotency key, owned, waiting for its batch.
+/// A validated job, owned. Only jobs without an idempotency key go through the
+/// batcher; a keyed one is stored alone by [`db::insert_job`] from [`Job::row`].
 pub struct Job {
     pub id: JobId,
     pub sha256: String,
@@ -33,12 +34,13 @@ pub struct Job {
     pub plan: StagePlan,
     pub options: Value,
     pub priority: i16,
+    pub idempotency_key: Option<String>,
     pub api_key_id: Option<i64>,
     pub source: String,
 }
 
 impl Job {
-    fn row(&self) -> db::NewJob<'_> {
+    pub fn row(&self) -> db::NewJob<'_> {
         db::NewJob {
             id: self.id,
             sha256: &self.sha256,
@@ -49,7 +51,7 @@ impl Job {
             plan: &self.plan,
             options: &self.options,
             priority: self.priority,
-            idempotency_key: None,
+            idempotency_key: self.idempotency_key.as_deref(),
             api_key_id: self.api_key_id,
             source: &self.source,
         }

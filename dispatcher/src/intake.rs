@@ -247,39 +247,25 @@ impl Submitter {
     ) -> Result<Submitted, SubmitError> {
         let v = validate(sub, self.max_upload_bytes, &self.limits)?;
         let stages = v.plan.names();
-        let (id, created) = if sub.idempotency_key.is_some() {
-            let job = db::NewJob {
-                id: JobId::new(),
-                sha256: &v.sha256,
-                media_type: v.media_type,
-                content: &sub.content,
-                filename: v.filename.as_deref(),
-                requested: &v.requested,
-                plan: &v.plan,
-                options: &v.options,
-                priority: v.priority,
-                idempotency_key: sub.idempotency_key.as_deref(),
-                api_key_id,
-                source,
-            };
-            db::insert_job(&self.pool, &job).await?
+        let job = crate::batch::Job {
+            id: JobId::new(),
+            sha256: v.sha256,
+            media_type: v.media_type,
+            content: sub.content.clone(),
+            filename: v.filename,
+            requested: v.requested,
+            plan: v.plan,
+            options: v.options,
+            priority: v.priority,
+            idempotency_key: sub.idempotency_key.clone(),
+            api_key_id,
+            source: source.to_string(),
+        };
+        let (id, created) = if job.idempotency_key.is_some() {
+            db::insert_job(&self.pool, &job.row()).await?
         } else {
-            let id = JobId::new();
-            self.inserter
-                .insert(crate::batch::Job {
-                    id,
-                    sha256: v.sha256,
-                    media_type: v.media_type,
-                    content: sub.content.clone(),
-                    filename: v.filename,
-                    requested: v.requested,
-                    plan: v.plan,
-                    options: v.options,
-                    priority: v.priority,
-                    api_key_id,
-                    source: source.to_string(),
-                })
-                .await?;
+            let id = job.id;
+            self.inserter.insert(job).await?;
             (id, true)
         };
         if created {

@@ -853,10 +853,11 @@ async fn dxf_job_stores_the_files_own_dimensions_and_title_block() {
     assert_eq!(material.as_deref(), Some("EN AW-6082"));
 }
 
-/// Submissions that arrive together are stored in one statement (group commit):
-/// each still gets its own job, stage runs, outbox rows and result, and a drawing
-/// sent by several of them is stored once. A job the database refuses inside a
-/// batch fails alone, and a NUL in the options is refused at the door with 400.
+/// Concurrent submissions, which the dispatcher stores in batches (group commit),
+/// each get their own job, stage runs and result, and a drawing sent by several of
+/// them is stored once (how the batches fell is not observed here). A job the
+/// database refuses inside a batch given to `store_batch` fails alone, and a NUL in
+/// the options is refused at the door with 400.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_submissions_are_stored_together_and_a_refused_job_fails_alone() {
     use drawpipe_dispatcher::batch;
@@ -903,6 +904,7 @@ async fn concurrent_submissions_are_stored_together_and_a_refused_job_fails_alon
             plan: plan.clone(),
             options,
             priority: 0,
+            idempotency_key: None,
             api_key_id: None,
             source: "http".into(),
         }

@@ -52,7 +52,8 @@ const DECODED_PAGES: usize = 2;
 static DECODED: std::sync::Mutex<Vec<(Vec<u8>, opencv::core::Mat)>> =
     std::sync::Mutex::new(Vec::new());
 
-/// Pages served from [`DECODED`] so far (for tests).
+/// Pages served from [`DECODED`] so far.
+#[cfg(test)]
 static DECODE_HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Decodes a stored page raster (grayscale PNG) into an 8-bit single-channel image.
@@ -70,6 +71,7 @@ pub fn decode_page(png: &[u8]) -> Result<opencv::core::Mat, drawpipe_core::Stage
     {
         let kept = DECODED.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, img)) = kept.iter().find(|(bytes, _)| bytes.as_slice() == png) {
+            #[cfg(test)]
             DECODE_HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return copy(img);
         }
