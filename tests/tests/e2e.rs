@@ -802,7 +802,8 @@ fn analyze_prints_a_short_summary_and_json_on_request() {
 
 /// A DXF upload through the queue: sniffed as DXF, its DIMENSION entities read into
 /// `dimensions` rows from the file's own text (`source` text_layer), its ATTRIBs into
-/// the `title_blocks` row, and a page raster stored for the stages that need pixels.
+/// the `title_blocks` row, a page raster stored for the stages that need pixels, and
+/// a hole table's sizes stored with their column (`table_column`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dxf_job_stores_the_files_own_dimensions_and_title_block() {
     let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
@@ -810,10 +811,12 @@ async fn dxf_job_stores_the_files_own_dimensions_and_title_block() {
     let dir = drawpipe_tests::workspace().join("tests/fixtures/dxf");
     let dims = std::fs::read(dir.join("dimension.dxf")).unwrap();
     let tb = std::fs::read(dir.join("title_block.dxf")).unwrap();
+    let holes = std::fs::read(dir.join("hole_table.dxf")).unwrap();
     let a = env.submit(dims, "dimension.dxf", "edocr").await;
     let b = env.submit(tb, "title_block.dxf", "edocr").await;
+    let c = env.submit(holes, "hole_table.dxf", "edocr").await;
     let db = env.db().await;
-    for id in [&a, &b] {
+    for id in [&a, &b, &c] {
         let body = env.wait_finished(id, Duration::from_secs(300)).await;
         assert_eq!(body["status"], "completed", "{body}");
     }
@@ -851,6 +854,27 @@ async fn dxf_job_stores_the_files_own_dimensions_and_title_block() {
             .unwrap();
     assert_eq!(number.as_deref(), Some("DP-0042"));
     assert_eq!(material.as_deref(), Some("EN AW-6082"));
+    // A hole table's sizes are rows with their column's header.
+    let mut columns: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT raw, table_column FROM dimensions WHERE job_id = $1")
+            .bind(uuid(&c))
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    columns.sort();
+    let col = |raw: &str, c: Option<&str>| (raw.to_string(), c.map(str::to_string));
+    assert_eq!(
+        columns,
+        [
+            col("12.5", Some("X LOC")),
+            col("25", None),
+            col("40", Some("X LOC")),
+            col("8", Some("Y LOC")),
+            col("8", Some("Y LOC")),
+            col("Ø6.6", Some("SIZE")),
+            col("Ø6.6", Some("SIZE")),
+        ]
+    );
 }
 
 /// Concurrent submissions, which the dispatcher stores in batches (group commit),

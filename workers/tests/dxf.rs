@@ -219,3 +219,58 @@ fn an_inserts_block_is_drawn_where_it_lands() {
     assert!(!ink(105.0, 60.0), "nothing but the block there");
     assert!(ink(50.0, 0.0), "the frame");
 }
+
+/// Tables in the drawing area read into rows: the hole table's positions and sizes
+/// are dimensions with their column's header (the SIZE column's `Ø6.6` twice), its
+/// tags are not; the parts list's item numbers and quantities are table text only,
+/// and its one material fills the title block's.
+#[test]
+fn a_hole_tables_sizes_are_dimensions_a_parts_lists_numbers_are_not() {
+    let r = read("hole_table.dxf");
+    let mut got: Vec<(String, String, Option<String>)> = r.extra["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["raw"].as_str().unwrap().to_string(),
+                d["kind"].as_str().unwrap().to_string(),
+                d["table_column"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    got.sort();
+    let col = |c: &str| Some(c.to_string());
+    assert_eq!(
+        got,
+        vec![
+            (s("12.5"), s("linear"), col("X LOC")),
+            (s("25"), s("linear"), None),
+            (s("40"), s("linear"), col("X LOC")),
+            (s("8"), s("linear"), col("Y LOC")),
+            (s("8"), s("linear"), col("Y LOC")),
+            (s("Ø6.6"), s("diameter"), col("SIZE")),
+            (s("Ø6.6"), s("diameter"), col("SIZE")),
+        ]
+    );
+    let tables = r.extra["tables"].as_array().unwrap();
+    let kinds: Vec<&str> = tables.iter().map(|t| t["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 2, "{tables:?}");
+    assert!(kinds.contains(&"dimensions") && kinds.contains(&"parts_list"));
+    let parts = tables.iter().find(|t| t["kind"] == "parts_list").unwrap();
+    assert_eq!(
+        parts["header"],
+        json!(["ITEM", "DESCRIPTION", "MATERIAL", "QTY"])
+    );
+    assert_eq!(
+        parts["rows"],
+        json!([
+            ["2", "RIB 40x8", "S235JR", "4"],
+            ["1", "PLATE", "S235JR", "1"]
+        ])
+    );
+    // The title block names no material; the parts list's one material is the drawing's.
+    assert_eq!(r.extra["title_block"]["material"], "S235JR");
+    let holes = tables.iter().find(|t| t["kind"] == "dimensions").unwrap();
+    assert_eq!(holes["rows"][0], json!(["A1", "12.5", "8", "Ø6.6"]));
+}

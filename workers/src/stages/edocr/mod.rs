@@ -40,6 +40,7 @@ pub mod layout;
 mod merge;
 pub mod parse;
 mod reread;
+pub mod tables;
 mod title_block;
 mod zones;
 
@@ -149,6 +150,10 @@ pub struct DimensionItem {
     /// it (`45°` for `450`, `Ø6,6` for `06,6`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ppocr_read: Option<String>,
+    /// For a size read from a table's column (a hole table, tabulated dimensions):
+    /// the column's header (`X LOC`, `ØD`, `A`); absent for a dimension on the views.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_column: Option<String>,
 }
 
 /// One GD&T feature-control frame read.
@@ -186,6 +191,8 @@ pub struct Output {
     pub regions: Vec<Region>,
     /// Text lines that made no dimension, and why.
     pub dropped: Vec<Dropped>,
+    /// The tables in the drawing area (not the title block), read into rows.
+    pub tables: Vec<tables::Table>,
     pub timings: Timings,
 }
 
@@ -358,6 +365,49 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         DropReason::ZoneLabel,
         |_| zone.next().unwrap_or(false),
     );
+    // Tables read as rows; the lines under a column that names a size (a hole
+    // table, tabulated dimensions) are dimensions, the rest stay table text.
+    let mut read_tables = Vec::new();
+    let mut in_size_column: Vec<(Vec<usize>, String)> = Vec::new();
+    for r in regions
+        .iter()
+        .filter(|r| r.kind == RegionKind::Table && holds_text(r, &lines))
+    {
+        let inside: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].turn == 0 && r.contains_centre(&lines[i].bbox))
+            .collect();
+        let words: Vec<tables::Word> = inside
+            .iter()
+            .map(|&i| tables::Word {
+                text: &lines[i].text,
+                bbox: lines[i].bbox,
+            })
+            .collect();
+        let (table, sizes) = tables::read(r.bbox, index, &r.cells, &words);
+        in_size_column.extend(
+            sizes
+                .into_iter()
+                .map(|s| (s.words.iter().map(|&w| inside[w]).collect(), s.header)),
+        );
+        read_tables.push(table);
+    }
+    // Each size cell's lines, one line (text-layer pieces of one callout), out of the
+    // page's lines; done before pieces are joined, which would join across cells.
+    let table_sizes: Vec<(Line, String)> = in_size_column
+        .iter()
+        .map(|(members, header)| (cell_line(&lines, members), header.clone()))
+        .collect();
+    let taken: std::collections::HashSet<usize> = in_size_column
+        .iter()
+        .flat_map(|(m, _)| m.iter().copied())
+        .collect();
+    if !taken.is_empty() {
+        let mut i = 0;
+        lines.retain(|_| {
+            i += 1;
+            !taken.contains(&(i - 1))
+        });
+    }
     if exact {
         lines = join_row_pieces(lines);
     } else {
@@ -385,6 +435,12 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
     sift(&mut lines, &mut dropped, index, DropReason::Table, |l| {
         tables.iter().any(|r| r.contains_centre(&l.bbox))
     });
+    let mut title_block = title_block;
+    if !title_block.contains_key("material") {
+        if let Some(m) = title_block::material_elsewhere(&read_tables, &lines) {
+            title_block.insert("material".into(), serde_json::Value::String(m));
+        }
+    }
 
     // GD&T frames (only those holding text).
     let mut gdt = Vec::new();
@@ -637,7 +693,22 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
                 ocr::TextSource::Ocr
             },
             ppocr_read: replaced,
+            table_column: None,
         });
+    }
+    for (line, header) in table_sizes {
+        match table_size(params, &line, &header) {
+            Some(item) => dimensions.push(DimensionItem {
+                page: index,
+                ..item
+            }),
+            None => dropped.push(Dropped {
+                text: line.text,
+                bbox: line.bbox,
+                page: index,
+                reason: DropReason::Table,
+            }),
+        }
     }
     t.other_ms += ms(t4);
     Ok(Output {
@@ -646,7 +717,67 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         title_block,
         regions,
         dropped,
+        tables: read_tables,
         timings: t,
+    })
+}
+
+/// One line of a table cell's lines (indices into `lines`, left to right): their
+/// texts joined with spaces, their boxes' union, the least confident's confidence.
+fn cell_line(lines: &[Line], members: &[usize]) -> Line {
+    let mut out = lines[members[0]].clone();
+    for &i in &members[1..] {
+        let l = &lines[i];
+        out.text = format!("{} {}", out.text, l.text);
+        let u = [
+            out.bbox[0].min(l.bbox[0]),
+            out.bbox[1].min(l.bbox[1]),
+            (out.bbox[0] + out.bbox[2]).max(l.bbox[0] + l.bbox[2]),
+            (out.bbox[1] + out.bbox[3]).max(l.bbox[1] + l.bbox[3]),
+        ];
+        out.bbox = [u[0], u[1], u[2] - u[0], u[3] - u[1]];
+        out.confidence = out.confidence.min(l.confidence);
+        out.exact &= l.exact;
+        out.replaced = None;
+    }
+    out.polygon = layout::polygon_of(&out.bbox);
+    out
+}
+
+/// A size read from a table's column: the cell's text as a dimension (or a hole
+/// callout), a diameter where the header says so (`DIA`, `ØD`) and the cell leaves
+/// the sign out. None for a cell that is not one, reads as a size of zero, or was
+/// read with too little confidence.
+fn table_size(params: &Params, line: &Line, header: &str) -> Option<DimensionItem> {
+    if line.confidence < params.min_dimension_confidence {
+        return None;
+    }
+    let text = parse::normalise(&line.text);
+    let mut dimension = if parse::looks_like_dimension(&text) {
+        parse::parse_dimension(&text, false).ok()
+    } else {
+        None
+    }
+    .or_else(|| parse::parse_callout(&line.text, false).ok())?;
+    if states_no_size(&dimension) {
+        return None;
+    }
+    if dimension.kind == parse::DimKind::Linear && tables::names_a_diameter(header) {
+        dimension.kind = parse::DimKind::Diameter;
+    }
+    Some(DimensionItem {
+        dimension,
+        confidence: line.confidence,
+        polygon: line.polygon,
+        bbox: line.bbox,
+        page: 0,
+        source: if line.exact {
+            ocr::TextSource::TextLayer
+        } else {
+            ocr::TextSource::Ocr
+        },
+        ppocr_read: line.replaced.clone(),
+        table_column: Some(header.to_string()),
     })
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::layout::{Region, RegionKind};
+use super::tables::Table;
 use super::{run_on_page, DimensionItem, Dropped, GdtItem, Params, Timings};
 use crate::stages::contract::{Engines, JobData, Needs, Produced, StageDef, TableRows, Validate};
 use crate::stages::ocr::{self, OcrEngine, TextLine};
@@ -35,6 +36,10 @@ pub struct StageOutput {
     /// not read?").
     #[serde(rename = "_dropped", default)]
     pub dropped: Vec<Dropped>,
+    /// The tables in the drawing area read into rows: parts lists, revision tables,
+    /// hole tables and tabulated dimensions (the sizes also under `dimensions`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Table>,
     #[serde(rename = "_timings")]
     pub timings: Vec<Timings>,
 }
@@ -83,7 +88,7 @@ pub struct Input {
 const DIMENSION_COLUMNS: &str = "item_index int, page_index int, raw text, kind text, nominal float8, unit text, \
                                  upper float8, lower float8, fit text, thread text, count int, reference bool, \
                                  basic bool, chamfer_angle float8, roughness text, general_tolerance text, \
-                                 confidence real, source text, polygon real[], x real, y real, width real, height real";
+                                 confidence real, source text, table_column text, polygon real[], x real, y real, width real, height real";
 const GDT_COLUMNS: &str = "item_index int, page_index int, raw text, characteristic text, symbol text, \
                            tolerance float8, diameter_zone bool, modifiers text[], datums text[], confidence real, \
                            polygon real[], x real, y real, width real, height real";
@@ -185,6 +190,7 @@ pub fn read_pages(
         regions: Vec::new(),
         layout: Vec::new(),
         dropped: Vec::new(),
+        tables: Vec::new(),
         timings: Vec::new(),
     };
     for (index, png) in &input.pages {
@@ -201,6 +207,7 @@ pub fn read_pages(
         out.layout.extend(LayoutBox::of(&page.regions));
         out.regions.extend(page.regions);
         out.dropped.extend(page.dropped);
+        out.tables.extend(page.tables);
         out.timings.push(page.timings);
         for (k, v) in page.title_block {
             out.title_block.entry(k).or_insert(v);
@@ -246,6 +253,7 @@ mod tests {
                 page: 0,
                 source: crate::stages::ocr::TextSource::TextLayer,
                 ppocr_read: None,
+                table_column: Some("ØD".into()),
             }],
             gdt: vec![GdtItem {
                 frame: parse::parse_gdt(&["⌖", "Ø0.1", "A", "B"]).unwrap(),
@@ -261,6 +269,7 @@ mod tests {
             regions: Vec::new(),
             layout: Vec::new(),
             dropped: Vec::new(),
+            tables: Vec::new(),
             timings: Vec::new(),
         };
         let tables = Edocr::rows(&out);

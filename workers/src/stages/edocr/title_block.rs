@@ -2,7 +2,60 @@
 //! or below them.
 
 use super::layout::Region;
+use super::tables::{Table, TableKind};
 use super::{contains_centre, parse, Line};
+
+/// A line's label and the rest of it: its leading words as a title-block key
+/// (`MATERIAL 1.4301`), or a one-word label glued to its value by a colon
+/// (`SCALE:2:1`).
+fn labelled(s: &str) -> Option<(&'static str, String)> {
+    if let Some((head, rest)) = s.split_once(':') {
+        if let Some(key) = parse::title_block_key(head) {
+            if !rest.trim().is_empty() && !head.trim().contains(' ') {
+                return Some((key, rest.trim().to_string()));
+            }
+        }
+    }
+    let words: Vec<&str> = s.split_whitespace().collect();
+    for k in (1..=words.len()).rev() {
+        if let Some(key) = parse::title_block_key(&words[..k].join(" ")) {
+            return Some((key, words[k..].join(" ")));
+        }
+    }
+    None
+}
+
+/// The material where the title block states none: the one material of a parts
+/// list's material column (all its rows the same), else a note in the drawing area
+/// that starts with a material label (`MATERIAL: EN AW-6082`). None where parts differ
+/// in material or nothing names one.
+pub(super) fn material_elsewhere(tables: &[Table], lines: &[Line]) -> Option<String> {
+    for t in tables.iter().filter(|t| t.kind == TableKind::PartsList) {
+        let Some(c) = t
+            .header
+            .iter()
+            .position(|h| parse::title_block_key(h) == Some("material"))
+        else {
+            continue;
+        };
+        let mut found: Vec<&str> = t
+            .rows
+            .iter()
+            .filter_map(|r| r.get(c).map(|v| v.trim()))
+            .filter(|v| !v.is_empty())
+            .collect();
+        found.dedup();
+        if let [one] = found[..] {
+            return Some(one.to_string());
+        }
+    }
+    lines.iter().find_map(|l| match labelled(&l.text) {
+        Some(("material", rest)) if rest.chars().any(char::is_alphanumeric) => {
+            Some(rest.trim_start_matches(':').trim().to_string())
+        }
+        _ => None,
+    })
+}
 
 /// Title-block fields: a line whose leading words are a label
 /// ([`parse::title_block_key`]) takes the rest of the line, else the other lines in
@@ -21,23 +74,7 @@ pub(super) fn read_title_block(
         .iter()
         .filter(|l| t.contains_centre(&l.bbox))
         .collect();
-    let label_of = |s: &str| -> Option<(&'static str, String)> {
-        // `SCALE:2:1`: a label glued to its value by a colon.
-        if let Some((head, rest)) = s.split_once(':') {
-            if let Some(key) = parse::title_block_key(head) {
-                if !rest.trim().is_empty() && !head.trim().contains(' ') {
-                    return Some((key, rest.trim().to_string()));
-                }
-            }
-        }
-        let words: Vec<&str> = s.split_whitespace().collect();
-        for k in (1..=words.len()).rev() {
-            if let Some(key) = parse::title_block_key(&words[..k].join(" ")) {
-                return Some((key, words[k..].join(" ")));
-            }
-        }
-        None
-    };
+    let label_of = labelled;
     let cell_of = |b: &[f32; 4]| t.cells.iter().position(|c| contains_centre(c, b));
     // A value: not a label, known or not (`LINEAR:` under `TOLERANCES:`).
     let is_value = |o: &Line| label_of(&o.text).is_none() && !o.text.trim_end().ends_with(':');
@@ -106,4 +143,53 @@ pub(super) fn read_title_block(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::edocr::layout;
+
+    fn line(text: &str) -> Line {
+        Line {
+            text: text.into(),
+            confidence: 1.0,
+            polygon: layout::polygon_of(&[0.0, 0.0, 100.0, 20.0]),
+            bbox: [0.0, 0.0, 100.0, 20.0],
+            turn: 0,
+            exact: true,
+            replaced: None,
+        }
+    }
+
+    fn parts(rows: &[&[&str]]) -> Table {
+        Table {
+            kind: TableKind::PartsList,
+            bbox: [0.0; 4],
+            page: 0,
+            title: None,
+            header: ["ITEM", "DESCRIPTION", "MATERIAL", "QTY"]
+                .map(String::from)
+                .to_vec(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|c| c.to_string()).collect())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_material_of_a_parts_list_or_a_note() {
+        let one = parts(&[&["1", "PLATE", "S235JR", "1"], &["2", "RIB", "S235JR", "2"]]);
+        assert_eq!(material_elsewhere(&[one], &[]).as_deref(), Some("S235JR"));
+        // Parts of different materials: none is the drawing's.
+        let two = parts(&[&["1", "PLATE", "S235JR", "1"], &["2", "PIN", "C45", "2"]]);
+        assert_eq!(material_elsewhere(std::slice::from_ref(&two), &[]), None);
+        let note = [line("BREAK ALL EDGES"), line("MATERIAL: EN AW-6082 T6")];
+        assert_eq!(
+            material_elsewhere(&[two], &note).as_deref(),
+            Some("EN AW-6082 T6")
+        );
+        assert_eq!(material_elsewhere(&[], &[line("MATERIAL")]), None);
+    }
 }
