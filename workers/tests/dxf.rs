@@ -271,6 +271,9 @@ fn a_hole_tables_sizes_are_dimensions_a_parts_lists_numbers_are_not() {
     );
     // The title block names no material; the parts list's one material is the drawing's.
     assert_eq!(r.extra["title_block"]["material"], "S235JR");
+    // Labels alone in their cells, values in the cells to their right.
+    assert_eq!(r.extra["title_block"]["drawing_number"], "HT-1");
+    assert_eq!(r.extra["title_block"]["scale"], "1:1");
     let holes = tables.iter().find(|t| t["kind"] == "dimensions").unwrap();
     assert_eq!(holes["rows"][0], json!(["A1", "12.5", "8", "Ø6.6"]));
 }

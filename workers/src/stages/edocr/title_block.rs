@@ -101,6 +101,46 @@ pub(super) fn read_title_block(
                 })
                 .collect();
             same.sort_by(|a, b| a.bbox[1].total_cmp(&b.bbox[1]));
+            let beside = || {
+                // A label alone in its cell: the value fills the cell to its right
+                // (`SCALE | 1:1`) or the one below, where only one of them holds one.
+                let c = t.cells.get(cell?)?;
+                let tol = 0.5 * l.bbox[3].min(l.bbox[2]);
+                let right = t.cells.iter().position(|o| {
+                    (o[0] - (c[0] + c[2])).abs() <= tol
+                        && o[1] <= l.bbox[1] + l.bbox[3] / 2.0
+                        && o[1] + o[3] >= l.bbox[1] + l.bbox[3] / 2.0
+                });
+                let below = t.cells.iter().position(|o| {
+                    (o[1] - (c[1] + c[3])).abs() <= tol
+                        && o[0] <= l.bbox[0] + l.bbox[2] / 2.0
+                        && o[0] + o[2] >= l.bbox[0] + l.bbox[2] / 2.0
+                });
+                let value_in = |k: Option<usize>| {
+                    let k = k?;
+                    let mut held: Vec<&&Line> = inside
+                        .iter()
+                        .filter(|o| cell_of(&o.bbox) == Some(k))
+                        .collect();
+                    // A cell holding a label is another field's.
+                    if held.is_empty() || held.iter().any(|o| !is_value(o)) {
+                        return None;
+                    }
+                    held.sort_by(|a, b| a.bbox[1].total_cmp(&b.bbox[1]));
+                    Some(
+                        held.iter()
+                            .map(|o| o.text.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    )
+                };
+                // Values on both sides: a row of labels over a row of values, or
+                // the reverse; the nearest line below or to the right decides.
+                match (value_in(right), value_in(below)) {
+                    (Some(v), None) | (None, Some(v)) => Some(v),
+                    _ => None,
+                }
+            };
             if !same.is_empty() {
                 Some(
                     same.iter()
@@ -108,6 +148,8 @@ pub(super) fn read_title_block(
                         .collect::<Vec<_>>()
                         .join(" "),
                 )
+            } else if let Some(v) = beside() {
+                Some(v)
             } else {
                 // Nearest unlabelled line to the right (same band) or below.
                 let (cx, cy) = (l.bbox[0] + l.bbox[2], l.bbox[1] + l.bbox[3] / 2.0);
@@ -151,15 +193,53 @@ mod tests {
     use crate::stages::edocr::layout;
 
     fn line(text: &str) -> Line {
+        line_at(text, [0.0, 0.0, 100.0, 20.0])
+    }
+
+    fn line_at(text: &str, bbox: [f32; 4]) -> Line {
         Line {
             text: text.into(),
             confidence: 1.0,
-            polygon: layout::polygon_of(&[0.0, 0.0, 100.0, 20.0]),
-            bbox: [0.0, 0.0, 100.0, 20.0],
+            polygon: layout::polygon_of(&bbox),
+            bbox,
             turn: 0,
             exact: true,
             replaced: None,
         }
+    }
+
+    #[test]
+    fn a_label_alone_in_its_cell_takes_the_cell_to_its_right_or_below() {
+        // | SCALE | 1:1 | DWG NO | A-17 |   (cells 300 wide, text 20 high: the values
+        // | TITLE |  (empty)               lie 15 text heights from their labels)
+        // | BRACKET                     |
+        let cells = vec![
+            [0.0, 0.0, 300.0, 40.0],
+            [300.0, 0.0, 300.0, 40.0],
+            [600.0, 0.0, 300.0, 40.0],
+            [900.0, 0.0, 300.0, 40.0],
+            [0.0, 40.0, 1200.0, 40.0],
+            [0.0, 80.0, 1200.0, 40.0],
+        ];
+        let region = Region {
+            kind: layout::RegionKind::TitleBlock,
+            polygon: layout::polygon_of(&[0.0, 0.0, 1200.0, 120.0]),
+            bbox: [0.0, 0.0, 1200.0, 120.0],
+            page: 0,
+            cells,
+        };
+        let lines = [
+            line_at("SCALE", [10.0, 10.0, 60.0, 20.0]),
+            line_at("1:1", [310.0, 10.0, 40.0, 20.0]),
+            line_at("DWG NO", [610.0, 10.0, 80.0, 20.0]),
+            line_at("A-17", [910.0, 10.0, 50.0, 20.0]),
+            line_at("TITLE", [10.0, 50.0, 60.0, 20.0]),
+            line_at("BRACKET", [10.0, 90.0, 100.0, 20.0]),
+        ];
+        let tb = read_title_block(Some(&region), &[], &lines);
+        assert_eq!(tb["scale"], "1:1");
+        assert_eq!(tb["drawing_number"], "A-17");
+        assert_eq!(tb["title"], "BRACKET");
     }
 
     fn parts(rows: &[&[&str]]) -> Table {
