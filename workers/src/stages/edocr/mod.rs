@@ -729,13 +729,7 @@ fn cell_line(lines: &[Line], members: &[usize]) -> Line {
     for &i in &members[1..] {
         let l = &lines[i];
         out.text = format!("{} {}", out.text, l.text);
-        let u = [
-            out.bbox[0].min(l.bbox[0]),
-            out.bbox[1].min(l.bbox[1]),
-            (out.bbox[0] + out.bbox[2]).max(l.bbox[0] + l.bbox[2]),
-            (out.bbox[1] + out.bbox[3]).max(l.bbox[1] + l.bbox[3]),
-        ];
-        out.bbox = [u[0], u[1], u[2] - u[0], u[3] - u[1]];
+        out.bbox = merge::union(&out.bbox, &l.bbox);
         out.confidence = out.confidence.min(l.confidence);
         out.exact &= l.exact;
         out.replaced = None;
@@ -972,13 +966,7 @@ fn join_row_pieces(mut lines: Vec<Line>) -> Vec<Line> {
         match joined {
             Some(o) => {
                 o.text = format!("{} {}", o.text, l.text);
-                let u = [
-                    o.bbox[0].min(l.bbox[0]),
-                    o.bbox[1].min(l.bbox[1]),
-                    (o.bbox[0] + o.bbox[2]).max(l.bbox[0] + l.bbox[2]),
-                    (o.bbox[1] + o.bbox[3]).max(l.bbox[1] + l.bbox[3]),
-                ];
-                o.bbox = [u[0], u[1], u[2] - u[0], u[3] - u[1]];
+                o.bbox = merge::union(&o.bbox, &l.bbox);
                 o.polygon = layout::polygon_of(&o.bbox);
             }
             None => out.push(l),

@@ -163,15 +163,10 @@ fn in_cells(cells: &[[f32; 4]], words: &[Word]) -> Vec<(String, [f32; 4], Vec<us
             .map(|&i| words[i].text.trim())
             .collect::<Vec<_>>()
             .join(" ");
-        let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-        for &i in &m {
-            let b = words[i].bbox;
-            x0 = x0.min(b[0]);
-            y0 = y0.min(b[1]);
-            x1 = x1.max(b[0] + b[2]);
-            y1 = y1.max(b[1] + b[3]);
-        }
-        out.push((text, [x0, y0, x1 - x0, y1 - y0], m));
+        let bbox = m.iter().skip(1).fold(words[m[0]].bbox, |b, &i| {
+            super::merge::union(&b, &words[i].bbox)
+        });
+        out.push((text, bbox, m));
     }
     out
 }
