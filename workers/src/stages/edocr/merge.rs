@@ -121,7 +121,7 @@ pub(super) fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
             if j == i || used[j] || !is_tolerance(&t.text) {
                 continue;
             }
-            let turn = if n.turn != 0 { n.turn } else { t.turn };
+            let turn = frame_turn(n, t);
             let (nu0, mut nu1, nv0, nv1) = text_frame(&n.bbox, turn);
             let (tu0, _tu1, tv0, tv1) = text_frame(&t.bbox, turn);
             let h = nv1 - nv0;
@@ -175,12 +175,18 @@ pub(super) fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
             used[j] = true;
         }
         used[i] = true;
+        // A vertical nominal takes the direction it was judged in.
+        let turn = if n.turn != 0 {
+            frame_turn(n, &lines[tols[0].1])
+        } else {
+            n.turn
+        };
         out.push(Line {
             text,
             confidence: conf / (1 + tols.len()) as f32,
             polygon: layout::polygon_of(&bb),
             bbox: bb,
-            turn: n.turn,
+            turn,
             exact,
             replaced: (!replaced.is_empty()).then(|| replaced.join(" ")),
         });
@@ -191,6 +197,24 @@ pub(super) fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
         }
     }
     out
+}
+
+/// The reading direction a nominal and a tolerance beside it are judged in: a
+/// vertical signed tolerance's own (`+0,1` reads as nothing upside down, while
+/// digits such as `040` or `69` read as digits either way, so a vertical nominal's
+/// direction is the less sure), else the nominal's, else the tolerance's.
+fn frame_turn(n: &Line, t: &Line) -> i8 {
+    let signed = t
+        .text
+        .trim_start_matches('(')
+        .starts_with(['+', '-', '±', '−']);
+    if t.turn != 0 && signed && t.text.trim().chars().count() >= 3 {
+        t.turn
+    } else if n.turn != 0 {
+        n.turn
+    } else {
+        t.turn
+    }
 }
 
 /// Whether a text is an ISO fit class alone: `H7`, `k6`, `JS9`.
@@ -344,6 +368,14 @@ mod tests {
                     line("0", [1378.0, 470.0, 22.0, 20.0], 0),
                 ],
                 want: vec!["50.6 +0.02 0"],
+            },
+            Case {
+                name: "vertical, reading upwards, upper only read, the nominal's digits taken as read downwards (synthetic tune 5150/00014)",
+                lines: vec![
+                    line("040", [881.0, 1101.0, 71.0, 131.0], -1),
+                    line("+0,1", [869.0, 1013.0, 65.0, 117.0], 1),
+                ],
+                want: vec!["040 +0,1"],
             },
             Case {
                 name: "lone digit before a vertical ±",
