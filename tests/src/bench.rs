@@ -326,18 +326,17 @@ async fn main() -> anyhow::Result<()> {
     // Only completed jobs count: a failed or cancelled job did not do the work.
     let rate = completed as f64 / span;
     // Whole drawings take seconds each: give those runs per hour, not `0 jobs/s`.
-    let per_hour = if rate < 10.0 {
+    let shown = if rate < 10.0 {
         format!(
-            " ({:.0} per hour, {:.2} s each)",
+            "{rate:.3} jobs/s ({:.0} per hour, {:.2} s each)",
             rate * 3600.0,
             1.0 / rate.max(1e-9)
         )
     } else {
-        String::new()
+        format!("{rate:.0} jobs/s")
     };
     println!(
-        "throughput (completed jobs, first created → last finished): {} jobs/s{per_hour} over {:.2} s",
-        if rate < 10.0 { format!("{rate:.3}") } else { format!("{rate:.0}") },
+        "throughput (completed jobs, first created → last finished): {shown} over {:.2} s",
         span
     );
     println!(

@@ -51,9 +51,7 @@ fn split_nominal(s: &str) -> Option<(String, Option<String>)> {
         .find(|&(_, c)| c.is_whitespace() || matches!(c, '+' | '-' | '±' | '−' | '('))
         .map(|(k, _)| k)?;
     let (n, tol) = (t[..k].trim(), t[k..].trim());
-    let signed = tol
-        .trim_start_matches('(')
-        .starts_with(['+', '-', '±', '−']);
+    let signed = is_signed(tol);
     let symmetric = tol.trim_start_matches('(').starts_with('±');
     // An unsigned zero is the other deviation's partner (`6.50 0.00` under `+0.02`).
     let zero = tol
@@ -62,6 +60,11 @@ fn split_nominal(s: &str) -> Option<(String, Option<String>)> {
         .all(|c| matches!(c, '0' | '.' | ','));
     (is_plain_number(n) && (signed || zero) && !symmetric && is_tolerance(tol))
         .then(|| (n.to_string(), Some(unbracket(tol))))
+}
+
+/// Whether a tolerance's text starts with its sign (after a SolidWorks bracket).
+fn is_signed(s: &str) -> bool {
+    s.trim_start_matches('(').starts_with(['+', '-', '±', '−'])
 }
 
 /// Whether a text is a plain number (a nominal that may carry stacked tolerances).
@@ -204,11 +207,7 @@ pub(super) fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
 /// digits such as `040` or `69` read as digits either way, so a vertical nominal's
 /// direction is the less sure), else the nominal's, else the tolerance's.
 fn frame_turn(n: &Line, t: &Line) -> i8 {
-    let signed = t
-        .text
-        .trim_start_matches('(')
-        .starts_with(['+', '-', '±', '−']);
-    if t.turn != 0 && signed && t.text.trim().chars().count() >= 3 {
+    if t.turn != 0 && is_signed(&t.text) && t.text.trim().chars().count() >= 3 {
         t.turn
     } else if n.turn != 0 {
         n.turn

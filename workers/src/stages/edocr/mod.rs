@@ -278,6 +278,15 @@ struct Line {
 }
 
 impl Line {
+    /// Where its text came from, as a dimension reports it.
+    fn source(&self) -> ocr::TextSource {
+        if self.exact {
+            ocr::TextSource::TextLayer
+        } else {
+            ocr::TextSource::Ocr
+        }
+    }
+
     fn from_text_line(l: &TextLine) -> Self {
         Line {
             text: l.text.clone(),
@@ -402,11 +411,11 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         .flat_map(|(m, _)| m.iter().copied())
         .collect();
     if !taken.is_empty() {
-        let mut i = 0;
-        lines.retain(|_| {
-            i += 1;
-            !taken.contains(&(i - 1))
-        });
+        lines = lines
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, l)| (!taken.contains(&i)).then_some(l))
+            .collect();
     }
     if exact {
         lines = join_row_pieces(lines);
@@ -420,7 +429,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         .filter(|r| matches!(r.kind, RegionKind::Table | RegionKind::TitleBlock))
         .filter(|r| r.kind == RegionKind::TitleBlock || holds_text(r, &lines))
         .collect();
-    let title_block = read_title_block(title.as_ref(), &regions, &lines);
+    let mut title_block = read_title_block(title.as_ref(), &regions, &lines);
     sift(
         &mut lines,
         &mut dropped,
@@ -435,7 +444,6 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
     sift(&mut lines, &mut dropped, index, DropReason::Table, |l| {
         tables.iter().any(|r| r.contains_centre(&l.bbox))
     });
-    let mut title_block = title_block;
     if !title_block.contains_key("material") {
         if let Some(m) = title_block::material_elsewhere(&read_tables, &lines) {
             title_block.insert("material".into(), serde_json::Value::String(m));
@@ -687,21 +695,14 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
             polygon,
             bbox,
             page: index,
-            source: if m.exact {
-                ocr::TextSource::TextLayer
-            } else {
-                ocr::TextSource::Ocr
-            },
+            source: m.source(),
             ppocr_read: replaced,
             table_column: None,
         });
     }
     for (line, header) in table_sizes {
-        match table_size(params, &line, &header) {
-            Some(item) => dimensions.push(DimensionItem {
-                page: index,
-                ..item
-            }),
+        match table_size(params, index, &line, &header) {
+            Some(item) => dimensions.push(item),
             None => dropped.push(Dropped {
                 text: line.text,
                 bbox: line.bbox,
@@ -742,7 +743,7 @@ fn cell_line(lines: &[Line], members: &[usize]) -> Line {
 /// callout), a diameter where the header says so (`DIA`, `ØD`) and the cell leaves
 /// the sign out. None for a cell that is not one, reads as a size of zero, or was
 /// read with too little confidence.
-fn table_size(params: &Params, line: &Line, header: &str) -> Option<DimensionItem> {
+fn table_size(params: &Params, page: u32, line: &Line, header: &str) -> Option<DimensionItem> {
     if line.confidence < params.min_dimension_confidence {
         return None;
     }
@@ -764,12 +765,8 @@ fn table_size(params: &Params, line: &Line, header: &str) -> Option<DimensionIte
         confidence: line.confidence,
         polygon: line.polygon,
         bbox: line.bbox,
-        page: 0,
-        source: if line.exact {
-            ocr::TextSource::TextLayer
-        } else {
-            ocr::TextSource::Ocr
-        },
+        page,
+        source: line.source(),
         ppocr_read: line.replaced.clone(),
         table_column: Some(header.to_string()),
     })

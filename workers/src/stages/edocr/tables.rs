@@ -144,14 +144,13 @@ pub fn read(
 /// The words merged by the cell that holds their centre (left to right), each with
 /// its text, box and word indices; words in no cell stay alone.
 fn in_cells(cells: &[[f32; 4]], words: &[Word]) -> Vec<(String, [f32; 4], Vec<usize>)> {
-    let holds = |c: &[f32; 4], b: &[f32; 4]| {
-        let (x, y) = (b[0] + b[2] / 2.0, b[1] + b[3] / 2.0);
-        x >= c[0] && x <= c[0] + c[2] && y >= c[1] && y <= c[1] + c[3]
-    };
     let mut by_cell: Vec<Vec<usize>> = vec![Vec::new(); cells.len()];
     let mut out = Vec::new();
     for (i, w) in words.iter().enumerate() {
-        match cells.iter().position(|c| holds(c, &w.bbox)) {
+        match cells
+            .iter()
+            .position(|c| super::contains_centre(c, &w.bbox))
+        {
             Some(c) => by_cell[c].push(i),
             None => out.push((w.text.to_string(), w.bbox, vec![i])),
         }

@@ -74,12 +74,11 @@ pub(super) fn read_title_block(
         .iter()
         .filter(|l| t.contains_centre(&l.bbox))
         .collect();
-    let label_of = labelled;
     let cell_of = |b: &[f32; 4]| t.cells.iter().position(|c| contains_centre(c, b));
     // A value: not a label, known or not (`LINEAR:` under `TOLERANCES:`).
-    let is_value = |o: &Line| label_of(&o.text).is_none() && !o.text.trim_end().ends_with(':');
+    let is_value = |o: &Line| labelled(&o.text).is_none() && !o.text.trim_end().ends_with(':');
     for l in &inside {
-        let Some((key, rest)) = label_of(&l.text) else {
+        let Some((key, rest)) = labelled(&l.text) else {
             continue;
         };
         if out.contains_key(key) {
