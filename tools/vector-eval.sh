@@ -4,7 +4,7 @@
 # PDFs' own text layer (../shared/tools/vector_tokens.py: value precision, value
 # recall, strict precision).
 #
-# Usage: tools/vector-eval.sh tune|check [--limit N] [--bin PATH] [--out DIR] [--from-pdf]
+# Usage: tools/vector-eval.sh tune|tune2|check [--limit N] [--bin PATH] [--out DIR] [--from-pdf]
 #   --limit N  the first N drawings of the split (file-name order), default all
 #   --bin      the drawpipe binary (default target/release/drawpipe)
 #   --out      where renderings and reports go (default out/vector-<split>)
@@ -41,7 +41,9 @@ for f in $(ls "$src" | sort); do
   n=$((n + 1))
   if ((limit > 0 && n > limit)); then break; fi
   name=${f%.*}
-  ln -sf "$(realpath "$src/$f")" "$out/pdf/$f"
+  # X.PDF beside another drawing X.pdf: its own name, so that each has its report.
+  if [ "${f##*.}" = PDF ] && [ -f "$src/$name.pdf" ]; then name=$name-PDF; fi
+  ln -sf "$(realpath "$src/$f")" "$out/pdf/$name.pdf"
   if ((from_pdf)); then
     mkdir -p "$out/page1"
     [ -f "$out/page1/$name.pdf" ] || pdfseparate -f 1 -l 1 "$src/$f" "$out/page1/$name.pdf" 2>/dev/null \

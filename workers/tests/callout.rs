@@ -97,3 +97,63 @@ fn a_dimension_the_recogniser_changed_keeps_the_ppocr_reading() {
     assert!(dims_off.iter().all(|d| d.get("ppocr_read").is_none()));
     assert_eq!(dims_off.len(), dims.len());
 }
+
+/// Glyphs PP-OCR has no class for, on a crop of a real CAD drawing
+/// (`tests/fixtures/vector-crops/depth_signs.png`, tune data): the depth sign of
+/// `⌀2.50 ↧5` leaves a gap between the two numbers that is read as a space, not as
+/// one number `2.505`; a depth sign read as `T` and Chinese callout words
+/// (`完全贯穿`, through all) stand in a thread callout's tail.
+#[test]
+fn numbers_either_side_of_an_unread_glyph_stay_apart() {
+    let path = format!(
+        "{}/../tests/fixtures/vector-crops/depth_signs.png",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let r = Analyzer::shared().analyze(&bytes, &StagePlan::parse("edocr").unwrap(), &json!({}));
+    let dims = r.extra["dimensions"].as_array().unwrap();
+    let numbers = |d: &serde_json::Value| -> Vec<String> {
+        d["raw"]
+            .as_str()
+            .unwrap()
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|s| s.chars().any(|c| c.is_ascii_digit()))
+            .map(str::to_string)
+            .collect()
+    };
+    // Every number read is one printed there: none glued across a depth sign.
+    let printed = ["2", "3", "4", "6", "5", "2.50", "169", "165", "94", "47"];
+    for d in dims {
+        for n in numbers(d) {
+            assert!(printed.contains(&n.as_str()), "{n} in {d}");
+        }
+    }
+    // Both `⌀2.50 ↧5` callouts: a diameter of 2.5 with its depth 5 beside it.
+    let holes: Vec<_> = dims
+        .iter()
+        .filter(|d| d["kind"] == "diameter" && numbers(d) == ["2.50", "5"])
+        .collect();
+    assert_eq!(holes.len(), 2, "{dims:?}");
+    assert!(holes.iter().all(|d| d["nominal"] == 2.5), "{holes:?}");
+    // The three thread callouts, with their counts: one ending in Chinese words,
+    // two in a depth (one with its sign read as `T`).
+    let mut threads: Vec<(i64, String)> = dims
+        .iter()
+        .filter(|d| d["kind"] == "thread")
+        .map(|d| {
+            (
+                d["count"].as_i64().unwrap(),
+                d["thread"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    threads.sort();
+    assert_eq!(
+        threads,
+        [
+            (2, "M3-6H".to_string()),
+            (4, "M3-6H".to_string()),
+            (4, "M3-6H".to_string())
+        ]
+    );
+}

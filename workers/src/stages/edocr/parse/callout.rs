@@ -36,7 +36,7 @@ pub fn parse_callout(raw: &str, boxed: bool) -> Result<Dimension, ParseError> {
         rest: raw.trim().to_string(),
     };
     let cleaned = without_iso_before_fit(&without_line_dashes(raw));
-    let cleaned = split_thread_depth(&cleaned);
+    let cleaned = cjk_apart(&split_thread_depth(&cleaned));
     let words: Vec<&str> = cleaned.split_whitespace().collect();
     if words.is_empty() || cleaned.contains(':') {
         return Err(garbage());
@@ -81,7 +81,7 @@ pub fn parse_callout(raw: &str, boxed: bool) -> Result<Dimension, ParseError> {
         if d.kind == DimKind::Linear && first.is_some_and(|w| COUNT_WORDS.contains(&w.as_str())) {
             return Err(garbage());
         }
-        let Some(count) = read_tail(&words[k..], hole) else {
+        let Some(count) = read_tail(&words[k..], hole, d.count.is_some()) else {
             return Err(garbage());
         };
         d.count = d.count.or(count);
@@ -93,7 +93,11 @@ pub fn parse_callout(raw: &str, boxed: bool) -> Result<Dimension, ParseError> {
 
 /// Reads a callout tail: `Some(count)` when every token is a callout's, else `None`.
 /// `hole`: the head is a hole or thread, so a bare number or `V15` / `↧15` is a depth.
-fn read_tail(tail: &[&str], hole: bool) -> Option<Option<u32>> {
+/// After a hole, a thread or a counted head (`4X ⌀5.50`), a word in CJK script is a
+/// callout's word too (`贯穿` through, `完全贯穿` through all, `深` deep; or a depth
+/// sign PP-OCR's Chinese dictionary read as `丁`): words in those scripts are never a
+/// size, so they are passed over as `THRU` is, without a list of them.
+fn read_tail(tail: &[&str], hole: bool, counted: bool) -> Option<Option<u32>> {
     let mut count = None;
     let mut i = 0;
     while i < tail.len() {
@@ -107,6 +111,10 @@ fn read_tail(tail: &[&str], hole: bool) -> Option<Option<u32>> {
                 .to_ascii_uppercase()
         });
         if t.is_empty() || TAIL_WORDS.contains(&t.as_str()) {
+            i += 1;
+            continue;
+        }
+        if (hole || counted) && t.chars().all(is_cjk) {
             i += 1;
             continue;
         }
@@ -135,10 +143,22 @@ fn read_tail(tail: &[&str], hole: bool) -> Option<Option<u32>> {
                 continue;
             }
         }
-        // A depth after a hole: `15`, `4MM`, `V15` (the depth sign read as V), `↧15`.
+        // A depth sign read as some other glyph, alone before the depth: `T`, `V`, `√`,
+        // `Φ`, `↓` (OCR has no class for `↧`, and takes the look-alike it has).
+        if hole
+            && is_depth_sign_misread(&t)
+            && next
+                .as_deref()
+                .is_some_and(|n| is_number(n.trim_end_matches("MM")))
+        {
+            i += 1;
+            continue;
+        }
+        // A depth after a hole: `15`, `4MM`, `V15` or `T15` (the depth sign read as V
+        // or T), `↧15`.
         if hole {
             let depth = t
-                .trim_start_matches(['V', '↧'])
+                .trim_start_matches(['V', 'T', '↧'])
                 .trim_end_matches("MM")
                 .trim();
             if depth.is_empty() && t.starts_with('↧') || is_number(depth) {
@@ -149,6 +169,46 @@ fn read_tail(tail: &[&str], hole: bool) -> Option<Option<u32>> {
         return None;
     }
     Some(count)
+}
+
+/// One glyph that is no digit and no letter but `T` or `V` (or a Greek one, as `Φ`):
+/// what OCR makes of a depth sign `↧` standing alone.
+fn is_depth_sign_misread(t: &str) -> bool {
+    let mut chars = t.chars();
+    let (Some(c), None) = (chars.next(), chars.next()) else {
+        return false;
+    };
+    matches!(c, 'T' | 'V' | '↧')
+        || ('\u{0370}'..='\u{03FF}').contains(&c)
+        || !(c.is_alphanumeric() || c.is_whitespace())
+}
+
+/// A character of a CJK script: ideographs, kana, hangul, and CJK punctuation.
+fn is_cjk(c: char) -> bool {
+    matches!(c,
+        '\u{3000}'..='\u{303F}' // CJK symbols and punctuation
+        | '\u{3040}'..='\u{30FF}' // hiragana, katakana
+        | '\u{3400}'..='\u{4DBF}' // CJK extension A
+        | '\u{4E00}'..='\u{9FFF}' // CJK unified ideographs
+        | '\u{AC00}'..='\u{D7AF}' // hangul syllables
+        | '\u{F900}'..='\u{FAFF}') // CJK compatibility ideographs
+}
+
+/// A space wherever CJK script meets other text (`2.50完全贯穿` → `2.50 完全贯穿`):
+/// a callout's CJK words are written against the number.
+fn cjk_apart(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        if let Some(p) = prev {
+            if !p.is_whitespace() && !c.is_whitespace() && is_cjk(p) != is_cjk(c) {
+                out.push(' ');
+            }
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    out
 }
 
 fn integer(s: &str) -> Option<u32> {
@@ -309,6 +369,37 @@ mod tests {
             assert_eq!(read(s).kind, DimKind::Angle, "{s}");
         }
         assert!(parse_callout("UP 90 FOLD HERE", false).is_err());
+    }
+
+    #[test]
+    fn cjk_words_after_a_hole_or_a_count() {
+        let d = read("4 X M3 - 6H 完全贯穿");
+        assert_eq!((d.kind.clone(), d.count), (DimKind::Thread, Some(4)));
+        assert_eq!(d.raw, "4 X M3 - 6H 完全贯穿");
+        let d = read("4X 5.50贯穿");
+        assert_eq!((d.nominal, d.count), (Some(5.5), Some(4)));
+        // The depth sign read as `丁`, then the depth.
+        let d = read("4 X M3 - 6H 丁 6");
+        assert_eq!((d.kind.clone(), d.count), (DimKind::Thread, Some(4)));
+        assert_eq!(read("Ø2.50 深5").nominal, Some(2.5));
+        // The depth sign read as another glyph standing alone, or glued as `T`.
+        for s in [
+            "2 X M3 - 6H T 6",
+            "2 X M3 - 6H √ 6",
+            "2 X M3 - 6H Φ 6",
+            "M5X0.8 - 6H T6.00",
+        ] {
+            assert_eq!(read(s).kind, DimKind::Thread, "{s}");
+        }
+        // Not before anything but a depth, and not after a plain size.
+        for s in ["2 X M3 - 6H T", "M3 √ A", "25 T 6"] {
+            assert!(parse_callout(s, false).is_err(), "{s:?} read as a callout");
+        }
+        assert_eq!(cjk_apart("2.50完全贯穿"), "2.50 完全贯穿");
+        // A numbered note in Chinese is no callout: its number has no hole or count.
+        for s in ["1.保证孔与面的垂直度", "3 与孔垂直", "6061铝", "12 材料"] {
+            assert!(parse_callout(s, false).is_err(), "{s:?} read as a callout");
+        }
     }
 
     #[test]
