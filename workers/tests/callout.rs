@@ -157,3 +157,42 @@ fn numbers_either_side_of_an_unread_glyph_stay_apart() {
         ]
     );
 }
+
+/// A stacked tolerance read as one row without one of its deviations: `40,4` with
+/// `0` over `-0,013` (turned 90°, on a synthetic tune drawing, scan noise and all)
+/// comes back from PP-OCR as `40,4 -0,013`. The two bands of ink after the number
+/// are read apart, and the `0` joins, above the `-0,013`; PP-OCR's reading is kept.
+#[test]
+fn a_stacked_deviation_read_as_one_row_gets_its_partner() {
+    let path = format!(
+        "{}/../tests/fixtures/synthetic/stacked_zero.png",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let plan = StagePlan::parse("edocr").unwrap();
+    let r = Analyzer::shared().analyze(&bytes, &plan, &json!({}));
+    let dims = r.extra["dimensions"].as_array().unwrap();
+    let d = dims
+        .iter()
+        .find(|d| d["nominal"] == 40.4)
+        .unwrap_or_else(|| panic!("no 40,4 in {dims:?}"));
+    assert_eq!(d["raw"], "40,4 0 -0,013", "{d}");
+    assert_eq!(
+        (d["upper"].as_f64(), d["lower"].as_f64()),
+        (Some(0.0), Some(-0.013))
+    );
+    assert_eq!(d["ppocr_read"], "40,4 -0,013", "{d}");
+    // Without the second reads, PP-OCR's row as it was.
+    let off = Analyzer::shared().analyze(
+        &bytes,
+        &plan,
+        &json!({"edocr": {"reread_tolerances": false}}),
+    );
+    let raws: Vec<&str> = off.extra["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["raw"].as_str())
+        .collect();
+    assert!(raws.contains(&"40,4 -0,013"), "{raws:?}");
+}

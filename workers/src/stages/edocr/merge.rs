@@ -40,7 +40,7 @@ fn unbracket(s: &str) -> String {
 /// already followed by one tolerance on its own line (`4.00 -0.20`, `18.48-0.03`,
 /// `7.50 (-0.20`, the other deviation stacked above or below it). Returns the number
 /// and that tolerance.
-fn split_nominal(s: &str) -> Option<(String, Option<String>)> {
+pub(super) fn split_nominal(s: &str) -> Option<(String, Option<String>)> {
     let t = s.trim();
     if is_plain_number(t) {
         return Some((t.to_string(), None));

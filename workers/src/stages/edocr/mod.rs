@@ -55,7 +55,9 @@ use super::ocr::{self, OcrEngine, TextLine};
 use glyph::{gdt_symbol, has_diameter_glyph};
 use layout::{LayoutParams, Region, RegionKind};
 use merge::{join_diameter_glyphs, merge_stacked, merge_stacked_fits};
-use reread::{orient_tall_lines, rejoin_fragments, reread_tolerances, second_pass};
+use reread::{
+    orient_tall_lines, rejoin_fragments, reread_tolerances, second_pass, stacked_partners,
+};
 use title_block::read_title_block;
 
 pub use glyph::{diameter_glyph_first, diameter_glyph_within};
@@ -72,7 +74,8 @@ pub struct Params {
     pub second_pass: bool,
     /// Tile side for that pass, pixels (default 1280, with 128 overlap).
     pub tile_size: u32,
-    /// Re-detect a 2× window around each numeric line for stacked tolerances
+    /// Re-detect a 2× window around each numeric line for stacked tolerances, and
+    /// read the two deviations of a stacked tolerance read as one row apart
     /// (default true).
     pub reread_tolerances: bool,
     /// Lines read with a lower confidence are ignored (default 0.5, as `ocr`).
@@ -513,7 +516,10 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         t.callout_ms = ms(t5);
     }
     let t4 = Instant::now();
-    let merged = merge_stacked_fits(merge_stacked(join_diameter_glyphs(lines)));
+    let mut merged = merge_stacked_fits(merge_stacked(join_diameter_glyphs(lines)));
+    if params.reread_tolerances && !exact {
+        stacked_partners(engine, &ocr_params, img, &mut merged)?;
+    }
 
     let boxed: Vec<&Region> = regions
         .iter()

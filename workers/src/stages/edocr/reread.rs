@@ -371,9 +371,184 @@ pub(super) fn reread_tolerances(
     Ok(found)
 }
 
+/// The other deviation of a stacked tolerance that OCR read as one row: a line read
+/// as a number and one deviation (`Ø40 +0,1`, `40,4 -0,013`) whose box also holds
+/// the other deviation (`0`) stacked over or under it. In the upright crop, the
+/// columns after the number (by its share of the characters, and a fifth of the
+/// text height more) must hold exactly two bands of ink one above the other; each
+/// is read on its own, and when one reads as the line's deviation and the other as
+/// a tolerance (confidence ≥ 0.8), the line takes both, upper first, and keeps its
+/// first reading in `replaced`. Returns how many lines were completed.
+pub(super) fn stacked_partners(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    lines: &mut [Line],
+) -> Result<usize, StageError> {
+    let mut done = 0;
+    for l in lines.iter_mut().filter(|l| !l.exact) {
+        let Some((number, Some(own))) = super::merge::split_nominal(&l.text) else {
+            continue;
+        };
+        let crop = upright_crop(img, l)?;
+        let (w, h) = (crop.cols(), crop.rows());
+        if w < 8 || h < 8 {
+            continue;
+        }
+        let text = l.text.trim();
+        let share = number.chars().count() as f32 / text.chars().count().max(1) as f32;
+        let dark = ink(&crop)?;
+        let u0 = deviation_start(&dark, w as f32 * share);
+        let bands = ink_bands(&dark, u0);
+        let Some(bands) = bands else {
+            continue;
+        };
+        let [(a0, a1), (b0, b1)] = bands;
+        let cut = |r0: i32, r1: i32| -> Result<Mat, StageError> {
+            let pad = ((r1 - r0) / 4).max(2);
+            let (y0, y1) = ((r0 - pad).max(0), (r1 + pad).min(h));
+            Mat::roi(&crop, Rect::new(u0, y0, w - u0, y1 - y0))
+                .map_err(cv)?
+                .try_clone()
+                .map_err(cv)
+        };
+        let crops = [cut(a0, a1)?, cut(b0, b1)?];
+        let mut tm = ocr::Timings::default();
+        let read = engine.recognise(p, &crops, &mut tm)?;
+        let bare = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        let (upper, lower) = (&read[0], &read[1]);
+        let partner = if bare(&upper.0) == bare(&own) {
+            lower
+        } else if bare(&lower.0) == bare(&own) {
+            upper
+        } else {
+            continue;
+        };
+        let t = partner.0.trim();
+        if partner.1 < 0.8 || !is_tolerance(t) || bare(t) == bare(&own) {
+            continue;
+        }
+        let (up, down) = if std::ptr::eq(partner, upper) {
+            (t.to_string(), own.clone())
+        } else {
+            (own.clone(), t.to_string())
+        };
+        l.replaced.get_or_insert_with(|| l.text.clone());
+        l.text = format!("{number} {up} {down}");
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// The crop's dark pixels (Otsu), as rows of booleans.
+fn ink(crop: &Mat) -> Result<Vec<Vec<bool>>, StageError> {
+    let mut bin = Mat::default();
+    imgproc::threshold(
+        crop,
+        &mut bin,
+        0.0,
+        255.0,
+        imgproc::THRESH_BINARY_INV | imgproc::THRESH_OTSU,
+    )
+    .map_err(cv)?;
+    let (w, h) = (crop.cols(), crop.rows());
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| Ok(*bin.at_2d::<u8>(y, x).map_err(cv)? > 0))
+                .collect::<Result<Vec<bool>, StageError>>()
+        })
+        .collect()
+}
+
+/// Where the number ends and the stacked deviations begin: the end of the widest
+/// run of blank columns between 0.3 text heights before the estimate and 0.6 after
+/// it (the gap inside a number, as at its decimal comma, is narrower).
+fn deviation_start(ink: &[Vec<bool>], estimate: f32) -> i32 {
+    let (w, h) = (ink[0].len() as i32, ink.len() as f32);
+    let lo = ((estimate - 0.3 * h) as i32).clamp(1, w - 1);
+    let hi = ((estimate + 0.6 * h) as i32).clamp(lo, w - 1);
+    let blank = |x: i32| ink.iter().filter(|r| r[x as usize]).count() <= 1;
+    let (mut best, mut run) = ((0, lo), 0);
+    for x in lo..=hi {
+        run = if blank(x) { run + 1 } else { 0 };
+        if run > best.0 {
+            best = (run, x + 1);
+        }
+    }
+    best.1.min(w - 1)
+}
+
+/// The two bands of ink, top to bottom as `(first row, end row)`, in the columns of
+/// an upright crop from `u0` on; `None` unless there are exactly two at least a
+/// sixth of the crop's height each (thinner ones, a dimension line or specks, are
+/// passed over), with a row between them. A row holds ink where at least 2 % of
+/// its columns (2 pixels at least) do.
+fn ink_bands(ink: &[Vec<bool>], u0: i32) -> Option<[(i32, i32); 2]> {
+    let h = ink.len() as i32;
+    let cols = ink[0].len().saturating_sub(u0 as usize);
+    let least = (cols / 50).max(2);
+    let rows: Vec<bool> = ink
+        .iter()
+        .map(|r| r[u0 as usize..].iter().filter(|&&b| b).count() >= least)
+        .collect();
+    let mut bands = Vec::new();
+    let mut start = None;
+    for (y, &dark) in rows.iter().chain(std::iter::once(&false)).enumerate() {
+        match (dark, start) {
+            (true, None) => start = Some(y as i32),
+            (false, Some(s)) => {
+                bands.push((s, y as i32));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    bands.retain(|b| (b.1 - b.0) * 6 >= h);
+    match bands[..] {
+        [a, b] => Some([a, b]),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A crop drawn as text: `#` ink, anything else blank.
+    fn grid(rows: &[&str]) -> Vec<Vec<bool>> {
+        rows.iter()
+            .map(|r| r.chars().map(|c| c == '#').collect())
+            .collect()
+    }
+
+    #[test]
+    fn two_stacked_bands_after_the_number() {
+        // A tall number, a wide gap, then two deviations one above the other, a
+        // dimension line along the top.
+        let crop = grid(&[
+            "##############################",
+            "..............................",
+            "##.#..........###.###.........",
+            "##.#..........###.###.........",
+            "##.#..........................",
+            "##.#..........................",
+            "##.#.........####.###.###.....",
+            "##.#.........####.###.###.....",
+        ]);
+        let u0 = deviation_start(&crop, 8.0);
+        assert_eq!(
+            u0, 13,
+            "the end of the widest blank run, not the gap in the number"
+        );
+        // The dimension line is one row: too thin for a band.
+        assert_eq!(ink_bands(&crop, u0), Some([(2, 4), (6, 8)]));
+        // One band (a deviation alone), or three: none.
+        let one = grid(&["....####", "....####", "....####", "....####"]);
+        assert_eq!(ink_bands(&one, 2), None);
+        let three = grid(&["..##", "....", "..##", "....", "..##", "...."]);
+        assert_eq!(ink_bands(&three, 1), None);
+    }
 
     #[test]
     fn the_grammar_picks_the_way_a_turned_line_reads() {
