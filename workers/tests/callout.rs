@@ -21,6 +21,12 @@ fn page() -> Mat {
     imgcodecs::imread(&path, imgcodecs::IMREAD_GRAYSCALE).unwrap()
 }
 
+/// A file under `tests/fixtures/`.
+fn fixture(path: &str) -> Vec<u8> {
+    let path = format!("{}/../tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 fn reader() -> CalloutReader {
     CalloutReader::load(&ort_env::models_dir(), Device::Cpu, 1)
         .unwrap()
@@ -62,11 +68,7 @@ fn reads_drawing_symbols_on_a_real_drawing() {
 
 #[test]
 fn a_dimension_the_recogniser_changed_keeps_the_ppocr_reading() {
-    let path = format!(
-        "{}/../tests/fixtures/drawings/Candle_holder.jpg",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let bytes = std::fs::read(path).unwrap();
+    let bytes = fixture("drawings/Candle_holder.jpg");
     let plan = StagePlan::parse("edocr").unwrap();
     let on = Analyzer::shared().analyze(&bytes, &plan, &json!({}));
     let dims = on.extra["dimensions"].as_array().unwrap();
@@ -105,11 +107,7 @@ fn a_dimension_the_recogniser_changed_keeps_the_ppocr_reading() {
 /// (`完全贯穿`, through all) stand in a thread callout's tail.
 #[test]
 fn numbers_either_side_of_an_unread_glyph_stay_apart() {
-    let path = format!(
-        "{}/../tests/fixtures/vector-crops/depth_signs.png",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let bytes = std::fs::read(path).unwrap();
+    let bytes = fixture("vector-crops/depth_signs.png");
     let r = Analyzer::shared().analyze(&bytes, &StagePlan::parse("edocr").unwrap(), &json!({}));
     let dims = r.extra["dimensions"].as_array().unwrap();
     let numbers = |d: &serde_json::Value| -> Vec<String> {
@@ -164,11 +162,7 @@ fn numbers_either_side_of_an_unread_glyph_stay_apart() {
 /// are read apart, and the `0` joins, above the `-0,013`; PP-OCR's reading is kept.
 #[test]
 fn a_stacked_deviation_read_as_one_row_gets_its_partner() {
-    let path = format!(
-        "{}/../tests/fixtures/synthetic/stacked_zero.png",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let bytes = std::fs::read(path).unwrap();
+    let bytes = fixture("synthetic/stacked_zero.png");
     let plan = StagePlan::parse("edocr").unwrap();
     let r = Analyzer::shared().analyze(&bytes, &plan, &json!({}));
     let dims = r.extra["dimensions"].as_array().unwrap();

@@ -256,15 +256,7 @@ pub(super) fn gdt_symbol(img: &Mat, cell: &[f32; 4]) -> Result<Option<&'static s
         return Ok(None);
     }
     let roi = Mat::roi(img, r).map_err(cv)?.try_clone().map_err(cv)?;
-    let mut bin = Mat::default();
-    imgproc::threshold(
-        &roi,
-        &mut bin,
-        0.0,
-        255.0,
-        imgproc::THRESH_BINARY_INV | imgproc::THRESH_OTSU,
-    )
-    .map_err(cv)?;
+    let bin = otsu_ink(&roi)?;
     let mut contours = Vector::<Vector<Point>>::new();
     let mut hierarchy = Vector::<core::Vec4i>::new();
     imgproc::find_contours_with_hierarchy(
@@ -371,7 +363,8 @@ struct Ink {
     n: i32,
 }
 
-fn ink_components(crop: &impl core::ToInputArray) -> Result<Ink, StageError> {
+/// A crop's ink, dark on light: Otsu's threshold, ink 255.
+pub(super) fn otsu_ink(crop: &impl core::ToInputArray) -> Result<Mat, StageError> {
     let mut bin = Mat::default();
     imgproc::threshold(
         crop,
@@ -381,6 +374,11 @@ fn ink_components(crop: &impl core::ToInputArray) -> Result<Ink, StageError> {
         imgproc::THRESH_BINARY_INV | imgproc::THRESH_OTSU,
     )
     .map_err(cv)?;
+    Ok(bin)
+}
+
+fn ink_components(crop: &impl core::ToInputArray) -> Result<Ink, StageError> {
+    let bin = otsu_ink(crop)?;
     let mut labels = Mat::default();
     let mut stats = Mat::default();
     let mut centroids = Mat::default();

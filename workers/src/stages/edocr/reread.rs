@@ -7,7 +7,7 @@ use opencv::core::{self, Mat, Rect, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use super::glyph::upright_crop;
+use super::glyph::{otsu_ink, upright_crop};
 use super::layout::{self, Region, RegionKind};
 use super::merge::{is_plain_number, is_tolerance, text_frame, union};
 use super::{cv, is_tall, parse, Line, Params};
@@ -442,15 +442,7 @@ pub(super) fn stacked_partners(
 
 /// The crop's dark pixels (Otsu), as rows of booleans.
 fn ink(crop: &Mat) -> Result<Vec<Vec<bool>>, StageError> {
-    let mut bin = Mat::default();
-    imgproc::threshold(
-        crop,
-        &mut bin,
-        0.0,
-        255.0,
-        imgproc::THRESH_BINARY_INV | imgproc::THRESH_OTSU,
-    )
-    .map_err(cv)?;
+    let bin = otsu_ink(crop)?;
     let (w, h) = (crop.cols(), crop.rows());
     (0..h)
         .map(|y| {
