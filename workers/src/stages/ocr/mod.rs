@@ -531,7 +531,7 @@ mod tests {
     }
 
     /// A page none of the other tests read (Aufspannung.PDF at 300 dpi, portrait) is
-    /// read exactly as rapidocr 3.10 reads it with the same models in f32: every line's
+    /// read as rapidocr 3.10 reads it with the same models in f32 (one spacing apart, below): every line's
     /// text and every corner, from the JSON beside it (its command inside). Boxes one
     /// pixel off had changed 3 of its 61 readings before `unclip` followed pyclipper.
     #[test]
@@ -578,8 +578,22 @@ mod tests {
         assert_eq!(want.len(), 61);
         let missing: Vec<_> = want.iter().filter(|w| !got.contains(w)).collect();
         let extra: Vec<_> = got.iter().filter(|g| !want.contains(g)).collect();
+        // One difference by design: where a glyph the recogniser has no class for
+        // stands between two characters (the `⌀` of `2x⌀3.40`), our decoding puts a
+        // space (`recognise::ctc_decode`); rapidocr joins them.
+        let bare = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        let respaced: Vec<(&str, &str)> = missing
+            .iter()
+            .filter_map(|w| {
+                extra
+                    .iter()
+                    .find(|g| g.1 == w.1 && bare(&g.0) == bare(&w.0))
+                    .map(|g| (w.0.as_str(), g.0.as_str()))
+            })
+            .collect();
+        assert_eq!(respaced, [("2x3.40±0.10", "2x 3.40±0.10")]);
         assert!(
-            missing.is_empty() && extra.is_empty(),
+            missing.len() == 1 && extra.len() == 1,
             "rapidocr only: {missing:?}\nours only: {extra:?}"
         );
     }
