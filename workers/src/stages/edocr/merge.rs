@@ -10,7 +10,7 @@ use super::{layout, Line};
 /// deviations; an unsigned number in brackets is a reference dimension).
 pub(super) fn is_tolerance(s: &str) -> bool {
     let bracketed = s.contains(['(', ')']);
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let s = unspaced(s);
     let s = s.trim_start_matches('(').trim_end_matches(')').to_string();
     if bracketed && !s.starts_with(['+', '-', '±', '−']) {
         return false;
@@ -25,6 +25,18 @@ pub(super) fn is_tolerance(s: &str) -> bool {
             || body == "0"
             || body.starts_with("0.")
             || body.starts_with("0,"))
+}
+
+/// A text without its whitespace: two readings that differ only in spacing are the
+/// same reading.
+pub(super) fn unspaced(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// The share of a line's characters its leading number takes: where along the line,
+/// with characters taken as equally wide, the number ends.
+pub(super) fn number_share(number: &str, line: &str) -> f32 {
+    number.chars().count() as f32 / line.trim().chars().count().max(1) as f32
 }
 
 /// A tolerance's text without the brackets around it.
@@ -129,7 +141,7 @@ pub(super) fn merge_stacked(lines: Vec<Line>) -> Vec<Line> {
             let (tu0, _tu1, tv0, tv1) = text_frame(&t.bbox, turn);
             let h = nv1 - nv0;
             let in_band = if own.is_some() {
-                let share = number.chars().count() as f32 / n.text.trim().chars().count() as f32;
+                let share = number_share(&number, &n.text);
                 nu1 = nu0 + (nu1 - nu0) * share;
                 let off = ((tv0 + tv1) - (nv0 + nv1)).abs() / 2.0;
                 tv0 >= nv0 - 1.2 * h && tv1 <= nv1 + 1.2 * h && off >= 0.4 * h

@@ -814,10 +814,9 @@ fn grammar_rescore(
             // A reading that differs only in its spaces is the same reading: the
             // greedy one's spaces come from where the characters stand (a glyph the
             // recogniser could not read between two numbers), the search's do not.
-            let bare = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
             let pick = readings.into_iter().find(|r| {
                 r.share >= MIN_SHARE
-                    && bare(&r.text) != bare(&l.text)
+                    && merge::unspaced(&r.text) != merge::unspaced(&l.text)
                     && parses_as_dimension(&r.text)
             });
             let rescored = pick.map(|r| Line {

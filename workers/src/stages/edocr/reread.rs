@@ -9,7 +9,9 @@ use opencv::prelude::*;
 
 use super::glyph::{otsu_ink, upright_crop};
 use super::layout::{self, Region, RegionKind};
-use super::merge::{is_plain_number, is_tolerance, text_frame, union};
+use super::merge::{
+    is_plain_number, is_tolerance, number_share, split_nominal, text_frame, union, unspaced,
+};
 use super::{cv, is_tall, parse, Line, Params};
 use crate::geometry::overlap_of_smaller;
 use crate::stages::ocr::{self, OcrEngine};
@@ -374,20 +376,24 @@ pub(super) fn reread_tolerances(
 /// The other deviation of a stacked tolerance that OCR read as one row: a line read
 /// as a number and one deviation (`Ø40 +0,1`, `40,4 -0,013`) whose box also holds
 /// the other deviation (`0`) stacked over or under it. In the upright crop, the
-/// columns after the number (by its share of the characters, and a fifth of the
-/// text height more) must hold exactly two bands of ink one above the other; each
-/// is read on its own, and when one reads as the line's deviation and the other as
-/// a tolerance (confidence ≥ 0.8), the line takes both, upper first, and keeps its
-/// first reading in `replaced`. Returns how many lines were completed.
+/// columns after the number (the widest blank run near where its share of the
+/// characters ends) must hold exactly two bands of ink one above the other; each
+/// is read on its own (all lines' bands in one recogniser call, each pair padded as
+/// if read alone), and when one reads as the line's deviation and the other as a
+/// tolerance (confidence ≥ 0.8), the line takes both, upper first, and keeps its
+/// first reading in `replaced`.
 pub(super) fn stacked_partners(
     engine: &OcrEngine,
     p: &ocr::Params,
     img: &Mat,
     lines: &mut [Line],
-) -> Result<usize, StageError> {
-    let mut done = 0;
-    for l in lines.iter_mut().filter(|l| !l.exact) {
-        let Some((number, Some(own))) = super::merge::split_nominal(&l.text) else {
+) -> Result<(), StageError> {
+    // (line, its number, its deviation), and the two bands' crops, upper first.
+    let mut found: Vec<(usize, String, String)> = Vec::new();
+    let mut crops: Vec<Mat> = Vec::new();
+    let mut widths: Vec<usize> = Vec::new();
+    for (i, l) in lines.iter().enumerate().filter(|(_, l)| !l.exact) {
+        let Some((number, Some(own))) = split_nominal(&l.text) else {
             continue;
         };
         let crop = upright_crop(img, l)?;
@@ -395,60 +401,71 @@ pub(super) fn stacked_partners(
         if w < 8 || h < 8 {
             continue;
         }
-        let text = l.text.trim();
-        let share = number.chars().count() as f32 / text.chars().count().max(1) as f32;
         let dark = ink(&crop)?;
-        let u0 = deviation_start(&dark, w as f32 * share);
-        let bands = ink_bands(&dark, u0);
-        let Some(bands) = bands else {
+        let u0 = deviation_start(&dark, w as f32 * number_share(&number, &l.text));
+        let Some(bands) = ink_bands(&dark, u0) else {
             continue;
         };
-        let [(a0, a1), (b0, b1)] = bands;
-        let cut = |r0: i32, r1: i32| -> Result<Mat, StageError> {
-            let pad = ((r1 - r0) / 4).max(2);
-            let (y0, y1) = ((r0 - pad).max(0), (r1 + pad).min(h));
-            Mat::roi(&crop, Rect::new(u0, y0, w - u0, y1 - y0))
-                .map_err(cv)?
-                .try_clone()
-                .map_err(cv)
+        let pair = bands
+            .map(|(r0, r1)| {
+                let pad = ((r1 - r0) / 4).max(2);
+                let (y0, y1) = ((r0 - pad).max(0), (r1 + pad).min(h));
+                Mat::roi(&crop, Rect::new(u0, y0, w - u0, y1 - y0))
+                    .map_err(cv)?
+                    .try_clone()
+                    .map_err(cv)
+            })
+            .into_iter()
+            .collect::<Result<Vec<Mat>, StageError>>()?;
+        widths.extend(ocr::paddle_widths(p, &pair));
+        crops.extend(pair);
+        found.push((i, number, own));
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    let refs: Vec<&Mat> = crops.iter().collect();
+    let mut tm = ocr::Timings::default();
+    let read = engine.recognise_at(p.infer_batch(), &refs, &widths, &mut tm)?;
+    for ((i, number, own), pair) in found.into_iter().zip(read.chunks_exact(2)) {
+        let [upper, lower] = pair else {
+            continue;
         };
-        let crops = [cut(a0, a1)?, cut(b0, b1)?];
-        let mut tm = ocr::Timings::default();
-        let read = engine.recognise(p, &crops, &mut tm)?;
-        let bare = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
-        let (upper, lower) = (&read[0], &read[1]);
-        let partner = if bare(&upper.0) == bare(&own) {
-            lower
-        } else if bare(&lower.0) == bare(&own) {
-            upper
+        let own_above = if unspaced(&upper.0) == unspaced(&own) {
+            true
+        } else if unspaced(&lower.0) == unspaced(&own) {
+            false
         } else {
             continue;
         };
+        let partner = if own_above { lower } else { upper };
         let t = partner.0.trim();
-        if partner.1 < 0.8 || !is_tolerance(t) || bare(t) == bare(&own) {
+        if partner.1 < 0.8 || !is_tolerance(t) || unspaced(t) == unspaced(&own) {
             continue;
         }
-        let (up, down) = if std::ptr::eq(partner, upper) {
-            (t.to_string(), own.clone())
+        let (up, down) = if own_above {
+            (own.as_str(), t)
         } else {
-            (own.clone(), t.to_string())
+            (t, own.as_str())
         };
+        let l = &mut lines[i];
         l.replaced.get_or_insert_with(|| l.text.clone());
         l.text = format!("{number} {up} {down}");
-        done += 1;
     }
-    Ok(done)
+    Ok(())
 }
 
 /// The crop's dark pixels (Otsu), as rows of booleans.
 fn ink(crop: &Mat) -> Result<Vec<Vec<bool>>, StageError> {
     let bin = otsu_ink(crop)?;
-    let (w, h) = (crop.cols(), crop.rows());
-    (0..h)
+    (0..bin.rows())
         .map(|y| {
-            (0..w)
-                .map(|x| Ok(*bin.at_2d::<u8>(y, x).map_err(cv)? > 0))
-                .collect::<Result<Vec<bool>, StageError>>()
+            Ok(bin
+                .at_row::<u8>(y)
+                .map_err(cv)?
+                .iter()
+                .map(|&v| v > 0)
+                .collect())
         })
         .collect()
 }

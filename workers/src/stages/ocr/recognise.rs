@@ -82,15 +82,15 @@ pub(super) fn write_line_tensor(
 /// depth or counterbore sign between two numbers: `Ø2.50 ↧5`), and becomes a space,
 /// so that the numbers either side are not read as one (`2.505`). See [`unread_gaps`].
 pub fn ctc_decode(probs: &[f32], classes: usize, dictionary: &[String]) -> (String, f32) {
+    // (step, character) of each character kept.
     let mut kept: Vec<(usize, &str)> = Vec::new();
-    let (mut sum, mut n) = (0f32, 0usize);
+    let mut sum = 0f32;
     let mut prev = usize::MAX;
     for (t, step) in probs.chunks_exact(classes).enumerate() {
         let (idx, p) = argmax(step);
         if idx != 0 && idx != prev {
             kept.push((t, dictionary.get(idx).map(String::as_str).unwrap_or("")));
             sum += p;
-            n += 1;
         }
         prev = idx;
     }
@@ -102,6 +102,7 @@ pub fn ctc_decode(probs: &[f32], classes: usize, dictionary: &[String]) -> (Stri
         }
         text.push_str(c);
     }
+    let n = kept.len();
     (text, if n == 0 { 0.0 } else { sum / n as f32 })
 }
 
