@@ -229,6 +229,9 @@ pub enum DropReason {
     NotADimension,
     /// A size of zero.
     NoSize,
+    /// The end of a number whose first digits were cut off: a bare decimal point
+    /// first (`.50`) on a page that writes a leading zero (`0.75`).
+    CutNumber,
 }
 
 /// A text line that made no dimension: what it said, where, and why.
@@ -717,6 +720,13 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
             }),
         }
     }
+    let page_text: Vec<&str> = input
+        .lines
+        .iter()
+        .filter(|l| l.page == index)
+        .map(|l| l.text.as_str())
+        .collect();
+    drop_cut_numbers(&mut dimensions, &mut dropped, &page_text);
     t.other_ms += ms(t4);
     Ok(Output {
         dimensions,
@@ -727,6 +737,60 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         tables: read_tables,
         timings: t,
     })
+}
+
+/// Numbers written without a leading zero (`.50`) on a page that writes them with
+/// one (`0.75`, `R0.20`): a metric drawing never prints a bare decimal point first,
+/// so such a reading is the end of a number whose first digits were cut off (a line
+/// of the drawing crossing it, a detector box too short) and is dropped as
+/// [`DropReason::CutNumber`]. Inch drawings, which leave the zero out (ASME Y14.5),
+/// are left alone: the page decides, by at least two leading zeros and more of them
+/// than bare points among its dimensions and the rest of its text (`page`: notes and
+/// tolerance tables write numbers too). Text-layer readings are printed text and
+/// always kept.
+fn drop_cut_numbers(
+    dimensions: &mut Vec<DimensionItem>,
+    dropped: &mut Vec<Dropped>,
+    page: &[&str],
+) {
+    let style = |d: &DimensionItem| number_style(&d.dimension.raw);
+    let texts = page.iter().map(|t| number_style(t));
+    let all: Vec<(bool, bool)> = texts.chain(dimensions.iter().map(style)).collect();
+    let zeros = all.iter().filter(|s| s.0).count();
+    let bare = all.iter().filter(|s| s.1).count();
+    if zeros < 2 || zeros <= bare {
+        return;
+    }
+    let (cut, keep): (Vec<_>, Vec<_>) = std::mem::take(dimensions)
+        .into_iter()
+        .partition(|d| d.source != ocr::TextSource::TextLayer && style(d).1);
+    *dimensions = keep;
+    dropped.extend(cut.into_iter().map(|d| Dropped {
+        text: d.dimension.raw,
+        bbox: d.bbox,
+        page: d.page,
+        reason: DropReason::CutNumber,
+    }));
+}
+
+/// Whether a text writes a number below one with a leading zero (`0.75`, `R0,2`)
+/// and whether it writes one with a bare decimal point first (`.50`, `⌀.25`).
+fn number_style(raw: &str) -> (bool, bool) {
+    let c: Vec<char> = raw.chars().collect();
+    let sep = |c: char| c == '.' || c == ',';
+    let mut zero = false;
+    let mut bare = false;
+    for i in 0..c.len() {
+        let before = |k: usize| k == 0 || !(c[k - 1].is_ascii_digit() || sep(c[k - 1]));
+        let digit_at = |k: usize| c.get(k).is_some_and(char::is_ascii_digit);
+        if c[i] == '0' && before(i) && c.get(i + 1).is_some_and(|&n| sep(n)) && digit_at(i + 2) {
+            zero = true;
+        }
+        if sep(c[i]) && before(i) && digit_at(i + 1) {
+            bare = true;
+        }
+    }
+    (zero, bare)
 }
 
 /// One line of a table cell's lines (indices into `lines`, left to right): their
@@ -1178,6 +1242,54 @@ fn ms(t: Instant) -> f64 {
 mod tests {
     use super::glyph::upright_crop;
     use super::*;
+
+    #[test]
+    fn a_bare_decimal_point_is_a_cut_number_on_a_page_with_leading_zeros() {
+        assert_eq!(number_style("0.75"), (true, false));
+        assert_eq!(number_style("R0,2"), (true, false));
+        assert_eq!(number_style("Ø.25"), (false, true));
+        assert_eq!(number_style(".50"), (false, true));
+        assert_eq!(number_style("10.5"), (false, false));
+        assert_eq!(number_style("2 X .25 THRU"), (false, true));
+        assert_eq!(number_style("1:0.5"), (true, false));
+        let item = |raw: &str, source| DimensionItem {
+            dimension: parse::parse_dimension(raw, false).unwrap(),
+            confidence: 1.0,
+            polygon: [[0.0; 2]; 4],
+            bbox: [0.0; 4],
+            page: 0,
+            source,
+            ppocr_read: None,
+            table_column: None,
+        };
+        let ocr = ocr::TextSource::Ocr;
+        let page =
+            |raws: &[&str]| -> Vec<DimensionItem> { raws.iter().map(|r| item(r, ocr)).collect() };
+        // Metric: two leading zeros, one bare point; the bare one goes.
+        let mut dims = page(&["0.75", "R0.20", ".50", "27"]);
+        let mut dropped = Vec::new();
+        drop_cut_numbers(&mut dims, &mut dropped, &[]);
+        let raws: Vec<&str> = dims.iter().map(|d| d.dimension.raw.as_str()).collect();
+        assert_eq!(raws, ["0.75", "R0.20", "27"]);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].reason, DropReason::CutNumber);
+        // Inch: bare points are how the page writes, and one leading zero is too
+        // little to say otherwise.
+        for raws in [&[".50", ".25", "0.75", "0.5"][..], &["0.75", ".50"]] {
+            let mut dims = page(raws);
+            drop_cut_numbers(&mut dims, &mut Vec::new(), &[]);
+            assert_eq!(dims.len(), raws.len(), "{raws:?}");
+        }
+        // The page's other text (a tolerance table) says how it writes numbers.
+        let mut dims = page(&[".50", "27"]);
+        drop_cut_numbers(&mut dims, &mut Vec::new(), &["±0.2", "0.5-3", "±0.3"]);
+        assert_eq!(dims.len(), 1);
+        // Printed text is kept.
+        let mut dims = page(&["0.75", "0.2"]);
+        dims.push(item(".50", ocr::TextSource::TextLayer));
+        drop_cut_numbers(&mut dims, &mut Vec::new(), &[]);
+        assert_eq!(dims.len(), 3);
+    }
 
     #[test]
     fn a_leading_zero_before_a_digit_is_a_diameter_sign() {

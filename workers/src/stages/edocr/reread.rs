@@ -139,51 +139,52 @@ pub(super) fn second_pass(
     read_boxes(engine, ocr_params, img, &new, ocr_params.text_score)
 }
 
-/// Joins fragments of one text the detector cut apart (`+0.12` turned 90° found as
-/// `2`, `0` and `+`): lines of one or two glyphs lined up in a column or a row, each
-/// within one glyph size of the next, are read again as one box; the reading
-/// replaces them when it is a number or tolerance of more glyphs than they had
-/// together, read with confidence ≥ 0.8.
+/// Joins fragments of one text the detector cut apart: `+0.12` turned 90° found as
+/// `2`, `0` and `+`, or a number cut where a line of the drawing crosses it (`2.50`
+/// found as `2` and `50`, `15.50` as `15.` and `50`). The pieces are short lines
+/// (one or two glyphs) or numbers cut at their decimal separator (`.50`, `15.`),
+/// each within one glyph size of the next, lined up along one axis: a column or a
+/// row (each axis grouped on its own, so that two dimensions side by side over two
+/// others are not one group). A group is read again as one box; the reading
+/// replaces its pieces when it is a number or tolerance read with confidence ≥ 0.8
+/// and shows what the cut hid: more glyphs than the pieces had together, or, where
+/// a piece ends at a separator, one number with its separator inside and every
+/// digit of the longest piece.
 pub(super) fn rejoin_fragments(
     engine: &OcrEngine,
     p: &ocr::Params,
     img: &Mat,
     lines: &mut Vec<Line>,
 ) -> Result<(), StageError> {
-    let glyphs = |l: &Line| l.text.chars().filter(|c| !c.is_whitespace()).count();
+    let glyphs = |t: &str| t.chars().filter(|c| !c.is_whitespace()).count();
     let frag: Vec<usize> = (0..lines.len())
-        .filter(|&i| glyphs(&lines[i]) <= 2)
+        .filter(|&i| glyphs(&lines[i].text) <= 2 || is_cut_number(&lines[i].text))
         .collect();
-    let n = frag.len();
-    let mut parent: Vec<usize> = (0..n).collect();
-    fn find(p: &mut [usize], mut i: usize) -> usize {
-        while p[i] != i {
-            p[i] = p[p[i]];
-            i = p[i];
-        }
-        i
-    }
-    let near = |a: &[f32; 4], b: &[f32; 4]| {
+    let column = |a: &[f32; 4], b: &[f32; 4]| {
         let ox = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
         let oy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
-        let column = ox >= 0.5 * a[2].min(b[2]) && -oy <= a[2].max(b[2]);
-        let row = oy >= 0.5 * a[3].min(b[3]) && -ox <= a[3].max(b[3]);
-        column || row
+        ox >= 0.5 * a[2].min(b[2]) && -oy <= a[2].max(b[2])
     };
-    for i in 0..n {
-        for j in i + 1..n {
-            if near(&lines[frag[i]].bbox, &lines[frag[j]].bbox) {
-                let (a, b) = (find(&mut parent, i), find(&mut parent, j));
-                parent[a] = b;
+    let row = |a: &[f32; 4], b: &[f32; 4]| column(&transpose(a), &transpose(b));
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for near in [&column as &dyn Fn(&[f32; 4], &[f32; 4]) -> bool, &row] {
+        let n = frag.len();
+        let mut parent: Vec<usize> = (0..n).collect();
+        for i in 0..n {
+            for j in i + 1..n {
+                if near(&lines[frag[i]].bbox, &lines[frag[j]].bbox) {
+                    let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                    parent[a] = b;
+                }
             }
         }
+        let mut by_root: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+        for (i, &f) in frag.iter().enumerate() {
+            let r = find(&mut parent, i);
+            by_root.entry(r).or_default().push(f);
+        }
+        groups.extend(by_root.into_values().filter(|g| g.len() >= 2));
     }
-    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
-    for (i, &f) in frag.iter().enumerate() {
-        let r = find(&mut parent, i);
-        groups.entry(r).or_default().push(f);
-    }
-    let groups: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() >= 2).collect();
     if groups.is_empty() {
         return Ok(());
     }
@@ -197,21 +198,29 @@ pub(super) fn rejoin_fragments(
             layout::polygon_of(&bb)
         })
         .collect();
-    let mut gone = vec![false; lines.len()];
-    let mut add = Vec::new();
-    for (g, b) in groups.iter().zip(&boxes) {
+    // (confidence, group, reading) of each group whose reading is taken.
+    let mut taken: Vec<(f32, usize, Line)> = Vec::new();
+    for (gi, (g, b)) in groups.iter().zip(&boxes).enumerate() {
         let Some(r) = read_boxes(engine, p, img, std::slice::from_ref(b), 0.8)?.pop() else {
             continue;
         };
-        let before: usize = g.iter().map(|&k| glyphs(&lines[k])).sum();
-        let t = r.text.trim();
-        let wanted = is_tolerance(t) || is_plain_number(t);
-        if wanted && glyphs(&r) > before {
-            for &k in g {
-                gone[k] = true;
-            }
-            add.push(r);
+        let pieces: Vec<&str> = g.iter().map(|&k| lines[k].text.as_str()).collect();
+        if joins_pieces(&r.text, &pieces) {
+            taken.push((r.confidence, gi, r));
         }
+    }
+    // A piece in both a row and a column group goes to the surer reading.
+    taken.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut gone = vec![false; lines.len()];
+    let mut add = Vec::new();
+    for (_, gi, r) in taken {
+        if groups[gi].iter().any(|&k| gone[k]) {
+            continue;
+        }
+        for &k in &groups[gi] {
+            gone[k] = true;
+        }
+        add.push(r);
     }
     let mut k = 0;
     lines.retain(|_| {
@@ -220,6 +229,56 @@ pub(super) fn rejoin_fragments(
     });
     lines.extend(add);
     Ok(())
+}
+
+fn find(p: &mut [usize], mut i: usize) -> usize {
+    while p[i] != i {
+        p[i] = p[p[i]];
+        i = p[i];
+    }
+    i
+}
+
+/// A box with its axes swapped (x, y, w, h → y, x, h, w).
+fn transpose(b: &[f32; 4]) -> [f32; 4] {
+    [b[1], b[0], b[3], b[2]]
+}
+
+/// A number cut at its decimal separator: digits with a separator before or after
+/// them (`.50`, `15.`), up to four digits.
+fn is_cut_number(t: &str) -> bool {
+    let t = t.trim();
+    let digits = t.chars().filter(char::is_ascii_digit).count();
+    let sep = |c: char| c == '.' || c == ',';
+    (1..=4).contains(&digits)
+        && t.chars().filter(|&c| sep(c)).count() == 1
+        && (t.starts_with(sep) || t.ends_with(sep))
+        && t.chars().all(|c| c.is_ascii_digit() || sep(c))
+}
+
+/// Whether `reading`, a group's box read as one, is the text its `pieces` were cut
+/// from (see [`rejoin_fragments`]).
+fn joins_pieces(reading: &str, pieces: &[&str]) -> bool {
+    let t = reading.trim();
+    let sep = |c: char| c == '.' || c == ',';
+    let seps = t.chars().filter(|&c| sep(c)).count();
+    let number = is_plain_number(t) && seps <= 1;
+    if !(is_tolerance(t) || number) {
+        return false;
+    }
+    let glyphs = |t: &str| t.chars().filter(|c| !c.is_whitespace()).count();
+    let before: usize = pieces.iter().map(|p| glyphs(p)).sum();
+    if glyphs(t) > before {
+        return true;
+    }
+    let digits = |t: &str| -> String { t.chars().filter(char::is_ascii_digit).collect() };
+    let inner_sep = seps == 1 && !t.starts_with(sep) && !t.ends_with(sep);
+    let longest = pieces.iter().map(|p| digits(p)).max_by_key(String::len);
+    pieces.iter().any(|p| is_cut_number(p))
+        && number
+        && inner_sep
+        && glyphs(t) >= before
+        && longest.is_some_and(|d| digits(t).contains(&d))
 }
 
 /// Boxes at least this high for their width may hold short vertical text (`40`
@@ -529,6 +588,24 @@ mod tests {
         rows.iter()
             .map(|r| r.chars().map(|c| c == '#').collect())
             .collect()
+    }
+
+    #[test]
+    fn a_number_cut_by_a_line_is_joined_only_when_the_reading_shows_the_cut() {
+        assert!(is_cut_number(".50") && is_cut_number("15.") && is_cut_number(",5"));
+        assert!(!is_cut_number("50") && !is_cut_number("2.50") && !is_cut_number("."));
+        // The separator the line hid shows again.
+        assert!(joins_pieces("2.50", &["2", "50"]));
+        // A piece read with its separator: the same glyphs, one number now.
+        assert!(joins_pieces("2.25", &[".25", "2"]));
+        assert!(joins_pieces("15.50", &["15.", "50"]));
+        // Two numbers side by side read as one: nothing was hidden.
+        assert!(!joins_pieces("85", &["8", "5"]));
+        assert!(!joins_pieces("550", &["5", "50"]));
+        // A reading that loses a piece's digits, or keeps the gap, is not the number.
+        assert!(!joins_pieces("2.2", &[".25", "2"]));
+        assert!(!joins_pieces("2 .25", &[".25", "2"]));
+        assert!(!joins_pieces("7.5.0", &[".50", "7"]));
     }
 
     #[test]
