@@ -190,3 +190,50 @@ fn a_stacked_deviation_read_as_one_row_gets_its_partner() {
         .collect();
     assert!(raws.contains(&"40,4 -0,013"), "{raws:?}");
 }
+
+/// `2.25` written upwards with an extension line crossing it (a crop of OpenEAI-Arm
+/// JXS-02-04, tune2): the detector finds it as two pieces, `2` and the rest, which
+/// read alone as `2` and `.25` (or `25`). Read again as one box, it is one
+/// dimension of 2.25, and neither piece is left as a dimension of its own.
+#[test]
+fn a_number_cut_by_a_line_of_the_drawing_reads_whole() {
+    let bytes = fixture("vector-crops/cut_by_lines.png");
+    let r = Analyzer::shared().analyze(&bytes, &StagePlan::parse("edocr").unwrap(), &json!({}));
+    let dims = r.extra["dimensions"].as_array().unwrap();
+    let near = |d: &serde_json::Value| {
+        let b = d["bbox"].as_array().unwrap();
+        let (x, y) = (b[0].as_f64().unwrap(), b[1].as_f64().unwrap());
+        (100.0..220.0).contains(&x) && (150.0..300.0).contains(&y)
+    };
+    let there: Vec<_> = dims.iter().filter(|d| near(d)).collect();
+    assert_eq!(there.len(), 1, "{there:?}");
+    assert_eq!(there[0]["nominal"], 2.25, "{there:?}");
+    assert!(
+        !dims
+            .iter()
+            .any(|d| ["25", ".25"].contains(&d["raw"].as_str().unwrap())),
+        "{dims:?}"
+    );
+}
+
+/// `20` and `15.50` written upwards one after the other in a column, `15.50` cut at
+/// its decimal point by an extension line (a crop of OpenEAI-Arm JXS-03-02, tune2):
+/// the pieces `50` and `15` are one number, `20` stays a number of its own (read
+/// as one chain the column gives `2015.50`).
+#[test]
+fn a_cut_number_in_a_column_of_numbers_is_joined_without_its_neighbour() {
+    let bytes = fixture("vector-crops/column_of_numbers.png");
+    let r = Analyzer::shared().analyze(&bytes, &StagePlan::parse("edocr").unwrap(), &json!({}));
+    let dims = r.extra["dimensions"].as_array().unwrap();
+    let mut column: Vec<f64> = dims
+        .iter()
+        .filter(|d| {
+            let b = d["bbox"].as_array().unwrap();
+            let (x, y) = (b[0].as_f64().unwrap(), b[1].as_f64().unwrap());
+            (150.0..230.0).contains(&x) && y < 250.0
+        })
+        .map(|d| d["nominal"].as_f64().unwrap())
+        .collect();
+    column.sort_by(f64::total_cmp);
+    assert_eq!(column, [15.5, 20.0], "{dims:?}");
+}

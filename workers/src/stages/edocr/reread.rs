@@ -160,14 +160,12 @@ pub(super) fn rejoin_fragments(
     let frag: Vec<usize> = (0..lines.len())
         .filter(|&i| glyphs(&lines[i].text) <= 2 || is_cut_number(&lines[i].text))
         .collect();
-    let column = |a: &[f32; 4], b: &[f32; 4]| {
-        let ox = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
-        let oy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
-        ox >= 0.5 * a[2].min(b[2]) && -oy <= a[2].max(b[2])
-    };
-    let row = |a: &[f32; 4], b: &[f32; 4]| column(&transpose(a), &transpose(b));
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    for near in [&column as &dyn Fn(&[f32; 4], &[f32; 4]) -> bool, &row] {
+    // For two neighbours in a chain of three or more pieces, the chain's group: a
+    // chain may hold a number of its own beside the cut one (`20` under `15.` `50`).
+    let mut chain_of: Vec<Option<usize>> = Vec::new();
+    for axis in [Axis::Column, Axis::Row] {
+        let near = |a: &[f32; 4], b: &[f32; 4]| lined_up(axis, a, b);
         let n = frag.len();
         let mut parent: Vec<usize> = (0..n).collect();
         for i in 0..n {
@@ -183,7 +181,32 @@ pub(super) fn rejoin_fragments(
             let r = find(&mut parent, i);
             by_root.entry(r).or_default().push(f);
         }
-        groups.extend(by_root.into_values().filter(|g| g.len() >= 2));
+        for mut g in by_root.into_values().filter(|g| g.len() >= 2) {
+            let long = g.len() >= 3;
+            if long {
+                let centre = |k: usize| {
+                    let b = &lines[k].bbox;
+                    if axis == Axis::Column {
+                        b[1] + b[3] / 2.0
+                    } else {
+                        b[0] + b[2] / 2.0
+                    }
+                };
+                g.sort_by(|&a, &b| centre(a).total_cmp(&centre(b)));
+            }
+            let chain = groups.len();
+            groups.push(g.clone());
+            chain_of.push(None);
+            if long {
+                for w in g
+                    .windows(2)
+                    .filter(|w| near(&lines[w[0]].bbox, &lines[w[1]].bbox))
+                {
+                    groups.push(w.to_vec());
+                    chain_of.push(Some(chain));
+                }
+            }
+        }
     }
     if groups.is_empty() {
         return Ok(());
@@ -209,6 +232,33 @@ pub(super) fn rejoin_fragments(
             taken.push((r.confidence, gi, r));
         }
     }
+    // A chain read whole gives way to two of its pieces read as one when every
+    // other piece is a number of its own (two or more glyphs).
+    let own_number = |k: usize| {
+        let t = lines[k].text.trim();
+        is_plain_number(t) && glyphs(t) >= 2
+    };
+    let pairs: Vec<usize> = taken
+        .iter()
+        .map(|t| t.1)
+        .filter(|&g| chain_of[g].is_some())
+        .collect();
+    taken.retain(|t| {
+        !pairs.iter().any(|&pg| {
+            chain_of[pg] == Some(t.1)
+                && groups[t.1]
+                    .iter()
+                    .filter(|k| !groups[pg].contains(k))
+                    .all(|&k| own_number(k))
+        })
+    });
+    // Otherwise the chain read whole stands.
+    let chains: Vec<usize> = taken
+        .iter()
+        .map(|t| t.1)
+        .filter(|&g| chain_of[g].is_none())
+        .collect();
+    taken.retain(|t| chain_of[t.1].is_none_or(|c| !chains.contains(&c)));
     // A piece in both a row and a column group goes to the surer reading.
     taken.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut gone = vec![false; lines.len()];
@@ -229,6 +279,25 @@ pub(super) fn rejoin_fragments(
     });
     lines.extend(add);
     Ok(())
+}
+
+/// The axis fragments of one text line up along.
+#[derive(Clone, Copy, PartialEq)]
+enum Axis {
+    Column,
+    Row,
+}
+
+/// Two boxes one after the other along `axis`: they share at least half the
+/// narrower one across it and lie within one box size of each other along it.
+fn lined_up(axis: Axis, a: &[f32; 4], b: &[f32; 4]) -> bool {
+    let (a, b) = match axis {
+        Axis::Column => (*a, *b),
+        Axis::Row => (transpose(a), transpose(b)),
+    };
+    let ox = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
+    let oy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
+    ox >= 0.5 * a[2].min(b[2]) && -oy <= a[2].max(b[2])
 }
 
 fn find(p: &mut [usize], mut i: usize) -> usize {
