@@ -56,7 +56,8 @@ use glyph::{gdt_symbol, has_diameter_glyph};
 use layout::{LayoutParams, Region, RegionKind};
 use merge::{join_diameter_glyphs, merge_stacked, merge_stacked_fits};
 use reread::{
-    orient_tall_lines, rejoin_fragments, reread_tolerances, second_pass, stacked_partners,
+    extend_short_numbers, orient_tall_lines, rejoin_fragments, reread_tolerances, second_pass,
+    stacked_partners,
 };
 use title_block::read_title_block;
 
@@ -427,6 +428,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         lines = join_row_pieces(lines);
     } else {
         rejoin_fragments(engine, &ocr_params, img, &mut lines)?;
+        extend_short_numbers(engine, &ocr_params, img, &mut lines)?;
     }
 
     // Tables whose cells hold no text are line work (a view drawn as rectangles).

@@ -281,6 +281,85 @@ pub(super) fn rejoin_fragments(
     Ok(())
 }
 
+/// A short number the detector found only in part (`5` of `15` written upwards,
+/// `50` of `1.50` where an arrow crosses it): each plain number of at most three
+/// digits is read again in its box grown by one glyph size at both ends along
+/// each axis in turn, where the grown box takes in no other line, and takes the
+/// reading that keeps its digits in a longer number (one separator at most, no
+/// zero before a digit), read with confidence ≥ 0.9.
+pub(super) fn extend_short_numbers(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    lines: &mut [Line],
+) -> Result<(), StageError> {
+    let digits = |t: &str| -> String { t.chars().filter(char::is_ascii_digit).collect() };
+    let (w, h) = (img.cols() as f32, img.rows() as f32);
+    // (line, grown box) per candidate reading.
+    let mut grown: Vec<(usize, [f32; 4])> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.text.trim();
+        if l.exact || !is_plain_number(t) || !(1..=3).contains(&digits(t).len()) {
+            continue;
+        }
+        let b = l.bbox;
+        let g = b[2].min(b[3]);
+        for axis in [Axis::Column, Axis::Row] {
+            let e = match axis {
+                Axis::Column => [b[0], b[1] - g, b[2], b[3] + 2.0 * g],
+                Axis::Row => [b[0] - g, b[1], b[2] + 2.0 * g, b[3]],
+            };
+            let (x0, y0) = (e[0].max(0.0), e[1].max(0.0));
+            let e = [x0, y0, (e[0] + e[2]).min(w) - x0, (e[1] + e[3]).min(h) - y0];
+            let clear = lines
+                .iter()
+                .enumerate()
+                .all(|(j, o)| j == i || share_inside(&o.bbox, &e) < 0.1);
+            if clear {
+                grown.push((i, e));
+            }
+        }
+    }
+    let boxes: Vec<[[f32; 2]; 4]> = grown.iter().map(|(_, e)| layout::polygon_of(e)).collect();
+    let read = read_each_box(engine, p, img, &boxes, 0.9)?;
+    let mut best: Vec<Option<Line>> = vec![None; lines.len()];
+    for (&(i, _), r) in grown.iter().zip(read) {
+        let Some(r) = r else {
+            continue;
+        };
+        let (old, new) = (digits(&lines[i].text), digits(&r.text));
+        let t = r.text.trim();
+        let seps = t.chars().filter(|&c| c == '.' || c == ',').count();
+        // `075`: a zero before a digit is no number's (a lost separator, or a sign).
+        let zero_first = t.starts_with('0') && t[1..].starts_with(|c: char| c.is_ascii_digit());
+        if is_plain_number(t)
+            && seps <= 1
+            && !zero_first
+            && new.len() > old.len()
+            && new.contains(&old)
+            && best[i].as_ref().is_none_or(|b| r.confidence > b.confidence)
+        {
+            best[i] = Some(r);
+        }
+    }
+    for (l, b) in lines.iter_mut().zip(best) {
+        if let Some(r) = b {
+            *l = r;
+        }
+    }
+    Ok(())
+}
+
+/// The share of box `a`'s area that lies inside box `b`.
+fn share_inside(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let ox = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
+    let oy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
+    if ox <= 0.0 || oy <= 0.0 || a[2] * a[3] <= 0.0 {
+        return 0.0;
+    }
+    ox * oy / (a[2] * a[3])
+}
+
 /// The axis fragments of one text line up along.
 #[derive(Clone, Copy, PartialEq)]
 enum Axis {
@@ -364,6 +443,20 @@ fn read_boxes(
     boxes: &[[[f32; 2]; 4]],
     min: f32,
 ) -> Result<Vec<Line>, StageError> {
+    Ok(read_each_box(engine, p, img, boxes, min)?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// [`read_boxes`], one entry per box: `None` where no reading reaches `min`.
+fn read_each_box(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    boxes: &[[[f32; 2]; 4]],
+    min: f32,
+) -> Result<Vec<Option<Line>>, StageError> {
     if boxes.is_empty() {
         return Ok(vec![]);
     }
@@ -406,11 +499,12 @@ fn read_boxes(
             best[k] = Some((text, conf, turn));
         }
     }
-    let mut out = Vec::new();
-    for (k, b) in boxes.iter().enumerate() {
-        if let Some((text, confidence, turn)) = best[k].take() {
-            if confidence >= min {
-                out.push(Line {
+    Ok(boxes
+        .iter()
+        .zip(best)
+        .map(|(b, best)| {
+            best.filter(|r| r.1 >= min)
+                .map(|(text, confidence, turn)| Line {
                     text,
                     confidence,
                     polygon: *b,
@@ -418,11 +512,9 @@ fn read_boxes(
                     turn,
                     exact: false,
                     replaced: None,
-                });
-            }
-        }
-    }
-    Ok(out)
+                })
+        })
+        .collect())
 }
 
 /// Re-detects a window around each plain-number line, enlarged 2×, for small
