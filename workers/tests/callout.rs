@@ -27,6 +27,13 @@ fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// `edocr`'s dimensions on a fixture (a path under `tests/fixtures/`), default options.
+fn edocr_dimensions(path: &str) -> Vec<serde_json::Value> {
+    let plan = StagePlan::parse("edocr").unwrap();
+    let r = Analyzer::shared().analyze(&fixture(path), &plan, &json!({}));
+    r.extra["dimensions"].as_array().unwrap().clone()
+}
+
 fn reader() -> CalloutReader {
     CalloutReader::load(&ort_env::models_dir(), Device::Cpu, 1)
         .unwrap()
@@ -107,9 +114,7 @@ fn a_dimension_the_recogniser_changed_keeps_the_ppocr_reading() {
 /// (`完全贯穿`, through all) stand in a thread callout's tail.
 #[test]
 fn numbers_either_side_of_an_unread_glyph_stay_apart() {
-    let bytes = fixture("vector-crops/depth_signs.png");
-    let r = Analyzer::shared().analyze(&bytes, &StagePlan::parse("edocr").unwrap(), &json!({}));
-    let dims = r.extra["dimensions"].as_array().unwrap();
+    let dims = edocr_dimensions("vector-crops/depth_signs.png");
     let numbers = |d: &serde_json::Value| -> Vec<String> {
         d["raw"]
             .as_str()
@@ -121,7 +126,7 @@ fn numbers_either_side_of_an_unread_glyph_stay_apart() {
     };
     // Every number read is one printed there: none glued across a depth sign.
     let printed = ["2", "3", "4", "6", "5", "2.50", "169", "165", "94", "47"];
-    for d in dims {
+    for d in &dims {
         for n in numbers(d) {
             assert!(printed.contains(&n.as_str()), "{n} in {d}");
         }
@@ -197,9 +202,7 @@ fn a_stacked_deviation_read_as_one_row_gets_its_partner() {
 /// dimension of 2.25, and no piece is left there as a dimension of its own.
 #[test]
 fn a_number_cut_by_a_line_of_the_drawing_reads_whole() {
-    let bytes = fixture("vector-crops/cut_by_lines.png");
-    let r = Analyzer::shared().analyze(&bytes, &StagePlan::parse("edocr").unwrap(), &json!({}));
-    let dims = r.extra["dimensions"].as_array().unwrap();
+    let dims = edocr_dimensions("vector-crops/cut_by_lines.png");
     let near = |d: &serde_json::Value| {
         let b = d["bbox"].as_array().unwrap();
         let (x, y) = (b[0].as_f64().unwrap(), b[1].as_f64().unwrap());
@@ -216,9 +219,7 @@ fn a_number_cut_by_a_line_of_the_drawing_reads_whole() {
 /// as one chain the column gives `2015.50`).
 #[test]
 fn a_cut_number_in_a_column_of_numbers_is_joined_without_its_neighbour() {
-    let bytes = fixture("vector-crops/column_of_numbers.png");
-    let r = Analyzer::shared().analyze(&bytes, &StagePlan::parse("edocr").unwrap(), &json!({}));
-    let dims = r.extra["dimensions"].as_array().unwrap();
+    let dims = edocr_dimensions("vector-crops/column_of_numbers.png");
     let mut column: Vec<f64> = dims
         .iter()
         .filter(|d| {
@@ -242,10 +243,7 @@ fn a_short_number_found_in_part_is_read_whole() {
         ("short_number_1_50.png", 1.5),
         ("short_number_55.png", 55.0),
     ] {
-        let bytes = fixture(&format!("vector-crops/{file}"));
-        let plan = StagePlan::parse("edocr").unwrap();
-        let r = Analyzer::shared().analyze(&bytes, &plan, &json!({}));
-        let dims = r.extra["dimensions"].as_array().unwrap();
+        let dims = edocr_dimensions(&format!("vector-crops/{file}"));
         let nominals: Vec<f64> = dims
             .iter()
             .map(|d| d["nominal"].as_f64().unwrap())

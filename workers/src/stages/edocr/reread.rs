@@ -13,7 +13,7 @@ use super::merge::{
     is_plain_number, is_tolerance, number_share, split_nominal, text_frame, union, unspaced,
 };
 use super::{cv, is_tall, parse, Line, Params};
-use crate::geometry::overlap_of_smaller;
+use crate::geometry::{area, intersection, overlap_of_smaller};
 use crate::stages::ocr::{self, OcrEngine};
 
 /// Reads every tall line both ways (turned counter-clockwise and clockwise) and
@@ -156,9 +156,8 @@ pub(super) fn rejoin_fragments(
     img: &Mat,
     lines: &mut Vec<Line>,
 ) -> Result<(), StageError> {
-    let glyphs = |t: &str| t.chars().filter(|c| !c.is_whitespace()).count();
     let frag: Vec<usize> = (0..lines.len())
-        .filter(|&i| glyphs(&lines[i].text) <= 2 || is_cut_number(&lines[i].text))
+        .filter(|&i| glyph_count(&lines[i].text) <= 2 || is_cut_number(&lines[i].text))
         .collect();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     // For two neighbours in a chain of three or more pieces, the chain's group: a
@@ -236,7 +235,7 @@ pub(super) fn rejoin_fragments(
     // other piece is a number of its own (two or more glyphs).
     let own_number = |k: usize| {
         let t = lines[k].text.trim();
-        is_plain_number(t) && glyphs(t) >= 2
+        is_plain_number(t) && glyph_count(t) >= 2
     };
     let pairs: Vec<usize> = taken
         .iter()
@@ -293,13 +292,12 @@ pub(super) fn extend_short_numbers(
     img: &Mat,
     lines: &mut [Line],
 ) -> Result<(), StageError> {
-    let digits = |t: &str| -> String { t.chars().filter(char::is_ascii_digit).collect() };
     let (w, h) = (img.cols() as f32, img.rows() as f32);
     // (line, grown box) per candidate reading.
     let mut grown: Vec<(usize, [f32; 4])> = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         let t = l.text.trim();
-        if l.exact || !is_plain_number(t) || !(1..=3).contains(&digits(t).len()) {
+        if l.exact || !is_plain_number(t) || !(1..=3).contains(&digits_of(t).len()) {
             continue;
         }
         let b = l.bbox;
@@ -311,10 +309,10 @@ pub(super) fn extend_short_numbers(
             };
             let (x0, y0) = (e[0].max(0.0), e[1].max(0.0));
             let e = [x0, y0, (e[0] + e[2]).min(w) - x0, (e[1] + e[3]).min(h) - y0];
-            let clear = lines
-                .iter()
-                .enumerate()
-                .all(|(j, o)| j == i || share_inside(&o.bbox, &e) < 0.1);
+            // Another line's box under a tenth inside the grown one.
+            let clear = lines.iter().enumerate().all(|(j, o)| {
+                j == i || area(&o.bbox) <= 0.0 || intersection(&o.bbox, &e) < 0.1 * area(&o.bbox)
+            });
             if clear {
                 grown.push((i, e));
             }
@@ -327,13 +325,11 @@ pub(super) fn extend_short_numbers(
         let Some(r) = r else {
             continue;
         };
-        let (old, new) = (digits(&lines[i].text), digits(&r.text));
+        let (old, new) = (digits_of(&lines[i].text), digits_of(&r.text));
         let t = r.text.trim();
-        let seps = t.chars().filter(|&c| c == '.' || c == ',').count();
         // `075`: a zero before a digit is no number's (a lost separator, or a sign).
         let zero_first = t.starts_with('0') && t[1..].starts_with(|c: char| c.is_ascii_digit());
-        if is_plain_number(t)
-            && seps <= 1
+        if is_one_number(t)
             && !zero_first
             && new.len() > old.len()
             && new.contains(&old)
@@ -348,16 +344,6 @@ pub(super) fn extend_short_numbers(
         }
     }
     Ok(())
-}
-
-/// The share of box `a`'s area that lies inside box `b`.
-fn share_inside(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let ox = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
-    let oy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
-    if ox <= 0.0 || oy <= 0.0 || a[2] * a[3] <= 0.0 {
-        return 0.0;
-    }
-    ox * oy / (a[2] * a[3])
 }
 
 /// The axis fragments of one text line up along.
@@ -387,6 +373,29 @@ fn find(p: &mut [usize], mut i: usize) -> usize {
     i
 }
 
+/// Characters that are not white space.
+fn glyph_count(t: &str) -> usize {
+    t.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// The digits of a text, in order.
+fn digits_of(t: &str) -> String {
+    t.chars().filter(char::is_ascii_digit).collect()
+}
+
+fn is_separator(c: char) -> bool {
+    c == '.' || c == ','
+}
+
+fn separators(t: &str) -> usize {
+    t.chars().filter(|&c| is_separator(c)).count()
+}
+
+/// One number: a plain number with at most one decimal separator (not `7.5.0`).
+fn is_one_number(t: &str) -> bool {
+    is_plain_number(t) && separators(t) <= 1
+}
+
 /// A box with its axes swapped (x, y, w, h → y, x, h, w).
 fn transpose(b: &[f32; 4]) -> [f32; 4] {
     [b[1], b[0], b[3], b[2]]
@@ -396,37 +405,32 @@ fn transpose(b: &[f32; 4]) -> [f32; 4] {
 /// them (`.50`, `15.`), up to four digits.
 fn is_cut_number(t: &str) -> bool {
     let t = t.trim();
-    let digits = t.chars().filter(char::is_ascii_digit).count();
-    let sep = |c: char| c == '.' || c == ',';
-    (1..=4).contains(&digits)
-        && t.chars().filter(|&c| sep(c)).count() == 1
-        && (t.starts_with(sep) || t.ends_with(sep))
-        && t.chars().all(|c| c.is_ascii_digit() || sep(c))
+    (1..=4).contains(&digits_of(t).len())
+        && separators(t) == 1
+        && (t.starts_with(is_separator) || t.ends_with(is_separator))
+        && t.chars().all(|c| c.is_ascii_digit() || is_separator(c))
 }
 
 /// Whether `reading`, a group's box read as one, is the text its `pieces` were cut
 /// from (see [`rejoin_fragments`]).
 fn joins_pieces(reading: &str, pieces: &[&str]) -> bool {
     let t = reading.trim();
-    let sep = |c: char| c == '.' || c == ',';
-    let seps = t.chars().filter(|&c| sep(c)).count();
-    let number = is_plain_number(t) && seps <= 1;
+    let number = is_one_number(t);
     if !(is_tolerance(t) || number) {
         return false;
     }
-    let glyphs = |t: &str| t.chars().filter(|c| !c.is_whitespace()).count();
-    let before: usize = pieces.iter().map(|p| glyphs(p)).sum();
-    if glyphs(t) > before {
+    let before: usize = pieces.iter().map(|p| glyph_count(p)).sum();
+    if glyph_count(t) > before {
         return true;
     }
-    let digits = |t: &str| -> String { t.chars().filter(char::is_ascii_digit).collect() };
-    let inner_sep = seps == 1 && !t.starts_with(sep) && !t.ends_with(sep);
-    let longest = pieces.iter().map(|p| digits(p)).max_by_key(String::len);
+    let inner_sep =
+        separators(t) == 1 && !t.starts_with(is_separator) && !t.ends_with(is_separator);
+    let longest = pieces.iter().map(|p| digits_of(p)).max_by_key(String::len);
     pieces.iter().any(|p| is_cut_number(p))
         && number
         && inner_sep
-        && glyphs(t) >= before
-        && longest.is_some_and(|d| digits(t).contains(&d))
+        && glyph_count(t) >= before
+        && longest.is_some_and(|d| digits_of(t).contains(&d))
 }
 
 /// Boxes at least this high for their width may hold short vertical text (`40`
