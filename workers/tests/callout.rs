@@ -251,3 +251,26 @@ fn a_short_number_found_in_part_is_read_whole() {
         assert_eq!(nominals, [want], "{file}: {dims:?}");
     }
 }
+
+/// Two dimensions of a chain, `8` and `10` with their arrows between, found by the
+/// text detector as one line and read `810` (synthetic tune drawing, seed 4242):
+/// the line's glyphs stand in two groups far apart, each read on its own.
+#[test]
+fn two_dimensions_of_a_chain_read_as_one_line_are_read_apart() {
+    let dims = edocr_dimensions("synthetic/chain_8_10.png");
+    let mut nominals: Vec<f64> = dims
+        .iter()
+        .map(|d| d["nominal"].as_f64().unwrap())
+        .collect();
+    nominals.sort_by(f64::total_cmp);
+    assert_eq!(nominals, [8.0, 10.0], "{dims:?}");
+    // Each where its own glyphs are: `8` left of `10`.
+    let x = |v: f64| {
+        let d = dims
+            .iter()
+            .find(|d| d["nominal"].as_f64() == Some(v))
+            .unwrap();
+        d["bbox"][0].as_f64().unwrap()
+    };
+    assert!(x(8.0) + 40.0 < x(10.0), "{dims:?}");
+}

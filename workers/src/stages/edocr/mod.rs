@@ -57,7 +57,7 @@ use layout::{LayoutParams, Region, RegionKind};
 use merge::{join_diameter_glyphs, merge_stacked, merge_stacked_fits};
 use reread::{
     extend_short_numbers, orient_tall_lines, rejoin_fragments, reread_tolerances, second_pass,
-    stacked_partners,
+    split_far_apart, stacked_partners,
 };
 use title_block::read_title_block;
 
@@ -429,6 +429,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
     } else {
         rejoin_fragments(engine, &ocr_params, img, &mut lines)?;
         extend_short_numbers(engine, &ocr_params, img, &mut lines)?;
+        split_far_apart(engine, &ocr_params, img, &mut lines)?;
     }
 
     // Tables whose cells hold no text are line work (a view drawn as rectangles).

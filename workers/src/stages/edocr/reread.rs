@@ -7,7 +7,7 @@ use opencv::core::{self, Mat, Rect, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use super::glyph::{otsu_ink, upright_crop};
+use super::glyph::{glyph_extent, glyph_groups, is_line_work, otsu_ink, upright_crop};
 use super::layout::{self, Region, RegionKind};
 use super::merge::{
     is_plain_number, is_tolerance, number_share, split_nominal, text_frame, union, unspaced,
@@ -283,9 +283,12 @@ pub(super) fn rejoin_fragments(
 /// A short number the detector found only in part (`5` of `15` written upwards,
 /// `50` of `1.50` where an arrow crosses it): each plain number of at most three
 /// digits is read again in its box grown by one glyph size at both ends along
-/// each axis in turn, where the grown box takes in no other line, and takes the
-/// reading that keeps its digits in a longer number (one separator at most, no
-/// zero before a digit), read with confidence ≥ 0.9.
+/// the axis its text may run ([`text_axes`]: `18.3` written upwards is not grown
+/// sideways), where the grown box takes in no other line, and takes the reading
+/// that keeps its digits in a longer number (one separator at most, no zero before
+/// a digit), read with confidence ≥ 0.9. A reading with only
+/// `1`s more is refused where line work runs into the grown ends: the `1` was a
+/// dimension line's or an arrow's stroke (`8` beside its extension line read `18`).
 pub(super) fn extend_short_numbers(
     engine: &OcrEngine,
     p: &ocr::Params,
@@ -302,7 +305,7 @@ pub(super) fn extend_short_numbers(
         }
         let b = l.bbox;
         let g = b[2].min(b[3]);
-        for axis in [Axis::Column, Axis::Row] {
+        for axis in text_axes(t, &b) {
             let e = match axis {
                 Axis::Column => [b[0], b[1] - g, b[2], b[3] + 2.0 * g],
                 Axis::Row => [b[0] - g, b[1], b[2] + 2.0 * g, b[3]],
@@ -321,7 +324,7 @@ pub(super) fn extend_short_numbers(
     let boxes: Vec<[[f32; 2]; 4]> = grown.iter().map(|(_, e)| layout::polygon_of(e)).collect();
     let read = read_each_box(engine, p, img, &boxes, 0.9)?;
     let mut best: Vec<Option<Line>> = vec![None; lines.len()];
-    for (&(i, _), r) in grown.iter().zip(read) {
+    for (&(i, e), r) in grown.iter().zip(read) {
         let Some(r) = r else {
             continue;
         };
@@ -329,21 +332,144 @@ pub(super) fn extend_short_numbers(
         let t = r.text.trim();
         // `075`: a zero before a digit is no number's (a lost separator, or a sign).
         let zero_first = t.starts_with('0') && t[1..].starts_with(|c: char| c.is_ascii_digit());
-        if is_one_number(t)
+        if !(is_one_number(t)
             && !zero_first
             && new.len() > old.len()
             && new.contains(&old)
-            && best[i].as_ref().is_none_or(|b| r.confidence > b.confidence)
+            && best[i].as_ref().is_none_or(|b| r.confidence > b.confidence))
         {
-            best[i] = Some(r);
+            continue;
         }
+        // Only `1`s more (`8` → `18`, `18.3` → `118.3`; `50` → `1.50` shows a
+        // separator too): the recogniser's reading of a stroke, unless that stroke
+        // ends as a glyph does. A dimension line or an
+        // arrow running into the grown box belongs to line work beyond it.
+        if t.replacen(lines[i].text.trim(), "", 1)
+            .chars()
+            .all(|c| c == '1')
+            && added_ends(&lines[i].bbox, &e)
+                .iter()
+                .try_fold(false, |any, b| {
+                    Ok::<_, StageError>(any || is_line_work(img, b)?)
+                })?
+        {
+            continue;
+        }
+        best[i] = Some(r);
     }
     for (l, b) in lines.iter_mut().zip(best) {
-        if let Some(r) = b {
+        if let Some(mut r) = b {
+            // The grown box holds paper beyond the number: its box is its glyphs'.
+            if let Some(g) = glyph_extent(img, &r.bbox)? {
+                r.bbox = g;
+                r.polygon = layout::polygon_of(&g);
+            }
             *l = r;
         }
     }
     Ok(())
+}
+
+/// Two dimensions of a chain that the detector found as one line and the
+/// recogniser read as one number (`8` and `10` between their arrows read `810`):
+/// a level line whose glyphs stand in groups far apart ([`glyph_groups`]) is read
+/// again group by group, and its groups replace it when each reads level, with a
+/// digit, at confidence ≥ 0.8.
+pub(super) fn split_far_apart(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    lines: &mut Vec<Line>,
+) -> Result<(), StageError> {
+    // (line, its groups' boxes on the page)
+    let mut split: Vec<(usize, Vec<[f32; 4]>)> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.exact || l.turn != 0 || is_tall(&l.bbox) || glyph_count(&l.text) < 2 {
+            continue;
+        }
+        if !l.text.chars().any(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let groups = glyph_groups(img, l)?;
+        if groups.len() < 2 {
+            continue;
+        }
+        // The upright crop of a level box spans the box: columns scale to x, rows
+        // to y. Each group's ink with a margin of a quarter of its height.
+        let crop = upright_crop(img, l)?;
+        let (sx, sy) = (
+            l.bbox[2] / crop.cols().max(1) as f32,
+            l.bbox[3] / crop.rows().max(1) as f32,
+        );
+        let boxes = groups
+            .iter()
+            .map(|g| {
+                let m = 0.25 * (g[3] - g[1]) as f32 * sy;
+                let x0 = l.bbox[0] + g[0] as f32 * sx - m;
+                let y0 = l.bbox[1] + g[1] as f32 * sy - m;
+                let x1 = l.bbox[0] + g[2] as f32 * sx + m;
+                let y1 = l.bbox[1] + g[3] as f32 * sy + m;
+                [x0, y0, x1 - x0, y1 - y0]
+            })
+            .collect();
+        split.push((i, boxes));
+    }
+    let polygons: Vec<[[f32; 2]; 4]> = split
+        .iter()
+        .flat_map(|(_, boxes)| boxes.iter().map(layout::polygon_of))
+        .collect();
+    let mut read = read_each_box(engine, p, img, &polygons, 0.8)?.into_iter();
+    let mut gone = vec![false; lines.len()];
+    let mut add = Vec::new();
+    for (i, boxes) in split {
+        let parts: Vec<Option<Line>> = read.by_ref().take(boxes.len()).collect();
+        let each_reads = parts.iter().all(|r| {
+            r.as_ref()
+                .is_some_and(|r| r.turn == 0 && r.text.chars().any(|c| c.is_ascii_digit()))
+        });
+        if each_reads {
+            gone[i] = true;
+            add.extend(parts.into_iter().flatten());
+        }
+    }
+    let mut k = 0;
+    lines.retain(|_| {
+        k += 1;
+        !gone[k - 1]
+    });
+    lines.extend(add);
+    Ok(())
+}
+
+/// What growing box `b` into `e` added at each end, as boxes (none where it added
+/// nothing: at the page's edge).
+fn added_ends(b: &[f32; 4], e: &[f32; 4]) -> Vec<[f32; 4]> {
+    let mut ends = Vec::new();
+    if e[1] < b[1] - 0.5 {
+        ends.push([e[0], e[1], e[2], b[1] - e[1]]);
+    }
+    if e[1] + e[3] > b[1] + b[3] + 0.5 {
+        ends.push([e[0], b[1] + b[3], e[2], e[1] + e[3] - b[1] - b[3]]);
+    }
+    if e[0] < b[0] - 0.5 {
+        ends.push([e[0], e[1], b[0] - e[0], e[3]]);
+    }
+    if e[0] + e[2] > b[0] + b[2] + 0.5 {
+        ends.push([b[0] + b[2], e[1], e[0] + e[2] - b[0] - b[2], e[3]]);
+    }
+    ends
+}
+
+/// The axes a short number's text may run along, from its box: two or more
+/// glyphs make it longest along their text; a lone glyph, or a box within a tenth of
+/// square, may run either way (the detector's box of one glyph often takes in an
+/// arrow beside it, so its shape says little).
+fn text_axes(text: &str, b: &[f32; 4]) -> Vec<Axis> {
+    let (w, h) = (b[2], b[3]);
+    if glyph_count(text) == 1 || (h - w).abs() <= 0.1 * w.max(h) {
+        return vec![Axis::Column, Axis::Row];
+    }
+    vec![if h > w { Axis::Column } else { Axis::Row }]
 }
 
 /// The axis fragments of one text line up along.
@@ -771,6 +897,32 @@ mod tests {
         assert!(!joins_pieces("2.2", &[".25", "2"]));
         assert!(!joins_pieces("2 .25", &[".25", "2"]));
         assert!(!joins_pieces("7.5.0", &[".50", "7"]));
+    }
+
+    #[test]
+    fn a_short_number_grows_along_its_text_only() {
+        // A lone glyph may run either way, whatever its box.
+        assert_eq!(text_axes("8", &[0.0, 0.0, 35.0, 50.0]).len(), 2);
+        assert_eq!(text_axes("0", &[0.0, 0.0, 166.0, 69.0]).len(), 2);
+        // Two glyphs make the box longest along their text.
+        assert!(matches!(
+            text_axes("50", &[0.0, 0.0, 40.0, 80.0])[..],
+            [Axis::Column]
+        ));
+        assert!(matches!(
+            text_axes("50", &[0.0, 0.0, 80.0, 40.0])[..],
+            [Axis::Row]
+        ));
+        // Within a tenth of square: either way.
+        assert_eq!(text_axes("50", &[0.0, 0.0, 69.0, 72.0]).len(), 2);
+        // Grown along a column by 10 at both ends: the two added ends.
+        let ends = added_ends(&[10.0, 20.0, 30.0, 40.0], &[10.0, 10.0, 30.0, 60.0]);
+        assert_eq!(ends, [[10.0, 10.0, 30.0, 10.0], [10.0, 60.0, 30.0, 10.0]]);
+        // At the page's edge nothing was added there.
+        assert_eq!(
+            added_ends(&[0.0, 0.0, 30.0, 40.0], &[0.0, 0.0, 60.0, 40.0]).len(),
+            1
+        );
     }
 
     #[test]
