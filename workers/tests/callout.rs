@@ -274,3 +274,16 @@ fn two_dimensions_of_a_chain_read_as_one_line_are_read_apart() {
     };
     assert!(x(8.0) + 40.0 < x(10.0), "{dims:?}");
 }
+
+/// `75` with `-0.02` over `-0.05`, read by PP-OCR as one row `75 -0 3` (synthetic
+/// tune drawing, seed 4242): the number and each band of the stack are read on
+/// their own, and the dimension carries both deviations.
+#[test]
+fn a_stack_read_as_one_unreadable_row_is_read_band_by_band() {
+    let dims = edocr_dimensions("synthetic/stacked_75.png");
+    assert_eq!(dims.len(), 1, "{dims:?}");
+    let d = &dims[0];
+    assert_eq!(d["nominal"].as_f64(), Some(75.0), "{d}");
+    assert_eq!(d["upper"].as_f64(), Some(-0.02), "{d}");
+    assert_eq!(d["lower"].as_f64(), Some(-0.05), "{d}");
+}

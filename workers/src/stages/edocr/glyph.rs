@@ -399,54 +399,6 @@ fn ink_components(crop: &impl core::ToInputArray) -> Result<Ink, StageError> {
     })
 }
 
-/// Where the glyphs in box `b` of the page lie: the extent of the ink components
-/// wholly inside it (a line of the drawing runs out of the box; a glyph's strokes
-/// end within it), grown by a tenth of its shorter side; `None` when none is.
-pub(super) fn glyph_extent(img: &Mat, b: &[f32; 4]) -> Result<Option<[f32; 4]>, StageError> {
-    let x0 = b[0].max(0.0) as i32;
-    let y0 = b[1].max(0.0) as i32;
-    let x1 = ((b[0] + b[2]) as i32).min(img.cols());
-    let y1 = ((b[1] + b[3]) as i32).min(img.rows());
-    if x1 - x0 < 4 || y1 - y0 < 4 {
-        return Ok(None);
-    }
-    let roi = Mat::roi(img, Rect::new(x0, y0, x1 - x0, y1 - y0)).map_err(cv)?;
-    let Ink { stats, n, .. } = ink_components(&roi)?;
-    let stat =
-        |i: i32, c: i32| -> Result<i32, StageError> { Ok(*stats.at_2d::<i32>(i, c).map_err(cv)?) };
-    let mut e: Option<[i32; 4]> = None;
-    for i in 1..n {
-        let (left, top) = (
-            stat(i, imgproc::CC_STAT_LEFT)?,
-            stat(i, imgproc::CC_STAT_TOP)?,
-        );
-        let right = left + stat(i, imgproc::CC_STAT_WIDTH)?;
-        let bottom = top + stat(i, imgproc::CC_STAT_HEIGHT)?;
-        let inside = left > 0 && top > 0 && right < x1 - x0 && bottom < y1 - y0;
-        if stat(i, imgproc::CC_STAT_AREA)? < 4 || !inside {
-            continue;
-        }
-        e = Some(e.map_or([left, top, right, bottom], |e| {
-            [
-                e[0].min(left),
-                e[1].min(top),
-                e[2].max(right),
-                e[3].max(bottom),
-            ]
-        }));
-    }
-    Ok(e.map(|e| {
-        let (w, h) = ((e[2] - e[0]) as f32, (e[3] - e[1]) as f32);
-        let m = 0.1 * w.min(h);
-        [
-            x0 as f32 + e[0] as f32 - m,
-            y0 as f32 + e[1] as f32 - m,
-            w + 2.0 * m,
-            h + 2.0 * m,
-        ]
-    }))
-}
-
 /// The groups of glyphs in a line's upright crop that lie far apart: each
 /// group's ink extent `[left, top, right, bottom]` in the crop, left to right, split
 /// wherever the paper between two glyphs is wider than one and a half times the

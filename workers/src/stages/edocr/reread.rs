@@ -7,7 +7,7 @@ use opencv::core::{self, Mat, Rect, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use super::glyph::{glyph_extent, glyph_groups, is_line_work, otsu_ink, upright_crop};
+use super::glyph::{glyph_groups, is_line_work, otsu_ink, upright_crop};
 use super::layout::{self, Region, RegionKind};
 use super::merge::{
     is_plain_number, is_tolerance, number_share, split_nominal, text_frame, union, unspaced,
@@ -358,12 +358,7 @@ pub(super) fn extend_short_numbers(
         best[i] = Some(r);
     }
     for (l, b) in lines.iter_mut().zip(best) {
-        if let Some(mut r) = b {
-            // The grown box holds paper beyond the number: its box is its glyphs'.
-            if let Some(g) = glyph_extent(img, &r.bbox)? {
-                r.bbox = g;
-                r.polygon = layout::polygon_of(&g);
-            }
+        if let Some(r) = b {
             *l = r;
         }
     }
@@ -732,19 +727,32 @@ pub(super) fn reread_tolerances(
 /// if read alone), and when one reads as the line's deviation and the other as a
 /// tolerance (confidence ≥ 0.8), the line takes both, upper first, and keeps its
 /// first reading in `replaced`.
+///
+/// When neither band reads as the line's deviation, or the line was read as a
+/// number and then something that is no tolerance (`75 -0 3` for `75` over
+/// `-0.02` and `-0.05`), the number is read again too (the columns before the
+/// bands): when it reads as itself and both bands as deviations (signed, or a
+/// zero), each with confidence ≥ 0.8, the line takes them, at the least of the
+/// three confidences.
 pub(super) fn stacked_partners(
     engine: &OcrEngine,
     p: &ocr::Params,
     img: &Mat,
     lines: &mut [Line],
 ) -> Result<(), StageError> {
-    // (line, its number, its deviation), and the two bands' crops, upper first.
-    let mut found: Vec<(usize, String, String)> = Vec::new();
+    // (line, its number, its deviation where it read one), and three crops each:
+    // the two bands, upper first, then the number.
+    let mut found: Vec<(usize, String, Option<String>)> = Vec::new();
     let mut crops: Vec<Mat> = Vec::new();
     let mut widths: Vec<usize> = Vec::new();
     for (i, l) in lines.iter().enumerate().filter(|(_, l)| !l.exact) {
-        let Some((number, Some(own))) = split_nominal(&l.text) else {
-            continue;
+        let (number, own) = match split_nominal(&l.text) {
+            Some((number, Some(own))) => (number, Some(own)),
+            Some((_, None)) => continue,
+            None => match number_then_unread(&l.text) {
+                Some(number) => (number, None),
+                None => continue,
+            },
         };
         let crop = upright_crop(img, l)?;
         let (w, h) = (crop.cols(), crop.rows());
@@ -756,7 +764,7 @@ pub(super) fn stacked_partners(
         let Some(bands) = ink_bands(&dark, u0) else {
             continue;
         };
-        let pair = bands
+        let mut pieces = bands
             .map(|(r0, r1)| {
                 let pad = ((r1 - r0) / 4).max(2);
                 let (y0, y1) = ((r0 - pad).max(0), (r1 + pad).min(h));
@@ -767,8 +775,14 @@ pub(super) fn stacked_partners(
             })
             .into_iter()
             .collect::<Result<Vec<Mat>, StageError>>()?;
-        widths.extend(ocr::paddle_widths(p, &pair));
-        crops.extend(pair);
+        pieces.push(
+            Mat::roi(&crop, Rect::new(0, 0, u0.max(1), h))
+                .map_err(cv)?
+                .try_clone()
+                .map_err(cv)?,
+        );
+        widths.extend(ocr::paddle_widths(p, &pieces));
+        crops.extend(pieces);
         found.push((i, number, own));
     }
     if found.is_empty() {
@@ -777,32 +791,67 @@ pub(super) fn stacked_partners(
     let refs: Vec<&Mat> = crops.iter().collect();
     let mut tm = ocr::Timings::default();
     let read = engine.recognise_at(p.infer_batch(), &refs, &widths, &mut tm)?;
-    for ((i, number, own), pair) in found.into_iter().zip(read.chunks_exact(2)) {
-        let [upper, lower] = pair else {
+    for ((i, number, own), pieces) in found.into_iter().zip(read.chunks_exact(3)) {
+        let [upper, lower, again] = pieces else {
             continue;
         };
-        let own_above = if unspaced(&upper.0) == unspaced(&own) {
-            true
-        } else if unspaced(&lower.0) == unspaced(&own) {
-            false
-        } else {
-            continue;
-        };
-        let partner = if own_above { lower } else { upper };
-        let t = partner.0.trim();
-        if partner.1 < 0.8 || !is_tolerance(t) || unspaced(t) == unspaced(&own) {
-            continue;
-        }
-        let (up, down) = if own_above {
-            (own.as_str(), t)
-        } else {
-            (t, own.as_str())
+        let own_above = match &own {
+            Some(own) if unspaced(&upper.0) == unspaced(own) => Some(true),
+            Some(own) if unspaced(&lower.0) == unspaced(own) => Some(false),
+            _ => None,
         };
         let l = &mut lines[i];
-        l.replaced.get_or_insert_with(|| l.text.clone());
-        l.text = format!("{number} {up} {down}");
+        if let (Some(own_above), Some(own)) = (own_above, &own) {
+            let partner = if own_above { lower } else { upper };
+            let t = partner.0.trim();
+            if partner.1 < 0.8 || !is_tolerance(t) || unspaced(t) == unspaced(own) {
+                continue;
+            }
+            let (up, down) = if own_above {
+                (own.as_str(), t)
+            } else {
+                (t, own.as_str())
+            };
+            l.replaced.get_or_insert_with(|| l.text.clone());
+            l.text = format!("{number} {up} {down}");
+            continue;
+        }
+        // Neither band is the deviation read: the number and both bands as read
+        // on their own, when each is sure.
+        let sure = [upper, lower, again].iter().all(|r| r.1 >= 0.8);
+        if sure
+            && unspaced(&again.0) == unspaced(&number)
+            && is_deviation(upper.0.trim())
+            && is_deviation(lower.0.trim())
+        {
+            l.replaced.get_or_insert_with(|| l.text.clone());
+            l.text = format!("{number} {} {}", upper.0.trim(), lower.0.trim());
+            l.confidence = upper.1.min(lower.1).min(again.1);
+        }
     }
     Ok(())
+}
+
+/// A stacked deviation read on its own: a tolerance with its sign, or a zero
+/// (`+0.02`, `-0,013`, `0`); `0.02` has lost its sign.
+fn is_deviation(t: &str) -> bool {
+    is_tolerance(t)
+        && (t.starts_with(['+', '-', '±', '−']) || t.chars().all(|c| matches!(c, '0' | '.' | ',')))
+}
+
+/// The number a line's reading starts with, where what follows it, after a space
+/// or a sign, is no tolerance the grammar reads (`75 -0 3`): a stacked tolerance
+/// read as one row, its two deviations run together.
+fn number_then_unread(s: &str) -> Option<String> {
+    let t = s.trim();
+    let k = t
+        .char_indices()
+        .skip(1)
+        .find(|&(_, c)| c.is_whitespace() || matches!(c, '+' | '-' | '±' | '−'))
+        .map(|(k, _)| k)?;
+    let (n, rest) = (t[..k].trim(), t[k..].trim());
+    let digits = rest.chars().any(|c| c.is_ascii_digit());
+    (is_plain_number(n) && digits && !is_tolerance(rest)).then(|| n.to_string())
 }
 
 /// The crop's dark pixels (Otsu), as rows of booleans.
@@ -827,7 +876,8 @@ fn deviation_start(ink: &[Vec<bool>], estimate: f32) -> i32 {
     let (w, h) = (ink[0].len() as i32, ink.len() as f32);
     let lo = ((estimate - 0.3 * h) as i32).clamp(1, w - 1);
     let hi = ((estimate + 0.6 * h) as i32).clamp(lo, w - 1);
-    let blank = |x: i32| ink.iter().filter(|r| r[x as usize]).count() <= 1;
+    let thin = ((h / 12.0) as usize).max(1);
+    let blank = |x: i32| ink.iter().filter(|r| r[x as usize]).count() <= thin;
     let (mut best, mut run) = ((0, lo), 0);
     for x in lo..=hi {
         run = if blank(x) { run + 1 } else { 0 };
