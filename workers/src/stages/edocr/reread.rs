@@ -271,12 +271,7 @@ pub(super) fn rejoin_fragments(
         }
         add.push(r);
     }
-    let mut k = 0;
-    lines.retain(|_| {
-        k += 1;
-        !gone[k - 1]
-    });
-    lines.extend(add);
+    replace_lines(lines, &gone, add);
     Ok(())
 }
 
@@ -427,13 +422,18 @@ pub(super) fn split_far_apart(
             add.extend(parts.into_iter().flatten());
         }
     }
+    replace_lines(lines, &gone, add);
+    Ok(())
+}
+
+/// `lines` without those marked `gone`, and `add` after them.
+fn replace_lines(lines: &mut Vec<Line>, gone: &[bool], add: Vec<Line>) {
     let mut k = 0;
     lines.retain(|_| {
         k += 1;
         !gone[k - 1]
     });
     lines.extend(add);
-    Ok(())
 }
 
 /// What growing box `b` into `e` added at each end, as boxes (none where it added
