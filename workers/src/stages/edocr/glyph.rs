@@ -400,12 +400,13 @@ fn ink_components(crop: &impl core::ToInputArray) -> Result<Ink, StageError> {
 }
 
 /// The groups of glyphs in a line's upright crop that lie far apart: each
-/// group's ink extent `[left, top, right, bottom]` in the crop, left to right, split
+/// group's ink extent `[left, top, right, bottom]` as shares of the crop's width and
+/// height (0 to 1), left to right, split
 /// wherever the paper between two glyphs is wider than one and a half times the
 /// tallest glyph (two dimensions of a chain read as one line, `8` and `10` with the
 /// arrows of their dimension lines between). Ink as wide as the crop is tall, or as
 /// tall as the crop, is line work and no glyph. Empty when no glyph is found.
-pub(super) fn glyph_groups(img: &Mat, l: &Line) -> Result<Vec<[i32; 4]>, StageError> {
+pub(super) fn glyph_groups(img: &Mat, l: &Line) -> Result<Vec<[f32; 4]>, StageError> {
     let crop = upright_crop(img, l)?;
     if crop.rows() < 8 || crop.cols() < 8 {
         return Ok(vec![]);
@@ -443,7 +444,18 @@ pub(super) fn glyph_groups(img: &Mat, l: &Line) -> Result<Vec<[i32; 4]>, StageEr
             _ => groups.push(g),
         }
     }
-    Ok(groups)
+    let (cols, rows) = (crop.cols() as f32, rows as f32);
+    Ok(groups
+        .into_iter()
+        .map(|g| {
+            [
+                g[0] as f32 / cols,
+                g[1] as f32 / rows,
+                g[2] as f32 / cols,
+                g[3] as f32 / rows,
+            ]
+        })
+        .collect())
 }
 
 /// Whether a one-character box's ink belongs to line work rather than a glyph: the

@@ -5,6 +5,9 @@
 
 use super::{layout, Line};
 
+/// The signs a deviation starts with.
+pub(super) const SIGNS: [char; 4] = ['+', '-', '±', '−'];
+
 /// Whether a text is a tolerance on its own: `+0.02`, `-0,1`, `±0.05`, `0`, or a
 /// signed one in brackets (`(+0.10)`, `(-0.20`: SolidWorks brackets stacked
 /// deviations; an unsigned number in brackets is a reference dimension).
@@ -12,10 +15,10 @@ pub(super) fn is_tolerance(s: &str) -> bool {
     let bracketed = s.contains(['(', ')']);
     let s = unspaced(s);
     let s = s.trim_start_matches('(').trim_end_matches(')').to_string();
-    if bracketed && !s.starts_with(['+', '-', '±', '−']) {
+    if bracketed && !s.starts_with(SIGNS) {
         return false;
     }
-    let body = s.trim_start_matches(['+', '-', '±', '−']);
+    let body = s.trim_start_matches(SIGNS);
     !body.is_empty()
         && body
             .chars()
@@ -66,17 +69,21 @@ pub(super) fn split_nominal(s: &str) -> Option<(String, Option<String>)> {
     let signed = is_signed(tol);
     let symmetric = tol.trim_start_matches('(').starts_with('±');
     // An unsigned zero is the other deviation's partner (`6.50 0.00` under `+0.02`).
-    let zero = tol
-        .trim_matches(['(', ')'])
-        .chars()
-        .all(|c| matches!(c, '0' | '.' | ','));
+    let zero = is_zero(tol);
     (is_plain_number(n) && (signed || zero) && !symmetric && is_tolerance(tol))
         .then(|| (n.to_string(), Some(unbracket(tol))))
 }
 
 /// Whether a tolerance's text starts with its sign (after a SolidWorks bracket).
 fn is_signed(s: &str) -> bool {
-    s.trim_start_matches('(').starts_with(['+', '-', '±', '−'])
+    s.trim_start_matches('(').starts_with(SIGNS)
+}
+
+/// Whether a text, brackets aside, is a zero (`0`, `0.00`, `(0,0)`).
+pub(super) fn is_zero(s: &str) -> bool {
+    s.trim_matches(['(', ')'])
+        .chars()
+        .all(|c| matches!(c, '0' | '.' | ','))
 }
 
 /// Whether a text is a plain number (a nominal that may carry stacked tolerances).

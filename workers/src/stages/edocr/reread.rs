@@ -10,7 +10,8 @@ use opencv::prelude::*;
 use super::glyph::{glyph_groups, is_line_work, otsu_ink, upright_crop};
 use super::layout::{self, Region, RegionKind};
 use super::merge::{
-    is_plain_number, is_tolerance, number_share, split_nominal, text_frame, union, unspaced,
+    is_plain_number, is_tolerance, is_zero, number_share, split_nominal, text_frame, union,
+    unspaced, SIGNS,
 };
 use super::{cv, is_tall, parse, Line, Params};
 use crate::geometry::{area, intersection, overlap_of_smaller};
@@ -281,9 +282,9 @@ pub(super) fn rejoin_fragments(
 /// the axis its text may run ([`text_axes`]: `18.3` written upwards is not grown
 /// sideways), where the grown box takes in no other line, and takes the reading
 /// that keeps its digits in a longer number (one separator at most, no zero before
-/// a digit), read with confidence ≥ 0.9. A reading with only
-/// `1`s more is refused where line work runs into the grown ends: the `1` was a
-/// dimension line's or an arrow's stroke (`8` beside its extension line read `18`).
+/// a digit), read with confidence ≥ 0.9. A reading with only `1`s more is refused
+/// where line work runs into the grown ends: the `1` was a dimension line's or an
+/// arrow's stroke (`8` beside its extension line read `18`).
 pub(super) fn extend_short_numbers(
     engine: &OcrEngine,
     p: &ocr::Params,
@@ -335,19 +336,15 @@ pub(super) fn extend_short_numbers(
         {
             continue;
         }
-        // Only `1`s more (`8` → `18`, `18.3` → `118.3`; `50` → `1.50` shows a
-        // separator too): the recogniser's reading of a stroke, unless that stroke
-        // ends as a glyph does. A dimension line or an
-        // arrow running into the grown box belongs to line work beyond it.
-        if t.replacen(lines[i].text.trim(), "", 1)
+        // Only `1`s more (`8` → `18`; `50` → `1.50` shows a separator too): the
+        // recogniser's reading of a stroke, unless that stroke ends as a glyph
+        // does. A dimension line or an arrow running into the grown box belongs to
+        // line work beyond it.
+        let only_ones = t
+            .replacen(lines[i].text.trim(), "", 1)
             .chars()
-            .all(|c| c == '1')
-            && added_ends(&lines[i].bbox, &e)
-                .iter()
-                .try_fold(false, |any, b| {
-                    Ok::<_, StageError>(any || is_line_work(img, b)?)
-                })?
-        {
+            .all(|c| c == '1');
+        if only_ones && any_line_work(img, &added_ends(&lines[i].bbox, &e))? {
             continue;
         }
         best[i] = Some(r);
@@ -384,21 +381,17 @@ pub(super) fn split_far_apart(
         if groups.len() < 2 {
             continue;
         }
-        // The upright crop of a level box spans the box: columns scale to x, rows
-        // to y. Each group's ink with a margin of a quarter of its height.
-        let crop = upright_crop(img, l)?;
-        let (sx, sy) = (
-            l.bbox[2] / crop.cols().max(1) as f32,
-            l.bbox[3] / crop.rows().max(1) as f32,
-        );
+        // The upright crop of a level box spans the box: its shares are the
+        // box's. Each group's ink with a margin of a quarter of its height.
+        let b = l.bbox;
         let boxes = groups
             .iter()
             .map(|g| {
-                let m = 0.25 * (g[3] - g[1]) as f32 * sy;
-                let x0 = l.bbox[0] + g[0] as f32 * sx - m;
-                let y0 = l.bbox[1] + g[1] as f32 * sy - m;
-                let x1 = l.bbox[0] + g[2] as f32 * sx + m;
-                let y1 = l.bbox[1] + g[3] as f32 * sy + m;
+                let m = 0.25 * (g[3] - g[1]) * b[3];
+                let x0 = b[0] + g[0] * b[2] - m;
+                let y0 = b[1] + g[1] * b[3] - m;
+                let x1 = b[0] + g[2] * b[2] + m;
+                let y1 = b[1] + g[3] * b[3] + m;
                 [x0, y0, x1 - x0, y1 - y0]
             })
             .collect();
@@ -434,6 +427,16 @@ fn replace_lines(lines: &mut Vec<Line>, gone: &[bool], add: Vec<Line>) {
         !gone[k - 1]
     });
     lines.extend(add);
+}
+
+/// Whether any of `boxes` holds line work ([`is_line_work`]).
+fn any_line_work(img: &Mat, boxes: &[[f32; 4]]) -> Result<bool, StageError> {
+    for b in boxes {
+        if is_line_work(img, b)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// What growing box `b` into `e` added at each end, as boxes (none where it added
@@ -728,10 +731,10 @@ pub(super) fn reread_tolerances(
 /// tolerance (confidence ≥ 0.8), the line takes both, upper first, and keeps its
 /// first reading in `replaced`.
 ///
-/// When neither band reads as the line's deviation, or the line was read as a
-/// number and then something that is no tolerance (`75 -0 3` for `75` over
-/// `-0.02` and `-0.05`), the number is read again too (the columns before the
-/// bands): when it reads as itself and both bands as deviations (signed, or a
+/// When neither band reads as the line's deviation (`75 -0 3` for `75` over
+/// `-0.02` and `-0.05`: `-0 3` is no band), or the line was read as a number and
+/// then something that is no tolerance at all, the number is read again too (the
+/// columns before the bands): when it reads as itself and both bands as deviations (signed, or a
 /// zero), each with confidence ≥ 0.8, the line takes them, at the least of the
 /// three confidences.
 pub(super) fn stacked_partners(
@@ -835,19 +838,18 @@ pub(super) fn stacked_partners(
 /// A stacked deviation read on its own: a tolerance with its sign, or a zero
 /// (`+0.02`, `-0,013`, `0`); `0.02` has lost its sign.
 fn is_deviation(t: &str) -> bool {
-    is_tolerance(t)
-        && (t.starts_with(['+', '-', '±', '−']) || t.chars().all(|c| matches!(c, '0' | '.' | ',')))
+    is_tolerance(t) && (t.starts_with(SIGNS) || is_zero(t))
 }
 
 /// The number a line's reading starts with, where what follows it, after a space
-/// or a sign, is no tolerance the grammar reads (`75 -0 3`): a stacked tolerance
-/// read as one row, its two deviations run together.
+/// or a sign, holds a digit but is no tolerance: a stacked tolerance read as one
+/// row, its two deviations run together past what [`split_nominal`] takes.
 fn number_then_unread(s: &str) -> Option<String> {
     let t = s.trim();
     let k = t
         .char_indices()
         .skip(1)
-        .find(|&(_, c)| c.is_whitespace() || matches!(c, '+' | '-' | '±' | '−'))
+        .find(|&(_, c)| c.is_whitespace() || SIGNS.contains(&c))
         .map(|(k, _)| k)?;
     let (n, rest) = (t[..k].trim(), t[k..].trim());
     let digits = rest.chars().any(|c| c.is_ascii_digit());
