@@ -252,20 +252,41 @@ fn sift(
     reason: DropReason,
     mut drop_if: impl FnMut(&Line) -> bool,
 ) {
+    sift_why(lines, dropped, page, |l| drop_if(l).then_some(reason));
+}
+
+/// Moves the lines `why` gives a reason for from `lines` to `dropped`, with it
+/// (`why` is called once per line, in order).
+fn sift_why(
+    lines: &mut Vec<Line>,
+    dropped: &mut Vec<Dropped>,
+    page: u32,
+    mut why: impl FnMut(&Line) -> Option<DropReason>,
+) {
     let mut kept = Vec::with_capacity(lines.len());
     for l in lines.drain(..) {
-        if drop_if(&l) {
-            dropped.push(Dropped {
+        match why(&l) {
+            Some(reason) => dropped.push(Dropped {
                 text: l.text,
                 bbox: l.bbox,
                 page,
                 reason,
-            });
-        } else {
-            kept.push(l);
+            }),
+            None => kept.push(l),
         }
     }
     *lines = kept;
+}
+
+/// Moves each line whose reason is `Some` from `lines` to `dropped`, with it.
+fn sift_each(
+    lines: &mut Vec<Line>,
+    dropped: &mut Vec<Dropped>,
+    page: u32,
+    reasons: Vec<Option<DropReason>>,
+) {
+    let mut reasons = reasons.into_iter();
+    sift_why(lines, dropped, page, |_| reasons.next().flatten());
 }
 
 /// A line being worked on: text, where, and how it reads.
@@ -353,34 +374,31 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         .collect();
     let mut dropped = Vec::new();
     lines.retain(|l| !l.text.trim().is_empty());
-    sift(
-        &mut lines,
-        &mut dropped,
-        index,
-        DropReason::OutsideFrame,
-        |l| !frame.contains_centre(&l.bbox),
-    );
-    sift(
-        &mut lines,
-        &mut dropped,
-        index,
-        DropReason::BorderStrip,
-        |l| strips.iter().any(|s| s.contains_centre(&l.bbox)),
-    );
-    // Zone labels the frame did not cut off (no inner frame line found).
+    // Zone labels are looked for among all lines, those outside the frame too: a
+    // strip the frame cuts off still names the labels it leaves inside (the bottom
+    // row's `1` that the inner frame line passes below).
     let zone = {
         let items: Vec<(&str, [f32; 4])> =
             lines.iter().map(|l| (l.text.as_str(), l.bbox)).collect();
         zones::zone_labels(&items, img.cols() as f32, img.rows() as f32)
     };
-    let mut zone = zone.into_iter();
-    sift(
-        &mut lines,
-        &mut dropped,
-        index,
-        DropReason::ZoneLabel,
-        |_| zone.next().unwrap_or(false),
-    );
+    let reasons: Vec<Option<DropReason>> = lines
+        .iter()
+        .zip(zone)
+        .map(|(l, zone)| {
+            if !frame.contains_centre(&l.bbox) {
+                Some(DropReason::OutsideFrame)
+            } else if strips.iter().any(|s| s.contains_centre(&l.bbox)) {
+                Some(DropReason::BorderStrip)
+            } else if zone {
+                // Zone labels the frame did not cut off (no inner frame line found).
+                Some(DropReason::ZoneLabel)
+            } else {
+                None
+            }
+        })
+        .collect();
+    sift_each(&mut lines, &mut dropped, index, reasons);
     // Tables read as rows; the lines under a column that names a size (a hole
     // table, tabulated dimensions) are dimensions, the rest stay table text.
     let mut read_tables = Vec::new();

@@ -175,8 +175,10 @@ fn mark_band(items: &[(&str, [f32; 4])], strip: &[usize], horizontal: bool, zone
 /// Labels on the edge opposite a found `strip`: a frame repeats its zone labels there at
 /// the same positions, where a title block or a parts list may leave too few of them
 /// uncovered to make a strip of their own. A candidate in `pool` (near an edge, the
-/// same axis) is one when a label of the strip has its value and lies within 35 % of a
-/// zone's width of it along the edge.
+/// same axis) is one when it lies within 35 % of a zone's width, along the edge, of
+/// where the strip puts its value: the strip's label of that value, or for a value the
+/// strip lacks (a label OCR missed, one zone beyond either end at most) the place its
+/// steady step gives.
 fn mark_opposite(
     items: &[(&str, [f32; 4])],
     strip: &[(usize, i32)],
@@ -194,16 +196,20 @@ fn mark_opposite(
     if va == vb {
         return;
     }
-    let step = ((centre(b, along) - centre(a, along)) / (vb - va) as f32).abs();
+    let signed = (centre(b, along) - centre(a, along)) / (vb - va) as f32;
+    let step = signed.abs();
     let low_side = centre(a, across) < span / 2.0;
+    let (lo, hi) = (va.min(vb) - 1, va.max(vb) + 1);
     for &(j, v) in pool {
         if zone[j] || letters(j) != letters(a) || (centre(j, across) < span / 2.0) == low_side {
             continue;
         }
-        if strip
-            .iter()
-            .any(|&(i, vi)| vi == v && (centre(j, along) - centre(i, along)).abs() <= 0.35 * step)
-        {
+        let at = match strip.iter().find(|&&(_, vi)| vi == v) {
+            Some(&(i, _)) => centre(i, along),
+            None if (lo..=hi).contains(&v) => centre(a, along) + (v - va) as f32 * signed,
+            None => continue,
+        };
+        if (centre(j, along) - at).abs() <= 0.35 * step {
             zone[j] = true;
         }
     }
@@ -269,6 +275,14 @@ mod tests {
         assert_eq!(&got[6..], [true, true, false, false]);
         // Without the strip at the top, the two bottom labels are not enough.
         assert!(zone_labels(&items[6..8], w, h).iter().all(|z| !z));
+        // A top strip that lacks `1` (OCR missed it) still puts it one step before
+        // its `2`; a `1` far from there, or an `8` two steps beyond `6`, is no label.
+        let mut missed: Vec<_> = items[1..6].to_vec();
+        missed.push(at("1", 260.0, 1970.0));
+        missed.push(at("1", 520.0, 1970.0));
+        missed.push(at("8", 3750.0, 1970.0));
+        let got = zone_labels(&missed, 4000.0, h);
+        assert_eq!(&got[5..], [true, false, false]);
     }
 
     #[test]
