@@ -31,6 +31,7 @@
 //! depends on file names or absolute coordinates: thresholds are relative to the
 //! page size or the text height.
 
+mod calibrate;
 mod callout;
 mod glyph;
 pub mod iso286;
@@ -107,6 +108,10 @@ pub struct Params {
     /// wrong (`00000` read again as `30000`). The lines that fail the grammar are
     /// notes, labels and marks, not misread dimensions, so it stays off.
     pub grammar_beams: usize,
+    /// A pixel-read dimension's `confidence` is the probability that it is right
+    /// ([`calibrate`]), the recogniser's own kept as `read_confidence` (default true;
+    /// false: `confidence` is the recogniser's).
+    pub calibrate: bool,
 }
 
 impl Default for Params {
@@ -123,6 +128,7 @@ impl Default for Params {
             callout_min_confidence: 0.9,
             degree_glyphs: true,
             grammar_beams: 0,
+            calibrate: true,
         }
     }
 }
@@ -138,8 +144,14 @@ pub struct Input<'a> {
 pub struct DimensionItem {
     #[serde(flatten)]
     pub dimension: parse::Dimension,
-    /// Mean recogniser confidence of the lines it was read from, in [0, 1].
+    /// The probability that it is right (text and kind), in [0, 1]: for a
+    /// dimension read from the pixels, the recogniser's confidence calibrated on the
+    /// tune drawings ([`calibrate`]); 1 for a text-layer one.
     pub confidence: f32,
+    /// The recogniser's own confidence (mean over the characters of the lines it was
+    /// read from), where `confidence` was calibrated from it; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_confidence: Option<f32>,
     /// Corners top-left, top-right, bottom-right, bottom-left, page pixels.
     pub polygon: [[f32; 2]; 4],
     /// `[x, y, width, height]`, page pixels.
@@ -728,6 +740,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
             source: m.source(),
             ppocr_read: replaced,
             table_column: None,
+            read_confidence: None,
         });
     }
     for (line, header) in table_sizes {
@@ -748,6 +761,9 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         .map(|l| l.text.as_str())
         .collect();
     drop_cut_numbers(&mut dimensions, &mut dropped, &page_text);
+    if params.calibrate {
+        dimensions.iter_mut().for_each(calibrate::apply);
+    }
     t.other_ms += ms(t4);
     Ok(Output {
         dimensions,
@@ -860,6 +876,7 @@ fn table_size(params: &Params, page: u32, line: &Line, header: &str) -> Option<D
         source: line.source(),
         ppocr_read: line.replaced.clone(),
         table_column: Some(header.to_string()),
+        read_confidence: None,
     })
 }
 
@@ -1282,6 +1299,7 @@ mod tests {
             source,
             ppocr_read: None,
             table_column: None,
+            read_confidence: None,
         };
         let ocr = ocr::TextSource::Ocr;
         let page =

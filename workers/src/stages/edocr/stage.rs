@@ -254,6 +254,7 @@ mod tests {
                 source: crate::stages::ocr::TextSource::TextLayer,
                 ppocr_read: None,
                 table_column: Some("ØD".into()),
+                read_confidence: None,
             }],
             gdt: vec![GdtItem {
                 frame: parse::parse_gdt(&["⌖", "Ø0.1", "A", "B"]).unwrap(),
