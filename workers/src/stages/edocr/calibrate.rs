@@ -10,8 +10,8 @@
 //! c the recogniser's confidence clamped to [0.001, 0.9999], short 1 for an integer
 //! of at most two digits. Fitted by `tools/fit_calibration.py` on the pixel readings
 //! of the vector *tune* and *tune2* renderings (`tools/vector-eval.sh tune` and
-//! `tune2`, 725 readings, 15 wrong by the scorer's strict test, at the commit that
-//! added this file); the reliability table on the check renderings is in the
+//! `tune2`, 725 readings, 15 wrong by the scorer's strict test, at 9e6d8ce, the
+//! commit before this file); the reliability table on the check renderings is in the
 //! README. Text-layer dimensions keep 1: their text is the file's own.
 
 use super::{ocr, DimensionItem};
