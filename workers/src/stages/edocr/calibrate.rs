@@ -24,9 +24,9 @@ const SHORT: f32 = -1.2325;
 fn is_short(raw: &str) -> bool {
     let digits = raw.chars().filter(char::is_ascii_digit).count();
     let chars: Vec<char> = raw.chars().collect();
-    let decimal = chars.windows(3).any(|w| {
-        w[0].is_ascii_digit() && matches!(w[1], '.' | ',') && w[2].is_ascii_digit()
-    });
+    let decimal = chars
+        .windows(3)
+        .any(|w| w[0].is_ascii_digit() && matches!(w[1], '.' | ',') && w[2].is_ascii_digit());
     digits <= 2 && !decimal
 }
 
