@@ -25,7 +25,8 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vector_misses import load_scorer, scored_pages  # noqa: E402
+from vector_calibration import scored_dimensions  # noqa: E402
+from vector_misses import load_scorer  # noqa: E402
 
 RIDGE = 0.01
 
@@ -42,19 +43,11 @@ def features(conf, raw):
 
 
 def samples(vt, out):
-    for _, rep, toks, sx, sy in scored_pages(vt, out):
-        for d in rep.get("dimensions") or []:
-            if (d.get("page") or 0) != 0 or not d.get("bbox") or d.get("source") == "text_layer":
-                continue
-            raw = d.get("raw") or ""
-            nums = vt.numbers(raw)
-            if not nums:
-                continue
-            box = vt.grown(d["bbox"])
-            right = all(any(v in t.nums and t.why is None and vt.inside(box, t.cx * sx, t.cy * sy)
-                            for t in toks) for v in nums)
-            conf = d.get("read_confidence", d.get("confidence")) or 0.0
-            yield features(float(conf), raw), 1.0 if right else 0.0
+    for d, _, strict in scored_dimensions(vt, out):
+        if d.get("source") == "text_layer":
+            continue
+        conf = d.get("read_confidence", d.get("confidence")) or 0.0
+        yield features(float(conf), d.get("raw") or ""), 1.0 if strict else 0.0
 
 
 def fit(xs, ys, iters=50):
@@ -105,6 +98,10 @@ def main(dirs):
     ll = sum(math.log(max(1e-12, p if y else 1 - p)) for x, y in zip(xs, ys)
              for p in [1 / (1 + math.exp(-sum(a * b for a, b in zip(w, x))))])
     print(f"samples {len(ys)}, wrong {int(len(ys) - sum(ys))}, mean log-likelihood {ll / len(ys):.4f}")
+    for short, name in [(1.0, "short integers"), (0.0, "other readings")]:
+        ws = [y for x, y in zip(xs, ys) if x[2] == short]
+        if ws:
+            print(f"{name}: {len(ws)}, wrong {len(ws) - sum(ws):.0f} ({1 - sum(ws) / len(ws):.3f})")
     print(f"const BIAS: f32 = {w[0]:.4f};\nconst LOGIT: f32 = {w[1]:.4f};\nconst SHORT: f32 = {w[2]:.4f};")
 
 

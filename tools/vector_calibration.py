@@ -17,9 +17,10 @@ from vector_misses import load_scorer, scored_pages  # noqa: E402
 BINS = [0.0, 0.75, 0.8, 0.9, 0.95, 0.99, 1.0001]
 
 
-def readings(vt, out):
-    """(confidence, right) for every page-1 dimension with a number."""
-    rows = []
+def scored_dimensions(vt, out):
+    """(dimension, right, strict) for every page-1 dimension with a number: right when
+    every number of it is printed where it was read (the scorer's value-precision test),
+    strict when each is also drawing-area truth (not a title-block field or zone label)."""
     for _, rep, toks, sx, sy in scored_pages(vt, out):
         for d in rep.get("dimensions") or []:
             if (d.get("page") or 0) != 0 or not d.get("bbox"):
@@ -28,10 +29,15 @@ def readings(vt, out):
             if not nums:
                 continue
             box = vt.grown(d["bbox"])
-            right = all(any(v in t.nums and vt.inside(box, t.cx * sx, t.cy * sy) for t in toks)
-                        for v in nums)
-            rows.append((float(d.get("confidence") or 0.0), right))
-    return rows
+            hits = [[t for t in toks if v in t.nums and vt.inside(box, t.cx * sx, t.cy * sy)]
+                    for v in nums]
+            yield d, all(hits), all(any(t.why is None for t in h) for h in hits)
+
+
+def readings(vt, out):
+    """(confidence, right) for every page-1 dimension with a number."""
+    return [(float(d.get("confidence") or 0.0), right)
+            for d, right, _ in scored_dimensions(vt, out)]
 
 
 def main(args):

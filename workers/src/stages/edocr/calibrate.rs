@@ -41,7 +41,7 @@ pub fn probability(c: f32, raw: &str) -> f32 {
 /// Sets a pixel-read dimension's confidence to its probability of being right,
 /// keeping the recogniser's in `read_confidence`.
 pub fn apply(d: &mut DimensionItem) {
-    if d.source == ocr::TextSource::TextLayer || d.read_confidence.is_some() {
+    if d.source == ocr::TextSource::TextLayer {
         return;
     }
     d.read_confidence = Some(d.confidence);

@@ -290,17 +290,6 @@ fn sift_why(
     *lines = kept;
 }
 
-/// Moves each line whose reason is `Some` from `lines` to `dropped`, with it.
-fn sift_each(
-    lines: &mut Vec<Line>,
-    dropped: &mut Vec<Dropped>,
-    page: u32,
-    reasons: Vec<Option<DropReason>>,
-) {
-    let mut reasons = reasons.into_iter();
-    sift_why(lines, dropped, page, |_| reasons.next().flatten());
-}
-
 /// A line being worked on: text, where, and how it reads.
 #[derive(Debug, Clone)]
 struct Line {
@@ -394,23 +383,17 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
             lines.iter().map(|l| (l.text.as_str(), l.bbox)).collect();
         zones::zone_labels(&items, img.cols() as f32, img.rows() as f32)
     };
-    let reasons: Vec<Option<DropReason>> = lines
-        .iter()
-        .zip(zone)
-        .map(|(l, zone)| {
-            if !frame.contains_centre(&l.bbox) {
-                Some(DropReason::OutsideFrame)
-            } else if strips.iter().any(|s| s.contains_centre(&l.bbox)) {
-                Some(DropReason::BorderStrip)
-            } else if zone {
-                // Zone labels the frame did not cut off (no inner frame line found).
-                Some(DropReason::ZoneLabel)
-            } else {
-                None
-            }
-        })
-        .collect();
-    sift_each(&mut lines, &mut dropped, index, reasons);
+    let mut zone = zone.into_iter();
+    sift_why(&mut lines, &mut dropped, index, |l| {
+        let zone = zone.next().unwrap_or(false);
+        if !frame.contains_centre(&l.bbox) {
+            Some(DropReason::OutsideFrame)
+        } else if strips.iter().any(|s| s.contains_centre(&l.bbox)) {
+            Some(DropReason::BorderStrip)
+        } else {
+            zone.then_some(DropReason::ZoneLabel)
+        }
+    });
     // Tables read as rows; the lines under a column that names a size (a hole
     // table, tabulated dimensions) are dimensions, the rest stay table text.
     let mut read_tables = Vec::new();
