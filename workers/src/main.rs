@@ -293,6 +293,11 @@ struct WorkerArgs {
     /// box edges by a few pixels).
     #[arg(long, env = "DRAWPIPE_OCR_DET_PRECISION", default_value = "f32")]
     ocr_det_precision: drawpipe_workers::stages::ocr::Precision,
+    /// Arithmetic of the detector in `edocr`'s native-resolution sweep for text the
+    /// page pass missed, as --ocr-precision (default auto: bf16 where the CPU has it;
+    /// the sweep only adds boxes no page line covers).
+    #[arg(long, env = "DRAWPIPE_OCR_SWEEP_PRECISION", default_value = "auto")]
+    ocr_sweep_precision: drawpipe_workers::stages::ocr::Precision,
 }
 
 impl WorkerArgs {
@@ -350,6 +355,7 @@ impl WorkerArgs {
             tolerance_device: self.tolerance_device,
             ocr_precision: self.ocr_precision,
             ocr_det_precision: self.ocr_det_precision,
+            ocr_sweep_precision: self.ocr_sweep_precision,
             limits: drawpipe_core::limits::Limits::from_env()
                 .map_err(|e| anyhow::anyhow!("limits: {e}"))?,
         })
@@ -387,7 +393,18 @@ async fn main() -> anyhow::Result<()> {
                     runs,
                     pages,
                     peak_rss_mib,
+                    load_ms,
                 } = local::analyze_bytes_in_full(&bytes, &plan, &params);
+                if !load_ms.is_empty() {
+                    let loads: Vec<String> = load_ms
+                        .iter()
+                        .map(|(stage, ms)| format!("{stage} {ms:.0} ms"))
+                        .collect();
+                    eprintln!(
+                        "models loaded (not in the stage times): {}",
+                        loads.join(", ")
+                    );
+                }
                 let stem = file
                     .file_stem()
                     .map(|s| s.to_string_lossy().to_string())

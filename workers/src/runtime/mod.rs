@@ -71,6 +71,9 @@ pub struct WorkerConfig {
     pub ocr_precision: ocr::Precision,
     /// Arithmetic of the OCR detector ([`ocr::Params::det_precision`]).
     pub ocr_det_precision: ocr::Precision,
+    /// Arithmetic of the detector in `edocr`'s sweep
+    /// ([`ocr::EngineConfig::sweep_precision`]).
+    pub ocr_sweep_precision: ocr::Precision,
     /// Server-side maxima of per-job options (checked again before any work).
     pub limits: Limits,
 }
@@ -112,6 +115,7 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     let settings = Arc::new(Engines {
         ocr_precision: cfg.ocr_precision,
         ocr_det_precision: cfg.ocr_det_precision,
+        ocr_sweep_precision: cfg.ocr_sweep_precision,
         tolerance_device: cfg.tolerance_device.clone(),
         ..Engines::default()
     });

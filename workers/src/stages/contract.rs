@@ -259,6 +259,8 @@ pub struct Engines {
     pub ocr_precision: ocr::Precision,
     /// Arithmetic of the OCR detector.
     pub ocr_det_precision: ocr::Precision,
+    /// Arithmetic of the OCR detector in `edocr`'s native-resolution sweep.
+    pub ocr_sweep_precision: ocr::Precision,
     /// Intra-op threads per OCR model; 0: one per physical core.
     pub ocr_threads: usize,
     /// XGBoost device for `tolerance` (`cpu`, `cuda:N`).
@@ -270,13 +272,25 @@ pub struct Engines {
 }
 
 impl Default for Engines {
+    /// The defaults, with the OCR precisions the worker's variables set
+    /// (`DRAWPIPE_OCR_PRECISION`, `DRAWPIPE_OCR_DET_PRECISION`,
+    /// `DRAWPIPE_OCR_SWEEP_PRECISION`), so that `drawpipe analyze` and `eval` honour
+    /// them too; a value that does not parse is named in a warning and not used.
     fn default() -> Self {
         let ocr = ocr::EngineConfig::default();
+        let from_env = |name: &str, default: ocr::Precision| match std::env::var(name) {
+            Ok(v) => v.parse().unwrap_or_else(|e| {
+                tracing::warn!(variable = name, value = %v, error = %e, "ignored");
+                default
+            }),
+            Err(_) => default,
+        };
         Engines {
             models: crate::ort_env::models_dir(),
             device: Device::Auto,
-            ocr_precision: ocr.precision,
-            ocr_det_precision: ocr.det_precision,
+            ocr_precision: from_env("DRAWPIPE_OCR_PRECISION", ocr.precision),
+            ocr_det_precision: from_env("DRAWPIPE_OCR_DET_PRECISION", ocr.det_precision),
+            ocr_sweep_precision: from_env("DRAWPIPE_OCR_SWEEP_PRECISION", ocr.sweep_precision),
             ocr_threads: ocr.threads,
             tolerance_device: "cpu".into(),
             vl: None,
@@ -306,6 +320,7 @@ impl Engines {
             device: self.device,
             precision: self.ocr_precision,
             det_precision: self.ocr_det_precision,
+            sweep_precision: self.ocr_sweep_precision,
             threads: self.ocr_threads,
             ..ocr::EngineConfig::default()
         };

@@ -117,7 +117,7 @@ pub(super) fn second_pass(
         ..ocr_params.clone()
     };
     let mut tm = ocr::Timings::default();
-    let boxes = engine.detect(&p, img, &mut tm)?;
+    let boxes = engine.detect_sweep(&p, img, &mut tm)?;
     let skip: Vec<&Region> = regions
         .iter()
         .filter(|r| matches!(r.kind, RegionKind::TitleBlock | RegionKind::Table))

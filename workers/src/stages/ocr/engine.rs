@@ -50,6 +50,11 @@ pub struct OcrEngine {
     precision: Precision,
     /// The precision the detector runs in (never `Auto`).
     det_precision: Precision,
+    /// The detector `edocr`'s native-resolution sweep runs, where its precision
+    /// differs from `det`'s ([`EngineConfig::sweep_precision`]); `None`: `det`.
+    sweep: Option<Box<dyn Model>>,
+    /// The precision of the sweep's detector (never `Auto`).
+    sweep_precision: Precision,
     /// The callout recogniser `edocr` reads candidate lines with, when installed.
     callout: Option<super::CalloutReader>,
 }
@@ -90,6 +95,65 @@ impl OcrEngine {
     /// As [`OcrEngine::load_from`], with every load-time setting of `config`.
     pub fn load_with(models: &Path, config: &EngineConfig) -> Result<Self, StageError> {
         let paths = verified_model_files(models)?;
+        let env = Bf16Env::probe(models, config.device);
+        let engine = Self::load_models(models, &paths, &env, config)?;
+        engine.with_sweep(models, &paths, &env, config)
+    }
+
+    /// A second detector for the sweep where `config.sweep_precision` asks for an
+    /// arithmetic the page detector does not run (`auto` settles as for the others).
+    fn with_sweep(
+        mut self,
+        models: &Path,
+        paths: &[PathBuf; 3],
+        env: &Bf16Env,
+        config: &EngineConfig,
+    ) -> Result<Self, StageError> {
+        let want = env
+            .decide(config.sweep_precision)
+            .map_err(|m| StageError::Other(m.into()))?;
+        let want_bf16 = want.is_ok();
+        if want_bf16 == (self.det_precision == Precision::Bf16) {
+            self.sweep_precision = self.det_precision;
+            return Ok(self);
+        }
+        let threads = config.threads;
+        let loaded: Result<Box<dyn Model>, String> = if want_bf16 {
+            ov_env::OvModel::compile(models, &paths[0], "ocr sweep det", "bf16", threads)
+                .map(|m| Box::new(m) as Box<dyn Model>)
+                .map_err(|e| e.to_string())
+        } else {
+            ort_env::session(&paths[0], Device::Cpu, threads)
+                .map(|s| ort_model("ocr sweep det", s))
+                .map_err(|e| e.to_string())
+        };
+        match loaded {
+            Ok(m) => {
+                self.sweep = Some(m);
+                self.sweep_precision = if want_bf16 {
+                    Precision::Bf16
+                } else {
+                    Precision::F32
+                };
+                tracing::info!(precision = ?self.sweep_precision, why = %want.unwrap_or_else(|e| e), "ocr sweep detector loaded");
+            }
+            // `auto` keeps the page detector; an explicit precision fails.
+            Err(e) if config.sweep_precision == Precision::Auto => {
+                tracing::warn!(error = %e, "ocr: sweep detector failed; the sweep uses the page detector");
+                self.sweep_precision = self.det_precision;
+            }
+            Err(e) => return Err(StageError::Other(format!("ocr sweep detector: {e}").into())),
+        }
+        Ok(self)
+    }
+
+    /// The page detector, classifier and recogniser per `config`.
+    fn load_models(
+        models: &Path,
+        paths: &[PathBuf; 3],
+        env: &Bf16Env,
+        config: &EngineConfig,
+    ) -> Result<Self, StageError> {
         let other = |m: String| StageError::Other(m.into());
         let chars = ov_env::onnx_metadata(&paths[2], "character")
             .map_err(other)?
@@ -100,7 +164,6 @@ impl OcrEngine {
                 ))
             })?;
         let dictionary = dictionary_from_metadata(&chars);
-        let env = Bf16Env::probe(models, config.device);
         let decide = |p| env.decide(p).map_err(|m| StageError::Other(m.into()));
         let (rec_bf16, det_bf16) = (decide(config.precision)?, decide(config.det_precision)?);
         let mut f32_reason = match &rec_bf16 {
@@ -110,7 +173,7 @@ impl OcrEngine {
         if rec_bf16.is_ok() || det_bf16.is_ok() {
             let mixed = Self::load_cpu_mixed(
                 models,
-                &paths,
+                paths,
                 config.threads,
                 dictionary.clone(),
                 det_bf16,
@@ -165,6 +228,8 @@ impl OcrEngine {
             dictionary,
             precision: Precision::F32,
             det_precision: Precision::F32,
+            sweep: None,
+            sweep_precision: Precision::F32,
             callout: None,
         })
     }
@@ -253,6 +318,8 @@ impl OcrEngine {
             device_reason: "given models".into(),
             precision: Precision::F32,
             det_precision: Precision::F32,
+            sweep: None,
+            sweep_precision: Precision::F32,
             callout: None,
         }
     }
@@ -290,6 +357,22 @@ impl OcrEngine {
         self.det_precision
     }
 
+    /// The sweep detector's ([`OcrEngine::detect_sweep`]), as [`OcrEngine::precision`].
+    pub fn sweep_precision(&self) -> Precision {
+        self.sweep_precision
+    }
+
+    /// [`OcrEngine::detect`] with the sweep's detector
+    /// ([`EngineConfig::sweep_precision`]): `edocr`'s native-resolution pass.
+    pub fn detect_sweep(
+        &self,
+        params: &Params,
+        page: &Mat,
+        t: &mut Timings,
+    ) -> Result<Vec<DetBox>, StageError> {
+        self.detect_with(self.sweep.as_deref().unwrap_or(&*self.det), params, page, t)
+    }
+
     /// Text boxes of a page, in page pixels, in reading order (tiled or whole, per
     /// `params`).
     pub fn detect(
@@ -298,10 +381,21 @@ impl OcrEngine {
         page: &Mat,
         t: &mut Timings,
     ) -> Result<Vec<DetBox>, StageError> {
+        self.detect_with(&*self.det, params, page, t)
+    }
+
+    fn detect_with(
+        &self,
+        det: &dyn Model,
+        params: &Params,
+        page: &Mat,
+        t: &mut Timings,
+    ) -> Result<Vec<DetBox>, StageError> {
         let (w, h) = (page.cols() as u32, page.rows() as u32);
         let tiles = tile_rects(w, h, &params.tile);
         let mut boxes = if tiles.len() <= 1 {
             self.detect_region(
+                det,
                 params,
                 page,
                 params.det_limit_type,
@@ -313,7 +407,7 @@ impl OcrEngine {
             for r in &tiles {
                 let tile = Mat::roi(page, *r).map_err(cv)?.try_clone().map_err(cv)?;
                 // Native resolution inside a tile: small dimension text stays legible.
-                let mut found = self.detect_region(params, &tile, LimitType::None, 0, t)?;
+                let mut found = self.detect_region(det, params, &tile, LimitType::None, 0, t)?;
                 for b in &mut found {
                     for p in &mut b.points {
                         p[0] += r.x as f32;
@@ -331,6 +425,7 @@ impl OcrEngine {
 
     fn detect_region(
         &self,
+        det: &dyn Model,
         params: &Params,
         img: &Mat,
         limit: LimitType,
@@ -359,7 +454,7 @@ impl OcrEngine {
         let data = normalise_gray_chw(src.data_bytes().map_err(cv)?, 3);
         t.other_ms += ms(t0);
         let t1 = Instant::now();
-        let (shape, prob) = self.det.run([1, 3, rh as usize, rw as usize], data)?;
+        let (shape, prob) = det.run([1, 3, rh as usize, rw as usize], data)?;
         t.det_ms += ms(t1);
         let t2 = Instant::now();
         if shape.len() != 4 || shape[2] != rh as usize || shape[3] != rw as usize {
@@ -923,6 +1018,93 @@ mod tests {
             "bf16 read {same} of f32's {} lines alike ({} lines in bf16)",
             a.len(),
             b.len()
+        );
+    }
+
+    /// The sweep's detector: by default bf16 beside an f32 page detector where this
+    /// CPU has native bf16, and then it finds the boxes the f32 detector finds on a
+    /// tiled native-resolution pass over BM_part (at least 95 % of them within 4 px
+    /// at every edge); `f32` asked for, or no native bf16, and the sweep uses the
+    /// page detector itself.
+    #[test]
+    fn sweep_detector_finds_the_page_detectors_boxes() {
+        let models = ort_env::models_dir();
+        let load = |sweep_precision| {
+            OcrEngine::load_with(
+                &models,
+                &EngineConfig {
+                    device: Device::Cpu,
+                    sweep_precision,
+                    threads: 2,
+                    ..EngineConfig::default()
+                },
+            )
+        };
+        let plain = load(Precision::F32).expect("models: run models/fetch.sh");
+        assert_eq!(plain.sweep_precision(), Precision::F32);
+        assert!(
+            plain.sweep.is_none(),
+            "f32 sweep beside an f32 detector: one detector"
+        );
+        let auto = load(Precision::Auto).expect("auto loads everywhere");
+        if ov_env::native_bf16().is_none() {
+            assert_eq!(auto.sweep_precision(), Precision::F32);
+            assert!(auto.sweep.is_none());
+            let err = load(Precision::Bf16)
+                .err()
+                .expect("bf16 refused without native bf16");
+            assert!(err.to_string().contains("has neither"), "{err}");
+            eprintln!("this CPU has no native bf16: the bf16 sweep comparison did not run");
+            return;
+        }
+        assert_eq!(auto.det_precision(), Precision::F32);
+        assert_eq!(auto.sweep_precision(), Precision::Bf16);
+        let path = fixtures().join("BM_part.jpg");
+        let img = imgcodecs::imread(&path.to_string_lossy(), imgcodecs::IMREAD_GRAYSCALE).unwrap();
+        let params = Params {
+            tile: super::super::TileParams {
+                min_long_side: 1,
+                min_short_side: 1,
+                size: 1280,
+                overlap: 128,
+            },
+            ..Params::default()
+        };
+        let mut t = Timings::default();
+        let f32_boxes = auto.detect(&params, &img, &mut t).unwrap();
+        let bf16_boxes = auto.detect_sweep(&params, &img, &mut t).unwrap();
+        assert!(
+            f32_boxes.len() >= 40,
+            "f32 found only {} boxes",
+            f32_boxes.len()
+        );
+        let near = |a: &[f32; 4], b: &[f32; 4]| {
+            let (ae, be) = (
+                [a[0], a[1], a[0] + a[2], a[1] + a[3]],
+                [b[0], b[1], b[0] + b[2], b[1] + b[3]],
+            );
+            ae.iter().zip(&be).all(|(x, y)| (x - y).abs() <= 4.0)
+        };
+        let bf: Vec<[f32; 4]> = bf16_boxes
+            .iter()
+            .map(|b| crate::geometry::bbox_of(&b.points))
+            .collect();
+        let kept = f32_boxes
+            .iter()
+            .filter(|b| {
+                bf.iter()
+                    .any(|m| near(&crate::geometry::bbox_of(&b.points), m))
+            })
+            .count();
+        eprintln!(
+            "bf16 sweep: {kept} of f32's {} boxes within 4 px ({} boxes in bf16)",
+            f32_boxes.len(),
+            bf.len()
+        );
+        assert!(
+            kept * 100 >= f32_boxes.len() * 95,
+            "bf16 sweep kept {kept} of f32's {} boxes",
+            f32_boxes.len()
         );
     }
 

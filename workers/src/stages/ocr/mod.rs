@@ -146,6 +146,13 @@ pub struct EngineConfig {
     pub precision: Precision,
     /// The detector's: `auto`, `f32` or `bf16` (default f32: see [`Precision`]).
     pub det_precision: Precision,
+    /// The detector's in `edocr`'s native-resolution sweep for text the page pass
+    /// missed ([`OcrEngine::detect_sweep`]): `auto`, `f32` or `bf16` (default auto).
+    /// The sweep reads 4–7 tiles of 1280² where the page pass reads one 1536-px
+    /// image, and what it finds is only added (a box no page line covers), so a box
+    /// edge a few pixels off matters less there; where it differs from
+    /// `det_precision` a second detector is loaded for it.
+    pub sweep_precision: Precision,
     /// Intra-op threads per model; 0 lets ONNX Runtime use one per physical core.
     pub threads: usize,
     /// Single-threaded recogniser sessions run side by side on the CPU: 0 one per
@@ -161,6 +168,7 @@ impl Default for EngineConfig {
             device: Device::Auto,
             precision: Precision::Auto,
             det_precision: Precision::F32,
+            sweep_precision: Precision::Auto,
             threads: 0,
             rec_lanes: 1,
         }
