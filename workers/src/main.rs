@@ -298,6 +298,11 @@ struct WorkerArgs {
     /// the sweep only adds boxes no page line covers).
     #[arg(long, env = "DRAWPIPE_OCR_SWEEP_PRECISION", default_value = "auto")]
     ocr_sweep_precision: drawpipe_workers::stages::ocr::Precision,
+    /// Arithmetic of the `detect` stage's symbol detector: auto (bf16 on OpenVINO
+    /// where the CPU has native bf16, else f32 on ONNX Runtime), f32 or bf16
+    /// (default auto).
+    #[arg(long, env = "DRAWPIPE_DETECT_PRECISION", default_value = "auto")]
+    detect_precision: drawpipe_workers::stages::ocr::Precision,
 }
 
 impl WorkerArgs {
@@ -356,6 +361,7 @@ impl WorkerArgs {
             ocr_precision: self.ocr_precision,
             ocr_det_precision: self.ocr_det_precision,
             ocr_sweep_precision: self.ocr_sweep_precision,
+            detect_precision: self.detect_precision,
             limits: drawpipe_core::limits::Limits::from_env()
                 .map_err(|e| anyhow::anyhow!("limits: {e}"))?,
         })

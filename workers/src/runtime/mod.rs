@@ -74,6 +74,8 @@ pub struct WorkerConfig {
     /// Arithmetic of the detector in `edocr`'s sweep
     /// ([`ocr::EngineConfig::sweep_precision`]).
     pub ocr_sweep_precision: ocr::Precision,
+    /// Arithmetic of the `detect` stage's model.
+    pub detect_precision: ocr::Precision,
     /// Server-side maxima of per-job options (checked again before any work).
     pub limits: Limits,
 }
@@ -116,6 +118,7 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
         ocr_precision: cfg.ocr_precision,
         ocr_det_precision: cfg.ocr_det_precision,
         ocr_sweep_precision: cfg.ocr_sweep_precision,
+        detect_precision: cfg.detect_precision,
         tolerance_device: cfg.tolerance_device.clone(),
         ..Engines::default()
     });

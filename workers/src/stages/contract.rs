@@ -261,6 +261,8 @@ pub struct Engines {
     pub ocr_det_precision: ocr::Precision,
     /// Arithmetic of the OCR detector in `edocr`'s native-resolution sweep.
     pub ocr_sweep_precision: ocr::Precision,
+    /// Arithmetic of the `detect` stage's symbol detector.
+    pub detect_precision: ocr::Precision,
     /// Intra-op threads per OCR model; 0: one per physical core.
     pub ocr_threads: usize,
     /// XGBoost device for `tolerance` (`cpu`, `cuda:N`).
@@ -274,7 +276,7 @@ pub struct Engines {
 impl Default for Engines {
     /// The defaults, with the OCR precisions the worker's variables set
     /// (`DRAWPIPE_OCR_PRECISION`, `DRAWPIPE_OCR_DET_PRECISION`,
-    /// `DRAWPIPE_OCR_SWEEP_PRECISION`), so that `drawpipe analyze` and `eval` honour
+    /// `DRAWPIPE_OCR_SWEEP_PRECISION`, `DRAWPIPE_DETECT_PRECISION`), so that `drawpipe analyze` and `eval` honour
     /// them too; a value that does not parse is named in a warning and not used.
     fn default() -> Self {
         let ocr = ocr::EngineConfig::default();
@@ -291,6 +293,7 @@ impl Default for Engines {
             ocr_precision: from_env("DRAWPIPE_OCR_PRECISION", ocr.precision),
             ocr_det_precision: from_env("DRAWPIPE_OCR_DET_PRECISION", ocr.det_precision),
             ocr_sweep_precision: from_env("DRAWPIPE_OCR_SWEEP_PRECISION", ocr.sweep_precision),
+            detect_precision: from_env("DRAWPIPE_DETECT_PRECISION", ocr::Precision::Auto),
             ocr_threads: ocr.threads,
             tolerance_device: "cpu".into(),
             vl: None,

@@ -11,7 +11,6 @@
 //! whole), map to page pixels, then per-class NMS over the whole page.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use drawpipe_core::limits::{Limits, OptionError};
 use drawpipe_core::{Stage, StageError};
@@ -22,7 +21,9 @@ use super::Pages;
 use serde::{Deserialize, Serialize};
 
 use crate::geometry::iou_xyxy;
+use crate::inference::{ort_model, ov_env, Model};
 use crate::ort_env::{self, Device};
+use crate::stages::ocr::{Bf16Env, Precision};
 
 /// The 14 classes, in the model's order (DESIGN.md).
 pub const CLASSES: [&str; 14] = [
@@ -114,7 +115,9 @@ fn default_imgsz() -> u32 {
 
 /// The loaded detector.
 pub struct DetectModel {
-    session: Mutex<ort::session::Session>,
+    model: Box<dyn Model>,
+    /// `F32` (ONNX Runtime) or `Bf16` (OpenVINO on the CPU).
+    precision: Precision,
     imgsz: usize,
     scale: f32,
     overlap: usize,
@@ -128,6 +131,7 @@ impl std::fmt::Debug for DetectModel {
             .field("imgsz", &self.imgsz)
             .field("scale", &self.scale)
             .field("device", &self.device)
+            .field("precision", &self.precision)
             .finish()
     }
 }
@@ -143,6 +147,20 @@ impl DetectModel {
     /// # Errors
     /// A missing or mismatched file, naming it; a device that does not work.
     pub fn load(models: &Path, device: Device) -> Result<DetectModel, StageError> {
+        Self::load_with(models, device, Precision::F32)
+    }
+
+    /// As [`DetectModel::load`], in `precision`: `auto` runs bf16 on OpenVINO where
+    /// the CPU has native bf16 (and falls back to f32 on ONNX Runtime if OpenVINO
+    /// fails), as the OCR recogniser does; an explicit `bf16` that cannot run fails.
+    ///
+    /// # Errors
+    /// As [`DetectModel::load`]; an explicit `bf16` this machine cannot run.
+    pub fn load_with(
+        models: &Path,
+        device: Device,
+        precision: Precision,
+    ) -> Result<DetectModel, StageError> {
         let other = |m: String| StageError::Other(m.into());
         let (manifest, path, _) = ort_env::read_committed_model::<Manifest>(&model_dir(models))?;
         if manifest.classes != CLASSES {
@@ -153,46 +171,89 @@ impl DetectModel {
                 CLASSES
             )));
         }
-        let built = ort_env::session(&path, device, 0).map_err(|e| other(e.to_string()))?;
         let tiling = manifest.tiling.unwrap_or(Tiling {
             scale: 1.0,
             overlap: 128,
         });
-        Ok(DetectModel {
-            session: Mutex::new(built.session),
-            imgsz: manifest.imgsz as usize,
+        let imgsz = manifest.imgsz as usize;
+        let with = |model, precision, device, device_reason| DetectModel {
+            model,
+            precision,
+            imgsz,
             scale: tiling.scale,
             overlap: tiling.overlap as usize,
-            device: built.device,
-            device_reason: built.reason,
-        })
+            device,
+            device_reason,
+        };
+        let bf16 = Bf16Env::probe(models, device)
+            .decide(precision)
+            .map_err(|m| other(format!("detect: {m}")))?;
+        let f32_why = match bf16 {
+            Ok(why) => {
+                let compiled = ov_env::OvModel::compile(models, &path, "detect", "bf16", 0)
+                    .map_err(|e| e.to_string())
+                    .and_then(|m| {
+                        // OpenVINO prepares an input shape on its first run: the one
+                        // window shape, now.
+                        let m: Box<dyn Model> = Box::new(m);
+                        m.run([1, 3, imgsz, imgsz], vec![1.0; 3 * imgsz * imgsz])
+                            .map_err(|e| e.to_string())?;
+                        Ok(m)
+                    });
+                match compiled {
+                    Ok(m) => {
+                        let reason = format!("bf16 on OpenVINO ({why})");
+                        return Ok(with(m, Precision::Bf16, "cpu".into(), reason));
+                    }
+                    Err(e) if precision == Precision::Auto => {
+                        tracing::warn!(error = %e, "detect: OpenVINO failed; using f32 on ONNX Runtime");
+                        format!("auto: OpenVINO failed ({e})")
+                    }
+                    Err(e) => return Err(other(format!("detect: bf16 on OpenVINO: {e}"))),
+                }
+            }
+            Err(why) => why,
+        };
+        let built = ort_env::session(&path, device, 0).map_err(|e| other(e.to_string()))?;
+        let reason = format!("{}; f32 on ONNX Runtime: {f32_why}", built.reason);
+        let device = built.device.clone();
+        Ok(with(
+            ort_model("detect", built),
+            Precision::F32,
+            device,
+            reason,
+        ))
     }
 
     pub fn device(&self) -> &str {
         &self.device
     }
 
+    /// The arithmetic the model runs in: `F32` or `Bf16`.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
     /// Raw candidates of one window: `(class, score, [x0, y0, x1, y1])`
     /// in window pixels.
     fn infer(&self, input: Vec<f32>, conf: f32) -> Result<Vec<(usize, f32, [f32; 4])>, StageError> {
         let s = self.imgsz;
-        let other =
-            |e: ort::Error| StageError::Other(format!("detect: inference failed: {e}").into());
-        let t = ort::value::Tensor::from_array(([1usize, 3, s, s], input)).map_err(other)?;
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let outputs = ort_env::flush_denormals(|| session.run(ort::inputs![t])).map_err(other)?;
-        let (shape, v) = outputs[0].try_extract_tensor::<f32>().map_err(other)?;
         let nc = CLASSES.len();
-        if shape.len() != 3 || shape[1] as usize != 4 + nc {
-            return Err(StageError::Other(
-                format!(
-                    "detect: model output shape {shape:?}, expected [1, {}, anchors]",
-                    4 + nc
-                )
-                .into(),
-            ));
-        }
-        Ok(decode(v, shape[2] as usize, nc, conf))
+        let mut found = Vec::new();
+        self.model.run_with([1, 3, s, s], input, &mut |shape, v| {
+            if shape.len() != 3 || shape[1] != 4 + nc {
+                return Err(StageError::Other(
+                    format!(
+                        "detect: model output shape {shape:?}, expected [1, {}, anchors]",
+                        4 + nc
+                    )
+                    .into(),
+                ));
+            }
+            found = decode(v, shape[2], nc, conf);
+            Ok(())
+        })?;
+        Ok(found)
     }
 }
 
@@ -426,7 +487,8 @@ impl StageDef for Detect {
     type Engine = DetectModel;
 
     fn load(engines: &Engines) -> Result<Arc<DetectModel>, StageError> {
-        let model = DetectModel::load(&engines.models, engines.device)?;
+        let model =
+            DetectModel::load_with(&engines.models, engines.device, engines.detect_precision)?;
         tracing::info!(device = model.device(), reason = %model.device_reason, "detect model ready");
         Ok(Arc::new(model))
     }

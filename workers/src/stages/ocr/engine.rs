@@ -111,7 +111,7 @@ impl OcrEngine {
     ) -> Result<Self, StageError> {
         let want = env
             .decide(config.sweep_precision)
-            .map_err(|m| StageError::Other(m.into()))?;
+            .map_err(|m| StageError::Other(format!("ocr sweep: {m}").into()))?;
         let want_bf16 = want.is_ok();
         if want_bf16 == (self.det_precision == Precision::Bf16) {
             self.sweep_precision = self.det_precision;
@@ -164,7 +164,10 @@ impl OcrEngine {
                 ))
             })?;
         let dictionary = dictionary_from_metadata(&chars);
-        let decide = |p| env.decide(p).map_err(|m| StageError::Other(m.into()));
+        let decide = |p| {
+            env.decide(p)
+                .map_err(|m| StageError::Other(format!("ocr: {m}").into()))
+        };
         let (rec_bf16, det_bf16) = (decide(config.precision)?, decide(config.det_precision)?);
         let mut f32_reason = match &rec_bf16 {
             Ok(_) => String::new(),
@@ -727,7 +730,7 @@ impl OcrEngine {
 
 /// What decides whether a model may run bf16: the CUDA device in play (if any), the
 /// CPU's native bf16 flag (if any) and OpenVINO's library. Probed once per engine.
-struct Bf16Env {
+pub(crate) struct Bf16Env {
     cuda: Option<String>,
     flag: Option<&'static str>,
     lib: PathBuf,
@@ -735,7 +738,7 @@ struct Bf16Env {
 }
 
 impl Bf16Env {
-    fn probe(models: &Path, device: Device) -> Self {
+    pub(crate) fn probe(models: &Path, device: Device) -> Self {
         let cuda = match device {
             Device::Cuda(n) => Some(format!("cuda:{n}")),
             Device::Auto if ort_env::init().is_ok_and(|rt| rt.has_cuda) => {
@@ -754,18 +757,18 @@ impl Bf16Env {
 
     /// `Ok(Ok(why))`: bf16 on OpenVINO; `Ok(Err(why))`: f32 on ONNX Runtime; `Err`:
     /// an explicit `bf16` that cannot run here.
-    fn decide(&self, precision: Precision) -> Result<Result<String, String>, String> {
+    pub(crate) fn decide(&self, precision: Precision) -> Result<Result<String, String>, String> {
         let lib = self.lib.display();
         match (precision, &self.cuda, self.flag, self.lib_present) {
             (Precision::F32, ..) => Ok(Err("configured f32".into())),
             (Precision::Bf16, Some(d), ..) => Err(format!(
-                "ocr precision bf16 runs on the CPU (OpenVINO) but the device is {d}; use device cpu, or precision f32 or auto"
+                "precision bf16 runs on the CPU (OpenVINO) but the device is {d}; use device cpu, or precision f32 or auto"
             )),
             (Precision::Bf16, None, None, _) => Err(
-                "ocr precision bf16 needs a CPU with native bf16 (avx512_bf16 or amx_bf16 in /proc/cpuinfo) and this one has neither; use precision f32 or auto".into(),
+                "precision bf16 needs a CPU with native bf16 (avx512_bf16 or amx_bf16 in /proc/cpuinfo) and this one has neither; use precision f32 or auto".into(),
             ),
             (Precision::Bf16, None, Some(_), false) => Err(format!(
-                "ocr precision bf16 needs OpenVINO at {lib}; {FETCH_HINT}"
+                "precision bf16 needs OpenVINO at {lib}; {FETCH_HINT}"
             )),
             (Precision::Bf16, None, Some(f), true) => {
                 Ok(Ok(format!("configured bf16, the CPU has {f}")))

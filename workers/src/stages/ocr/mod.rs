@@ -47,6 +47,7 @@ pub use detect_post::{
     boxes_from_prob_map, clipper_offset_round, det_resize_dims, normalise_gray_chw,
     order_clockwise, sort_reading_order, unclip, DetBox,
 };
+pub(crate) use engine::Bf16Env;
 pub use engine::{dictionary_from_metadata, verified_model_files, OcrEngine};
 pub use recognise::{crop_line, ctc_decode, paddle_widths};
 pub use stage::{layer_lines, read_jobs, Ocr, OcrInput, StageOutput};
