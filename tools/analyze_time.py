@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Times `drawpipe analyze` of two builds, interleaved: for each drawing and run, the
-sum of the report's stage `duration_ms` (model loading excluded), then the medians.
+wall-clock time of the analysis with model loading left out (the "analysed in N ms"
+line that builds since 2026-12-06 print), else the sum of the report's stage
+`duration_ms`; then the medians.
 
 Usage: tools/analyze_time.py BIN_A BIN_B [--runs N] [--stages S] FILE...
   e.g. tools/analyze_time.py /tmp/old/drawpipe target/release/drawpipe --runs 5 \\
          tests/fixtures/drawings/*.jpg tests/fixtures/drawings/*.png
 """
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -38,8 +41,12 @@ def main(args):
     for _ in range(runs):
         for f in files:
             for b in bins:
-                out = subprocess.run(command(b, stages, f), capture_output=True, text=True, check=True).stdout
-                report = json.loads(out)
+                done = subprocess.run(command(b, stages, f), capture_output=True, text=True, check=True)
+                wall = re.search(r"analysed in (\d+) ms", done.stderr)
+                if wall:
+                    times[(b, f)].append(float(wall.group(1)))
+                    continue
+                report = json.loads(done.stdout)
                 times[(b, f)].append(sum(s.get("duration_ms") or 0 for s in report["stages"].values()))
     for f in files:
         a, b = (statistics.median(times[(x, f)]) for x in bins)

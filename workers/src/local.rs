@@ -93,6 +93,7 @@ impl Analyzer {
         let mut report: Option<Report> = None;
         let mut peaks = Vec::new();
         let mut loads = Vec::new();
+        let started = Instant::now();
         for &stage in plan.stages() {
             let blocked = stage != Stage::Report
                 && plan.deps_of(stage).iter().any(|d| {
@@ -191,12 +192,14 @@ impl Analyzer {
                 output,
             });
         }
+        let loaded_ms: f64 = loads.iter().map(|(_, ms)| ms).sum();
         Analysis {
             report: report.expect("every plan ends with report"),
             runs,
             pages,
             peak_rss_mib: peaks,
             load_ms: loads,
+            wall_ms: started.elapsed().as_secs_f64() * 1000.0 - loaded_ms,
         }
     }
 }
@@ -220,6 +223,9 @@ pub struct Analysis {
     /// Milliseconds each stage's engine took to load, for the stages that loaded one
     /// in this call (first use in the process); not in the stages' `duration_ms`.
     pub load_ms: Vec<(Stage, f64)>,
+    /// Wall-clock milliseconds of the whole analysis, the loads in `load_ms` left
+    /// out (the stages' `duration_ms` and what passes between them).
+    pub wall_ms: f64,
 }
 
 /// Analyses one file with `plan` and the built-in stages.

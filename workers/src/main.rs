@@ -400,6 +400,7 @@ async fn main() -> anyhow::Result<()> {
                     pages,
                     peak_rss_mib,
                     load_ms,
+                    wall_ms,
                 } = local::analyze_bytes_in_full(&bytes, &plan, &params);
                 if !load_ms.is_empty() {
                     let loads: Vec<String> = load_ms
@@ -411,6 +412,10 @@ async fn main() -> anyhow::Result<()> {
                         loads.join(", ")
                     );
                 }
+                eprintln!(
+                    "{}: analysed in {wall_ms:.0} ms (wall clock, model loading left out)",
+                    file.display()
+                );
                 let stem = file
                     .file_stem()
                     .map(|s| s.to_string_lossy().to_string())
