@@ -58,7 +58,7 @@ use layout::{LayoutParams, Region, RegionKind};
 use merge::{join_diameter_glyphs, merge_stacked, merge_stacked_fits};
 use reread::{
     extend_short_numbers, orient_tall_lines, rejoin_fragments, reread_tolerances, second_pass,
-    split_far_apart, stacked_partners,
+    split_far_apart, split_stacked_lines, stacked_partners,
 };
 use title_block::read_title_block;
 
@@ -364,8 +364,10 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         t.second_pass_ms = ms(t1);
     }
     let t2 = Instant::now();
-    // Vertical lines: read in both orientations, keep the more confident.
+    // Level lines stacked in one box, read band by band; then vertical lines: read
+    // in both orientations, keep the more confident.
     if !exact {
+        split_stacked_lines(engine, &ocr_params, img, &mut lines)?;
         orient_tall_lines(engine, &ocr_params, img, &mut lines)?;
     }
     // Outside the frame, or in a zoned border's strip: never a dimension.
@@ -1537,5 +1539,70 @@ mod tests {
                 .unwrap();
             }
         }
+    }
+
+    /// A limit dimension's two values printed one over the other in one box (what
+    /// the detector gave on a tune drawing) are read as two level lines; the same
+    /// digits written upwards in a box of that shape are not split.
+    #[test]
+    fn two_level_lines_in_one_box_are_read_band_by_band() {
+        use opencv::core::{Point, Scalar, CV_8UC1};
+        use opencv::imgproc::{put_text, FONT_HERSHEY_SIMPLEX, LINE_AA};
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
+        let blank =
+            || Mat::new_rows_cols_with_default(400, 400, CV_8UC1, Scalar::all(255.0)).unwrap();
+        let write = |img: &mut Mat, text: &str, x: i32, y: i32| {
+            put_text(
+                img,
+                text,
+                Point::new(x, y),
+                FONT_HERSHEY_SIMPLEX,
+                1.6,
+                Scalar::all(0.0),
+                3,
+                LINE_AA,
+                false,
+            )
+            .unwrap();
+        };
+        let line = |bbox: [f32; 4]| Line {
+            text: "9.5".into(),
+            confidence: 0.67,
+            polygon: layout::polygon_of(&bbox),
+            bbox,
+            turn: 0,
+            exact: false,
+            replaced: None,
+        };
+        let mut img = blank();
+        write(&mut img, "6.5", 150, 180);
+        write(&mut img, "9.5", 150, 240);
+        let mut lines = vec![line([140.0, 140.0, 100.0, 115.0])];
+        split_stacked_lines(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["6.5", "9.5"],
+            "{:?}",
+            lines
+                .iter()
+                .map(|l| (&l.text, l.confidence))
+                .collect::<Vec<_>>()
+        );
+        assert!(lines[0].bbox[1] < lines[1].bbox[1] && lines.iter().all(|l| l.turn == 0));
+        // `40` written upwards: one glyph per band, left alone.
+        let mut level = blank();
+        write(&mut level, "40", 150, 220);
+        let mut turned = Mat::default();
+        opencv::core::rotate(
+            &level,
+            &mut turned,
+            opencv::core::ROTATE_90_COUNTERCLOCKWISE,
+        )
+        .unwrap();
+        let mut lines = vec![line([170.0, 180.0, 50.0, 70.0])];
+        split_stacked_lines(&engine, &ocr::Params::default(), &turned, &mut lines).unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].text, "9.5", "the line is left as it was");
     }
 }

@@ -72,6 +72,134 @@ pub(super) fn orient_tall_lines(
     Ok(())
 }
 
+/// Lines stacked in one box: the detector sometimes boxes two level lines one over
+/// the other (a limit dimension's `6.5` over `9.5`) as one box about as tall as wide,
+/// which the recogniser then reads as one line or, turned, as vertical text (`55`).
+/// A box at least [`SQUARE`] as tall as wide whose ink parts into two or more bands
+/// of rows by blank rows (bands under a third of the tallest left out: a decimal
+/// point of turned text) is read band by band, level; it becomes one line per band
+/// when every band reads a number or a dimension of two or more glyphs at least 0.9
+/// surely. Vertical text parts into one glyph per band and never passes.
+pub(super) fn split_stacked_lines(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    lines: &mut Vec<Line>,
+) -> Result<(), StageError> {
+    let (iw, ih) = (img.cols(), img.rows());
+    let mut found: Vec<(usize, Vec<[f32; 4]>)> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let b = l.bbox;
+        if l.exact || b[3] < SQUARE * b[2] {
+            continue;
+        }
+        let (x0, y0) = ((b[0].max(0.0)) as i32, (b[1].max(0.0)) as i32);
+        let (x1, y1) = (
+            ((b[0] + b[2]).ceil() as i32).min(iw),
+            ((b[1] + b[3]).ceil() as i32).min(ih),
+        );
+        if x1 - x0 < 4 || y1 - y0 < 8 {
+            continue;
+        }
+        let crop = Mat::roi(img, Rect::new(x0, y0, x1 - x0, y1 - y0)).map_err(cv)?;
+        let bands = row_bands(&ink(&crop.try_clone().map_err(cv)?)?);
+        if bands.len() < 2 {
+            continue;
+        }
+        let boxes = bands
+            .iter()
+            .map(|&(top, bottom, left, right)| {
+                [
+                    (x0 + left) as f32,
+                    (y0 + top) as f32,
+                    (right - left + 1) as f32,
+                    (bottom - top + 1) as f32,
+                ]
+            })
+            .collect();
+        found.push((i, boxes));
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    let pad = |b: &[f32; 4]| {
+        let m = (0.15 * b[3]).max(2.0);
+        layout::polygon_of(&[b[0] - m, b[1] - m, b[2] + 2.0 * m, b[3] + 2.0 * m])
+    };
+    let mut crops = Vec::new();
+    for (_, boxes) in &found {
+        for b in boxes {
+            crops.push(ocr::crop_line(img, &pad(b))?);
+        }
+    }
+    let mut tm = ocr::Timings::default();
+    let read = engine.recognise(p, &crops, &mut tm)?;
+    let mut k = 0;
+    let mut gone = vec![false; lines.len()];
+    let mut add = Vec::new();
+    for (i, boxes) in &found {
+        let reads = &read[k..k + boxes.len()];
+        k += boxes.len();
+        let ok = reads.iter().all(|(t, c)| {
+            let t = t.trim();
+            *c >= 0.9
+                && glyph_count(t) >= 2
+                && (is_plain_number(t) || parse::looks_like_dimension(t))
+        });
+        if !ok {
+            continue;
+        }
+        gone[*i] = true;
+        for (b, (t, c)) in boxes.iter().zip(reads) {
+            let polygon = pad(b);
+            add.push(Line {
+                text: t.clone(),
+                confidence: *c,
+                polygon,
+                bbox: ocr::bbox_of(&polygon),
+                turn: 0,
+                exact: false,
+                replaced: None,
+            });
+        }
+    }
+    replace_lines(lines, &gone, add);
+    Ok(())
+}
+
+/// Bands of inked rows parted by blank rows, as (top, bottom, left, right) in the
+/// crop, bands under a third of the tallest left out.
+fn row_bands(ink: &[Vec<bool>]) -> Vec<(i32, i32, i32, i32)> {
+    let mut bands: Vec<(i32, i32)> = Vec::new();
+    let mut start: Option<i32> = None;
+    for (y, row) in ink.iter().enumerate() {
+        let y = y as i32;
+        match (row.iter().any(|&v| v), start) {
+            (true, None) => start = Some(y),
+            (false, Some(s)) => {
+                bands.push((s, y - 1));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        bands.push((s, ink.len() as i32 - 1));
+    }
+    let tallest = bands.iter().map(|b| b.1 - b.0 + 1).max().unwrap_or(0);
+    bands
+        .into_iter()
+        .filter(|b| 3 * (b.1 - b.0 + 1) >= tallest)
+        .map(|(top, bottom)| {
+            let cols = |x: usize| (top..=bottom).any(|y| ink[y as usize][x]);
+            let w = ink[0].len();
+            let left = (0..w).find(|&x| cols(x)).unwrap_or(0) as i32;
+            let right = (0..w).rev().find(|&x| cols(x)).unwrap_or(w - 1) as i32;
+            (top, bottom, left, right)
+        })
+        .collect()
+}
+
 /// Which of a line's two turned readings (reading upwards, downwards: text and
 /// confidence) is the text's, and its turn. The grammar first: when only one way
 /// reads as a dimension or a stacked deviation (`Ø8`, not `8Ø`; `±0.02`, not
@@ -931,6 +1059,25 @@ mod tests {
         rows.iter()
             .map(|r| r.chars().map(|c| c == '#').collect())
             .collect()
+    }
+
+    #[test]
+    fn stacked_lines_part_into_bands_and_a_turned_decimal_point_is_left_out() {
+        // Two lines of text one over the other: two bands, each with its own extent.
+        let two = grid(&[
+            ".##.##..", ".##.##..", "........", "..#.###.", "..#.###.", "..#.###.",
+        ]);
+        assert_eq!(row_bands(&two), vec![(0, 1, 1, 5), (3, 5, 2, 6)]);
+        // `6.5` turned: glyph, point, glyph; the point's band is under a third of the
+        // tallest and left out, so what remains is one glyph per band.
+        let turned = grid(&[
+            ".####.", ".####.", ".####.", ".####.", "......", "..#...", "......", ".####.",
+            ".####.", ".####.", ".####.",
+        ]);
+        assert_eq!(row_bands(&turned), vec![(0, 3, 1, 4), (7, 10, 1, 4)]);
+        // Ink through every row (a leader line crossing the box): one band.
+        let crossed = grid(&["#.##", "#...", "#.##"]);
+        assert_eq!(row_bands(&crossed).len(), 1);
     }
 
     #[test]
