@@ -957,23 +957,29 @@ mod tests {
         }
     }
 
+    /// An engine from the model repository on the CPU, 2 threads, the rest of `config`.
+    fn cpu_engine(config: EngineConfig) -> Result<OcrEngine, StageError> {
+        OcrEngine::load_with(
+            &ort_env::models_dir(),
+            &EngineConfig {
+                device: Device::Cpu,
+                threads: 2,
+                ..config
+            },
+        )
+    }
+
     /// The recogniser in bf16 (where this CPU has native bf16) reads what the f32
     /// reference reads: the same boxes (the detector is f32 in both) and at least
     /// 95 % of the texts on Candle_holder. On a CPU without bf16 only the refusal
     /// of an explicit `bf16` is checked.
     #[test]
     fn bf16_recogniser_reads_what_f32_reads() {
-        let models = ort_env::models_dir();
         let load = |precision| {
-            OcrEngine::load_with(
-                &models,
-                &EngineConfig {
-                    device: Device::Cpu,
-                    precision,
-                    threads: 2,
-                    ..EngineConfig::default()
-                },
-            )
+            cpu_engine(EngineConfig {
+                precision,
+                ..EngineConfig::default()
+            })
         };
         let f32 = load(Precision::F32).expect("models: run models/fetch.sh");
         assert_eq!(f32.precision(), Precision::F32);
@@ -1031,17 +1037,11 @@ mod tests {
     /// page detector itself.
     #[test]
     fn sweep_detector_finds_the_page_detectors_boxes() {
-        let models = ort_env::models_dir();
         let load = |sweep_precision| {
-            OcrEngine::load_with(
-                &models,
-                &EngineConfig {
-                    device: Device::Cpu,
-                    sweep_precision,
-                    threads: 2,
-                    ..EngineConfig::default()
-                },
-            )
+            cpu_engine(EngineConfig {
+                sweep_precision,
+                ..EngineConfig::default()
+            })
         };
         let plain = load(Precision::F32).expect("models: run models/fetch.sh");
         assert_eq!(plain.sweep_precision(), Precision::F32);
