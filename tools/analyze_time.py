@@ -38,16 +38,21 @@ def main(args):
         sys.exit(__doc__)
     bins, files = rest[:2], rest[2:]
     times = {(b, f): [] for b in bins for f in files}
+    # What each build's figure is: "wall" or "stage sum" (a build before 2026-12-06).
+    measure = {}
     for _ in range(runs):
         for f in files:
             for b in bins:
                 done = subprocess.run(command(b, stages, f), capture_output=True, text=True, check=True)
                 wall = re.search(r"analysed in (\d+) ms", done.stderr)
                 if wall:
+                    measure[b] = "wall"
                     times[(b, f)].append(float(wall.group(1)))
                     continue
+                measure[b] = "stage sum"
                 report = json.loads(done.stdout)
                 times[(b, f)].append(sum(s.get("duration_ms") or 0 for s in report["stages"].values()))
+    print(f"A: {bins[0]} ({measure[bins[0]]}); B: {bins[1]} ({measure[bins[1]]})")
     for f in files:
         a, b = (statistics.median(times[(x, f)]) for x in bins)
         print(f"{f}: A median {a:.0f} ms, B median {b:.0f} ms, B/A {b / a:.2f} ({runs} runs each)")

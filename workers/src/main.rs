@@ -402,11 +402,13 @@ async fn main() -> anyhow::Result<()> {
                     load_ms,
                     wall_ms,
                 } = local::analyze_bytes_in_full(&bytes, &plan, &params);
-                if !load_ms.is_empty() {
-                    let loads: Vec<String> = load_ms
-                        .iter()
-                        .map(|(stage, ms)| format!("{stage} {ms:.0} ms"))
-                        .collect();
+                // Stages with nothing to load (under half a millisecond) are not named.
+                let loads: Vec<String> = load_ms
+                    .iter()
+                    .filter(|(_, ms)| *ms >= 0.5)
+                    .map(|(stage, ms)| format!("{stage} {ms:.0} ms"))
+                    .collect();
+                if !loads.is_empty() {
                     eprintln!(
                         "models loaded (not in the stage times): {}",
                         loads.join(", ")

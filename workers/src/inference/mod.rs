@@ -6,5 +6,5 @@ mod model;
 pub mod ort_env;
 pub mod ov_env;
 
-pub(crate) use model::ort_model;
+pub(crate) use model::{cpu_model, ort_model};
 pub use model::{Model, OrtModel, ReadOutput};

@@ -1,11 +1,12 @@
 //! The [`Model`] trait the stages run their networks through, and [`OrtModel`], an
 //! ONNX Runtime session behind it.
 
+use std::path::Path;
 use std::sync::Mutex;
 
 use drawpipe_core::StageError;
 
-use super::ort_env;
+use super::{ort_env, ov_env};
 
 /// Reads a model's output in place: its shape and values.
 pub type ReadOutput<'a> = dyn FnMut(&[usize], &[f32]) -> Result<(), StageError> + 'a;
@@ -67,4 +68,24 @@ pub(crate) fn ort_model(name: &str, s: ort_env::BuiltSession) -> Box<dyn Model> 
         name: name.to_string(),
         session: Mutex::new(s.session),
     })
+}
+
+/// The model at `path` on the CPU with `threads` intra-op threads (0: the runtime's
+/// choice), named `name`: bf16 on OpenVINO's CPU plugin, or f32 on ONNX Runtime.
+pub(crate) fn cpu_model(
+    models: &Path,
+    path: &Path,
+    name: &str,
+    bf16: bool,
+    threads: usize,
+) -> Result<Box<dyn Model>, String> {
+    if bf16 {
+        ov_env::OvModel::compile(models, path, name, "bf16", threads)
+            .map(|m| Box::new(m) as Box<dyn Model>)
+            .map_err(|e| e.to_string())
+    } else {
+        ort_env::session(path, ort_env::Device::Cpu, threads)
+            .map(|s| ort_model(name, s))
+            .map_err(|e| e.to_string())
+    }
 }

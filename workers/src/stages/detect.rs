@@ -21,7 +21,7 @@ use super::Pages;
 use serde::{Deserialize, Serialize};
 
 use crate::geometry::iou_xyxy;
-use crate::inference::{ort_model, ov_env, Model};
+use crate::inference::{cpu_model, ort_model, Model};
 use crate::ort_env::{self, Device};
 use crate::stages::ocr::{Bf16Env, Precision};
 
@@ -190,16 +190,13 @@ impl DetectModel {
             .map_err(|m| other(format!("detect: {m}")))?;
         let f32_why = match bf16 {
             Ok(why) => {
-                let compiled = ov_env::OvModel::compile(models, &path, "detect", "bf16", 0)
-                    .map_err(|e| e.to_string())
-                    .and_then(|m| {
-                        // OpenVINO prepares an input shape on its first run: the one
-                        // window shape, now.
-                        let m: Box<dyn Model> = Box::new(m);
-                        m.run([1, 3, imgsz, imgsz], vec![1.0; 3 * imgsz * imgsz])
-                            .map_err(|e| e.to_string())?;
-                        Ok(m)
-                    });
+                let compiled = cpu_model(models, &path, "detect", true, 0).and_then(|m| {
+                    // OpenVINO prepares an input shape on its first run: the one
+                    // window shape, now.
+                    m.run([1, 3, imgsz, imgsz], vec![1.0; 3 * imgsz * imgsz])
+                        .map_err(|e| e.to_string())?;
+                    Ok(m)
+                });
                 match compiled {
                     Ok(m) => {
                         let reason = format!("bf16 on OpenVINO ({why})");

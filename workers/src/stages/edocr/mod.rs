@@ -316,6 +316,19 @@ impl Line {
         }
     }
 
+    /// A line read from the pixels in `polygon`, turned `turn`.
+    fn read(text: String, confidence: f32, polygon: [[f32; 2]; 4], turn: i8) -> Self {
+        Line {
+            text,
+            confidence,
+            polygon,
+            bbox: ocr::bbox_of(&polygon),
+            turn,
+            exact: false,
+            replaced: None,
+        }
+    }
+
     fn from_text_line(l: &TextLine) -> Self {
         Line {
             text: l.text.clone(),
@@ -1565,15 +1578,7 @@ mod tests {
             )
             .unwrap();
         };
-        let line = |bbox: [f32; 4]| Line {
-            text: "9.5".into(),
-            confidence: 0.67,
-            polygon: layout::polygon_of(&bbox),
-            bbox,
-            turn: 0,
-            exact: false,
-            replaced: None,
-        };
+        let line = |bbox: [f32; 4]| Line::read("9.5".into(), 0.67, layout::polygon_of(&bbox), 0);
         let mut img = blank();
         write(&mut img, "6.5", 150, 180);
         write(&mut img, "9.5", 150, 240);

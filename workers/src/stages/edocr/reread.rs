@@ -86,81 +86,64 @@ pub(super) fn split_stacked_lines(
     img: &Mat,
     lines: &mut Vec<Line>,
 ) -> Result<(), StageError> {
-    let (iw, ih) = (img.cols(), img.rows());
-    let mut found: Vec<(usize, Vec<[f32; 4]>)> = Vec::new();
+    let page = Rect::new(0, 0, img.cols(), img.rows());
+    // (line, one padded quadrilateral per band) of each box that parts into bands.
+    let mut found: Vec<(usize, Vec<[[f32; 2]; 4]>)> = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         let b = l.bbox;
         if l.exact || b[3] < SQUARE * b[2] {
             continue;
         }
-        let (x0, y0) = ((b[0].max(0.0)) as i32, (b[1].max(0.0)) as i32);
-        let (x1, y1) = (
-            ((b[0] + b[2]).ceil() as i32).min(iw),
-            ((b[1] + b[3]).ceil() as i32).min(ih),
-        );
-        if x1 - x0 < 4 || y1 - y0 < 8 {
+        let (x0, y0) = (b[0].max(0.0) as i32, b[1].max(0.0) as i32);
+        let (x1, y1) = ((b[0] + b[2]).ceil() as i32, (b[1] + b[3]).ceil() as i32);
+        let r = Rect::new(x0, y0, x1 - x0, y1 - y0) & page;
+        if r.width < 4 || r.height < 8 {
             continue;
         }
-        let crop = Mat::roi(img, Rect::new(x0, y0, x1 - x0, y1 - y0)).map_err(cv)?;
-        let bands = row_bands(&ink(&crop.try_clone().map_err(cv)?)?);
+        let crop = Mat::roi(img, r).map_err(cv)?.try_clone().map_err(cv)?;
+        let bands = row_bands(&ink(&crop)?);
         if bands.len() < 2 {
             continue;
         }
-        let boxes = bands
+        let quads = bands
             .iter()
             .map(|&(top, bottom, left, right)| {
-                [
-                    (x0 + left) as f32,
-                    (y0 + top) as f32,
-                    (right - left + 1) as f32,
-                    (bottom - top + 1) as f32,
-                ]
+                let (w, h) = ((right - left + 1) as f32, (bottom - top + 1) as f32);
+                let m = (0.15 * h).max(2.0);
+                let (x, y) = ((r.x + left) as f32, (r.y + top) as f32);
+                layout::polygon_of(&[x - m, y - m, w + 2.0 * m, h + 2.0 * m])
             })
             .collect();
-        found.push((i, boxes));
+        found.push((i, quads));
     }
     if found.is_empty() {
         return Ok(());
     }
-    let pad = |b: &[f32; 4]| {
-        let m = (0.15 * b[3]).max(2.0);
-        layout::polygon_of(&[b[0] - m, b[1] - m, b[2] + 2.0 * m, b[3] + 2.0 * m])
-    };
-    let mut crops = Vec::new();
-    for (_, boxes) in &found {
-        for b in boxes {
-            crops.push(ocr::crop_line(img, &pad(b))?);
-        }
-    }
+    let crops = found
+        .iter()
+        .flat_map(|(_, quads)| quads)
+        .map(|q| ocr::crop_line(img, q))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut tm = ocr::Timings::default();
-    let read = engine.recognise(p, &crops, &mut tm)?;
-    let mut k = 0;
+    let mut read = engine.recognise(p, &crops, &mut tm)?.into_iter();
     let mut gone = vec![false; lines.len()];
     let mut add = Vec::new();
-    for (i, boxes) in &found {
-        let reads = &read[k..k + boxes.len()];
-        k += boxes.len();
+    for (i, quads) in found {
+        let reads: Vec<(String, f32)> = read.by_ref().take(quads.len()).collect();
         let ok = reads.iter().all(|(t, c)| {
             let t = t.trim();
             *c >= 0.9
                 && glyph_count(t) >= 2
                 && (is_plain_number(t) || parse::looks_like_dimension(t))
         });
-        if !ok {
-            continue;
-        }
-        gone[*i] = true;
-        for (b, (t, c)) in boxes.iter().zip(reads) {
-            let polygon = pad(b);
-            add.push(Line {
-                text: t.clone(),
-                confidence: *c,
-                polygon,
-                bbox: ocr::bbox_of(&polygon),
-                turn: 0,
-                exact: false,
-                replaced: None,
-            });
+        if ok {
+            gone[i] = true;
+            add.extend(
+                quads
+                    .into_iter()
+                    .zip(reads)
+                    .map(|(q, (t, c))| Line::read(t, c, q, 0)),
+            );
         }
     }
     replace_lines(lines, &gone, add);
@@ -170,27 +153,13 @@ pub(super) fn split_stacked_lines(
 /// Bands of inked rows parted by blank rows, as (top, bottom, left, right) in the
 /// crop, bands under a third of the tallest left out.
 fn row_bands(ink: &[Vec<bool>]) -> Vec<(i32, i32, i32, i32)> {
-    let mut bands: Vec<(i32, i32)> = Vec::new();
-    let mut start: Option<i32> = None;
-    for (y, row) in ink.iter().enumerate() {
-        let y = y as i32;
-        match (row.iter().any(|&v| v), start) {
-            (true, None) => start = Some(y),
-            (false, Some(s)) => {
-                bands.push((s, y - 1));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        bands.push((s, ink.len() as i32 - 1));
-    }
-    let tallest = bands.iter().map(|b| b.1 - b.0 + 1).max().unwrap_or(0);
+    let bands = runs(ink.iter().map(|row| row.iter().any(|&v| v)));
+    let tallest = bands.iter().map(|b| b.1 - b.0).max().unwrap_or(0);
     bands
         .into_iter()
-        .filter(|b| 3 * (b.1 - b.0 + 1) >= tallest)
-        .map(|(top, bottom)| {
+        .filter(|b| 3 * (b.1 - b.0) >= tallest)
+        .map(|(top, end)| {
+            let bottom = end - 1;
             let cols = |x: usize| (top..=bottom).any(|y| ink[y as usize][x]);
             let w = ink[0].len();
             let left = (0..w).find(|&x| cols(x)).unwrap_or(0) as i32;
@@ -198,6 +167,23 @@ fn row_bands(ink: &[Vec<bool>]) -> Vec<(i32, i32, i32, i32)> {
             (top, bottom, left, right)
         })
         .collect()
+}
+
+/// The runs of `true` in `flags`, as half-open index ranges `(start, end)`.
+fn runs(flags: impl IntoIterator<Item = bool>) -> Vec<(i32, i32)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, on) in flags.into_iter().chain(std::iter::once(false)).enumerate() {
+        match (on, start) {
+            (true, None) => start = Some(i as i32),
+            (false, Some(s)) => {
+                out.push((s, i as i32));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Which of a line's two turned readings (reading upwards, downwards: text and
@@ -760,15 +746,7 @@ fn read_each_box(
         .zip(best)
         .map(|(b, best)| {
             best.filter(|r| r.1 >= min)
-                .map(|(text, confidence, turn)| Line {
-                    text,
-                    confidence,
-                    polygon: *b,
-                    bbox: ocr::bbox_of(b),
-                    turn,
-                    exact: false,
-                    replaced: None,
-                })
+                .map(|(text, confidence, turn)| Line::read(text, confidence, *b, turn))
         })
         .collect())
 }
@@ -1027,22 +1005,10 @@ fn ink_bands(ink: &[Vec<bool>], u0: i32) -> Option<[(i32, i32); 2]> {
     let h = ink.len() as i32;
     let cols = ink[0].len().saturating_sub(u0 as usize);
     let least = (cols / 50).max(2);
-    let rows: Vec<bool> = ink
-        .iter()
-        .map(|r| r[u0 as usize..].iter().filter(|&&b| b).count() >= least)
-        .collect();
-    let mut bands = Vec::new();
-    let mut start = None;
-    for (y, &dark) in rows.iter().chain(std::iter::once(&false)).enumerate() {
-        match (dark, start) {
-            (true, None) => start = Some(y as i32),
-            (false, Some(s)) => {
-                bands.push((s, y as i32));
-                start = None;
-            }
-            _ => {}
-        }
-    }
+    let mut bands = runs(
+        ink.iter()
+            .map(|r| r[u0 as usize..].iter().filter(|&&b| b).count() >= least),
+    );
     bands.retain(|b| (b.1 - b.0) * 6 >= h);
     match bands[..] {
         [a, b] => Some([a, b]),

@@ -22,7 +22,7 @@ use super::{
     continuous, cv, ms, run, EngineConfig, GrayPage, LimitType, Output, Params, Precision, Timings,
 };
 use crate::inference::ort_env::{self, Device, FETCH_HINT};
-use crate::inference::{ort_model, ov_env, Model};
+use crate::inference::{cpu_model, ort_model, ov_env, Model};
 
 /// One recogniser batch read: (crop index, (text, confidence)) and where the time went.
 struct BatchRead<T = (String, f32)> {
@@ -117,17 +117,13 @@ impl OcrEngine {
             self.sweep_precision = self.det_precision;
             return Ok(self);
         }
-        let threads = config.threads;
-        let loaded: Result<Box<dyn Model>, String> = if want_bf16 {
-            ov_env::OvModel::compile(models, &paths[0], "ocr sweep det", "bf16", threads)
-                .map(|m| Box::new(m) as Box<dyn Model>)
-                .map_err(|e| e.to_string())
-        } else {
-            ort_env::session(&paths[0], Device::Cpu, threads)
-                .map(|s| ort_model("ocr sweep det", s))
-                .map_err(|e| e.to_string())
-        };
-        match loaded {
+        match cpu_model(
+            models,
+            &paths[0],
+            "ocr sweep det",
+            want_bf16,
+            config.threads,
+        ) {
             Ok(m) => {
                 self.sweep = Some(m);
                 self.sweep_precision = if want_bf16 {
@@ -247,17 +243,9 @@ impl OcrEngine {
         det_bf16: Result<String, String>,
         rec_bf16: Result<String, String>,
     ) -> Result<Self, StageError> {
-        let load = |i: usize, name: &str, bf16: bool| -> Result<Box<dyn Model>, StageError> {
-            let fail = |e: String| StageError::Other(e.into());
-            if bf16 {
-                let m = ov_env::OvModel::compile(models, &paths[i], name, "bf16", threads)
-                    .map_err(|e| fail(e.to_string()))?;
-                Ok(Box::new(m))
-            } else {
-                let s = ort_env::session(&paths[i], Device::Cpu, threads)
-                    .map_err(|e| fail(e.to_string()))?;
-                Ok(ort_model(name, s))
-            }
+        let load = |i: usize, name: &str, bf16: bool| {
+            cpu_model(models, &paths[i], name, bf16, threads)
+                .map_err(|e| StageError::Other(e.into()))
         };
         let (det, cls, rec) = (
             load(0, "ocr det", det_bf16.is_ok())?,
