@@ -95,53 +95,99 @@ const RING: [(isize, isize); 8] = [
     (-1, -1),
 ];
 
-/// Zhang–Suen thinning in place; only ink pixels are visited.
+/// Zhang–Suen thinning in place.
+///
+/// Each sub-iteration decides on the page as it was before it, as Zhang and Suen
+/// define it, but only looks again at pixels whose 3×3 neighbourhood changed since
+/// that sub-iteration last kept them: a pixel it kept with the same neighbours it
+/// keeps again. Whether a neighbourhood may go is read from a table of the 256
+/// neighbourhoods per sub-iteration. The skeleton is the one the plain algorithm
+/// gives (`tests::thinning_matches_plain_zhang_suen`) in a fraction of its time.
 fn thin(b: &mut Bits) {
-    let mut active: Vec<usize> =
-        b.px.iter()
-            .enumerate()
-            .filter(|(_, &v)| v == 1)
-            .map(|(i, _)| i)
-            .collect();
+    let (w, h) = (b.w, b.h);
+    if w == 0 || h == 0 {
+        return;
+    }
+    // A one-pixel frame of background, so no neighbour read needs a bounds check.
+    let pw = w + 2;
+    let mut px = vec![0u8; pw * (h + 2)];
+    for y in 0..h {
+        px[(y + 1) * pw + 1..(y + 1) * pw + 1 + w].copy_from_slice(&b.px[y * w..(y + 1) * w]);
+    }
+    let ring: [isize; 8] = RING.map(|(dx, dy)| dy * pw as isize + dx);
+    let code = |px: &[u8], i: usize| -> usize {
+        let mut c = 0usize;
+        for (k, d) in ring.iter().enumerate() {
+            c |= (px[(i as isize + d) as usize] as usize) << k;
+        }
+        c
+    };
+    let tables = [removable_table(0), removable_table(1)];
+    let ink: Vec<u32> = (0..px.len())
+        .filter(|&i| px[i] == 1)
+        .map(|i| i as u32)
+        .collect();
+    // Pixels each sub-iteration must look at, and a bit per sub-iteration saying
+    // that a pixel is already listed there.
+    let mut todo = [ink.clone(), ink];
+    let mut listed = vec![0b11u8; px.len()];
     let mut remove = Vec::new();
     loop {
         let mut changed = false;
         for step in 0..2 {
+            let bit = 1u8 << step;
             remove.clear();
-            for &i in &active {
-                if b.px[i] == 0 {
-                    continue;
-                }
-                let (x, y) = ((i % b.w) as isize, (i / b.w) as isize);
-                let p: [u8; 8] = std::array::from_fn(|k| b.get(x + RING[k].0, y + RING[k].1));
-                let n: u8 = p.iter().sum();
-                if !(2..=6).contains(&n) {
-                    continue;
-                }
-                let transitions = (0..8).filter(|&k| p[k] == 0 && p[(k + 1) % 8] == 1).count();
-                if transitions != 1 {
-                    continue;
-                }
-                // p[0]=P2 (N), p[2]=P4 (E), p[4]=P6 (S), p[6]=P8 (W)
-                let ok = if step == 0 {
-                    p[0] * p[2] * p[4] == 0 && p[2] * p[4] * p[6] == 0
-                } else {
-                    p[0] * p[2] * p[6] == 0 && p[0] * p[4] * p[6] == 0
-                };
-                if ok {
+            for &i in &todo[step] {
+                let i = i as usize;
+                listed[i] &= !bit;
+                if px[i] == 1 && tables[step][code(&px, i)] {
                     remove.push(i);
                 }
             }
+            todo[step].clear();
             for &i in &remove {
-                b.px[i] = 0;
+                px[i] = 0;
+            }
+            for &i in &remove {
+                for d in ring {
+                    let j = (i as isize + d) as usize;
+                    if px[j] == 0 {
+                        continue;
+                    }
+                    for (s, list) in todo.iter_mut().enumerate() {
+                        if listed[j] & (1 << s) == 0 {
+                            listed[j] |= 1 << s;
+                            list.push(j as u32);
+                        }
+                    }
+                }
             }
             changed |= !remove.is_empty();
         }
         if !changed {
             break;
         }
-        active.retain(|&i| b.px[i] == 1);
     }
+    for y in 0..h {
+        b.px[y * w..(y + 1) * w].copy_from_slice(&px[(y + 1) * pw + 1..(y + 1) * pw + 1 + w]);
+    }
+}
+
+/// For each neighbourhood (bit k set when neighbour P(k+2) of [`RING`] is ink): may
+/// Zhang–Suen sub-iteration `step` (0 or 1) remove the centre pixel?
+fn removable_table(step: usize) -> [bool; 256] {
+    std::array::from_fn(|c| {
+        let p: [u8; 8] = std::array::from_fn(|k| ((c >> k) & 1) as u8);
+        let n: u8 = p.iter().sum();
+        let transitions = (0..8).filter(|&k| p[k] == 0 && p[(k + 1) % 8] == 1).count();
+        // p[0]=P2 (N), p[2]=P4 (E), p[4]=P6 (S), p[6]=P8 (W)
+        let directional = if step == 0 {
+            p[0] * p[2] * p[4] == 0 && p[2] * p[4] * p[6] == 0
+        } else {
+            p[0] * p[2] * p[6] == 0 && p[0] * p[4] * p[6] == 0
+        };
+        (2..=6).contains(&n) && transitions == 1 && directional
+    })
 }
 
 /// Binarises a grayscale page (ink = darker than Otsu's threshold, and at most 200).
@@ -587,6 +633,83 @@ mod tests {
                     img[(y as usize + dy) * w + x as usize + dx] = 0;
                 }
             }
+        }
+    }
+
+    /// Zhang–Suen as the paper states it: every ink pixel looked at in every
+    /// sub-iteration. The reference [`thin`] must agree with.
+    fn plain_zhang_suen(b: &mut Bits) {
+        loop {
+            let mut changed = false;
+            for step in 0..2 {
+                let mut remove = Vec::new();
+                for i in (0..b.px.len()).filter(|&i| b.px[i] == 1) {
+                    let (x, y) = ((i % b.w) as isize, (i / b.w) as isize);
+                    let p: [u8; 8] = std::array::from_fn(|k| b.get(x + RING[k].0, y + RING[k].1));
+                    let n: u8 = p.iter().sum();
+                    let transitions = (0..8).filter(|&k| p[k] == 0 && p[(k + 1) % 8] == 1).count();
+                    let ok = if step == 0 {
+                        p[0] * p[2] * p[4] == 0 && p[2] * p[4] * p[6] == 0
+                    } else {
+                        p[0] * p[2] * p[6] == 0 && p[0] * p[4] * p[6] == 0
+                    };
+                    if (2..=6).contains(&n) && transitions == 1 && ok {
+                        remove.push(i);
+                    }
+                }
+                for &i in &remove {
+                    b.px[i] = 0;
+                }
+                changed |= !remove.is_empty();
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+
+    /// The fast thinning gives the plain algorithm's skeleton, pixel for pixel: on
+    /// drawn strokes (ink touching the image edge too) and on the three labelled
+    /// drawings. `--nocapture` prints both times.
+    #[test]
+    fn thinning_matches_plain_zhang_suen() {
+        let (w, h) = (160, 90);
+        let mut img = canvas(w, h);
+        line(&mut img, w, (0, 0), (150, 80), 7);
+        line(&mut img, w, (10, 80), (150, 5), 4);
+        line(&mut img, w, (0, 40), (150, 40), 9);
+        for y in 20..60 {
+            for x in 100..140 {
+                img[y * w + x] = 0;
+            }
+        }
+        let mut pages = vec![("drawn".to_string(), img, w, h)];
+        let dir =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/drawings");
+        for name in ["BM_part.jpg", "Candle_holder.jpg", "example_dwg.png"] {
+            use opencv::prelude::*;
+            let m = opencv::imgcodecs::imread(
+                dir.join(name).to_str().unwrap(),
+                opencv::imgcodecs::IMREAD_GRAYSCALE,
+            )
+            .unwrap();
+            let (w, h) = (m.cols() as usize, m.rows() as usize);
+            pages.push((name.to_string(), m.data_bytes().unwrap().to_vec(), w, h));
+        }
+        for (name, gray, w, h) in pages {
+            let mut fast = binarise(&gray, w, h);
+            let mut plain = binarise(&gray, w, h);
+            let ink = fast.px.iter().filter(|&&v| v == 1).count();
+            let t = std::time::Instant::now();
+            thin(&mut fast);
+            let fast_ms = t.elapsed().as_secs_f64() * 1e3;
+            let t = std::time::Instant::now();
+            plain_zhang_suen(&mut plain);
+            let plain_ms = t.elapsed().as_secs_f64() * 1e3;
+            let left = fast.px.iter().filter(|&&v| v == 1).count();
+            println!("{name}: {ink} ink pixels, {left} in the skeleton; thin {fast_ms:.1} ms, plain {plain_ms:.1} ms");
+            assert!(left > 0 && left < ink, "{name}: {left} of {ink}");
+            assert!(fast.px == plain.px, "{name}: skeletons differ");
         }
     }
 
