@@ -519,6 +519,120 @@ pub(super) fn is_line_work(img: &Mat, b: &[f32; 4]) -> Result<bool, StageError> 
     Ok(left < ix0 - ox || right > ix1 + ox || top < iy0 - oy || bottom > iy1 + oy)
 }
 
+/// The box of a line with its first (`at_start`, in reading order) or last glyph
+/// cut off, where that glyph is line work: a dimension line's stub and its arrow
+/// read as a `1` before `18.3` written upwards. Only for a level line read level
+/// or a tall line read along it, in an upright box. The ink inside the box is
+/// split into connected components of the page around it; the one that comes
+/// first (or last) along the reading direction is line work when it runs on
+/// beyond the box by more than a third of the box's shorter side, spans less than
+/// half the box's length, and other ink lies past it. None otherwise.
+pub(super) fn box_without_line_work_end(
+    img: &Mat,
+    l: &Line,
+    at_start: bool,
+) -> Result<Option<[f32; 4]>, StageError> {
+    let b = l.bbox;
+    let tall = is_tall(&b);
+    // +1: reading runs to larger x (level) or y (downwards); -1: upwards.
+    let dir = match (tall, l.turn) {
+        (false, 0) | (true, -1) => 1,
+        (true, 1) => -1,
+        _ => return Ok(None),
+    };
+    let p = &l.polygon;
+    let twice: f32 = (0..4)
+        .map(|i| p[i][0] * p[(i + 1) % 4][1] - p[(i + 1) % 4][0] * p[i][1])
+        .sum();
+    if 0.5 * twice.abs() < 0.9 * b[2] * b[3] {
+        return Ok(None);
+    }
+    let short = b[2].min(b[3]);
+    let x0 = (b[0] - short).max(0.0) as i32;
+    let y0 = (b[1] - short).max(0.0) as i32;
+    let x1 = ((b[0] + b[2] + short) as i32).min(img.cols());
+    let y1 = ((b[1] + b[3] + short) as i32).min(img.rows());
+    if x1 - x0 < 4 || y1 - y0 < 4 {
+        return Ok(None);
+    }
+    let roi = Mat::roi(img, Rect::new(x0, y0, x1 - x0, y1 - y0)).map_err(cv)?;
+    let Ink {
+        labels, stats, n, ..
+    } = ink_components(&roi)?;
+    // The box in the crop's coordinates.
+    let (ix0, iy0) = ((b[0] as i32 - x0).max(0), (b[1] as i32 - y0).max(0));
+    let (ix1, iy1) = (
+        ((b[0] + b[2]) as i32 - x0).min(labels.cols()),
+        ((b[1] + b[3]) as i32 - y0).min(labels.rows()),
+    );
+    // Per component: its extent along the text inside the box, and pixels there.
+    let mut span = vec![(i32::MAX, i32::MIN, 0u32); n as usize];
+    for y in iy0..iy1 {
+        for x in ix0..ix1 {
+            let k = *labels.at_2d::<i32>(y, x).map_err(cv)?;
+            if k > 0 {
+                let a = if tall { y } else { x };
+                let s = &mut span[k as usize];
+                *s = (s.0.min(a), s.1.max(a), s.2 + 1);
+            }
+        }
+    }
+    let parts: Vec<(usize, i32, i32)> = span
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.2 >= 4)
+        .map(|(k, s)| (k, s.0, s.1))
+        .collect();
+    if parts.len() < 2 {
+        return Ok(None);
+    }
+    // Cut from the low end of the axis (smaller x or y) or from the high end.
+    let low = at_start == (dir == 1);
+    let end = if low {
+        parts.iter().min_by_key(|p| p.1)
+    } else {
+        parts.iter().max_by_key(|p| p.2)
+    };
+    let Some(&(k, lo, hi)) = end else {
+        return Ok(None);
+    };
+    let length = if tall { iy1 - iy0 } else { ix1 - ix0 };
+    let past = parts
+        .iter()
+        .any(|p| p.0 != k && if low { p.2 > hi } else { p.1 < lo });
+    if !past || (hi - lo + 1) * 2 >= length {
+        return Ok(None);
+    }
+    let g =
+        |c: i32| -> Result<i32, StageError> { Ok(*stats.at_2d::<i32>(k as i32, c).map_err(cv)?) };
+    let (left, top) = (g(imgproc::CC_STAT_LEFT)?, g(imgproc::CC_STAT_TOP)?);
+    let (right, bottom) = (
+        left + g(imgproc::CC_STAT_WIDTH)?,
+        top + g(imgproc::CC_STAT_HEIGHT)?,
+    );
+    let o = (short / 3.0) as i32;
+    if !(left < ix0 - o || right > ix1 + o || top < iy0 - o || bottom > iy1 + o) {
+        return Ok(None);
+    }
+    // The box from just past the component (page coordinates).
+    let (mut a0, mut a1) = if tall {
+        (b[1], b[1] + b[3])
+    } else {
+        (b[0], b[0] + b[2])
+    };
+    let origin = if tall { y0 } else { x0 } as f32;
+    if low {
+        a0 = origin + hi as f32 + 1.0;
+    } else {
+        a1 = origin + lo as f32;
+    }
+    Ok(Some(if tall {
+        [b[0], a0, b[2], a1 - a0]
+    } else {
+        [a0, b[1], a1 - a0, b[3]]
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,8 +57,8 @@ use glyph::{gdt_symbol, has_diameter_glyph};
 use layout::{LayoutParams, Region, RegionKind};
 use merge::{join_diameter_glyphs, merge_stacked, merge_stacked_fits};
 use reread::{
-    extend_short_numbers, orient_tall_lines, rejoin_fragments, reread_tolerances, second_pass,
-    split_far_apart, split_stacked_lines, stacked_partners,
+    drop_line_work_ones, extend_short_numbers, orient_tall_lines, rejoin_fragments,
+    reread_tolerances, second_pass, split_far_apart, split_stacked_lines, stacked_partners,
 };
 use title_block::read_title_block;
 
@@ -91,6 +91,14 @@ pub struct Params {
     /// 6 of 6; on the fixture drawings the least confident right one reads 0.80).
     /// Text-layer lines read 1.0.
     pub min_dimension_confidence: f32,
+    /// A line read from pixels whose glyphs are more than this many times the
+    /// size of the page's median candidate's ([`glyph_size`]: the box's shorter
+    /// side, or the square root of its area per character where smaller) is no
+    /// dimension (default 3; 0 turns it off). Dimension text is set in one or two
+    /// heights on a drawing. Chosen on the tune and tune2 renderings of the vector
+    /// PDFs: right dimensions reach 2.4 times the median of a page's dimensions,
+    /// the one graphic read as a number there (`10` on a hose barb) 4.0.
+    pub max_text_size: f32,
     /// Read candidate lines again with the callout recogniser (when its model is
     /// installed) for the drawing symbols PP-OCR lacks (default true).
     pub callout_symbols: bool,
@@ -124,6 +132,7 @@ impl Default for Params {
             min_confidence: 0.5,
             single_char_confidence: 0.9,
             min_dimension_confidence: 0.75,
+            max_text_size: 3.0,
             callout_symbols: true,
             callout_min_confidence: 0.9,
             degree_glyphs: true,
@@ -236,6 +245,9 @@ pub enum DropReason {
     UnsureReading,
     /// One character OCR found on line work (an arrowhead, a circle).
     LineWork,
+    /// Glyphs several times the size of the page's text: graphics read as
+    /// characters (a hose barb's rings read `10`).
+    Oversize,
     /// A view's scale (`1:2`).
     ScaleRatio,
     /// Neither a dimension nor a callout by the grammar.
@@ -458,6 +470,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         rejoin_fragments(engine, &ocr_params, img, &mut lines)?;
         extend_short_numbers(engine, &ocr_params, img, &mut lines)?;
         split_far_apart(engine, &ocr_params, img, &mut lines)?;
+        drop_line_work_ones(engine, &ocr_params, img, &mut lines)?;
     }
 
     // Tables whose cells hold no text are line work (a view drawn as rectangles).
@@ -555,6 +568,18 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         stacked_partners(engine, &ocr_params, img, &mut merged)?;
     }
 
+    // The page's glyph size: the median candidate's, over the candidates with a
+    // digit (three or more, else none). Title-block and note text, often smaller
+    // than the dimensions, is out of them by now.
+    let page_glyph = {
+        let mut sizes: Vec<f32> = merged
+            .iter()
+            .filter(|m| m.text.chars().any(|c| c.is_ascii_digit()))
+            .filter_map(glyph_size)
+            .collect();
+        sizes.sort_by(f32::total_cmp);
+        (sizes.len() >= 3).then(|| sizes[sizes.len() / 2])
+    };
     let boxed: Vec<&Region> = regions
         .iter()
         .filter(|r| r.kind == RegionKind::BoxedDimension)
@@ -607,6 +632,13 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         }
         if m.confidence < params.min_dimension_confidence {
             drop(DropReason::UnsureReading);
+            continue;
+        }
+        let oversize =
+            |g: f32, page: f32| params.max_text_size > 0.0 && g > params.max_text_size * page;
+        if !m.exact && matches!((glyph_size(&m), page_glyph), (Some(g), Some(p)) if oversize(g, p))
+        {
+            drop(DropReason::Oversize);
             continue;
         }
         // A lone character OCR found on line work: an arrowhead, a circle or a hole
@@ -842,6 +874,20 @@ fn cell_line(lines: &[Line], members: &[usize]) -> Line {
     }
     out.polygon = layout::polygon_of(&out.bbox);
     out
+}
+
+/// A line's glyph size: its box's shorter side, or the square root of the box's
+/// area per character where that is smaller (slanted text in an upright box near
+/// square); none for a line without a character.
+fn glyph_size(l: &Line) -> Option<f32> {
+    let glyphs = l.text.chars().filter(|c| !c.is_whitespace()).count();
+    let p = &l.polygon;
+    let twice: f32 = (0..4)
+        .map(|i| p[i][0] * p[(i + 1) % 4][1] - p[(i + 1) % 4][0] * p[i][1])
+        .sum();
+    let side = |i: usize| (p[(i + 1) % 4][0] - p[i][0]).hypot(p[(i + 1) % 4][1] - p[i][1]);
+    let short = side(0).min(side(1));
+    (glyphs > 0).then(|| short.min((0.5 * twice.abs() / glyphs as f32).sqrt()))
 }
 
 /// A size read from a table's column: the cell's text as a dimension (or a hole
@@ -1609,5 +1655,117 @@ mod tests {
         split_stacked_lines(&engine, &ocr::Params::default(), &turned, &mut lines).unwrap();
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].text, "9.5", "the line is left as it was");
+    }
+
+    /// A `1` that is a dimension line's stub with its arrow and extension line,
+    /// inside the box before `18.3`, is cut off and the rest read again, level and
+    /// written upwards; a printed `118.3` with no line work is left as it is.
+    #[test]
+    fn a_leading_one_that_is_line_work_is_cut_off() {
+        use opencv::core::{Point, Scalar, Vector, CV_8UC1};
+        use opencv::imgproc::{fill_poly, line, put_text, FONT_HERSHEY_SIMPLEX, LINE_8, LINE_AA};
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
+        let page = |text: &str, with_line: bool| {
+            let mut m =
+                Mat::new_rows_cols_with_default(400, 500, CV_8UC1, Scalar::all(255.0)).unwrap();
+            let (ink, x) = (Scalar::all(0.0), if with_line { 150 } else { 115 });
+            put_text(
+                &mut m,
+                text,
+                Point::new(x, 220),
+                FONT_HERSHEY_SIMPLEX,
+                1.6,
+                ink,
+                3,
+                LINE_AA,
+                false,
+            )
+            .unwrap();
+            if with_line {
+                // Extension line, arrowhead on it, dimension line up to the text.
+                line(
+                    &mut m,
+                    Point::new(60, 40),
+                    Point::new(60, 360),
+                    ink,
+                    3,
+                    LINE_8,
+                    0,
+                )
+                .unwrap();
+                let arrow: Vector<Point> = [
+                    Point::new(60, 200),
+                    Point::new(90, 192),
+                    Point::new(90, 208),
+                ]
+                .into_iter()
+                .collect();
+                fill_poly(
+                    &mut m,
+                    &Vector::<Vector<Point>>::from_iter([arrow]),
+                    ink,
+                    LINE_8,
+                    0,
+                    Point::default(),
+                )
+                .unwrap();
+                line(
+                    &mut m,
+                    Point::new(60, 200),
+                    Point::new(140, 200),
+                    ink,
+                    3,
+                    LINE_8,
+                    0,
+                )
+                .unwrap();
+            }
+            m
+        };
+        let bbox = [100.0, 165.0, 230.0, 70.0];
+        let level_line = |text: &str| Line::read(text.into(), 0.94, layout::polygon_of(&bbox), 0);
+        let p = ocr::Params::default();
+        let mut lines = vec![level_line("118.3")];
+        drop_line_work_ones(&engine, &p, &page("18.3", true), &mut lines).unwrap();
+        assert_eq!(lines[0].text, "18.3", "{:?}", lines[0]);
+        assert!(lines[0].bbox[0] >= 140.0, "{:?}", lines[0].bbox);
+        // Written upwards: the page turned counter-clockwise (x, y → y, 499 - x).
+        let mut turned = Mat::default();
+        opencv::core::rotate(
+            &page("18.3", true),
+            &mut turned,
+            opencv::core::ROTATE_90_COUNTERCLOCKWISE,
+        )
+        .unwrap();
+        let tall = [bbox[1], 500.0 - bbox[0] - bbox[2], bbox[3], bbox[2]];
+        let mut lines = vec![Line::read(
+            "118.3".into(),
+            0.94,
+            layout::polygon_of(&tall),
+            1,
+        )];
+        drop_line_work_ones(&engine, &p, &turned, &mut lines).unwrap();
+        assert_eq!(lines[0].text, "18.3", "{:?}", lines[0]);
+        // Printed `118.3`, nothing around it: its first `1` is a glyph.
+        let mut lines = vec![level_line("118.3")];
+        drop_line_work_ones(&engine, &p, &page("118.3", false), &mut lines).unwrap();
+        assert_eq!(lines[0].text, "118.3");
+    }
+
+    /// Glyph size: a slanted `Ø12.00` in an upright box near square measures about
+    /// its text height (area per character), not the box's; a level line its
+    /// height.
+    #[test]
+    fn glyph_size_is_area_per_character() {
+        let l = |text: &str, b: [f32; 4]| Line::read(text.into(), 1.0, layout::polygon_of(&b), 0);
+        let level = glyph_size(&l("12.00", [0.0, 0.0, 150.0, 54.0])).unwrap();
+        assert!((level - 40.2).abs() < 0.5, "{level}");
+        let one = glyph_size(&l("4", [0.0, 0.0, 50.0, 60.0])).unwrap();
+        assert_eq!(one, 50.0);
+        let slanted = glyph_size(&l("Ø12.00", [0.0, 0.0, 180.0, 189.0])).unwrap();
+        assert!(slanted < 2.0 * level, "{slanted}");
+        let graphic = glyph_size(&l("10", [0.0, 0.0, 233.0, 356.0])).unwrap();
+        assert!(graphic > 3.0 * level, "{graphic}");
+        assert_eq!(glyph_size(&l("  ", [0.0, 0.0, 10.0, 10.0])), None);
     }
 }

@@ -7,7 +7,7 @@ use opencv::core::{self, Mat, Rect, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use super::glyph::{glyph_groups, is_line_work, otsu_ink, upright_crop};
+use super::glyph::{self, glyph_groups, is_line_work, otsu_ink, upright_crop};
 use super::layout::{self, Region, RegionKind};
 use super::merge::{
     is_plain_number, is_tolerance, is_zero, number_share, split_nominal, text_frame, union,
@@ -466,6 +466,56 @@ pub(super) fn extend_short_numbers(
     for (l, b) in lines.iter_mut().zip(best) {
         if let Some(r) = b {
             *l = r;
+        }
+    }
+    Ok(())
+}
+
+/// A number read with a `1` first or last that is line work: the stub of a
+/// dimension line and its arrow before `18.3` written upwards, read `118.3`. Where
+/// that end's ink is line work ([`glyph::box_without_line_work_end`]), the box
+/// without it is read again, and the reading replaces the line when it is the
+/// number without that `1` (two digits or more left), read the same way round, at
+/// confidence ≥ 0.9.
+pub(super) fn drop_line_work_ones(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    lines: &mut [Line],
+) -> Result<(), StageError> {
+    // (line, the reading wanted) per box read again.
+    let mut asks: Vec<(usize, String)> = Vec::new();
+    let mut boxes = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.text.trim();
+        if l.exact || !is_one_number(t) {
+            continue;
+        }
+        for at_start in [true, false] {
+            let rest = if at_start {
+                t.strip_prefix('1')
+            } else {
+                t.strip_suffix('1')
+            };
+            let Some(rest) = rest else {
+                continue;
+            };
+            if digits_of(rest).len() < 2
+                || rest.starts_with(is_separator)
+                || rest.ends_with(is_separator)
+            {
+                continue;
+            }
+            if let Some(b) = glyph::box_without_line_work_end(img, l, at_start)? {
+                asks.push((i, rest.to_string()));
+                boxes.push(layout::polygon_of(&b));
+            }
+        }
+    }
+    let read = read_each_box(engine, p, img, &boxes, 0.9)?;
+    for ((i, want), r) in asks.into_iter().zip(read) {
+        if let Some(r) = r.filter(|r| r.text.trim() == want && r.turn == lines[i].turn) {
+            lines[i] = r;
         }
     }
     Ok(())
