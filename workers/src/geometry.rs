@@ -15,6 +15,14 @@ pub fn bbox_of(pts: &[[f32; 2]; 4]) -> [f32; 4] {
     [x0, y0, x1 - x0, y1 - y0]
 }
 
+/// Area of a quadrilateral (its corners in order, either way round).
+pub fn polygon_area(p: &[[f32; 2]; 4]) -> f32 {
+    let twice: f32 = (0..4)
+        .map(|i| p[i][0] * p[(i + 1) % 4][1] - p[(i + 1) % 4][0] * p[i][1])
+        .sum();
+    0.5 * twice.abs()
+}
+
 /// Area of an `[x, y, w, h]` box; a negative side counts as 0.
 pub fn area(b: &[f32; 4]) -> f32 {
     b[2].max(0.0) * b[3].max(0.0)
@@ -75,6 +83,10 @@ mod tests {
 
     #[test]
     fn areas_and_overlaps() {
+        let turned = [[10.0, 0.0], [20.0, 10.0], [10.0, 20.0], [0.0, 10.0]];
+        assert_eq!(polygon_area(&turned), 200.0);
+        let square = [[0.0, 0.0], [4.0, 0.0], [4.0, 3.0], [0.0, 3.0]];
+        assert_eq!(polygon_area(&square), 12.0);
         struct Case {
             name: &'static str,
             a: [f32; 4],

@@ -540,11 +540,7 @@ pub(super) fn box_without_line_work_end(
         (true, 1) => -1,
         _ => return Ok(None),
     };
-    let p = &l.polygon;
-    let twice: f32 = (0..4)
-        .map(|i| p[i][0] * p[(i + 1) % 4][1] - p[(i + 1) % 4][0] * p[i][1])
-        .sum();
-    if 0.5 * twice.abs() < 0.9 * b[2] * b[3] {
+    if crate::geometry::polygon_area(&l.polygon) < 0.9 * b[2] * b[3] {
         return Ok(None);
     }
     let short = b[2].min(b[3]);

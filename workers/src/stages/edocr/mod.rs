@@ -882,12 +882,9 @@ fn cell_line(lines: &[Line], members: &[usize]) -> Line {
 fn glyph_size(l: &Line) -> Option<f32> {
     let glyphs = l.text.chars().filter(|c| !c.is_whitespace()).count();
     let p = &l.polygon;
-    let twice: f32 = (0..4)
-        .map(|i| p[i][0] * p[(i + 1) % 4][1] - p[(i + 1) % 4][0] * p[i][1])
-        .sum();
     let side = |i: usize| (p[(i + 1) % 4][0] - p[i][0]).hypot(p[(i + 1) % 4][1] - p[i][1]);
     let short = side(0).min(side(1));
-    (glyphs > 0).then(|| short.min((0.5 * twice.abs() / glyphs as f32).sqrt()))
+    (glyphs > 0).then(|| short.min((crate::geometry::polygon_area(p) / glyphs as f32).sqrt()))
 }
 
 /// A size read from a table's column: the cell's text as a dimension (or a hole

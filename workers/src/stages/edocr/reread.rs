@@ -471,12 +471,13 @@ pub(super) fn extend_short_numbers(
     Ok(())
 }
 
-/// A number read with a `1` first or last that is line work: the stub of a
-/// dimension line and its arrow before `18.3` written upwards, read `118.3`. Where
-/// that end's ink is line work ([`glyph::box_without_line_work_end`]), the box
-/// without it is read again, and the reading replaces the line when it is the
-/// number without that `1` (two digits or more left), read the same way round, at
-/// confidence ≥ 0.9.
+/// A number (or an angle) read with a `1` first or last that is line work: the
+/// stub of a dimension line and its arrow before `18.3` written upwards, read
+/// `118.3`, or the cut stroke of a neighbouring word's last letter before `90°`.
+/// Where that end's ink runs on beyond the box
+/// ([`glyph::box_without_line_work_end`]), the box without it is read again, and
+/// the reading replaces the line when it is the text without that `1` (two digits
+/// or more left), read the same way round, at confidence ≥ 0.9.
 pub(super) fn drop_line_work_ones(
     engine: &OcrEngine,
     p: &ocr::Params,
@@ -488,7 +489,7 @@ pub(super) fn drop_line_work_ones(
     let mut boxes = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         let t = l.text.trim();
-        if l.exact || !is_one_number(t) {
+        if l.exact || !is_one_number(t.strip_suffix('°').unwrap_or(t)) {
             continue;
         }
         for at_start in [true, false] {
