@@ -29,7 +29,7 @@ pub struct DrawingInfo {
 }
 
 /// One page as the pipeline sees it: pixels of the image as submitted, or of the PDF
-/// page rendered at `dpi`.
+/// page rendered at `dpi` (turned upright where the scan was skewed: `skew_deg`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PageInfo {
     pub index: u32,
@@ -37,6 +37,11 @@ pub struct PageInfo {
     pub height: u32,
     /// From the image's metadata, or the PDF render resolution; `null` when unknown.
     pub dpi: Option<f32>,
+    /// The skew the page was turned back by, degrees (positive: its lines ran down
+    /// to the right); absent where the page was level. Every box is in the turned
+    /// page's pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skew_deg: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -269,7 +269,8 @@ mod tests {
                 index: 0,
                 width: 3,
                 height: 2,
-                dpi: None
+                dpi: None,
+                skew_deg: None
             }]
         );
         assert_eq!(r.stages["report"].status, "succeeded");
