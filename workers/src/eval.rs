@@ -488,11 +488,14 @@ pub fn eval_dir(
             let out = edocr::run_on_page(params, engine, page.info.index, &image, &lines)
                 .with_context(|| format!("edocr {name}"))?;
             edocr_ms += t1.elapsed().as_secs_f64() * 1000.0;
-            predicted.extend(
-                out.dimensions
-                    .into_iter()
-                    .map(|d| (d.dimension.raw.clone(), d.bbox)),
-            );
+            // The truth is in the pixels of the page as submitted; a skewed scan
+            // was read turned upright.
+            predicted.extend(out.dimensions.into_iter().map(|d| {
+                (
+                    d.dimension.raw.clone(),
+                    preprocess::box_as_submitted(&page.info, d.bbox),
+                )
+            }));
         }
         let mut s = score(&name, &truths, &predicted);
         s.ocr_ms = ocr_ms;

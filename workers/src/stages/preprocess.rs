@@ -389,6 +389,45 @@ pub fn skew_of(gray: &Mat) -> opencv::Result<Option<f32>> {
     Ok((skew.abs() >= MIN_SKEW_DEG).then_some(skew))
 }
 
+/// A box on a page turned upright ([`PageInfo::skew_deg`]) in the pixels of the
+/// page as submitted: the box's corners turned back, and the box around them. A box
+/// on a page that was not turned is returned as it is.
+pub fn box_as_submitted(info: &PageInfo, b: [f32; 4]) -> [f32; 4] {
+    let Some(skew) = info.skew_deg else {
+        return b;
+    };
+    let r = (skew as f64).to_radians();
+    let (c, s) = (r.cos(), r.sin());
+    let (ac, as_) = (c.abs(), s.abs());
+    let (nw, nh) = (info.width as f64, info.height as f64);
+    // The canvas is (w·c + h·s) × (w·s + h·c): the submitted size, solved back.
+    let det = ac * ac - as_ * as_;
+    let (w, h) = ((ac * nw - as_ * nh) / det, (ac * nh - as_ * nw) / det);
+    // Turned upright, a point moved by -skew about the centre (y down): turning it
+    // back is +skew.
+    let back = |x: f64, y: f64| {
+        let (dx, dy) = (x - nw / 2.0, y - nh / 2.0);
+        (c * dx - s * dy + w / 2.0, s * dx + c * dy + h / 2.0)
+    };
+    let (x0, y0, x1, y1) = (
+        b[0] as f64,
+        b[1] as f64,
+        (b[0] + b[2]) as f64,
+        (b[1] + b[3]) as f64,
+    );
+    let pts = [back(x0, y0), back(x1, y0), back(x1, y1), back(x0, y1)];
+    let min_x = pts.iter().map(|p| p.0).fold(f64::MAX, f64::min);
+    let min_y = pts.iter().map(|p| p.1).fold(f64::MAX, f64::min);
+    let max_x = pts.iter().map(|p| p.0).fold(f64::MIN, f64::max);
+    let max_y = pts.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+    [
+        min_x as f32,
+        min_y as f32,
+        (max_x - min_x) as f32,
+        (max_y - min_y) as f32,
+    ]
+}
+
 /// The page turned by `-skew` degrees about its centre onto a canvas that holds all
 /// of it, the uncovered corners white.
 fn turn_upright(gray: &Mat, skew: f32) -> opencv::Result<Mat> {
@@ -557,6 +596,54 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A box found on a page turned upright lands, turned back, where the same ink
+    /// was on the page as submitted.
+    #[test]
+    fn boxes_on_a_turned_page_map_back_to_the_submitted_one() {
+        let mut img =
+            Mat::new_rows_cols_with_default(300, 400, opencv::core::CV_8UC1, 255.into()).unwrap();
+        let mark = opencv::core::Rect::new(100, 80, 40, 30);
+        imgproc::rectangle(&mut img, mark, 0.into(), -1, imgproc::LINE_8, 0).unwrap();
+        for skew in [3.0f32, -2.0] {
+            let turned = turn_upright(&img, skew).unwrap();
+            let mut ink = Mat::default();
+            imgproc::threshold(&turned, &mut ink, 128.0, 255.0, imgproc::THRESH_BINARY_INV)
+                .unwrap();
+            let r = imgproc::bounding_rect(&ink).unwrap();
+            let info = PageInfo {
+                index: 0,
+                width: turned.cols() as u32,
+                height: turned.rows() as u32,
+                dpi: None,
+                skew_deg: Some(skew),
+            };
+            let b = box_as_submitted(
+                &info,
+                [r.x as f32, r.y as f32, r.width as f32, r.height as f32],
+            );
+            let (cx, cy) = (b[0] + b[2] / 2.0, b[1] + b[3] / 2.0);
+            assert!(
+                (cx - 120.0).abs() <= 1.5 && (cy - 95.0).abs() <= 1.5,
+                "{skew}: {b:?}"
+            );
+            assert!(
+                b[2] >= 40.0 && b[2] <= 46.0 && b[3] >= 30.0 && b[3] <= 36.0,
+                "{skew}: {b:?}"
+            );
+        }
+        let level = PageInfo {
+            index: 0,
+            width: 400,
+            height: 300,
+            dpi: None,
+            skew_deg: None,
+        };
+        assert_eq!(
+            box_as_submitted(&level, [1.0, 2.0, 3.0, 4.0]),
+            [1.0, 2.0, 3.0, 4.0]
+        );
     }
 
     #[test]
