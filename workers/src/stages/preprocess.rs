@@ -318,8 +318,10 @@ const MAX_SKEW_DEG: f32 = 5.0;
 /// axis; the skew is their median weighted by their votes. None where fewer than
 /// two lines are found.
 pub fn skew_of(gray: &Mat) -> opencv::Result<Option<f32>> {
+    // A page under 256 pixels across is no scanned sheet (and a thumbnail's lines
+    // say little about its angle).
     let long = gray.cols().max(gray.rows());
-    if long < 64 {
+    if gray.cols().min(gray.rows()) < 256 {
         return Ok(None);
     }
     let k = (1600.0 / long as f64).min(1.0);
