@@ -327,15 +327,23 @@ pub fn skew_of(gray: &Mat) -> opencv::Result<Option<f32>> {
         return Ok(None);
     }
     let k = (1600.0 / long as f64).min(1.0);
-    let mut small = Mat::default();
-    if k < 1.0 {
-        imgproc::resize(gray, &mut small, Size::new(0, 0), k, k, imgproc::INTER_AREA)?;
+    let mut scaled = Mat::default();
+    let small = if k < 1.0 {
+        imgproc::resize(
+            gray,
+            &mut scaled,
+            Size::new(0, 0),
+            k,
+            k,
+            imgproc::INTER_AREA,
+        )?;
+        &scaled
     } else {
-        small = gray.try_clone()?;
-    }
+        gray
+    };
     let mut ink = Mat::default();
     imgproc::threshold(
-        &small,
+        small,
         &mut ink,
         0.0,
         255.0,
@@ -419,17 +427,16 @@ pub fn box_as_submitted(info: &PageInfo, b: [f32; 4]) -> [f32; 4] {
         (b[0] + b[2]) as f64,
         (b[1] + b[3]) as f64,
     );
-    let pts = [back(x0, y0), back(x1, y0), back(x1, y1), back(x0, y1)];
-    let min_x = pts.iter().map(|p| p.0).fold(f64::MAX, f64::min);
-    let min_y = pts.iter().map(|p| p.1).fold(f64::MAX, f64::min);
-    let max_x = pts.iter().map(|p| p.0).fold(f64::MIN, f64::max);
-    let max_y = pts.iter().map(|p| p.1).fold(f64::MIN, f64::max);
-    [
-        min_x as f32,
-        min_y as f32,
-        (max_x - min_x) as f32,
-        (max_y - min_y) as f32,
-    ]
+    let corner = |x: f64, y: f64| {
+        let (u, v) = back(x, y);
+        [u as f32, v as f32]
+    };
+    crate::geometry::bbox_of(&[
+        corner(x0, y0),
+        corner(x1, y0),
+        corner(x1, y1),
+        corner(x0, y1),
+    ])
 }
 
 /// The page turned by `-skew` degrees about its centre onto a canvas that holds all

@@ -507,16 +507,21 @@ pub(super) fn is_line_work(img: &Mat, b: &[f32; 4]) -> Result<bool, StageError> 
     else {
         return Ok(false);
     };
-    let g = |c: i32| -> Result<i32, StageError> {
-        Ok(*stats.at_2d::<i32>(main as i32, c).map_err(cv)?)
-    };
+    let (ox, oy) = ((bw / 3.0) as i32, (bh / 3.0) as i32);
+    runs_beyond(&stats, main as i32, [ix0, iy0, ix1, iy1], ox, oy)
+}
+
+/// Whether ink component `k` (its `stats` row) reaches more than `ox` beyond the
+/// box `[x0, y0, x1, y1]` (crop coordinates) on the left or right, or more than `oy`
+/// above or below it.
+fn runs_beyond(stats: &Mat, k: i32, b: [i32; 4], ox: i32, oy: i32) -> Result<bool, StageError> {
+    let g = |c: i32| -> Result<i32, StageError> { Ok(*stats.at_2d::<i32>(k, c).map_err(cv)?) };
     let (left, top) = (g(imgproc::CC_STAT_LEFT)?, g(imgproc::CC_STAT_TOP)?);
     let (right, bottom) = (
         left + g(imgproc::CC_STAT_WIDTH)?,
         top + g(imgproc::CC_STAT_HEIGHT)?,
     );
-    let (ox, oy) = ((bw / 3.0) as i32, (bh / 3.0) as i32);
-    Ok(left < ix0 - ox || right > ix1 + ox || top < iy0 - oy || bottom > iy1 + oy)
+    Ok(left < b[0] - ox || right > b[2] + ox || top < b[1] - oy || bottom > b[3] + oy)
 }
 
 /// The box of a line with its first (`at_start`, in reading order) or last glyph
@@ -599,15 +604,8 @@ pub(super) fn box_without_line_work_end(
     if !past || (hi - lo + 1) * 2 >= length {
         return Ok(None);
     }
-    let g =
-        |c: i32| -> Result<i32, StageError> { Ok(*stats.at_2d::<i32>(k as i32, c).map_err(cv)?) };
-    let (left, top) = (g(imgproc::CC_STAT_LEFT)?, g(imgproc::CC_STAT_TOP)?);
-    let (right, bottom) = (
-        left + g(imgproc::CC_STAT_WIDTH)?,
-        top + g(imgproc::CC_STAT_HEIGHT)?,
-    );
     let o = (short / 3.0) as i32;
-    if !(left < ix0 - o || right > ix1 + o || top < iy0 - o || bottom > iy1 + o) {
+    if !runs_beyond(&stats, k as i32, [ix0, iy0, ix1, iy1], o, o)? {
         return Ok(None);
     }
     // The box from just past the component (page coordinates).

@@ -571,14 +571,16 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
     // The page's glyph size: the median candidate's, over the candidates with a
     // digit (three or more, else none). Title-block and note text, often smaller
     // than the dimensions, is out of them by now.
-    let page_glyph = {
+    // A pixel-read candidate above `max_text_size` times it is no dimension.
+    let largest_glyph = {
         let mut sizes: Vec<f32> = merged
             .iter()
             .filter(|m| m.text.chars().any(|c| c.is_ascii_digit()))
             .filter_map(glyph_size)
             .collect();
         sizes.sort_by(f32::total_cmp);
-        (sizes.len() >= 3).then(|| sizes[sizes.len() / 2])
+        (sizes.len() >= 3 && params.max_text_size > 0.0)
+            .then(|| params.max_text_size * sizes[sizes.len() / 2])
     };
     let boxed: Vec<&Region> = regions
         .iter()
@@ -634,10 +636,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
             drop(DropReason::UnsureReading);
             continue;
         }
-        let oversize =
-            |g: f32, page: f32| params.max_text_size > 0.0 && g > params.max_text_size * page;
-        if !m.exact && matches!((glyph_size(&m), page_glyph), (Some(g), Some(p)) if oversize(g, p))
-        {
+        if !m.exact && matches!((glyph_size(&m), largest_glyph), (Some(g), Some(max)) if g > max) {
             drop(DropReason::Oversize);
             continue;
         }
@@ -1597,30 +1596,36 @@ mod tests {
         }
     }
 
+    /// `text` written on `img` at `(x, y)` (its baseline's left end): black Hershey
+    /// simplex, scale 1.6, 3 px strokes, antialiased; about 40 px high.
+    fn write_text(img: &mut Mat, text: &str, x: i32, y: i32) {
+        use opencv::core::{Point, Scalar};
+        use opencv::imgproc::{put_text, FONT_HERSHEY_SIMPLEX, LINE_AA};
+        let ink = Scalar::all(0.0);
+        put_text(
+            img,
+            text,
+            Point::new(x, y),
+            FONT_HERSHEY_SIMPLEX,
+            1.6,
+            ink,
+            3,
+            LINE_AA,
+            false,
+        )
+        .unwrap();
+    }
+
     /// A limit dimension's two values printed one over the other in one box (what
     /// the detector gave on a tune drawing) are read as two level lines; the same
     /// digits written upwards in a box of that shape are not split.
     #[test]
     fn two_level_lines_in_one_box_are_read_band_by_band() {
-        use opencv::core::{Point, Scalar, CV_8UC1};
-        use opencv::imgproc::{put_text, FONT_HERSHEY_SIMPLEX, LINE_AA};
+        use opencv::core::{Scalar, CV_8UC1};
         let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
         let blank =
             || Mat::new_rows_cols_with_default(400, 400, CV_8UC1, Scalar::all(255.0)).unwrap();
-        let write = |img: &mut Mat, text: &str, x: i32, y: i32| {
-            put_text(
-                img,
-                text,
-                Point::new(x, y),
-                FONT_HERSHEY_SIMPLEX,
-                1.6,
-                Scalar::all(0.0),
-                3,
-                LINE_AA,
-                false,
-            )
-            .unwrap();
-        };
+        let write = write_text;
         let line = |bbox: [f32; 4]| Line::read("9.5".into(), 0.67, layout::polygon_of(&bbox), 0);
         let mut img = blank();
         write(&mut img, "6.5", 150, 180);
@@ -1660,24 +1665,13 @@ mod tests {
     #[test]
     fn a_leading_one_that_is_line_work_is_cut_off() {
         use opencv::core::{Point, Scalar, Vector, CV_8UC1};
-        use opencv::imgproc::{fill_poly, line, put_text, FONT_HERSHEY_SIMPLEX, LINE_8, LINE_AA};
+        use opencv::imgproc::{fill_poly, line, LINE_8};
         let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
         let page = |text: &str, with_line: bool| {
             let mut m =
                 Mat::new_rows_cols_with_default(400, 500, CV_8UC1, Scalar::all(255.0)).unwrap();
             let (ink, x) = (Scalar::all(0.0), if with_line { 150 } else { 115 });
-            put_text(
-                &mut m,
-                text,
-                Point::new(x, 220),
-                FONT_HERSHEY_SIMPLEX,
-                1.6,
-                ink,
-                3,
-                LINE_AA,
-                false,
-            )
-            .unwrap();
+            write_text(&mut m, text, x, 220);
             if with_line {
                 // Extension line, arrowhead on it, dimension line up to the text.
                 line(
