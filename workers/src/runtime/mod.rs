@@ -1,5 +1,6 @@
 //! The worker runtime: consume stage queues, gather batches, claim, compute on the
-//! blocking pool, settle in one transaction, then ack. This module consumes and
+//! blocking pool, settle in one transaction, then ack ([`acks`]: one frame for a run
+//! of settled deliveries). This module consumes and
 //! claims; [`compute`] loads each job's data and runs the stage through the
 //! [`Registry`]; [`settle`] writes results, pages, rows and the next messages.
 //!
@@ -14,6 +15,7 @@
 //!   grace period, and whatever is still unacked returns to the queue when the
 //!   channel closes.
 
+mod acks;
 mod compute;
 mod settle;
 
@@ -31,12 +33,13 @@ use drawpipe_core::trace::{self, TraceParent};
 use drawpipe_core::{topology, JobId, Stage};
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions, BasicRejectOptions};
+use lapin::options::BasicCancelOptions;
 use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use self::acks::AckWindow;
 use crate::metrics::WorkerMetrics;
 use crate::stages::contract::{Engines, LoadedEngine};
 use crate::stages::ocr;
@@ -199,9 +202,15 @@ async fn worker_session(
 ) -> mq::anyhow_like::Result {
     mq::declare_topology(&conn.create_channel().await?).await?;
     let relay_channel = conn.create_channel().await?;
+    // Two channels a stage, one a consumer: acks are gathered per channel
+    // ([`acks`]), which needs a channel's deliveries handed out in tag order.
     let mut channels = Vec::new();
     for &stage in &ctx.cfg.stages {
-        channels.push((stage, conn.create_channel().await?));
+        channels.push((
+            stage,
+            conn.create_channel().await?,
+            conn.create_channel().await?,
+        ));
     }
     drop(conn);
     let relay_stop = CancellationToken::new();
@@ -210,8 +219,13 @@ async fn worker_session(
     // they finish their in-flight batches first).
     let session_stop = shutdown.child_token();
     let mut consumers = tokio::task::JoinSet::new();
-    for (stage, ch) in channels {
-        consumers.spawn(consume_stage(stage, ch, ctx.clone(), session_stop.clone()));
+    for (stage, bulk_ch, fast_ch) in channels {
+        consumers.spawn(consume_stage(
+            stage,
+            [bulk_ch, fast_ch],
+            ctx.clone(),
+            session_stop.clone(),
+        ));
     }
     let flatten = |r: Result<mq::anyhow_like::Result, tokio::task::JoinError>| match r {
         Ok(r) => r,
@@ -261,7 +275,7 @@ async fn worker_session(
 
 async fn consume_stage(
     stage: Stage,
-    ch: lapin::Channel,
+    [bulk_ch, fast_ch]: [lapin::Channel; 2],
     ctx: Arc<Ctx>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -277,12 +291,14 @@ async fn consume_stage(
     let fast_tag = format!("{tag}-interactive");
     let queue = topology::stage_queue(stage);
     let fast_queue = topology::interactive_queue(stage);
-    let mut consumer = mq::consume(&ch, &queue, &tag, prefetch)
+    let mut consumer = mq::consume(&bulk_ch, &queue, &tag, prefetch)
         .await
         .with_context(|| format!("cannot consume {queue}"))?;
-    let mut fast = mq::consume(&ch, &fast_queue, &fast_tag, prefetch)
+    let mut fast = mq::consume(&fast_ch, &fast_queue, &fast_tag, prefetch)
         .await
         .with_context(|| format!("cannot consume {fast_queue}"))?;
+    let bulk_acks = Arc::new(AckWindow::new(bulk_ch.clone()));
+    let fast_acks = Arc::new(AckWindow::new(fast_ch.clone()));
     let tracker = TaskTracker::new();
     let inflight = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let mut lost: Option<anyhow::Error> = None;
@@ -296,11 +312,14 @@ async fn consume_stage(
         };
         let first = tokio::select! {
             biased;
-            d = mq::next_delivery(&mut fast, &fast_queue, &shutdown) => d,
-            d = mq::next_delivery(&mut consumer, &queue, &shutdown) => d,
+            d = mq::next_delivery(&mut fast, &fast_queue, &shutdown) => d.map(|d| d.map(|d| (d, &fast_acks))),
+            d = mq::next_delivery(&mut consumer, &queue, &shutdown) => d.map(|d| d.map(|d| (d, &bulk_acks))),
         };
         let first = match first {
-            Ok(Some(d)) => d,
+            Ok(Some((d, acks))) => {
+                acks.received(d.delivery_tag).await;
+                (d, acks.clone())
+            }
             Ok(None) => break,
             Err(e) => {
                 lost = Some(e.into());
@@ -313,12 +332,15 @@ async fn consume_stage(
             let next = async {
                 tokio::select! {
                     biased;
-                    d = fast.next() => d,
-                    d = consumer.next() => d,
+                    d = fast.next() => d.map(|d| d.map(|d| (d, &fast_acks))),
+                    d = consumer.next() => d.map(|d| d.map(|d| (d, &bulk_acks))),
                 }
             };
             match tokio::time::timeout_at(deadline, next).await {
-                Ok(Some(Ok(d))) => batch.push(d),
+                Ok(Some(Ok((d, acks)))) => {
+                    acks.received(d.delivery_tag).await;
+                    batch.push((d, acks.clone()));
+                }
                 _ => break,
             }
         }
@@ -328,7 +350,7 @@ async fn consume_stage(
             drop(permit);
         });
     }
-    for t in [&tag, &fast_tag] {
+    for (ch, t) in [(&bulk_ch, &tag), (&fast_ch, &fast_tag)] {
         let _ = ch.basic_cancel(t, BasicCancelOptions::default()).await;
     }
     tracker.close();
@@ -338,18 +360,23 @@ async fn consume_stage(
     {
         tracing::warn!(stage = %stage, "in-flight work did not finish within the grace period; it returns to the queue");
     }
-    let _ = ch.close(200, "consumer stopped").await;
+    for ch in [&bulk_ch, &fast_ch] {
+        let _ = ch.close(200, "consumer stopped").await;
+    }
     match lost {
         Some(e) => Err(e),
         None => Ok(()),
     }
 }
 
-async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
+/// A delivery and the ack window of the channel it came on.
+type Received = (Delivery, Arc<AckWindow>);
+
+async fn process_batch(stage: Stage, deliveries: Vec<Received>, ctx: &Ctx) {
     let started = Instant::now();
-    let mut msgs: Vec<(StageMessage, Delivery)> = Vec::with_capacity(deliveries.len());
+    let mut msgs: Vec<(StageMessage, Received)> = Vec::with_capacity(deliveries.len());
     let mut spans = Vec::with_capacity(deliveries.len());
-    for d in deliveries {
+    for (d, acks) in deliveries {
         match serde_json::from_slice::<StageMessage>(&d.data) {
             Ok(m) if m.v == VERSION && m.stage == stage => {
                 // The publisher's span (W3C trace context): this job's log lines
@@ -374,11 +401,11 @@ async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
                     )
                 });
                 spans.push(span);
-                msgs.push((m, d))
+                msgs.push((m, (d, acks)))
             }
             other => {
                 tracing::warn!(stage = %stage, problem = ?other.err(), "undecodable or misrouted stage message; dead-lettering it");
-                let _ = d.reject(BasicRejectOptions { requeue: false }).await;
+                let _ = acks.reject(d.delivery_tag).await;
             }
         }
     }
@@ -394,9 +421,9 @@ async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
     ctx.metrics.memory(stage.name());
     match result {
         Ok(()) => {
-            for (_, d) in msgs {
-                if let Err(e) = d.ack(BasicAckOptions::default()).await {
-                    tracing::warn!(error = %e, "ack failed; the message will be redelivered and acked without recompute");
+            for (acks, tags) in by_window(&msgs) {
+                if let Err(e) = acks.ack(&tags).await {
+                    tracing::warn!(error = %e, "ack failed; the messages will be redelivered and acked without recompute");
                 }
             }
             ctx.relay.notify_one();
@@ -405,16 +432,23 @@ async fn process_batch(stage: Stage, deliveries: Vec<Delivery>, ctx: &Ctx) {
         Err(e) => {
             tracing::error!(stage = %stage, error = %format!("{e:#}"), "batch failed on infrastructure; requeueing");
             tokio::time::sleep(Duration::from_secs(1)).await;
-            for (_, d) in msgs {
-                let _ = d
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await;
+            for (acks, tags) in by_window(&msgs) {
+                let _ = acks.requeue(&tags).await;
             }
         }
     }
+}
+
+/// A batch's delivery tags grouped by the channel they came on (at most two).
+fn by_window(msgs: &[(StageMessage, Received)]) -> Vec<(Arc<AckWindow>, Vec<u64>)> {
+    let mut out: Vec<(Arc<AckWindow>, Vec<u64>)> = Vec::with_capacity(2);
+    for (_, (d, acks)) in msgs {
+        match out.iter_mut().find(|(w, _)| Arc::ptr_eq(w, acks)) {
+            Some((_, tags)) => tags.push(d.delivery_tag),
+            None => out.push((acks.clone(), vec![d.delivery_tag])),
+        }
+    }
+    out
 }
 
 /// Claims, computes and settles; an `Err` means infrastructure failed and the
