@@ -59,6 +59,7 @@ use merge::{join_diameter_glyphs, merge_stacked, merge_stacked_fits};
 use reread::{
     drop_line_work_ones, extend_short_numbers, orient_tall_lines, rejoin_fragments,
     reread_tolerances, second_pass, split_far_apart, split_stacked_lines, stacked_partners,
+    swallowed_zeros,
 };
 use title_block::read_title_block;
 
@@ -563,6 +564,9 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         t.callout_ms = ms(t5);
     }
     let t4 = Instant::now();
+    if params.reread_tolerances && !exact {
+        swallowed_zeros(engine, &ocr_params, img, &mut lines)?;
+    }
     let mut merged = merge_stacked_fits(merge_stacked(join_diameter_glyphs(lines)));
     if params.reread_tolerances && !exact {
         stacked_partners(engine, &ocr_params, img, &mut merged)?;
@@ -1614,6 +1618,62 @@ mod tests {
             false,
         )
         .unwrap();
+    }
+
+    /// `155` with `0` stacked over `-0,016`, the OCR having read `1550` and
+    /// `-0,016` (the deviation's box starting inside the nominal's), becomes one
+    /// line `155 0 -0,016`; a printed `1550` with a smaller `-0,016` after it on its
+    /// own row is left as two lines.
+    #[test]
+    fn a_stacked_zero_read_as_the_last_digit_is_split_off() {
+        use opencv::core::{Point, Scalar, CV_8UC1};
+        use opencv::imgproc::{put_text, FONT_HERSHEY_SIMPLEX, LINE_AA};
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
+        let small = |img: &mut Mat, text: &str, x: i32, y: i32| {
+            let ink = Scalar::all(0.0);
+            put_text(
+                img,
+                text,
+                Point::new(x, y),
+                FONT_HERSHEY_SIMPLEX,
+                1.0,
+                ink,
+                2,
+                LINE_AA,
+                false,
+            )
+            .unwrap();
+        };
+        let blank =
+            || Mat::new_rows_cols_with_default(400, 600, CV_8UC1, Scalar::all(255.0)).unwrap();
+        let line = |text: &str, conf: f32, bbox: [f32; 4]| {
+            Line::read(text.into(), conf, layout::polygon_of(&bbox), 0)
+        };
+        // Stacked: `155` (about 40 px high, x 100..190), `0` at its top right, the
+        // deviation under the `0`.
+        let mut img = blank();
+        write_text(&mut img, "155", 100, 220);
+        small(&mut img, "0", 205, 203);
+        small(&mut img, "-0,016", 200, 242);
+        let mut lines = vec![
+            line("1550", 0.85, [88.0, 166.0, 150.0, 68.0]),
+            line("-0,016", 0.99, [190.0, 214.0, 150.0, 40.0]),
+        ];
+        swallowed_zeros(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["155 0 -0,016"], "{lines:?}");
+        assert_eq!(lines[0].replaced.as_deref(), Some("1550 -0,016"));
+        // A printed `1550` and a deviation after it on its own row, lower down.
+        let mut img = blank();
+        write_text(&mut img, "1550", 100, 220);
+        small(&mut img, "-0,016", 205, 242);
+        let mut lines = vec![
+            line("1550", 0.95, [88.0, 166.0, 150.0, 68.0]),
+            line("-0,016", 0.99, [195.0, 214.0, 150.0, 40.0]),
+        ];
+        swallowed_zeros(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["1550", "-0,016"]);
     }
 
     /// A limit dimension's two values printed one over the other in one box (what

@@ -992,6 +992,135 @@ pub(super) fn stacked_partners(
     Ok(())
 }
 
+/// A stacked tolerance whose zero deviation the OCR read as the nominal's last
+/// digit: `155` with `0` over `-0,016` read `1550` (or `155°`) and `-0,016`, the
+/// deviation's box starting inside the nominal's. Where a plain number ends in `0`
+/// or `°` and a signed deviation, smaller than it, starts past its middle and
+/// before its end less a quarter of its height, and lies above or below its centre
+/// (by a tenth of its height or more), the two boxes are read again as one, the
+/// way [`stacked_partners`] reads a stack: the columns after the number must hold
+/// exactly two bands of ink, and the number read alone must give the number without
+/// that character, one band the deviation read before and the other a zero (each at
+/// confidence ≥ 0.8). Then the pair becomes one line, `155 0 -0,016`, at the least of
+/// the three confidences, with both first readings in `replaced`.
+pub(super) fn swallowed_zeros(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    lines: &mut Vec<Line>,
+) -> Result<(), StageError> {
+    // (nominal, deviation, number, the joined line); three crops each: the two
+    // bands, upper first, then the number.
+    let mut found: Vec<(usize, usize, String, Line)> = Vec::new();
+    let mut crops: Vec<Mat> = Vec::new();
+    let mut taken = vec![false; lines.len()];
+    for i in 0..lines.len() {
+        let n = &lines[i];
+        let t = n.text.trim();
+        let number = match t.strip_suffix(['0', '°']) {
+            Some(rest) if !n.exact && is_plain_number(rest) && rest.chars().count() >= 2 => {
+                rest.trim_end_matches([',', '.']).to_string()
+            }
+            _ => continue,
+        };
+        if taken[i] || !is_plain_number(&number) {
+            continue;
+        }
+        let (nu0, nu1, nv0, nv1) = text_frame(&n.bbox, n.turn);
+        let h = nv1 - nv0;
+        let partner = (0..lines.len()).find(|&j| {
+            let d = &lines[j];
+            if j == i || taken[j] || d.exact || !is_deviation(d.text.trim()) {
+                return false;
+            }
+            let dt = d.text.trim();
+            if is_zero(dt) {
+                return false;
+            }
+            let (du0, _, dv0, dv1) = text_frame(&d.bbox, n.turn);
+            let off = ((dv0 + dv1) - (nv0 + nv1)) / 2.0;
+            du0 > (nu0 + nu1) / 2.0
+                && du0 < nu1 - 0.25 * h
+                && dv1 - dv0 < h
+                && off.abs() >= 0.1 * h
+                && dv0 >= nv0 - 1.2 * h
+                && dv1 <= nv1 + 1.2 * h
+        });
+        let Some(j) = partner else {
+            continue;
+        };
+        let bb = union(&n.bbox, &lines[j].bbox);
+        let joined = Line {
+            text: format!("{number} {}", lines[j].text.trim()),
+            confidence: n.confidence,
+            polygon: layout::polygon_of(&bb),
+            bbox: bb,
+            turn: n.turn,
+            exact: false,
+            replaced: Some(format!("{} {}", n.text.trim(), lines[j].text.trim())),
+        };
+        let crop = upright_crop(img, &joined)?;
+        let (w, ch) = (crop.cols(), crop.rows());
+        if w < 8 || ch < 8 {
+            continue;
+        }
+        // Where the number ends in the joined crop: its share of the nominal's box.
+        let (ju0, ju1, _, _) = text_frame(&bb, n.turn);
+        let end = nu0 + (nu1 - nu0) * number_share(&number, t) - ju0;
+        let dark = ink(&crop)?;
+        let u0 = deviation_start(&dark, w as f32 * end / (ju1 - ju0).max(1.0));
+        let Some(bands) = ink_bands(&dark, u0) else {
+            continue;
+        };
+        for (r0, r1) in bands {
+            let pad = ((r1 - r0) / 4).max(2);
+            let (y0, y1) = ((r0 - pad).max(0), (r1 + pad).min(ch));
+            crops.push(
+                Mat::roi(&crop, Rect::new(u0, y0, w - u0, y1 - y0))
+                    .map_err(cv)?
+                    .try_clone()
+                    .map_err(cv)?,
+            );
+        }
+        crops.push(
+            Mat::roi(&crop, Rect::new(0, 0, u0.max(1), ch))
+                .map_err(cv)?
+                .try_clone()
+                .map_err(cv)?,
+        );
+        taken[i] = true;
+        taken[j] = true;
+        found.push((i, j, number, joined));
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    let widths = ocr::paddle_widths(p, &crops);
+    let refs: Vec<&Mat> = crops.iter().collect();
+    let mut tm = ocr::Timings::default();
+    let read = engine.recognise_at(p.infer_batch(), &refs, &widths, &mut tm)?;
+    let mut gone = vec![false; lines.len()];
+    let mut add = Vec::new();
+    for ((i, j, number, mut joined), pieces) in found.into_iter().zip(read.chunks_exact(3)) {
+        let [upper, lower, again] = pieces else {
+            continue;
+        };
+        let dev = unspaced(&lines[j].text);
+        let (u, l) = (upper.0.trim(), lower.0.trim());
+        let fits = (is_zero(u) && unspaced(l) == dev) || (is_zero(l) && unspaced(u) == dev);
+        let sure = [upper, lower, again].iter().all(|r| r.1 >= 0.8);
+        if sure && fits && unspaced(&again.0) == unspaced(&number) {
+            joined.text = format!("{number} {u} {l}");
+            joined.confidence = upper.1.min(lower.1).min(again.1);
+            gone[i] = true;
+            gone[j] = true;
+            add.push(joined);
+        }
+    }
+    replace_lines(lines, &gone, add);
+    Ok(())
+}
+
 /// A stacked deviation read on its own: a tolerance with its sign, or a zero
 /// (`+0.02`, `-0,013`, `0`); `0.02` has lost its sign.
 fn is_deviation(t: &str) -> bool {
