@@ -74,6 +74,18 @@ impl Region {
         }
     }
 
+    /// A region without cells over `bbox` (`[x, y, w, h]`, page pixels), found by
+    /// other means than the rules on the page.
+    pub(super) fn over(kind: RegionKind, bbox: [f32; 4], page: u32) -> Self {
+        Region {
+            kind,
+            polygon: polygon_of(&bbox),
+            bbox,
+            page,
+            cells: Vec::new(),
+        }
+    }
+
     /// Whether the centre of `bbox` lies inside this region.
     pub fn contains_centre(&self, bbox: &[f32; 4]) -> bool {
         let (cx, cy) = (bbox[0] + bbox[2] / 2.0, bbox[1] + bbox[3] / 2.0);

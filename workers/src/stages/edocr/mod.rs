@@ -474,6 +474,8 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         drop_line_work_ones(engine, &ocr_params, img, &mut lines)?;
     }
 
+    // No title block in the rules: one from its labels, where they make one.
+    let title = title.or_else(|| title_block::from_labels(&lines, img.rows() as f32, index));
     // Tables whose cells hold no text are line work (a view drawn as rectangles).
     let tables: Vec<&Region> = regions
         .iter()
@@ -487,9 +489,10 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         index,
         DropReason::TitleBlock,
         |l| {
-            tables
-                .iter()
-                .any(|r| r.kind == RegionKind::TitleBlock && r.contains_centre(&l.bbox))
+            title.as_ref().is_some_and(|t| t.contains_centre(&l.bbox))
+                || tables
+                    .iter()
+                    .any(|r| r.kind == RegionKind::TitleBlock && r.contains_centre(&l.bbox))
         },
     );
     sift(&mut lines, &mut dropped, index, DropReason::Table, |l| {
@@ -709,9 +712,14 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
                 text = fixed;
             }
         }
-        let read = text;
-        let text = parse::normalise(&read);
         let is_boxed = boxed.iter().any(|r| r.contains_centre(&m.bbox));
+        // A basic dimension's frame edge read as a character (`240]`, `|30`).
+        let read = if m.exact {
+            text
+        } else {
+            without_frame_edges(&text, is_boxed)
+        };
+        let text = parse::normalise(&read);
         let full = if trailing.is_empty() {
             text.clone()
         } else {
@@ -1258,6 +1266,25 @@ fn leading_zero_is_a_sign(body: &str) -> bool {
     ch.next() == Some('0') && ch.next().is_some_and(|c| c.is_ascii_digit())
 }
 
+/// A number without a frame's edge the recogniser read as a character: a lone
+/// square bracket first or last (`240]`: the right edge of a basic dimension's box,
+/// or what is left of a bracketed alternate unit, `[240]`; the value is the same
+/// either way), and in a box the layout found, `|`, `I` or `l` too. Only where the
+/// rest is a plain number and the bracket has no partner.
+fn without_frame_edges(text: &str, boxed: bool) -> String {
+    let t = text.trim();
+    if t.contains('[') && t.contains(']') {
+        return text.to_string();
+    }
+    let edge = |c: char| matches!(c, '[' | ']') || (boxed && matches!(c, '|' | 'I' | 'l'));
+    let rest = t.trim_matches(|c: char| edge(c) || c.is_whitespace());
+    if rest.len() < t.len() && merge::is_plain_number(rest) {
+        rest.to_string()
+    } else {
+        text.to_string()
+    }
+}
+
 /// Whether a reading may end in a degree sign PP-OCR missed: it ends in a digit or
 /// `o`/`O` and holds no sign, tolerance or fraction (a raised `0` after `+` is an
 /// upper deviation, not a degree sign).
@@ -1618,6 +1645,18 @@ mod tests {
             false,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn a_frame_edge_read_as_a_bracket_is_dropped() {
+        assert_eq!(without_frame_edges("240]", false), "240");
+        assert_eq!(without_frame_edges("[9.53", false), "9.53");
+        assert_eq!(without_frame_edges("[9.53]", false), "[9.53]");
+        assert_eq!(without_frame_edges("|30", true), "30");
+        assert_eq!(without_frame_edges("|30", false), "|30");
+        assert_eq!(without_frame_edges("30 I", true), "30");
+        assert_eq!(without_frame_edges("M8]", false), "M8]");
+        assert_eq!(without_frame_edges("]", false), "]");
     }
 
     /// `155` with `0` stacked over `-0,016`, the OCR having read `1550` and

@@ -1,7 +1,7 @@
 //! The title block: labels ([`super::parse::title_block_key`]) and the values next to
 //! or below them.
 
-use super::layout::Region;
+use super::layout::{Region, RegionKind};
 use super::tables::{Table, TableKind};
 use super::{contains_centre, parse, Line};
 
@@ -23,6 +23,76 @@ fn labelled(s: &str) -> Option<(&'static str, String)> {
         }
     }
     None
+}
+
+/// A title block found from its labels where the page's rules gave none (a scan
+/// whose table lines are broken, a block drawn without a closed outline): lines that
+/// are, or start with, a title-block label (`TITLE`, `DRAWN`, `SCALE 1:1`,
+/// `WEIGHT`, `BENENNUNG`, …), grouped where each lies within twelve times their
+/// median height of another; the group with the most different labels, three at
+/// the least, whose centre lies in the lower half of the page. The block is the box
+/// around its labels grown by one and a half label heights on every side, so that
+/// values written under or beside a label are in it.
+pub(super) fn from_labels(lines: &[Line], page_height: f32, page: u32) -> Option<Region> {
+    let labels: Vec<(&'static str, [f32; 4])> = lines
+        .iter()
+        .filter_map(|l| labelled(&l.text).map(|(k, _)| (k, l.bbox)))
+        .collect();
+    if labels.len() < 3 {
+        return None;
+    }
+    let mut heights: Vec<f32> = labels.iter().map(|(_, b)| b[2].min(b[3])).collect();
+    heights.sort_by(f32::total_cmp);
+    let h = heights[heights.len() / 2];
+    let near = |a: &[f32; 4], b: &[f32; 4]| {
+        let gap_x = (a[0].max(b[0]) - (a[0] + a[2]).min(b[0] + b[2])).max(0.0);
+        let gap_y = (a[1].max(b[1]) - (a[1] + a[3]).min(b[1] + b[3])).max(0.0);
+        gap_x <= 12.0 * h && gap_y <= 12.0 * h
+    };
+    // Single linkage: each label's group, by union-find over near pairs.
+    let mut group: Vec<usize> = (0..labels.len()).collect();
+    fn root(g: &mut [usize], mut i: usize) -> usize {
+        while g[i] != i {
+            g[i] = g[g[i]];
+            i = g[i];
+        }
+        i
+    }
+    for i in 0..labels.len() {
+        for j in i + 1..labels.len() {
+            if near(&labels[i].1, &labels[j].1) {
+                let (a, b) = (root(&mut group, i), root(&mut group, j));
+                group[a] = b;
+            }
+        }
+    }
+    let mut best: Option<(usize, [f32; 4])> = None;
+    for r in 0..labels.len() {
+        let members: Vec<usize> = (0..labels.len())
+            .filter(|&i| root(&mut group, i) == r)
+            .collect();
+        let mut keys: Vec<&str> = members.iter().map(|&i| labels[i].0).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        if keys.len() < 3 || best.is_some_and(|(n, _)| n >= keys.len()) {
+            continue;
+        }
+        let hull = members
+            .iter()
+            .map(|&i| labels[i].1)
+            .reduce(|a, b| super::merge::union(&a, &b))
+            .unwrap_or_default();
+        if hull[1] + hull[3] / 2.0 > page_height / 2.0 {
+            best = Some((keys.len(), hull));
+        }
+    }
+    let (_, b) = best?;
+    let g = 1.5 * h;
+    Some(Region::over(
+        RegionKind::TitleBlock,
+        [b[0] - g, b[1] - g, b[2] + 2.0 * g, b[3] + 2.0 * g],
+        page,
+    ))
 }
 
 /// The material where the title block states none: the one material of a parts
@@ -205,6 +275,43 @@ mod tests {
             exact: true,
             replaced: None,
         }
+    }
+
+    /// Labels of a title block whose rules were not found (a noisy scan): the block
+    /// is made from the labels in the lower half, and holds the values under them;
+    /// two labels, or labels in the upper half, make none.
+    #[test]
+    fn a_title_block_is_found_from_its_labels() {
+        let h = 2000.0;
+        let lines = vec![
+            line_at("TITLE", [1800.0, 1600.0, 70.0, 35.0]),
+            line_at("DRAWING NO.", [2480.0, 1600.0, 166.0, 31.0]),
+            line_at("MATERIAL", [1800.0, 1690.0, 123.0, 39.0]),
+            line_at("WEIGHT", [2430.0, 1780.0, 112.0, 39.0]),
+            line_at("6.28", [2430.0, 1810.0, 110.0, 60.0]),
+            line_at("240", [1350.0, 870.0, 76.0, 48.0]),
+            line_at("SCALE", [2150.0, 1690.0, 99.0, 40.0]),
+        ];
+        let t = from_labels(&lines, h, 0).expect("a title block");
+        assert_eq!(t.kind, RegionKind::TitleBlock);
+        assert!(t.contains_centre(&lines[4].bbox), "the value under WEIGHT");
+        assert!(
+            !t.contains_centre(&lines[5].bbox),
+            "a dimension in the drawing area"
+        );
+        // Two labels only.
+        assert!(from_labels(&lines[2..6], h, 0).is_none());
+        // The same labels in the upper half of the page.
+        let high: Vec<Line> = lines
+            .iter()
+            .map(|l| {
+                line_at(
+                    &l.text,
+                    [l.bbox[0], l.bbox[1] - 1400.0, l.bbox[2], l.bbox[3]],
+                )
+            })
+            .collect();
+        assert!(from_labels(&high, h, 0).is_none());
     }
 
     #[test]
