@@ -1688,17 +1688,24 @@ mod tests {
         let line = |text: &str, conf: f32, bbox: [f32; 4]| {
             Line::read(text.into(), conf, layout::polygon_of(&bbox), 0)
         };
+        let read = |img: &Mat, lines: [Line; 2]| {
+            let mut lines = lines.to_vec();
+            swallowed_zeros(&engine, &ocr::Params::default(), img, &mut lines).unwrap();
+            lines
+        };
         // Stacked: `155` (about 40 px high, x 100..190), `0` at its top right, the
         // deviation under the `0`.
         let mut img = blank();
         write_text(&mut img, "155", 100, 220);
         small(&mut img, "0", 205, 203);
         small(&mut img, "-0,016", 200, 242);
-        let mut lines = vec![
-            line("1550", 0.85, [88.0, 166.0, 150.0, 68.0]),
-            line("-0,016", 0.99, [190.0, 214.0, 150.0, 40.0]),
-        ];
-        swallowed_zeros(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
+        let lines = read(
+            &img,
+            [
+                line("1550", 0.85, [88.0, 166.0, 150.0, 68.0]),
+                line("-0,016", 0.99, [190.0, 214.0, 150.0, 40.0]),
+            ],
+        );
         let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["155 0 -0,016"], "{lines:?}");
         assert_eq!(lines[0].replaced.as_deref(), Some("1550 -0,016"));
@@ -1706,11 +1713,13 @@ mod tests {
         let mut img = blank();
         write_text(&mut img, "1550", 100, 220);
         small(&mut img, "-0,016", 205, 242);
-        let mut lines = vec![
-            line("1550", 0.95, [88.0, 166.0, 150.0, 68.0]),
-            line("-0,016", 0.99, [195.0, 214.0, 150.0, 40.0]),
-        ];
-        swallowed_zeros(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
+        let lines = read(
+            &img,
+            [
+                line("1550", 0.95, [88.0, 166.0, 150.0, 68.0]),
+                line("-0,016", 0.99, [195.0, 214.0, 150.0, 40.0]),
+            ],
+        );
         let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["1550", "-0,016"]);
     }

@@ -924,23 +924,7 @@ pub(super) fn stacked_partners(
         let Some(bands) = ink_bands(&dark, u0) else {
             continue;
         };
-        let mut pieces = bands
-            .map(|(r0, r1)| {
-                let pad = ((r1 - r0) / 4).max(2);
-                let (y0, y1) = ((r0 - pad).max(0), (r1 + pad).min(h));
-                Mat::roi(&crop, Rect::new(u0, y0, w - u0, y1 - y0))
-                    .map_err(cv)?
-                    .try_clone()
-                    .map_err(cv)
-            })
-            .into_iter()
-            .collect::<Result<Vec<Mat>, StageError>>()?;
-        pieces.push(
-            Mat::roi(&crop, Rect::new(0, 0, u0.max(1), h))
-                .map_err(cv)?
-                .try_clone()
-                .map_err(cv)?,
-        );
+        let pieces = stack_pieces(&crop, u0, bands)?;
         widths.extend(ocr::paddle_widths(p, &pieces));
         crops.extend(pieces);
         found.push((i, number, own));
@@ -1013,6 +997,7 @@ pub(super) fn swallowed_zeros(
     // bands, upper first, then the number.
     let mut found: Vec<(usize, usize, String, Line)> = Vec::new();
     let mut crops: Vec<Mat> = Vec::new();
+    let mut widths: Vec<usize> = Vec::new();
     let mut taken = vec![false; lines.len()];
     for i in 0..lines.len() {
         let n = &lines[i];
@@ -1072,22 +1057,9 @@ pub(super) fn swallowed_zeros(
         let Some(bands) = ink_bands(&dark, u0) else {
             continue;
         };
-        for (r0, r1) in bands {
-            let pad = ((r1 - r0) / 4).max(2);
-            let (y0, y1) = ((r0 - pad).max(0), (r1 + pad).min(ch));
-            crops.push(
-                Mat::roi(&crop, Rect::new(u0, y0, w - u0, y1 - y0))
-                    .map_err(cv)?
-                    .try_clone()
-                    .map_err(cv)?,
-            );
-        }
-        crops.push(
-            Mat::roi(&crop, Rect::new(0, 0, u0.max(1), ch))
-                .map_err(cv)?
-                .try_clone()
-                .map_err(cv)?,
-        );
+        let pieces = stack_pieces(&crop, u0, bands)?;
+        widths.extend(ocr::paddle_widths(p, &pieces));
+        crops.extend(pieces);
         taken[i] = true;
         taken[j] = true;
         found.push((i, j, number, joined));
@@ -1095,7 +1067,6 @@ pub(super) fn swallowed_zeros(
     if found.is_empty() {
         return Ok(());
     }
-    let widths = ocr::paddle_widths(p, &crops);
     let refs: Vec<&Mat> = crops.iter().collect();
     let mut tm = ocr::Timings::default();
     let read = engine.recognise_at(p.infer_batch(), &refs, &widths, &mut tm)?;
@@ -1119,6 +1090,24 @@ pub(super) fn swallowed_zeros(
     }
     replace_lines(lines, &gone, add);
     Ok(())
+}
+
+/// A stack's three crops, cut from an upright crop of its line: each band of ink
+/// from column `u0` on, upper first, with a quarter of its height around it, then
+/// the number before `u0`.
+fn stack_pieces(crop: &Mat, u0: i32, bands: [(i32, i32); 2]) -> Result<Vec<Mat>, StageError> {
+    let (w, h) = (crop.cols(), crop.rows());
+    let cut = |r: Rect| -> Result<Mat, StageError> {
+        Mat::roi(crop, r).map_err(cv)?.try_clone().map_err(cv)
+    };
+    let mut pieces = Vec::with_capacity(3);
+    for (r0, r1) in bands {
+        let pad = ((r1 - r0) / 4).max(2);
+        let (y0, y1) = ((r0 - pad).max(0), (r1 + pad).min(h));
+        pieces.push(cut(Rect::new(u0, y0, w - u0, y1 - y0))?);
+    }
+    pieces.push(cut(Rect::new(0, 0, u0.max(1), h))?);
+    Ok(pieces)
 }
 
 /// A stacked deviation read on its own: a tolerance with its sign, or a zero
