@@ -69,6 +69,16 @@ pub fn iou_xyxy(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     }
 }
 
+/// Union-find over indices: the representative of `i`'s group in `parent` (each
+/// entry its parent; a root is its own), halving the path on the way.
+pub fn root(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,11 +66,8 @@ impl Region {
     fn new(kind: RegionKind, r: Rect, page: u32, cells: Vec<[f32; 4]>) -> Self {
         let b = [r.x as f32, r.y as f32, r.width as f32, r.height as f32];
         Region {
-            kind,
-            polygon: polygon_of(&b),
-            bbox: b,
-            page,
             cells,
+            ..Region::over(kind, b, page)
         }
     }
 
@@ -593,13 +590,7 @@ fn border_strip(rects: &[Rect], frame: &Rect, tol: i32, short: f64) -> Vec<bool>
 pub fn cluster_touching(rects: &[Rect], tol: i32) -> Vec<Vec<Rect>> {
     let n = rects.len();
     let mut parent: Vec<usize> = (0..n).collect();
-    fn find(p: &mut [usize], mut i: usize) -> usize {
-        while p[i] != i {
-            p[i] = p[p[i]];
-            i = p[i];
-        }
-        i
-    }
+    let find = crate::geometry::root;
     for (i, ri) in rects.iter().enumerate() {
         let gi = grow(ri, tol);
         for (j, rj) in rects.iter().enumerate().skip(i + 1) {

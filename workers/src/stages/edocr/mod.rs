@@ -1630,6 +1630,11 @@ mod tests {
     /// `text` written on `img` at `(x, y)` (its baseline's left end): black Hershey
     /// simplex, scale 1.6, 3 px strokes, antialiased; about 40 px high.
     fn write_text(img: &mut Mat, text: &str, x: i32, y: i32) {
+        write_text_sized(img, text, x, y, 1.6, 3);
+    }
+
+    /// [`write_text`] at another scale and stroke width (1.0 and 2: about 25 px high).
+    fn write_text_sized(img: &mut Mat, text: &str, x: i32, y: i32, scale: f64, stroke: i32) {
         use opencv::core::{Point, Scalar};
         use opencv::imgproc::{put_text, FONT_HERSHEY_SIMPLEX, LINE_AA};
         let ink = Scalar::all(0.0);
@@ -1638,9 +1643,9 @@ mod tests {
             text,
             Point::new(x, y),
             FONT_HERSHEY_SIMPLEX,
-            1.6,
+            scale,
             ink,
-            3,
+            stroke,
             LINE_AA,
             false,
         )
@@ -1665,24 +1670,10 @@ mod tests {
     /// own row is left as two lines.
     #[test]
     fn a_stacked_zero_read_as_the_last_digit_is_split_off() {
-        use opencv::core::{Point, Scalar, CV_8UC1};
-        use opencv::imgproc::{put_text, FONT_HERSHEY_SIMPLEX, LINE_AA};
+        use opencv::core::{Scalar, CV_8UC1};
         let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
-        let small = |img: &mut Mat, text: &str, x: i32, y: i32| {
-            let ink = Scalar::all(0.0);
-            put_text(
-                img,
-                text,
-                Point::new(x, y),
-                FONT_HERSHEY_SIMPLEX,
-                1.0,
-                ink,
-                2,
-                LINE_AA,
-                false,
-            )
-            .unwrap();
-        };
+        let small =
+            |img: &mut Mat, text: &str, x: i32, y: i32| write_text_sized(img, text, x, y, 1.0, 2);
         let blank =
             || Mat::new_rows_cols_with_default(400, 600, CV_8UC1, Scalar::all(255.0)).unwrap();
         let line = |text: &str, conf: f32, bbox: [f32; 4]| {

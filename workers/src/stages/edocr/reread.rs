@@ -14,7 +14,7 @@ use super::merge::{
     unspaced, SIGNS,
 };
 use super::{cv, is_tall, parse, Line, Params};
-use crate::geometry::{area, intersection, overlap_of_smaller};
+use crate::geometry::{area, intersection, overlap_of_smaller, root as find};
 use crate::stages::ocr::{self, OcrEngine};
 
 /// Reads every tall line both ways (turned counter-clockwise and clockwise) and
@@ -652,14 +652,6 @@ fn lined_up(axis: Axis, a: &[f32; 4], b: &[f32; 4]) -> bool {
     let ox = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
     let oy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
     ox >= 0.5 * a[2].min(b[2]) && -oy <= a[2].max(b[2])
-}
-
-fn find(p: &mut [usize], mut i: usize) -> usize {
-    while p[i] != i {
-        p[i] = p[p[i]];
-        i = p[i];
-    }
-    i
 }
 
 /// Characters that are not white space.

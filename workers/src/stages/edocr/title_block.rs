@@ -51,13 +51,7 @@ pub(super) fn from_labels(lines: &[Line], page_height: f32, page: u32) -> Option
     };
     // Single linkage: each label's group, by union-find over near pairs.
     let mut group: Vec<usize> = (0..labels.len()).collect();
-    fn root(g: &mut [usize], mut i: usize) -> usize {
-        while g[i] != i {
-            g[i] = g[g[i]];
-            i = g[i];
-        }
-        i
-    }
+    let root = crate::geometry::root;
     for i in 0..labels.len() {
         for j in i + 1..labels.len() {
             if near(&labels[i].1, &labels[j].1) {
