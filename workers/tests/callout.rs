@@ -287,3 +287,30 @@ fn a_stack_read_as_one_unreadable_row_is_read_band_by_band() {
     assert_eq!(d["upper"].as_f64(), Some(-0.02), "{d}");
     assert_eq!(d["lower"].as_f64(), Some(-0.05), "{d}");
 }
+
+/// `Ø60` and `Ø90` written upwards side by side (synthetic tune drawing, seed 6061):
+/// each is the other turned over, and the recogniser reads the sign as `0` (`060`
+/// upwards, `090` downwards). The way whose first glyph is the diameter sign is the
+/// text's, so `Ø60` is not read as a second `Ø90`.
+#[test]
+fn a_diameter_written_upwards_is_not_read_turned_over() {
+    let dims = edocr_dimensions("synthetic/turned_signs_60_90.png");
+    let mut read: Vec<(f64, String)> = dims
+        .iter()
+        .map(|d| {
+            (
+                d["nominal"].as_f64().unwrap(),
+                d["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    read.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(
+        read,
+        [
+            (60.0, "diameter".to_string()),
+            (90.0, "diameter".to_string())
+        ],
+        "{dims:?}"
+    );
+}

@@ -1715,6 +1715,31 @@ mod tests {
         assert_eq!(texts, ["1550", "-0,016"]);
     }
 
+    /// `10±0.3` written upwards in a font that sets the decimal point apart (a
+    /// crop of a synthetic tune drawing, seed 6061): the text detector found `10±0.`
+    /// and `3` apart (these boxes), and only the `3` made a dimension. The two are
+    /// read again as one box, which reads the whole dimension.
+    #[test]
+    fn a_dimension_cut_at_its_decimal_point_is_read_whole() {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/synthetic/cut_at_point_10_0_3.png");
+        let img =
+            opencv::imgcodecs::imread(&path.to_string_lossy(), opencv::imgcodecs::IMREAD_GRAYSCALE)
+                .unwrap();
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
+        let line = |text: &str, bbox: [f32; 4]| {
+            Line::read(text.into(), 0.99, layout::polygon_of(&bbox), 1)
+        };
+        let mut lines = vec![
+            line("3", [33.0, 29.0, 43.0, 47.0]),
+            line("10±0.", [33.0, 66.0, 45.0, 115.0]),
+        ];
+        rejoin_fragments(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["10±0.3"], "{lines:?}");
+        assert_eq!(lines[0].turn, 1);
+    }
+
     /// A limit dimension's two values printed one over the other in one box (what
     /// the detector gave on a tune drawing) are read as two level lines; the same
     /// digits written upwards in a box of that shape are not split.

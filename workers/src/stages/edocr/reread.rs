@@ -51,7 +51,11 @@ pub(super) fn orient_tall_lines(
     let read = engine.recognise(p, &crops, &mut tm)?;
     for (k, &i) in tall.iter().chain(&square).enumerate() {
         let (up, down) = (&read[2 * k], &read[2 * k + 1]);
-        let (best, turn) = choose_turn(up, down);
+        let (best, turn) = match turn_by_sign(up, down, &crops[2 * k], &crops[2 * k + 1])? {
+            Some(1) => (up, 1),
+            Some(_) => (down, -1),
+            None => choose_turn(up, down),
+        };
         let l = &lines[i];
         // A tall line takes its better turned reading; a squarish one only when it
         // reads a number more surely than the line lying flat, and another one (a
@@ -205,6 +209,37 @@ fn choose_turn<'a>(up: &'a (String, f32), down: &'a (String, f32)) -> (&'a (Stri
     }
 }
 
+/// The turn a diameter sign decides. The recogniser reads a `⌀` as `0`, and a
+/// number turned over reads as another (`⌀60` written upwards reads `060` upwards and
+/// `090` downwards, the sign last), so where a reading starts with a zero before a
+/// digit, which no number does, the sign is first in one of the two ways: the way
+/// whose first glyph is a ring with a diagonal ([`glyph::diameter_glyph_first`]), when
+/// only one way's is, is the text's. `None` leaves the choice to [`choose_turn`].
+fn turn_by_sign(
+    up: &(String, f32),
+    down: &(String, f32),
+    up_crop: &Mat,
+    down_crop: &Mat,
+) -> Result<Option<i8>, StageError> {
+    let zero_first = |s: &str| {
+        let mut c = s.trim().chars();
+        c.next() == Some('0') && c.next().is_some_and(|c| c.is_ascii_digit())
+    };
+    if !(zero_first(&up.0) || zero_first(&down.0)) {
+        return Ok(None);
+    }
+    Ok(
+        match (
+            glyph::diameter_glyph_first(up_crop)?,
+            glyph::diameter_glyph_first(down_crop)?,
+        ) {
+            (true, false) => Some(1),
+            (false, true) => Some(-1),
+            _ => None,
+        },
+    )
+}
+
 /// A box that may hold a short number turned 90°: not tall, but at least 0.8 as
 /// tall as wide.
 fn is_squarish(b: &[f32; 4]) -> bool {
@@ -257,14 +292,17 @@ pub(super) fn second_pass(
 /// Joins fragments of one text the detector cut apart: `+0.12` turned 90° found as
 /// `2`, `0` and `+`, or a number cut where a line of the drawing crosses it (`2.50`
 /// found as `2` and `50`, `15.50` as `15.` and `50`). The pieces are short lines
-/// (one or two glyphs) or numbers cut at their decimal separator (`.50`, `15.`),
+/// (one or two glyphs), numbers cut at their decimal separator (`.50`, `15.`) or
+/// dimensions cut at their last number's (`10±0.` of `10±0.3`, in a font that sets
+/// the point apart),
 /// each within one glyph size of the next, lined up along one axis: a column or a
 /// row (each axis grouped on its own, so that two dimensions side by side over two
 /// others are not one group). A group is read again as one box; the reading
 /// replaces its pieces when it is a number or tolerance read with confidence ≥ 0.8
 /// and shows what the cut hid: more glyphs than the pieces had together, or, where
 /// a piece ends at a separator, one number with its separator inside and every
-/// digit of the longest piece.
+/// digit of the longest piece; for a cut dimension, a dimension that starts with
+/// the cut piece and goes on past its separator.
 pub(super) fn rejoin_fragments(
     engine: &OcrEngine,
     p: &ocr::Params,
@@ -272,7 +310,10 @@ pub(super) fn rejoin_fragments(
     lines: &mut Vec<Line>,
 ) -> Result<(), StageError> {
     let frag: Vec<usize> = (0..lines.len())
-        .filter(|&i| glyph_count(&lines[i].text) <= 2 || is_cut_number(&lines[i].text))
+        .filter(|&i| {
+            let t = &lines[i].text;
+            glyph_count(t) <= 2 || is_cut_number(t) || is_cut_dimension(t)
+        })
         .collect();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     // For two neighbours in a chain of three or more pieces, the chain's group: a
@@ -692,15 +733,37 @@ fn is_cut_number(t: &str) -> bool {
         && t.chars().all(|c| c.is_ascii_digit() || is_separator(c))
 }
 
+/// A dimension cut at its last number's decimal separator (`10±0.` of `10±0.3`,
+/// `Ø12,` of `Ø12,5`): a separator after a digit ends it, something other than
+/// digits stands before (a plain number is [`is_cut_number`]'s), up to eight glyphs,
+/// and what stands before the separator reads as a dimension.
+fn is_cut_dimension(t: &str) -> bool {
+    let t = t.trim();
+    let mut rev = t.chars().rev();
+    rev.next().is_some_and(is_separator)
+        && rev.next().is_some_and(|c| c.is_ascii_digit())
+        && !t.chars().all(|c| c.is_ascii_digit() || is_separator(c))
+        && glyph_count(t) <= 8
+        && parse::looks_like_dimension(&parse::normalise(&t[..t.len() - 1]))
+}
+
 /// Whether `reading`, a group's box read as one, is the text its `pieces` were cut
 /// from (see [`rejoin_fragments`]).
 fn joins_pieces(reading: &str, pieces: &[&str]) -> bool {
     let t = reading.trim();
+    let before: usize = pieces.iter().map(|p| glyph_count(p)).sum();
+    if let Some(cut) = pieces.iter().find(|p| is_cut_dimension(p)) {
+        let (whole, cut) = (unspaced(t), unspaced(cut));
+        return whole.len() > cut.len()
+            && whole.starts_with(&cut)
+            && !t.ends_with(is_separator)
+            && glyph_count(t) >= before
+            && parse::looks_like_dimension(&parse::normalise(t));
+    }
     let number = is_one_number(t);
     if !(is_tolerance(t) || number) {
         return false;
     }
-    let before: usize = pieces.iter().map(|p| glyph_count(p)).sum();
     if glyph_count(t) > before {
         return true;
     }
@@ -1219,6 +1282,13 @@ mod tests {
         // Two numbers side by side read as one: nothing was hidden.
         assert!(!joins_pieces("85", &["8", "5"]));
         assert!(!joins_pieces("550", &["5", "50"]));
+        // A dimension cut at its last separator (`10±0.` and `3`, the point set
+        // apart) joins when the reading goes on past the cut piece.
+        assert!(is_cut_dimension("10±0.") && is_cut_dimension("Ø12,"));
+        assert!(!is_cut_dimension("15.") && !is_cut_dimension("10±0.3"));
+        assert!(joins_pieces("10±0.3", &["3", "10±0."]));
+        assert!(!joins_pieces("10±0.", &["3", "10±0."]));
+        assert!(!joins_pieces("3 10±0.", &["3", "10±0."]));
         // A reading that loses a piece's digits, or keeps the gap, is not the number.
         assert!(!joins_pieces("2.2", &[".25", "2"]));
         assert!(!joins_pieces("2 .25", &[".25", "2"]));
