@@ -250,7 +250,9 @@ fn is_fit_class(s: &str) -> bool {
 /// (`H7` over `Ø12.00 k6`) joins it as `Ø12.00 H7/k6`. The class line lies above the
 /// dimension's band (its bottom within 0.3 h below the band's top, its top at most
 /// 1.5 h above) and over the dimension's last class (its centre along the text past
-/// the start of that class, less half a height).
+/// the start of that class, less half a height). The two grades differ by at most
+/// two (ISO 286-2's fits pair a hole with a shaft of its grade or one finer: `H7/k6`,
+/// `H11/c11`), so a chamfer `C1` above `Ø28 p6` stays a chamfer.
 pub(super) fn merge_stacked_fits(mut lines: Vec<Line>) -> Vec<Line> {
     let mut gone = vec![false; lines.len()];
     for i in 0..lines.len() {
@@ -270,8 +272,15 @@ pub(super) fn merge_stacked_fits(mut lines: Vec<Line>) -> Vec<Line> {
         let h = nv1 - nv0;
         let class_start =
             nu0 + (nu1 - nu0) * prefix.chars().count() as f32 / text.chars().count() as f32;
+        let grade = |c: &str| super::iso286::parse_class(c).map(|c| i16::from(c.grade));
+        let Some(shaft_grade) = grade(last) else {
+            continue;
+        };
         let above = (0..lines.len()).find(|&j| {
             if j == i || gone[j] || !is_fit_class(&lines[j].text) {
+                return false;
+            }
+            if grade(&lines[j].text).is_none_or(|g| (g - shaft_grade).abs() > 2) {
                 return false;
             }
             let (u0, u1, v0, v1) = text_frame(&lines[j].bbox, n.turn);
@@ -345,6 +354,105 @@ pub(super) fn join_diameter_glyphs(mut lines: Vec<Line>) -> Vec<Line> {
         .collect()
 }
 
+/// A limit dimension's value: a plain number with decimals, after an optional
+/// diameter or radius sign (`11.30`, `Ø16.00`, `R 11.20`: a CAD text layer puts the
+/// sign of a stack in one line with the lower value). Returns the sign, the number,
+/// its value and its decimal places.
+fn limit_value(s: &str) -> Option<(&str, &str, f64, usize)> {
+    let t = s.trim();
+    let body = t.trim_start_matches(|c| super::DIAMETER_SIGNS.contains(&c) || c == 'R');
+    let sign = t[..t.len() - body.len()].trim();
+    let number = body.trim_start();
+    if sign.chars().count() > 1 || !is_plain_number(number) {
+        return None;
+    }
+    let decimals = number.split(['.', ',']).nth(1)?.len();
+    let value: f64 = number.replace(',', ".").parse().ok()?;
+    (decimals >= 1 && value > 0.0).then_some((sign, number, value, decimals))
+}
+
+/// Stacked limits: a limit dimension's upper limit printed over its lower (ISO 129-1:
+/// `16.00` over `15.50`) joins it as `16.00 15.50`, which the grammar reads as the
+/// two limits. Both lines read the same way and are about as high (within 25 %); in
+/// their frame the upper is higher up the glyphs by 0.35–1.2 line heights (a stack is
+/// set at about one line's pitch; parallel dimension lines lie two or more apart),
+/// the two numbers overlap along the text by 60 % of the shorter and start or end
+/// within half a height of each other. The upper is the larger value, by at most
+/// 10 %, and both have the same decimal places (at least one): a stack of two
+/// different dimensions rarely is so. A sign printed before the stack (`R`, `Ø`) goes
+/// first, from either line.
+pub(super) fn merge_limits(lines: Vec<Line>) -> Vec<Line> {
+    let mut gone = vec![false; lines.len()];
+    let mut joined: Vec<Line> = Vec::new();
+    for i in 0..lines.len() {
+        let Some((si, ni, vi, di)) = limit_value(&lines[i].text) else {
+            continue;
+        };
+        if gone[i] {
+            continue;
+        }
+        let a = &lines[i];
+        // The number's extent along the text, by its share of the characters.
+        let extent = |l: &Line, number: &str| {
+            let (u0, u1, v0, v1) = text_frame(&l.bbox, l.turn);
+            let share = number_share(number, &l.text);
+            (u1 - (u1 - u0) * share, u1, v0, v1)
+        };
+        let (au0, au1, av0, av1) = extent(a, ni);
+        let lower = (0..lines.len()).find(|&j| {
+            let Some((sj, nj, vj, dj)) = limit_value(&lines[j].text) else {
+                return false;
+            };
+            let b = &lines[j];
+            if j == i || gone[j] || b.turn != a.turn || dj != di || vj >= vi {
+                return false;
+            }
+            if (vi - vj) > 0.1 * vi || (!si.is_empty() && !sj.is_empty() && si != sj) {
+                return false;
+            }
+            let (bu0, bu1, bv0, bv1) = extent(b, nj);
+            let (ha, hb) = (av1 - av0, bv1 - bv0);
+            let h = ha.max(hb);
+            let dv = (bv0 + bv1) / 2.0 - (av0 + av1) / 2.0;
+            let overlap = au1.min(bu1) - au0.max(bu0);
+            (ha - hb).abs() <= 0.25 * h
+                && dv >= 0.35 * h
+                && dv <= 1.2 * h
+                && overlap >= 0.6 * (au1 - au0).min(bu1 - bu0)
+                && ((au0 - bu0).abs() <= 0.5 * h || (au1 - bu1).abs() <= 0.5 * h)
+        });
+        let Some(j) = lower else {
+            continue;
+        };
+        let (sj, nj, _, _) = limit_value(&lines[j].text).expect("found as a limit");
+        let sign = if si.is_empty() { sj } else { si };
+        let b = &lines[j];
+        let bb = union(&a.bbox, &b.bbox);
+        let replaced: Vec<&str> = [a, b]
+            .iter()
+            .filter_map(|l| l.replaced.as_deref())
+            .collect();
+        joined.push(Line {
+            text: format!("{sign}{ni} {nj}"),
+            confidence: (a.confidence + b.confidence) / 2.0,
+            polygon: layout::polygon_of(&bb),
+            bbox: bb,
+            turn: a.turn,
+            exact: a.exact && b.exact,
+            replaced: (!replaced.is_empty()).then(|| replaced.join(" ")),
+        });
+        gone[i] = true;
+        gone[j] = true;
+    }
+    lines
+        .into_iter()
+        .zip(gone)
+        .filter(|(_, g)| !g)
+        .map(|(l, _)| l)
+        .chain(joined)
+        .collect()
+}
+
 pub(super) fn union(a: &[f32; 4], b: &[f32; 4]) -> [f32; 4] {
     let x0 = a[0].min(b[0]);
     let y0 = a[1].min(b[1]);
@@ -367,6 +475,51 @@ mod tests {
             turn,
             exact: false,
             replaced: None,
+        }
+    }
+
+    /// A limit dimension written upwards from a CAD text layer (`R` in one line with
+    /// the lower limit, as pdftotext groups it: tune fixture `Aufspannung.PDF`), a
+    /// level one read by OCR, and stacks that are not limits.
+    #[test]
+    fn merges_stacked_limits() {
+        let texts = |lines: Vec<Line>| -> Vec<String> {
+            let mut t: Vec<String> = merge_limits(lines).into_iter().map(|l| l.text).collect();
+            t.sort();
+            t
+        };
+        let exact = |text: &str, b: [f32; 4]| Line {
+            exact: true,
+            ..line(text, b, 1)
+        };
+        assert_eq!(
+            texts(vec![
+                exact("11.30", [832.0, 260.0, 75.0, 137.0]),
+                exact("R 11.20", [861.0, 260.0, 99.0, 171.0]),
+            ]),
+            ["R11.30 11.20"]
+        );
+        // Level, upper over lower, PP-OCR's boxes (grown about a third of the glyph
+        // on each side) overlapping.
+        let upper = line("16.00", [400.0, 300.0, 120.0, 48.0], 0);
+        let under = |text: &str, dy: f32| line(text, [402.0, 300.0 + dy, 118.0, 48.0], 0);
+        assert_eq!(
+            texts(vec![upper.clone(), under("15.50", 40.0)]),
+            ["16.00 15.50"]
+        );
+        // Two parallel dimensions two lines apart; the smaller value on top; other
+        // decimal places; values more than 10 % apart: left alone.
+        for (lower, dy) in [
+            ("15.50", 100.0),
+            ("16.50", 40.0),
+            ("15.5", 40.0),
+            ("12.00", 40.0),
+        ] {
+            assert_eq!(
+                merge_limits(vec![upper.clone(), under(lower, dy)]).len(),
+                2,
+                "{lower}"
+            );
         }
     }
 
@@ -463,6 +616,15 @@ mod tests {
                     line("H7", [1348.0, 1207.0, 86.0, 64.0], 0),
                 ],
                 want: vec!["H7", "Ø12.00 k6"],
+            },
+            Case {
+                name:
+                    "a chamfer above a fit: grades 1 and 6 make no fit (synthetic tune 6061/00024)",
+                lines: vec![
+                    line("Ø28 p6", [1143.0, 1561.0, 200.0, 67.0], 0),
+                    line("C1", [1290.0, 1507.0, 60.0, 64.0], 0),
+                ],
+                want: vec!["C1", "Ø28 p6"],
             },
         ];
         for c in cases {

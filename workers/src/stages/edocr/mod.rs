@@ -55,7 +55,7 @@ use serde::{Deserialize, Serialize};
 use super::ocr::{self, OcrEngine, TextLine};
 use glyph::{gdt_symbol, has_diameter_glyph};
 use layout::{LayoutParams, Region, RegionKind};
-use merge::{join_diameter_glyphs, merge_stacked, merge_stacked_fits};
+use merge::{join_diameter_glyphs, merge_limits, merge_stacked, merge_stacked_fits};
 use reread::{
     drop_line_work_ones, extend_short_numbers, orient_tall_lines, rejoin_fragments,
     reread_tolerances, second_pass, split_far_apart, split_stacked_lines, stacked_partners,
@@ -570,7 +570,9 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
     if params.reread_tolerances && !exact {
         swallowed_zeros(engine, &ocr_params, img, &mut lines)?;
     }
-    let mut merged = merge_stacked_fits(merge_stacked(join_diameter_glyphs(lines)));
+    let mut merged = merge_limits(merge_stacked_fits(merge_stacked(join_diameter_glyphs(
+        lines,
+    ))));
     if params.reread_tolerances && !exact {
         stacked_partners(engine, &ocr_params, img, &mut merged)?;
     }
