@@ -399,14 +399,14 @@ fn ink_components(crop: &impl core::ToInputArray) -> Result<Ink, StageError> {
     })
 }
 
-/// The groups of glyphs in a line's upright crop that lie far apart: each
-/// group's ink extent `[left, top, right, bottom]` as shares of the crop's width and
-/// height (0 to 1), left to right, split
-/// wherever the paper between two glyphs is wider than one and a half times the
-/// tallest glyph (two dimensions of a chain read as one line, `8` and `10` with the
-/// arrows of their dimension lines between). Ink as wide as the crop is tall, or as
-/// tall as the crop, is line work and no glyph. Empty when no glyph is found.
-pub(super) fn glyph_groups(img: &Mat, l: &Line) -> Result<Vec<[f32; 4]>, StageError> {
+/// The groups of glyphs in a line's upright crop that lie apart: each group's ink
+/// extent `[left, top, right, bottom]` as shares of the crop's width and height (0
+/// to 1), left to right, split wherever the paper between two glyphs is wider than
+/// `gap` times the tallest glyph (1.5: two dimensions of a chain read as one line,
+/// `8` and `10` with the arrows of their dimension lines between). Ink as wide as the
+/// crop is tall, as tall as the crop, or a thin stroke the crop's top or bottom edge
+/// cuts is line work and no glyph. Empty when no glyph is found.
+pub(super) fn glyph_groups(img: &Mat, l: &Line, gap: f32) -> Result<Vec<[f32; 4]>, StageError> {
     let crop = upright_crop(img, l)?;
     if crop.rows() < 8 || crop.cols() < 8 {
         return Ok(vec![]);
@@ -429,6 +429,11 @@ pub(super) fn glyph_groups(img: &Mat, l: &Line) -> Result<Vec<[f32; 4]>, StageEr
             stat(i, imgproc::CC_STAT_LEFT)?,
             stat(i, imgproc::CC_STAT_TOP)?,
         );
+        // A thin stroke cut by the crop's top or bottom edge: an extension line
+        // reaching into the box (the detector's box holds its glyphs with room).
+        if 5 * w <= rows && (top == 0 || top + h >= rows) {
+            continue;
+        }
         glyphs.push([left, top, left + w, top + h]);
     }
     glyphs.sort_by_key(|g| g[0]);
@@ -438,7 +443,7 @@ pub(super) fn glyph_groups(img: &Mat, l: &Line) -> Result<Vec<[f32; 4]>, StageEr
     let mut groups: Vec<[i32; 4]> = Vec::new();
     for g in glyphs {
         match groups.last_mut() {
-            Some(e) if (g[0] - e[2]) as f32 <= 1.5 * tallest as f32 => {
+            Some(e) if (g[0] - e[2]) as f32 <= gap * tallest as f32 => {
                 *e = [e[0], e[1].min(g[1]), e[2].max(g[2]), e[3].max(g[3])];
             }
             _ => groups.push(g),

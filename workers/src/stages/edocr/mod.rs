@@ -58,8 +58,8 @@ use layout::{LayoutParams, Region, RegionKind};
 use merge::{join_diameter_glyphs, merge_limits, merge_stacked, merge_stacked_fits};
 use reread::{
     drop_line_work_ones, extend_short_numbers, orient_tall_lines, rejoin_fragments,
-    reread_tolerances, second_pass, split_far_apart, split_stacked_lines, stacked_partners,
-    swallowed_zeros,
+    reread_tolerances, second_pass, split_at_spaces, split_far_apart, split_stacked_lines,
+    stacked_partners, swallowed_zeros,
 };
 use title_block::read_title_block;
 
@@ -471,6 +471,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         rejoin_fragments(engine, &ocr_params, img, &mut lines)?;
         extend_short_numbers(engine, &ocr_params, img, &mut lines)?;
         split_far_apart(engine, &ocr_params, img, &mut lines)?;
+        split_at_spaces(engine, &ocr_params, img, &mut lines)?;
         drop_line_work_ones(engine, &ocr_params, img, &mut lines)?;
     }
 
@@ -1740,6 +1741,45 @@ mod tests {
         let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["10±0.3"], "{lines:?}");
         assert_eq!(lines[0].turn, 1);
+    }
+
+    /// Two dimensions read as one line with a space between (`3 50`: neighbours in a
+    /// chain, as on a synthetic tune drawing, seed 6061) are read word by word; the
+    /// same words a normal space apart stay one line, and so does a line that is a
+    /// dimension as a whole.
+    #[test]
+    fn two_dimensions_read_with_a_space_between_are_read_apart() {
+        use opencv::core::{Scalar, CV_8UC1};
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
+        let blank =
+            || Mat::new_rows_cols_with_default(300, 700, CV_8UC1, Scalar::all(255.0)).unwrap();
+        let line = |text: &str, bbox: [f32; 4]| {
+            Line::read(text.into(), 0.99, layout::polygon_of(&bbox), 0)
+        };
+        let split = |img: &Mat, text: &str, bbox: [f32; 4]| {
+            let mut lines = vec![line(text, bbox)];
+            split_at_spaces(&engine, &ocr::Params::default(), img, &mut lines).unwrap();
+            lines.into_iter().map(|l| l.text).collect::<Vec<_>>()
+        };
+        // `3` and `50` with about two glyph heights of paper between.
+        let mut img = blank();
+        write_text(&mut img, "3", 100, 160);
+        write_text(&mut img, "50", 230, 160);
+        assert_eq!(split(&img, "3 50", [80.0, 100.0, 260.0, 80.0]), ["3", "50"]);
+        // The same words half a glyph height apart (a word space in ISO 3098
+        // lettering; the glyphs are about 35 pixels high).
+        let mut img = blank();
+        write_text(&mut img, "3", 100, 160);
+        write_text(&mut img, "50", 138, 160);
+        assert_eq!(split(&img, "3 50", [80.0, 100.0, 170.0, 80.0]), ["3 50"]);
+        // A dimension as a whole is left alone however far apart its words are.
+        let mut img = blank();
+        write_text(&mut img, "M3", 100, 160);
+        write_text(&mut img, "x 0.5", 260, 160);
+        assert_eq!(
+            split(&img, "M3 x 0.5", [80.0, 100.0, 360.0, 80.0]),
+            ["M3 x 0.5"]
+        );
     }
 
     /// A limit dimension's two values printed one over the other in one box (what

@@ -583,25 +583,11 @@ pub(super) fn split_far_apart(
         if !l.text.chars().any(|c| c.is_ascii_digit()) {
             continue;
         }
-        let groups = glyph_groups(img, l)?;
+        let groups = glyph_groups(img, l, 1.5)?;
         if groups.len() < 2 {
             continue;
         }
-        // The upright crop of a level box spans the box: its shares are the
-        // box's. Each group's ink with a margin of a quarter of its height.
-        let b = l.bbox;
-        let boxes = groups
-            .iter()
-            .map(|g| {
-                let m = 0.25 * (g[3] - g[1]) * b[3];
-                let x0 = b[0] + g[0] * b[2] - m;
-                let y0 = b[1] + g[1] * b[3] - m;
-                let x1 = b[0] + g[2] * b[2] + m;
-                let y1 = b[1] + g[3] * b[3] + m;
-                [x0, y0, x1 - x0, y1 - y0]
-            })
-            .collect();
-        split.push((i, boxes));
+        split.push((i, group_boxes(&l.bbox, &groups)));
     }
     let polygons: Vec<[[f32; 2]; 4]> = split
         .iter()
@@ -615,6 +601,82 @@ pub(super) fn split_far_apart(
         let each_reads = parts.iter().all(|r| {
             r.as_ref()
                 .is_some_and(|r| r.turn == 0 && r.text.chars().any(|c| c.is_ascii_digit()))
+        });
+        if each_reads {
+            gone[i] = true;
+            add.extend(parts.into_iter().flatten());
+        }
+    }
+    replace_lines(lines, &gone, add);
+    Ok(())
+}
+
+/// A level line's glyph groups ([`glyph_groups`]) as page boxes: the upright crop
+/// of a level box spans the box, so its shares are the box's. Each group's ink with
+/// a margin of a quarter of its height.
+fn group_boxes(b: &[f32; 4], groups: &[[f32; 4]]) -> Vec<[f32; 4]> {
+    groups
+        .iter()
+        .map(|g| {
+            let m = 0.25 * (g[3] - g[1]) * b[3];
+            let x0 = b[0] + g[0] * b[2] - m;
+            let y0 = b[1] + g[1] * b[3] - m;
+            let x1 = b[0] + g[2] * b[2] + m;
+            let y1 = b[1] + g[3] * b[3] + m;
+            [x0, y0, x1 - x0, y1 - y0]
+        })
+        .collect()
+}
+
+/// The paper between two words of one line, in heights of its tallest glyph, above
+/// which [`split_at_spaces`] takes them for two texts: a space inside a callout
+/// (`Ø20 H7`, `4x M3`) is about half a glyph wide or less.
+const WORD_GAP: f32 = 0.7;
+
+/// Two dimensions side by side that the detector found as one line and the
+/// recogniser read with a space between (`3 50`, neighbours in a chain; `15 (15)`,
+/// a dimension and its reference repeat): a level line that is no dimension, whose
+/// words (split at spaces) each are one and no tolerance, and whose glyphs stand in
+/// as many groups with paper wider than [`WORD_GAP`] between, is read again group
+/// by group; the groups replace the line when each reads its word, level, at
+/// confidence ≥ 0.8.
+pub(super) fn split_at_spaces(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    lines: &mut Vec<Line>,
+) -> Result<(), StageError> {
+    // (line, its words, its groups' boxes on the page)
+    let mut split: Vec<(usize, Vec<String>, Vec<[f32; 4]>)> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.exact || l.turn != 0 || is_tall(&l.bbox) || super::parses_as_dimension(&l.text) {
+            continue;
+        }
+        let words: Vec<String> = l.text.split_whitespace().map(str::to_string).collect();
+        if words.len() < 2
+            || !words
+                .iter()
+                .all(|w| super::parses_as_dimension(w) && !is_tolerance(w))
+        {
+            continue;
+        }
+        let groups = glyph_groups(img, l, WORD_GAP)?;
+        if groups.len() == words.len() {
+            split.push((i, words, group_boxes(&l.bbox, &groups)));
+        }
+    }
+    let polygons: Vec<[[f32; 2]; 4]> = split
+        .iter()
+        .flat_map(|(_, _, boxes)| boxes.iter().map(layout::polygon_of))
+        .collect();
+    let mut read = read_each_box(engine, p, img, &polygons, 0.8)?.into_iter();
+    let mut gone = vec![false; lines.len()];
+    let mut add = Vec::new();
+    for (i, words, boxes) in split {
+        let parts: Vec<Option<Line>> = read.by_ref().take(boxes.len()).collect();
+        let each_reads = parts.iter().zip(&words).all(|(r, w)| {
+            r.as_ref()
+                .is_some_and(|r| r.turn == 0 && unspaced(&r.text) == unspaced(w))
         });
         if each_reads {
             gone[i] = true;
