@@ -302,12 +302,7 @@ pub(super) fn merge_stacked_fits(mut lines: Vec<Line>) -> Vec<Line> {
             gone[j] = true;
         }
     }
-    lines
-        .into_iter()
-        .zip(gone)
-        .filter(|(_, g)| !g)
-        .map(|(l, _)| l)
-        .collect()
+    without_gone(lines, gone).collect()
 }
 
 /// A lone glyph the recogniser reads as `Q`, `O`, `0` or a diameter sign, just
@@ -346,12 +341,7 @@ pub(super) fn join_diameter_glyphs(mut lines: Vec<Line>) -> Vec<Line> {
             gone[i] = true;
         }
     }
-    lines
-        .into_iter()
-        .zip(gone)
-        .filter(|(_, g)| !g)
-        .map(|(l, _)| l)
-        .collect()
+    without_gone(lines, gone).collect()
 }
 
 /// A limit dimension's value: a plain number with decimals, after an optional
@@ -444,13 +434,15 @@ pub(super) fn merge_limits(lines: Vec<Line>) -> Vec<Line> {
         gone[i] = true;
         gone[j] = true;
     }
+    without_gone(lines, gone).chain(joined).collect()
+}
+
+/// `lines` without those marked `gone`, in order.
+pub(super) fn without_gone(lines: Vec<Line>, gone: Vec<bool>) -> impl Iterator<Item = Line> {
     lines
         .into_iter()
         .zip(gone)
-        .filter(|(_, g)| !g)
-        .map(|(l, _)| l)
-        .chain(joined)
-        .collect()
+        .filter_map(|(l, g)| (!g).then_some(l))
 }
 
 pub(super) fn union(a: &[f32; 4], b: &[f32; 4]) -> [f32; 4] {

@@ -11,7 +11,7 @@ use super::glyph::{self, glyph_groups, is_line_work, otsu_ink, upright_crop};
 use super::layout::{self, Region, RegionKind};
 use super::merge::{
     is_plain_number, is_tolerance, is_zero, number_share, split_nominal, text_frame, union,
-    unspaced, SIGNS,
+    unspaced, without_gone, SIGNS,
 };
 use super::{cv, is_tall, parse, Line, Params};
 use crate::geometry::{area, intersection, overlap_of_smaller, root as find};
@@ -689,12 +689,9 @@ pub(super) fn split_at_spaces(
 
 /// `lines` without those marked `gone`, and `add` after them.
 fn replace_lines(lines: &mut Vec<Line>, gone: &[bool], add: Vec<Line>) {
-    let mut k = 0;
-    lines.retain(|_| {
-        k += 1;
-        !gone[k - 1]
-    });
-    lines.extend(add);
+    *lines = without_gone(std::mem::take(lines), gone.to_vec())
+        .chain(add)
+        .collect();
 }
 
 /// Whether any of `boxes` holds line work ([`is_line_work`]).
