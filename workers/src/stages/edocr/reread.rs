@@ -589,6 +589,22 @@ pub(super) fn split_far_apart(
         }
         split.push((i, group_boxes(&l.bbox, &groups)));
     }
+    read_groups(engine, p, img, lines, split, |_, _, r| {
+        r.turn == 0 && r.text.chars().any(|c| c.is_ascii_digit())
+    })
+}
+
+/// Reads each line's group boxes (`split`: line, boxes) at confidence ≥ 0.8 and puts
+/// the readings in place of the line when every group reads and `reads(line, k,
+/// reading)` accepts the reading of its `k`-th group.
+fn read_groups(
+    engine: &OcrEngine,
+    p: &ocr::Params,
+    img: &Mat,
+    lines: &mut Vec<Line>,
+    split: Vec<(usize, Vec<[f32; 4]>)>,
+    reads: impl Fn(&Line, usize, &Line) -> bool,
+) -> Result<(), StageError> {
     let polygons: Vec<[[f32; 2]; 4]> = split
         .iter()
         .flat_map(|(_, boxes)| boxes.iter().map(layout::polygon_of))
@@ -598,10 +614,10 @@ pub(super) fn split_far_apart(
     let mut add = Vec::new();
     for (i, boxes) in split {
         let parts: Vec<Option<Line>> = read.by_ref().take(boxes.len()).collect();
-        let each_reads = parts.iter().all(|r| {
-            r.as_ref()
-                .is_some_and(|r| r.turn == 0 && r.text.chars().any(|c| c.is_ascii_digit()))
-        });
+        let each_reads = parts
+            .iter()
+            .enumerate()
+            .all(|(k, r)| r.as_ref().is_some_and(|r| reads(&lines[i], k, r)));
         if each_reads {
             gone[i] = true;
             add.extend(parts.into_iter().flatten());
@@ -646,45 +662,34 @@ pub(super) fn split_at_spaces(
     img: &Mat,
     lines: &mut Vec<Line>,
 ) -> Result<(), StageError> {
-    // (line, its words, its groups' boxes on the page)
-    let mut split: Vec<(usize, Vec<String>, Vec<[f32; 4]>)> = Vec::new();
+    // (line, its groups' boxes on the page)
+    let mut split: Vec<(usize, Vec<[f32; 4]>)> = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         if l.exact || l.turn != 0 || is_tall(&l.bbox) || super::parses_as_dimension(&l.text) {
             continue;
         }
-        let words: Vec<String> = l.text.split_whitespace().map(str::to_string).collect();
-        if words.len() < 2
-            || !words
-                .iter()
+        let words = l.text.split_whitespace().count();
+        if words < 2
+            || !l
+                .text
+                .split_whitespace()
                 .all(|w| super::parses_as_dimension(w) && !is_tolerance(w))
         {
             continue;
         }
         let groups = glyph_groups(img, l, WORD_GAP)?;
-        if groups.len() == words.len() {
-            split.push((i, words, group_boxes(&l.bbox, &groups)));
+        if groups.len() == words {
+            split.push((i, group_boxes(&l.bbox, &groups)));
         }
     }
-    let polygons: Vec<[[f32; 2]; 4]> = split
-        .iter()
-        .flat_map(|(_, _, boxes)| boxes.iter().map(layout::polygon_of))
-        .collect();
-    let mut read = read_each_box(engine, p, img, &polygons, 0.8)?.into_iter();
-    let mut gone = vec![false; lines.len()];
-    let mut add = Vec::new();
-    for (i, words, boxes) in split {
-        let parts: Vec<Option<Line>> = read.by_ref().take(boxes.len()).collect();
-        let each_reads = parts.iter().zip(&words).all(|(r, w)| {
-            r.as_ref()
-                .is_some_and(|r| r.turn == 0 && unspaced(&r.text) == unspaced(w))
-        });
-        if each_reads {
-            gone[i] = true;
-            add.extend(parts.into_iter().flatten());
-        }
-    }
-    replace_lines(lines, &gone, add);
-    Ok(())
+    read_groups(engine, p, img, lines, split, |line, k, r| {
+        r.turn == 0
+            && line
+                .text
+                .split_whitespace()
+                .nth(k)
+                .is_some_and(|w| unspaced(&r.text) == unspaced(w))
+    })
 }
 
 /// `lines` without those marked `gone`, and `add` after them.
