@@ -7,6 +7,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -567,12 +568,29 @@ pub async fn wait_for_status(url: &str, code: u16, timeout: Duration) -> (u16, S
     }
 }
 
+/// A port to listen on that no other environment of this test process was given.
+///
+/// Ports come from below the kernel's ephemeral range (32768 and up), one after
+/// another, so neither a parallel test nor an outgoing connection's source port can
+/// take the port between this check and the dispatcher's `bind` (a port asked of the
+/// kernel with `:0` and released can be handed out again at once: a test then talks
+/// to another test's dispatcher). Each process starts at its own offset.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id() % 400) * 30,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A small grayscale PNG, `w`×`h`, made in code (stored, uncompressed deflate).
