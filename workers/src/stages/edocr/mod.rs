@@ -1743,6 +1743,32 @@ mod tests {
         assert_eq!(lines[0].turn, 1);
     }
 
+    /// `Ø10` with `0` stacked over `-0,1`, written upwards (a crop of a synthetic tune
+    /// drawing, seed 9191): the text detector's box (this one) stops short of the
+    /// last digit, so the line reads `010 -0,`, and the deviations' small glyphs put
+    /// the number's share of the characters inside `10`. The stack is found after
+    /// the number, looked for again in the box grown past its end (short of the
+    /// extension line there), and both deviations are read whole.
+    #[test]
+    fn a_stack_the_box_cuts_short_is_read_whole() {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/synthetic/stack_cut_short_d10_0_-0_1.png");
+        let img =
+            opencv::imgcodecs::imread(&path.to_string_lossy(), opencv::imgcodecs::IMREAD_GRAYSCALE)
+                .unwrap();
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
+        let bbox = [43.0, 47.0, 54.0, 127.0];
+        let mut lines = vec![Line::read(
+            "010 -0,".into(),
+            0.97,
+            layout::polygon_of(&bbox),
+            1,
+        )];
+        stacked_partners(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
+        assert_eq!(lines[0].text, "010 0 -0,1", "{lines:?}");
+        assert_eq!(lines[0].replaced.as_deref(), Some("010 -0,"));
+    }
+
     /// Two dimensions read as one line with a space between (`3 50`: neighbours in a
     /// chain, as on a synthetic tune drawing, seed 6061) are read word by word; the
     /// same words a normal space apart stay one line, and so does a line that is a

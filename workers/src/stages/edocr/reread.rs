@@ -1033,14 +1033,8 @@ pub(super) fn stacked_partners(
                 None => continue,
             },
         };
-        let crop = upright_crop(img, l)?;
-        let (w, h) = (crop.cols(), crop.rows());
-        if w < 8 || h < 8 {
-            continue;
-        }
-        let dark = ink(&crop)?;
-        let u0 = deviation_start(&dark, w as f32 * number_share(&number, &l.text));
-        let Some(bands) = ink_bands(&dark, u0) else {
+        let share = number_share(&number, &l.text);
+        let Some((crop, u0, bands)) = stack_in(img, l, share)? else {
             continue;
         };
         let pieces = stack_pieces(&crop, u0, bands)?;
@@ -1093,6 +1087,114 @@ pub(super) fn stacked_partners(
         }
     }
     Ok(())
+}
+
+/// A line's upright crop, where the stack of deviations starts in it (column) and
+/// its two bands of ink, when the columns after the number hold such a stack.
+///
+/// The stack starts at the end of the widest blank run near where the number's
+/// `share` of the characters ends ([`deviation_start`]) or, when that shows no two
+/// bands (the deviations' glyphs are smaller and share columns, so a share of the
+/// characters ends short of the number), at the first blank run from there on
+/// after which two bands show: the number's own glyphs span the whole height, so no
+/// gap inside it does. A stack whose ink reaches the crop's end (the detector's box
+/// stopped short of the deviations' last digits, `-0,` of `-0,1`) is looked for
+/// again in the line grown half a text height past its end; that crop is taken when
+/// it shows the stack and its end is clear.
+fn stack_in(
+    img: &Mat,
+    l: &Line,
+    share: f32,
+) -> Result<Option<(Mat, i32, [(i32, i32); 2])>, StageError> {
+    let found = |crop: &Mat| -> Result<Option<(i32, [(i32, i32); 2], bool)>, StageError> {
+        if crop.cols() < 8 || crop.rows() < 8 {
+            return Ok(None);
+        }
+        Ok(stack_start(&ink(crop)?, crop.cols() as f32 * share))
+    };
+    let crop = upright_crop(img, l)?;
+    let Some((u0, bands, cut)) = found(&crop)? else {
+        return Ok(None);
+    };
+    let cut_word = l.text.split_whitespace().any(|w| w.ends_with(['.', ',']));
+    if cut || cut_word {
+        for by in [0.5, 1.0] {
+            let grown = grown_at_end(l, by, img.cols() as f32, img.rows() as f32);
+            let wider = before_stroke(&upright_crop(img, &grown)?, u0)?;
+            if let Some((u, b, false)) = found(&wider)? {
+                return Ok(Some((wider, u, b)));
+            }
+        }
+    }
+    Ok(Some((crop, u0, bands)))
+}
+
+/// Where a stack of deviations starts in an upright crop's ink (column), its two
+/// bands, and whether their ink reaches the crop's end (the crop cuts the stack),
+/// given where the number is estimated to end: see [`stack_in`].
+fn stack_start(dark: &[Vec<bool>], estimate: f32) -> Option<(i32, [(i32, i32); 2], bool)> {
+    let (w, h) = (dark[0].len(), dark.len() as f32);
+    let u0 = deviation_start(dark, estimate);
+    let (u, bands) = match ink_bands(dark, u0) {
+        Some(bands) => (u0, bands),
+        None => blank_run_ends(dark, (estimate - 0.3 * h) as i32)
+            .into_iter()
+            .find_map(|u| ink_bands(dark, u).map(|b| (u, b)))?,
+    };
+    let cut = bands.iter().any(|&(r0, r1)| {
+        dark[r0 as usize..r1 as usize]
+            .iter()
+            .any(|r| r[w.saturating_sub(2)..].iter().any(|&b| b))
+    });
+    Some((u, bands, cut))
+}
+
+/// An upright crop cut before its first column from `from` on whose ink spans four
+/// fifths of its height or more: a line across the text (an extension line the grown
+/// box reached), no glyph of a stack.
+fn before_stroke(crop: &Mat, from: i32) -> Result<Mat, StageError> {
+    let dark = ink(crop)?;
+    let h = dark.len();
+    let w = crop.cols();
+    let across =
+        (from.max(1)..w).find(|&x| dark.iter().filter(|r| r[x as usize]).count() * 5 >= 4 * h);
+    match across {
+        Some(x) => Mat::roi(crop, Rect::new(0, 0, x, crop.rows()))
+            .map_err(cv)?
+            .try_clone()
+            .map_err(cv),
+        None => Ok(crop.clone()),
+    }
+}
+
+/// The ends of the runs of blank columns from column `from` on, left to right
+/// (a column is blank as in [`deviation_start`]), short of the last text height.
+fn blank_run_ends(ink: &[Vec<bool>], from: i32) -> Vec<i32> {
+    let (w, h) = (ink[0].len() as i32, ink.len() as i32);
+    let thin = ((h / 12) as usize).max(1);
+    let blank = |x: i32| ink.iter().filter(|r| r[x as usize]).count() <= thin;
+    (from.max(1)..(w - h / 3).max(1))
+        .filter(|&x| blank(x - 1) && !blank(x))
+        .collect()
+}
+
+/// A copy of `l` whose box goes on `by` text heights past the end of its text (the
+/// side its reading ends on), within the page.
+fn grown_at_end(l: &Line, by: f32, page_w: f32, page_h: f32) -> Line {
+    let b = l.bbox;
+    let (x0, y0, x1, y1) = (b[0], b[1], b[0] + b[2], b[1] + b[3]);
+    let g = by * b[2].min(b[3]);
+    let (x0, y0, x1, y1) = match l.turn {
+        1 => (x0, (y0 - g).max(0.0), x1, y1),
+        -1 => (x0, y0, x1, (y1 + g).min(page_h)),
+        _ => (x0, y0, (x1 + g).min(page_w), y1),
+    };
+    let bbox = [x0, y0, x1 - x0, y1 - y0];
+    Line {
+        polygon: layout::polygon_of(&bbox),
+        bbox,
+        ..l.clone()
+    }
 }
 
 /// A stacked tolerance whose zero deviation the OCR read as the nominal's last
@@ -1236,8 +1338,9 @@ fn is_deviation(t: &str) -> bool {
 }
 
 /// The number a line's reading starts with, where what follows it, after a space
-/// or a sign, holds a digit but is no tolerance: a stacked tolerance read as one
-/// row, its two deviations run together past what [`split_nominal`] takes.
+/// or a sign, holds a digit but is no tolerance, or only one deviation without its
+/// sign: a stacked tolerance read as one row, its two deviations run together past
+/// what [`split_nominal`] takes (`070 0.013` for `Ø70` with `0` over `-0.013`).
 fn number_then_unread(s: &str) -> Option<String> {
     let t = s.trim();
     let k = t
@@ -1247,7 +1350,10 @@ fn number_then_unread(s: &str) -> Option<String> {
         .map(|(k, _)| k)?;
     let (n, rest) = (t[..k].trim(), t[k..].trim());
     let digits = rest.chars().any(|c| c.is_ascii_digit());
-    (is_plain_number(n) && digits && !is_tolerance(rest)).then(|| n.to_string())
+    // One deviation without its sign (`0.013` of `0` over `-0.013`) is no tolerance
+    // either: a lone deviation is signed.
+    let lone_unsigned = is_tolerance(rest) && !rest.starts_with(SIGNS) && !is_zero(rest);
+    (is_plain_number(n) && digits && (!is_tolerance(rest) || lone_unsigned)).then(|| n.to_string())
 }
 
 /// The crop's dark pixels (Otsu), as rows of booleans.
@@ -1411,6 +1517,30 @@ mod tests {
         assert_eq!(ink_bands(&one, 2), None);
         let three = grid(&["..##", "....", "..##", "....", "..##", "...."]);
         assert_eq!(ink_bands(&three, 1), None);
+    }
+
+    /// The deviations' glyphs are smaller and share columns, so a share of the
+    /// characters ends inside the number: the stack starts at the first gap after
+    /// which two bands show. Ink at the crop's end says the crop cuts the stack.
+    #[test]
+    fn a_stack_is_found_after_the_number_when_the_estimate_falls_short() {
+        let crop = grid(&[
+            "##.##.##..###.###.###...",
+            "##.##.##..###.###.###...",
+            "##.##.##..###.###.###...",
+            "##.##.##................",
+            "##.##.##................",
+            "##.##.##..###.###.###...",
+            "##.##.##..###.###.###...",
+            "##.##.##..###.###.###...",
+        ]);
+        assert_eq!(deviation_start(&crop, 3.0), 3, "a gap in the number");
+        assert_eq!(stack_start(&crop, 3.0), Some((10, [(0, 3), (5, 8)], false)));
+        let cut: Vec<Vec<bool>> = crop.iter().map(|r| r[..20].to_vec()).collect();
+        assert_eq!(stack_start(&cut, 3.0), Some((10, [(0, 3), (5, 8)], true)));
+        // Glyphs of the number's height all along: no stack.
+        let plain = grid(&["##.##.##..##.##", "##.##.##..##.##", "##.##.##..##.##"]);
+        assert_eq!(stack_start(&plain, 3.0), None);
     }
 
     #[test]
