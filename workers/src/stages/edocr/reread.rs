@@ -1034,10 +1034,10 @@ pub(super) fn stacked_partners(
             },
         };
         let share = number_share(&number, &l.text);
-        let Some((crop, u0, bands)) = stack_in(img, l, share)? else {
+        let Some((crop, stack)) = stack_in(img, l, share)? else {
             continue;
         };
-        let pieces = stack_pieces(&crop, u0, bands)?;
+        let pieces = stack_pieces(&crop, stack.start, stack.bands)?;
         widths.extend(ocr::paddle_widths(p, &pieces));
         crops.extend(pieces);
         found.push((i, number, own));
@@ -1099,40 +1099,49 @@ pub(super) fn stacked_partners(
 /// after which two bands show: the number's own glyphs span the whole height, so no
 /// gap inside it does. A stack whose ink reaches the crop's end (the detector's box
 /// stopped short of the deviations' last digits, `-0,` of `-0,1`) is looked for
-/// again in the line grown half a text height past its end; that crop is taken when
-/// it shows the stack and its end is clear.
-fn stack_in(
-    img: &Mat,
-    l: &Line,
-    share: f32,
-) -> Result<Option<(Mat, i32, [(i32, i32); 2])>, StageError> {
-    let found = |crop: &Mat| -> Result<Option<(i32, [(i32, i32); 2], bool)>, StageError> {
+/// again in the line grown half, then one, text height past its end (so is a stack
+/// read with a word that ends in a separator); that crop, cut before any line across
+/// the text there, is taken when it shows the stack and its end is clear.
+fn stack_in(img: &Mat, l: &Line, share: f32) -> Result<Option<(Mat, Stack)>, StageError> {
+    let found = |crop: &Mat| -> Result<Option<Stack>, StageError> {
         if crop.cols() < 8 || crop.rows() < 8 {
             return Ok(None);
         }
         Ok(stack_start(&ink(crop)?, crop.cols() as f32 * share))
     };
     let crop = upright_crop(img, l)?;
-    let Some((u0, bands, cut)) = found(&crop)? else {
+    let Some(stack) = found(&crop)? else {
         return Ok(None);
     };
     let cut_word = l.text.split_whitespace().any(|w| w.ends_with(['.', ',']));
-    if cut || cut_word {
+    if stack.cut || cut_word {
         for by in [0.5, 1.0] {
             let grown = grown_at_end(l, by, img.cols() as f32, img.rows() as f32);
-            let wider = before_stroke(&upright_crop(img, &grown)?, u0)?;
-            if let Some((u, b, false)) = found(&wider)? {
-                return Ok(Some((wider, u, b)));
+            let wider = before_stroke(&upright_crop(img, &grown)?, stack.start)?;
+            if let Some(whole) = found(&wider)?.filter(|s| !s.cut) {
+                return Ok(Some((wider, whole)));
             }
         }
     }
-    Ok(Some((crop, u0, bands)))
+    Ok(Some((crop, stack)))
+}
+
+/// Two bands of ink one above the other, `(first row, end row)` each, upper first.
+type Bands = [(i32, i32); 2];
+
+/// A stack of deviations in an upright crop: the column it starts at, its two
+/// bands, and whether their ink reaches the crop's end (the crop cuts the stack).
+#[derive(Debug, PartialEq)]
+struct Stack {
+    start: i32,
+    bands: Bands,
+    cut: bool,
 }
 
 /// Where a stack of deviations starts in an upright crop's ink (column), its two
 /// bands, and whether their ink reaches the crop's end (the crop cuts the stack),
 /// given where the number is estimated to end: see [`stack_in`].
-fn stack_start(dark: &[Vec<bool>], estimate: f32) -> Option<(i32, [(i32, i32); 2], bool)> {
+fn stack_start(dark: &[Vec<bool>], estimate: f32) -> Option<Stack> {
     let (w, h) = (dark[0].len(), dark.len() as f32);
     let u0 = deviation_start(dark, estimate);
     let (u, bands) = match ink_bands(dark, u0) {
@@ -1146,7 +1155,11 @@ fn stack_start(dark: &[Vec<bool>], estimate: f32) -> Option<(i32, [(i32, i32); 2
             .iter()
             .any(|r| r[w.saturating_sub(2)..].iter().any(|&b| b))
     });
-    Some((u, bands, cut))
+    Some(Stack {
+        start: u,
+        bands,
+        cut,
+    })
 }
 
 /// An upright crop cut before its first column from `from` on whose ink spans four
@@ -1168,14 +1181,19 @@ fn before_stroke(crop: &Mat, from: i32) -> Result<Mat, StageError> {
 }
 
 /// The ends of the runs of blank columns from column `from` on, left to right
-/// (a column is blank as in [`deviation_start`]), short of the last text height.
+/// ([`is_blank`]), short of the last third of a text height.
 fn blank_run_ends(ink: &[Vec<bool>], from: i32) -> Vec<i32> {
     let (w, h) = (ink[0].len() as i32, ink.len() as i32);
-    let thin = ((h / 12) as usize).max(1);
-    let blank = |x: i32| ink.iter().filter(|r| r[x as usize]).count() <= thin;
     (from.max(1)..(w - h / 3).max(1))
-        .filter(|&x| blank(x - 1) && !blank(x))
+        .filter(|&x| is_blank(ink, x - 1) && !is_blank(ink, x))
         .collect()
+}
+
+/// Whether column `x` of a crop's ink is blank: a twelfth of the rows at most (a
+/// dimension line or a speck crossing it) hold ink.
+fn is_blank(ink: &[Vec<bool>], x: i32) -> bool {
+    let thin = (ink.len() / 12).max(1);
+    ink.iter().filter(|r| r[x as usize]).count() <= thin
 }
 
 /// A copy of `l` whose box goes on `by` text heights past the end of its text (the
@@ -1316,7 +1334,7 @@ pub(super) fn swallowed_zeros(
 /// A stack's three crops, cut from an upright crop of its line: each band of ink
 /// from column `u0` on, upper first, with a quarter of its height around it, then
 /// the number before `u0`.
-fn stack_pieces(crop: &Mat, u0: i32, bands: [(i32, i32); 2]) -> Result<Vec<Mat>, StageError> {
+fn stack_pieces(crop: &Mat, u0: i32, bands: Bands) -> Result<Vec<Mat>, StageError> {
     let (w, h) = (crop.cols(), crop.rows());
     let cut = |r: Rect| -> Result<Mat, StageError> {
         Mat::roi(crop, r).map_err(cv)?.try_clone().map_err(cv)
@@ -1378,11 +1396,9 @@ fn deviation_start(ink: &[Vec<bool>], estimate: f32) -> i32 {
     let (w, h) = (ink[0].len() as i32, ink.len() as f32);
     let lo = ((estimate - 0.3 * h) as i32).clamp(1, w - 1);
     let hi = ((estimate + 0.6 * h) as i32).clamp(lo, w - 1);
-    let thin = ((h / 12.0) as usize).max(1);
-    let blank = |x: i32| ink.iter().filter(|r| r[x as usize]).count() <= thin;
     let (mut best, mut run) = ((0, lo), 0);
     for x in lo..=hi {
-        run = if blank(x) { run + 1 } else { 0 };
+        run = if is_blank(ink, x) { run + 1 } else { 0 };
         if run > best.0 {
             best = (run, x + 1);
         }
@@ -1395,7 +1411,7 @@ fn deviation_start(ink: &[Vec<bool>], estimate: f32) -> i32 {
 /// sixth of the crop's height each (thinner ones, a dimension line or specks, are
 /// passed over), with a row between them. A row holds ink where at least 2 % of
 /// its columns (2 pixels at least) do.
-fn ink_bands(ink: &[Vec<bool>], u0: i32) -> Option<[(i32, i32); 2]> {
+fn ink_bands(ink: &[Vec<bool>], u0: i32) -> Option<Bands> {
     let h = ink.len() as i32;
     let cols = ink[0].len().saturating_sub(u0 as usize);
     let least = (cols / 50).max(2);
@@ -1535,9 +1551,14 @@ mod tests {
             "##.##.##..###.###.###...",
         ]);
         assert_eq!(deviation_start(&crop, 3.0), 3, "a gap in the number");
-        assert_eq!(stack_start(&crop, 3.0), Some((10, [(0, 3), (5, 8)], false)));
+        let stack = |cut| Stack {
+            start: 10,
+            bands: [(0, 3), (5, 8)],
+            cut,
+        };
+        assert_eq!(stack_start(&crop, 3.0), Some(stack(false)));
         let cut: Vec<Vec<bool>> = crop.iter().map(|r| r[..20].to_vec()).collect();
-        assert_eq!(stack_start(&cut, 3.0), Some((10, [(0, 3), (5, 8)], true)));
+        assert_eq!(stack_start(&cut, 3.0), Some(stack(true)));
         // Glyphs of the number's height all along: no stack.
         let plain = grid(&["##.##.##..##.##", "##.##.##..##.##", "##.##.##..##.##"]);
         assert_eq!(stack_start(&plain, 3.0), None);
