@@ -314,3 +314,15 @@ fn a_diameter_written_upwards_is_not_read_turned_over() {
         "{dims:?}"
     );
 }
+
+/// `⌀62` written upwards in an italic font with a small sign (synthetic tune drawing,
+/// seed 9191): the recogniser reads it `∅62` upwards, and surer `290` downwards (the
+/// sign last, read as `0`). A reading that starts with the sign itself lets the
+/// glyph test decide too, so the dimension is not read turned over.
+#[test]
+fn a_diameter_read_with_its_sign_upwards_is_not_read_turned_over() {
+    let dims = edocr_dimensions("synthetic/turned_sign_62.png");
+    assert_eq!(dims.len(), 1, "{dims:?}");
+    assert_eq!(dims[0]["nominal"].as_f64(), Some(62.0), "{dims:?}");
+    assert_eq!(dims[0]["kind"], "diameter", "{dims:?}");
+}

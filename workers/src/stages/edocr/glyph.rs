@@ -13,9 +13,12 @@ use crate::stages::ocr;
 /// Text of an upright crop: the page quadrilateral cut out and turned per `turn`.
 pub(super) fn upright_crop(img: &Mat, l: &Line) -> Result<Mat, StageError> {
     // crop_line turns tall boxes counter-clockwise itself: upright for text that
-    // reads downwards, upside down for text that reads upwards.
+    // reads downwards, upside down for text that reads upwards. Whether it did is
+    // its own test on the quadrilateral: a slanted one can be tall while the box
+    // around it is not.
     let c = ocr::crop_line(img, &l.polygon)?;
-    if !is_tall(&l.bbox) && l.turn != 0 {
+    let turned = ocr::turns_tall(&l.polygon);
+    if !turned && l.turn != 0 {
         let code = if l.turn == 1 {
             core::ROTATE_90_CLOCKWISE
         } else {
@@ -25,7 +28,7 @@ pub(super) fn upright_crop(img: &Mat, l: &Line) -> Result<Mat, StageError> {
         core::rotate(&c, &mut r, code).map_err(cv)?;
         return Ok(r);
     }
-    if l.turn == 1 && is_tall(&l.bbox) {
+    if l.turn == 1 && turned {
         let mut r = Mat::default();
         core::rotate(&c, &mut r, core::ROTATE_180).map_err(cv)?;
         return Ok(r);
@@ -50,17 +53,32 @@ pub fn diameter_glyph_first(crop: &Mat) -> Result<bool, StageError> {
 }
 
 /// Whether one of the first `glyphs` glyphs (components at least 40 % of the crop
-/// high, left to right) of an upright text crop is a diameter sign.
+/// high, or round and at least 60 % as high as the tallest glyph, left to right) of
+/// an upright text crop is a diameter sign.
 pub fn diameter_glyph_within(crop: &Mat, glyphs: usize) -> Result<bool, StageError> {
     let Some(Glyphs { ink, boxes }) = components(crop)? else {
         return Ok(false);
     };
     // The leftmost components at least 40 % of the crop high (glyphs, not noise or
-    // a leader line's end).
+    // a leader line's end), or, in a crop with room around its text (a small sign
+    // in a font that sets it at x-height), round ones (a ring: width 0.75–1.33 times
+    // the height; a small `8` of a stacked deviation is narrower) at least 60 % as
+    // high as the tallest glyph-shaped one (no wider than twice its height: no line
+    // along the text).
     let h = ink.bin.rows();
+    let glyph_shaped = |r: &Rect| r.width <= 2 * r.height;
+    let tallest = boxes
+        .iter()
+        .filter(|(_, r)| glyph_shaped(r))
+        .map(|(_, r)| r.height)
+        .max()
+        .unwrap_or(h);
     let mut tall: Vec<(i32, Rect)> = boxes
         .into_iter()
-        .filter(|(_, r)| r.height as f64 >= 0.4 * h as f64)
+        .filter(|(_, r)| {
+            let round = (0.75..=1.33).contains(&(r.width as f64 / r.height as f64));
+            r.height as f64 >= 0.4 * h as f64 || (round && r.height as f64 >= 0.6 * tallest as f64)
+        })
         .collect();
     tall.sort_by_key(|(_, r)| r.x);
     for &(label, r) in tall.iter().take(glyphs.max(1)) {

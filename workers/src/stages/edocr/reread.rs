@@ -212,7 +212,8 @@ fn choose_turn<'a>(up: &'a (String, f32), down: &'a (String, f32)) -> (&'a (Stri
 /// The turn a diameter sign decides. The recogniser reads a `⌀` as `0`, and a
 /// number turned over reads as another (`⌀60` written upwards reads `060` upwards and
 /// `090` downwards, the sign last), so where a reading starts with a zero before a
-/// digit, which no number does, the sign is first in one of the two ways: the way
+/// digit, which no number does, or with the sign itself (`∅62` upwards, less sure
+/// than `290` downwards), the sign is first in one of the two ways: the way
 /// whose first glyph is a ring with a diagonal ([`glyph::diameter_glyph_first`]), when
 /// only one way's is, is the text's. `None` leaves the choice to [`choose_turn`].
 fn turn_by_sign(
@@ -221,11 +222,15 @@ fn turn_by_sign(
     up_crop: &Mat,
     down_crop: &Mat,
 ) -> Result<Option<i8>, StageError> {
-    let zero_first = |s: &str| {
+    let sign_first = |s: &str| {
         let mut c = s.trim().chars();
-        c.next() == Some('0') && c.next().is_some_and(|c| c.is_ascii_digit())
+        match c.next() {
+            Some('0') => c.next().is_some_and(|c| c.is_ascii_digit()),
+            Some(first) => super::DIAMETER_SIGNS.contains(&first),
+            None => false,
+        }
     };
-    if !(zero_first(&up.0) || zero_first(&down.0)) {
+    if !(sign_first(&up.0) || sign_first(&down.0)) {
         return Ok(None);
     }
     Ok(

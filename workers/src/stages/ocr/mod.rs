@@ -49,7 +49,7 @@ pub use detect_post::{
 };
 pub(crate) use engine::Bf16Env;
 pub use engine::{dictionary_from_metadata, verified_model_files, OcrEngine};
-pub use recognise::{crop_line, ctc_decode, paddle_widths};
+pub use recognise::{crop_line, ctc_decode, paddle_widths, turns_tall};
 pub use stage::{layer_lines, read_jobs, Ocr, OcrInput, StageOutput};
 pub use tile::{merge_tiled_boxes, tile_rects};
 

@@ -8,6 +8,15 @@ use opencv::prelude::*;
 
 use super::{continuous, cv, dist, Params};
 
+/// Whether [`crop_line`] turns the crop of this quadrilateral counter-clockwise
+/// itself: its sides from the first corner down are at least 1.5 times as long as
+/// those along (a tall box, text written vertically).
+pub fn turns_tall(pts: &[[f32; 2]; 4]) -> bool {
+    let w = (dist(pts[0], pts[1]).max(dist(pts[2], pts[3])) as i32).max(1);
+    let h = (dist(pts[0], pts[3]).max(dist(pts[1], pts[2])) as i32).max(1);
+    h as f32 / w as f32 >= 1.5
+}
+
 /// Cuts the quadrilateral out of the page upright: a perspective warp to its width ×
 /// height (cubic, border replicated); a crop at least 1.5 times taller than wide is
 /// turned 90° counter-clockwise (vertical text in drawings reads bottom to top).
@@ -34,7 +43,7 @@ pub fn crop_line(page: &Mat, pts: &[[f32; 2]; 4]) -> Result<Mat, StageError> {
         Scalar::default(),
     )
     .map_err(cv)?;
-    if h as f32 / w as f32 >= 1.5 {
+    if turns_tall(pts) {
         let mut turned = Mat::default();
         core::rotate(&crop, &mut turned, core::ROTATE_90_COUNTERCLOCKWISE).map_err(cv)?;
         return Ok(turned);
