@@ -1718,17 +1718,25 @@ mod tests {
         assert_eq!(texts, ["1550", "-0,016"]);
     }
 
+    /// A crop of a synthetic drawing in `tests/fixtures/synthetic`, grayscale.
+    fn synthetic_crop(name: &str) -> Mat {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/synthetic")
+            .join(name);
+        let img =
+            opencv::imgcodecs::imread(&path.to_string_lossy(), opencv::imgcodecs::IMREAD_GRAYSCALE)
+                .unwrap();
+        assert!(!img.empty(), "cannot read {}", path.display());
+        img
+    }
+
     /// `10±0.3` written upwards in a font that sets the decimal point apart (a
     /// crop of a synthetic tune drawing, seed 6061): the text detector found `10±0.`
     /// and `3` apart (these boxes), and only the `3` made a dimension. The two are
     /// read again as one box, which reads the whole dimension.
     #[test]
     fn a_dimension_cut_at_its_decimal_point_is_read_whole() {
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/synthetic/cut_at_point_10_0_3.png");
-        let img =
-            opencv::imgcodecs::imread(&path.to_string_lossy(), opencv::imgcodecs::IMREAD_GRAYSCALE)
-                .unwrap();
+        let img = synthetic_crop("cut_at_point_10_0_3.png");
         let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
         let line = |text: &str, bbox: [f32; 4]| {
             Line::read(text.into(), 0.99, layout::polygon_of(&bbox), 1)
@@ -1751,11 +1759,7 @@ mod tests {
     /// extension line there), and both deviations are read whole.
     #[test]
     fn a_stack_the_box_cuts_short_is_read_whole() {
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/synthetic/stack_cut_short_d10_0_-0_1.png");
-        let img =
-            opencv::imgcodecs::imread(&path.to_string_lossy(), opencv::imgcodecs::IMREAD_GRAYSCALE)
-                .unwrap();
+        let img = synthetic_crop("stack_cut_short_d10_0_-0_1.png");
         let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
         let bbox = [43.0, 47.0, 54.0, 127.0];
         let mut lines = vec![Line::read(

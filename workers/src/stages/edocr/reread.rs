@@ -579,24 +579,41 @@ pub(super) fn split_far_apart(
     img: &Mat,
     lines: &mut Vec<Line>,
 ) -> Result<(), StageError> {
-    // (line, its groups' boxes on the page)
-    let mut split: Vec<(usize, Vec<[f32; 4]>)> = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        if l.exact || l.turn != 0 || is_tall(&l.bbox) || glyph_count(&l.text) < 2 {
-            continue;
-        }
-        if !l.text.chars().any(|c| c.is_ascii_digit()) {
-            continue;
-        }
-        let groups = glyph_groups(img, l, 1.5)?;
-        if groups.len() < 2 {
-            continue;
-        }
-        split.push((i, group_boxes(&l.bbox, &groups)));
-    }
+    let split = level_groups(img, lines, 1.5, |l| {
+        (glyph_count(&l.text) >= 2 && l.text.chars().any(|c| c.is_ascii_digit()))
+            .then_some(2..=usize::MAX)
+    })?;
     read_groups(engine, p, img, lines, split, |_, _, r| {
         r.turn == 0 && r.text.chars().any(|c| c.is_ascii_digit())
     })
+}
+
+/// Lines to read again in parts: (line, its parts' boxes on the page).
+type Splits = Vec<(usize, Vec<[f32; 4]>)>;
+
+/// The level pixel-read lines to split, each with its glyph groups ([`glyph_groups`]
+/// at `gap`) as page boxes ([`group_boxes`]): a line whose text `wanted` gives a
+/// range of group counts for, and whose groups number within it.
+fn level_groups(
+    img: &Mat,
+    lines: &[Line],
+    gap: f32,
+    wanted: impl Fn(&Line) -> Option<std::ops::RangeInclusive<usize>>,
+) -> Result<Splits, StageError> {
+    let mut split = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.exact || l.turn != 0 || is_tall(&l.bbox) {
+            continue;
+        }
+        let Some(counts) = wanted(l) else {
+            continue;
+        };
+        let groups = glyph_groups(img, l, gap)?;
+        if counts.contains(&groups.len()) {
+            split.push((i, group_boxes(&l.bbox, &groups)));
+        }
+    }
+    Ok(split)
 }
 
 /// Reads each line's group boxes (`split`: line, boxes) at confidence ≥ 0.8 and puts
@@ -607,7 +624,7 @@ fn read_groups(
     p: &ocr::Params,
     img: &Mat,
     lines: &mut Vec<Line>,
-    split: Vec<(usize, Vec<[f32; 4]>)>,
+    split: Splits,
     reads: impl Fn(&Line, usize, &Line) -> bool,
 ) -> Result<(), StageError> {
     let polygons: Vec<[[f32; 2]; 4]> = split
@@ -667,26 +684,14 @@ pub(super) fn split_at_spaces(
     img: &Mat,
     lines: &mut Vec<Line>,
 ) -> Result<(), StageError> {
-    // (line, its groups' boxes on the page)
-    let mut split: Vec<(usize, Vec<[f32; 4]>)> = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        if l.exact || l.turn != 0 || is_tall(&l.bbox) || super::parses_as_dimension(&l.text) {
-            continue;
-        }
+    let split = level_groups(img, lines, WORD_GAP, |l| {
         let words = l.text.split_whitespace().count();
-        if words < 2
-            || !l
-                .text
-                .split_whitespace()
-                .all(|w| super::parses_as_dimension(w) && !is_tolerance(w))
-        {
-            continue;
-        }
-        let groups = glyph_groups(img, l, WORD_GAP)?;
-        if groups.len() == words {
-            split.push((i, group_boxes(&l.bbox, &groups)));
-        }
-    }
+        let each = l
+            .text
+            .split_whitespace()
+            .all(|w| super::parses_as_dimension(w) && !is_tolerance(w));
+        (words >= 2 && each && !super::parses_as_dimension(&l.text)).then_some(words..=words)
+    })?;
     read_groups(engine, p, img, lines, split, |line, k, r| {
         r.turn == 0
             && line
@@ -1174,8 +1179,7 @@ fn before_stroke(crop: &Mat, from: i32) -> Result<Mat, StageError> {
     let dark = ink(crop)?;
     let h = dark.len();
     let w = crop.cols();
-    let across =
-        (from.max(1)..w).find(|&x| dark.iter().filter(|r| r[x as usize]).count() * 5 >= 4 * h);
+    let across = (from.max(1)..w).find(|&x| column_ink(&dark, x) * 5 >= 4 * h);
     match across {
         Some(x) => Mat::roi(crop, Rect::new(0, 0, x, crop.rows()))
             .map_err(cv)?
@@ -1197,8 +1201,12 @@ fn blank_run_ends(ink: &[Vec<bool>], from: i32) -> Vec<i32> {
 /// Whether column `x` of a crop's ink is blank: a twelfth of the rows at most (a
 /// dimension line or a speck crossing it) hold ink.
 fn is_blank(ink: &[Vec<bool>], x: i32) -> bool {
-    let thin = (ink.len() / 12).max(1);
-    ink.iter().filter(|r| r[x as usize]).count() <= thin
+    column_ink(ink, x) <= (ink.len() / 12).max(1)
+}
+
+/// How many rows of a crop's ink hold ink in column `x`.
+fn column_ink(ink: &[Vec<bool>], x: i32) -> usize {
+    ink.iter().filter(|r| r[x as usize]).count()
 }
 
 /// A copy of `l` whose box goes on `by` text heights past the end of its text (the

@@ -12,18 +12,23 @@ use super::{continuous, cv, dist, Params};
 /// itself: its sides from the first corner down are at least 1.5 times as long as
 /// those along (a tall box, text written vertically).
 pub fn turns_tall(pts: &[[f32; 2]; 4]) -> bool {
-    let w = (dist(pts[0], pts[1]).max(dist(pts[2], pts[3])) as i32).max(1);
-    let h = (dist(pts[0], pts[3]).max(dist(pts[1], pts[2])) as i32).max(1);
+    let (w, h) = crop_size(pts);
     h as f32 / w as f32 >= 1.5
+}
+
+/// The size [`crop_line`] warps a quadrilateral to, before any turn: its longer
+/// side along and its longer side down, whole pixels, one at least.
+fn crop_size(pts: &[[f32; 2]; 4]) -> (i32, i32) {
+    let w = dist(pts[0], pts[1]).max(dist(pts[2], pts[3])) as i32;
+    let h = dist(pts[0], pts[3]).max(dist(pts[1], pts[2])) as i32;
+    (w.max(1), h.max(1))
 }
 
 /// Cuts the quadrilateral out of the page upright: a perspective warp to its width ×
 /// height (cubic, border replicated); a crop at least 1.5 times taller than wide is
 /// turned 90° counter-clockwise (vertical text in drawings reads bottom to top).
 pub fn crop_line(page: &Mat, pts: &[[f32; 2]; 4]) -> Result<Mat, StageError> {
-    let w = dist(pts[0], pts[1]).max(dist(pts[2], pts[3])) as i32;
-    let h = dist(pts[0], pts[3]).max(dist(pts[1], pts[2])) as i32;
-    let (w, h) = (w.max(1), h.max(1));
+    let (w, h) = crop_size(pts);
     let src: Vector<Point2f> = pts.iter().map(|p| Point2f::new(p[0], p[1])).collect();
     let dst = Vector::<Point2f>::from_iter([
         Point2f::new(0.0, 0.0),
