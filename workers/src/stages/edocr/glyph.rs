@@ -429,31 +429,8 @@ pub(super) fn glyph_groups(img: &Mat, l: &Line, gap: f32) -> Result<Vec<[f32; 4]
     if crop.rows() < 8 || crop.cols() < 8 {
         return Ok(vec![]);
     }
-    let Ink { stats, n, .. } = ink_components(&crop)?;
-    let stat =
-        |i: i32, c: i32| -> Result<i32, StageError> { Ok(*stats.at_2d::<i32>(i, c).map_err(cv)?) };
     let rows = crop.rows();
-    // Each glyph's extent; specks under 4 pixels left out.
-    let mut glyphs: Vec<[i32; 4]> = Vec::new();
-    for i in 1..n {
-        let (w, h) = (
-            stat(i, imgproc::CC_STAT_WIDTH)?,
-            stat(i, imgproc::CC_STAT_HEIGHT)?,
-        );
-        if stat(i, imgproc::CC_STAT_AREA)? < 4 || w >= rows || h >= rows - 1 {
-            continue;
-        }
-        let (left, top) = (
-            stat(i, imgproc::CC_STAT_LEFT)?,
-            stat(i, imgproc::CC_STAT_TOP)?,
-        );
-        // A thin stroke cut by the crop's top or bottom edge: an extension line
-        // reaching into the box (the detector's box holds its glyphs with room).
-        if 5 * w <= rows && (top == 0 || top + h >= rows) {
-            continue;
-        }
-        glyphs.push([left, top, left + w, top + h]);
-    }
+    let mut glyphs = glyph_boxes(&crop)?;
     glyphs.sort_by_key(|g| g[0]);
     let Some(tallest) = glyphs.iter().map(|g| g[3] - g[1]).max() else {
         return Ok(vec![]);
@@ -479,6 +456,92 @@ pub(super) fn glyph_groups(img: &Mat, l: &Line, gap: f32) -> Result<Vec<[f32; 4]
             ]
         })
         .collect())
+}
+
+/// The glyphs of a crop of level text (`[left, top, right, bottom]`, crop pixels):
+/// its ink components, specks under 4 pixels left out, and line work: ink as wide
+/// as the crop is tall, as tall as the crop, or a thin stroke the crop's top or
+/// bottom edge cuts.
+fn glyph_boxes(crop: &Mat) -> Result<Vec<[i32; 4]>, StageError> {
+    let Ink { stats, n, .. } = ink_components(crop)?;
+    let stat =
+        |i: i32, c: i32| -> Result<i32, StageError> { Ok(*stats.at_2d::<i32>(i, c).map_err(cv)?) };
+    let rows = crop.rows();
+    let mut glyphs = Vec::new();
+    for i in 1..n {
+        let (w, h) = (
+            stat(i, imgproc::CC_STAT_WIDTH)?,
+            stat(i, imgproc::CC_STAT_HEIGHT)?,
+        );
+        if stat(i, imgproc::CC_STAT_AREA)? < 4 || w >= rows || h >= rows - 1 {
+            continue;
+        }
+        let (left, top) = (
+            stat(i, imgproc::CC_STAT_LEFT)?,
+            stat(i, imgproc::CC_STAT_TOP)?,
+        );
+        // A thin stroke cut by the crop's top or bottom edge: an extension line
+        // reaching into the box (the detector's box holds its glyphs with room).
+        if 5 * w <= rows && (top == 0 || top + h >= rows) {
+            continue;
+        }
+        glyphs.push([left, top, left + w, top + h]);
+    }
+    Ok(glyphs)
+}
+
+/// The page box of the glyphs in an upright box `b` (level, or tall: text written
+/// up or down the page), with a margin of a tenth of their height: the detector's
+/// box is the text's grown by a margin that is large beside a short text's size
+/// (a `6` 13 pixels wide in a box 37 wide). `None` where the box is too small, or
+/// where fewer glyphs than the reading's `chars` characters are found (a glyph
+/// touching line work is one component with it and left out, so its ink cannot
+/// tell where the text ends), or where no glyph's larger side reaches `least`
+/// pixels (a glyph set sideways in a level box, wider than the box is high, is no
+/// glyph here, and what is left of it is a speck).
+pub(super) fn glyph_extent(
+    img: &Mat,
+    b: &[f32; 4],
+    chars: usize,
+    least: f32,
+) -> Result<Option<[f32; 4]>, StageError> {
+    let x0 = b[0].max(0.0) as i32;
+    let y0 = b[1].max(0.0) as i32;
+    let x1 = ((b[0] + b[2]) as i32).min(img.cols());
+    let y1 = ((b[1] + b[3]) as i32).min(img.rows());
+    if x1 - x0 < 8 || y1 - y0 < 8 {
+        return Ok(None);
+    }
+    let roi = Mat::roi(img, Rect::new(x0, y0, x1 - x0, y1 - y0)).map_err(cv)?;
+    // Tall text is looked at across its own lines: the transposed crop's rows run
+    // across the text as a level crop's do (which way it reads does not matter).
+    let tall = is_tall(b);
+    let mut crop = Mat::default();
+    if tall {
+        core::transpose(&roi, &mut crop).map_err(cv)?;
+    } else {
+        roi.copy_to(&mut crop).map_err(cv)?;
+    }
+    let glyphs = glyph_boxes(&crop)?;
+    let largest = glyphs
+        .iter()
+        .map(|g| (g[3] - g[1]).max(g[2] - g[0]))
+        .max()
+        .unwrap_or(0);
+    if glyphs.len() < chars.max(1) || (largest as f32) < least {
+        return Ok(None);
+    }
+    let u = glyphs.iter().fold([i32::MAX, i32::MAX, i32::MIN, i32::MIN], |e, g| {
+        [e[0].min(g[0]), e[1].min(g[1]), e[2].max(g[2]), e[3].max(g[3])]
+    });
+    let m = (u[3] - u[1]) as f32 / 10.0;
+    // Back to the page: a transposed crop's columns are the page's rows.
+    let [l, t, r, btm] = if tall { [u[1], u[0], u[3], u[2]] } else { u };
+    let ex0 = ((x0 + l) as f32 - m).max(b[0]);
+    let ey0 = ((y0 + t) as f32 - m).max(b[1]);
+    let ex1 = ((x0 + r) as f32 + m).min(b[0] + b[2]);
+    let ey1 = ((y0 + btm) as f32 + m).min(b[1] + b[3]);
+    Ok((ex1 > ex0 && ey1 > ey0).then_some([ex0, ey0, ex1 - ex0, ey1 - ey0]))
 }
 
 /// Whether a one-character box's ink belongs to line work rather than a glyph: the

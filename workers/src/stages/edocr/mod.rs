@@ -582,16 +582,18 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
     // digit (three or more, else none). Title-block and note text, often smaller
     // than the dimensions, is out of them by now.
     // A pixel-read candidate above `max_text_size` times it is no dimension.
-    let largest_glyph = {
+    let median_glyph = {
         let mut sizes: Vec<f32> = merged
             .iter()
             .filter(|m| m.text.chars().any(|c| c.is_ascii_digit()))
             .filter_map(glyph_size)
             .collect();
         sizes.sort_by(f32::total_cmp);
-        (sizes.len() >= 3 && params.max_text_size > 0.0)
-            .then(|| params.max_text_size * sizes[sizes.len() / 2])
+        (sizes.len() >= 3).then(|| sizes[sizes.len() / 2])
     };
+    let largest_glyph = median_glyph
+        .filter(|_| params.max_text_size > 0.0)
+        .map(|g| params.max_text_size * g);
     let boxed: Vec<&Region> = regions
         .iter()
         .filter(|r| r.kind == RegionKind::BoxedDimension)
@@ -770,10 +772,15 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         if !whole {
             dimension.raw = raw_as_read(&read, &text);
         }
-        let (polygon, bbox) = if trailing.is_empty() || whole {
-            (m.polygon, m.bbox)
+        let (polygon, bbox, shown) = if trailing.is_empty() || whole {
+            (m.polygon, m.bbox, m.text.as_str())
         } else {
-            shrink_to_prefix(&m, core_text.chars().count(), m.text.chars().count())
+            let (p, b) = shrink_to_prefix(&m, core_text.chars().count(), m.text.chars().count());
+            (p, b, core_text.as_str())
+        };
+        let (polygon, bbox) = match m.exact {
+            true => (polygon, bbox),
+            false => glyph_box(img, polygon, bbox, shown, median_glyph)?,
         };
         dimensions.push(DimensionItem {
             dimension,
@@ -1140,6 +1147,32 @@ fn join_row_pieces(mut lines: Vec<Line>) -> Vec<Line> {
 
 /// A size or an angle of zero: nothing a dimension states (ISO 129-1 dimensions
 /// give a feature's size, and a zero-size feature is not drawn).
+/// A pixel-read dimension's box drawn in to its glyphs ([`glyph::glyph_extent`]):
+/// where the box is upright and its glyphs are found, one for each character of
+/// `text` (what the box shows), the largest at least 0.4 of the page's median
+/// glyph size (`median`: the boxes' own, margins included; the box's height
+/// across the text where the page has fewer than three numbers), their extent;
+/// the box as it is otherwise.
+fn glyph_box(
+    img: &Mat,
+    polygon: [[f32; 2]; 4],
+    bbox: [f32; 4],
+    text: &str,
+    median: Option<f32>,
+) -> Result<([[f32; 2]; 4], [f32; 4]), StageError> {
+    let upright = crate::geometry::polygon_area(&polygon) >= 0.9 * bbox[2] * bbox[3];
+    let chars = text.chars().filter(|c| !c.is_whitespace()).count();
+    let across = if is_tall(&bbox) { bbox[2] } else { bbox[3] };
+    let least = 0.4 * median.unwrap_or(across);
+    Ok(match upright {
+        true => match glyph::glyph_extent(img, &bbox, chars, least)? {
+            Some(b) => (layout::polygon_of(&b), b),
+            None => (polygon, bbox),
+        },
+        false => (polygon, bbox),
+    })
+}
+
 fn states_no_size(d: &parse::Dimension) -> bool {
     use parse::DimKind::*;
     matches!(
