@@ -531,9 +531,16 @@ pub(super) fn glyph_extent(
     if glyphs.len() < chars.max(1) || (largest as f32) < least {
         return Ok(None);
     }
-    let u = glyphs.iter().fold([i32::MAX, i32::MAX, i32::MIN, i32::MIN], |e, g| {
-        [e[0].min(g[0]), e[1].min(g[1]), e[2].max(g[2]), e[3].max(g[3])]
-    });
+    let u = glyphs
+        .iter()
+        .fold([i32::MAX, i32::MAX, i32::MIN, i32::MIN], |e, g| {
+            [
+                e[0].min(g[0]),
+                e[1].min(g[1]),
+                e[2].max(g[2]),
+                e[3].max(g[3]),
+            ]
+        });
     let m = (u[3] - u[1]) as f32 / 10.0;
     // Back to the page: a transposed crop's columns are the page's rows.
     let [l, t, r, btm] = if tall { [u[1], u[0], u[3], u[2]] } else { u };
