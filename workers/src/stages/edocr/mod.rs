@@ -1851,6 +1851,33 @@ mod tests {
         assert_eq!(lines[0].replaced.as_deref(), Some("010 -0,"));
     }
 
+    /// Two stacked tolerances written upwards, each with a zero deviation (crops of
+    /// a synthetic tune drawing, seed 6061). `8` with `+0.018` over `0`: the text
+    /// detector's quadrilateral (this one) leans 8° to fit the big `8` and the small
+    /// glyphs after it, and in its crop the two bands run into each other; in the
+    /// line's level box they stand apart. `160` with `0` over `-0.016`: the lone
+    /// `0`, read in a crop as long as the lower band, came out unsure; read in a
+    /// crop of its own size, it is sure. Both read with both deviations.
+    #[test]
+    fn a_stack_with_a_zero_deviation_is_read_whole() {
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
+        let img = synthetic_crop("stack_leaning_8_0_018_0.png");
+        let leaning = [[21.0, 36.0], [84.0, 27.0], [109.0, 195.0], [46.0, 205.0]];
+        let mut lines = vec![Line::read("8+0.018".into(), 0.92, leaning, 1)];
+        stacked_partners(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
+        assert_eq!(lines[0].text, "8 +0.018 0", "{lines:?}");
+        let img = synthetic_crop("stack_lone_zero_160_0_-0_016.png");
+        let bbox = [21.0, 20.0, 63.0, 197.0];
+        let mut lines = vec![Line::read(
+            "160 -0.016".into(),
+            0.99,
+            layout::polygon_of(&bbox),
+            1,
+        )];
+        stacked_partners(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
+        assert_eq!(lines[0].text, "160 0 -0.016", "{lines:?}");
+    }
+
     /// Two dimensions read as one line with a space between (`3 50`: neighbours in a
     /// chain, as on a synthetic tune drawing, seed 6061) are read word by word; the
     /// same words a normal space apart stay one line, and so does a line that is a

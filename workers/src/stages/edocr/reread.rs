@@ -1044,7 +1044,20 @@ pub(super) fn stacked_partners(
             },
         };
         let share = number_share(&number, &l.text);
-        let Some((crop, stack)) = stack_in(img, l, share)? else {
+        // A stack makes the detector's box around it lean (its quadrilateral fits
+        // the number's big glyphs and the small ones after them, 8° off for `8`
+        // with `+0.018` over `0`): where it leans a little (the quadrilateral fills
+        // half its bounding box or more), the text is taken as level with the page
+        // and its level box is looked at too.
+        let mut level = l.clone();
+        level.polygon = layout::polygon_of(&l.bbox);
+        let leans = level.polygon != l.polygon
+            && crate::geometry::polygon_area(&l.polygon) >= 0.5 * area(&l.bbox);
+        let stacked = match stack_in(img, l, share)? {
+            None if leans => stack_in(img, &level, share)?,
+            stacked => stacked,
+        };
+        let Some((crop, stack)) = stacked else {
             continue;
         };
         let pieces = stack_pieces(&crop, stack.start, stack.bands)?;
@@ -1345,18 +1358,26 @@ pub(super) fn swallowed_zeros(
 }
 
 /// A stack's three crops, cut from an upright crop of its line: each band of ink
-/// from column `u0` on, upper first, with a quarter of its height around it, then
-/// the number before `u0`.
+/// from column `u0` to its last inked column, upper first, with a quarter of its
+/// height around it (after it too), then the number before `u0`.
 fn stack_pieces(crop: &Mat, u0: i32, bands: Bands) -> Result<Vec<Mat>, StageError> {
     let (w, h) = (crop.cols(), crop.rows());
     let cut = |r: Rect| -> Result<Mat, StageError> {
         Mat::roi(crop, r).map_err(cv)?.try_clone().map_err(cv)
     };
     let mut pieces = Vec::with_capacity(3);
+    let dark = ink(crop)?;
     for (r0, r1) in bands {
         let pad = ((r1 - r0) / 4).max(2);
         let (y0, y1) = ((r0 - pad).max(0), (r1 + pad).min(h));
-        pieces.push(cut(Rect::new(u0, y0, w - u0, y1 - y0))?);
+        // The band's own columns: a lone `0` over a long deviation is read in a
+        // crop of its size, not one of the longer band's.
+        let inked = |x: i32| dark[r0 as usize..r1 as usize].iter().any(|r| r[x as usize]);
+        let x1 = (u0..w)
+            .rev()
+            .find(|&x| inked(x))
+            .map_or(w, |x| (x + 1 + pad).min(w));
+        pieces.push(cut(Rect::new(u0, y0, (x1 - u0).max(1), y1 - y0))?);
     }
     pieces.push(cut(Rect::new(0, 0, u0.max(1), h))?);
     Ok(pieces)
