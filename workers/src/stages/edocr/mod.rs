@@ -778,9 +778,10 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
             let (p, b) = shrink_to_prefix(&m, core_text.chars().count(), m.text.chars().count());
             (p, b, core_text.as_str())
         };
-        let (polygon, bbox) = match m.exact {
-            true => (polygon, bbox),
-            false => glyph_box(img, polygon, bbox, shown, median_glyph)?,
+        let (polygon, bbox) = if m.exact {
+            (polygon, bbox)
+        } else {
+            glyph_box(img, polygon, bbox, shown, median_glyph)?
         };
         dimensions.push(DimensionItem {
             dimension,
@@ -1145,8 +1146,6 @@ fn join_row_pieces(mut lines: Vec<Line>) -> Vec<Line> {
     out
 }
 
-/// A size or an angle of zero: nothing a dimension states (ISO 129-1 dimensions
-/// give a feature's size, and a zero-size feature is not drawn).
 /// A pixel-read dimension's box drawn in to its glyphs ([`glyph::glyph_extent`]):
 /// where the box is upright and its glyphs are found, one for each character of
 /// `text` (what the box shows), the largest at least 0.4 of the page's median
@@ -1160,19 +1159,21 @@ fn glyph_box(
     text: &str,
     median: Option<f32>,
 ) -> Result<([[f32; 2]; 4], [f32; 4]), StageError> {
-    let upright = crate::geometry::polygon_area(&polygon) >= 0.9 * bbox[2] * bbox[3];
+    let upright = crate::geometry::polygon_area(&polygon) >= 0.9 * crate::geometry::area(&bbox);
+    if !upright {
+        return Ok((polygon, bbox));
+    }
     let chars = text.chars().filter(|c| !c.is_whitespace()).count();
     let across = if is_tall(&bbox) { bbox[2] } else { bbox[3] };
     let least = 0.4 * median.unwrap_or(across);
-    Ok(match upright {
-        true => match glyph::glyph_extent(img, &bbox, chars, least)? {
-            Some(b) => (layout::polygon_of(&b), b),
-            None => (polygon, bbox),
-        },
-        false => (polygon, bbox),
+    Ok(match glyph::glyph_extent(img, &bbox, chars, least)? {
+        Some(b) => (layout::polygon_of(&b), b),
+        None => (polygon, bbox),
     })
 }
 
+/// A size or an angle of zero: nothing a dimension states (ISO 129-1 dimensions
+/// give a feature's size, and a zero-size feature is not drawn).
 fn states_no_size(d: &parse::Dimension) -> bool {
     use parse::DimKind::*;
     matches!(
