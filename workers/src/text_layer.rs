@@ -57,7 +57,7 @@ pub fn parse_bbox_layout(xhtml: &str, raster_width: u32) -> Vec<LayerLine> {
             }
             w = &w[we + 7..];
         }
-        let text = words.join(" ").trim().to_string();
+        let text = gdt_font_signs(&words).join(" ").trim().to_string();
         if !text.is_empty() {
             lines.push((bbox, text));
         }
@@ -108,6 +108,51 @@ fn attrs_bbox(tag: &str) -> Option<[f64; 4]> {
         v[..v.find('"')?].parse().ok()
     };
     Some([get("xMin")?, get("yMin")?, get("xMax")?, get("yMax")?])
+}
+
+/// The hole signs of a GD&T symbol font, which map them to plain letters (AutoCAD's
+/// `gdt.shx` and the CAD fonts made after it: `n` diameter, `v` countersink, `w`
+/// counterbore, `x` depth), read back: a word `n` alone before a number is `Ø`
+/// joined to it (`n 3.4 THRU` → `Ø3.4 THRU`); `v` or `w` alone before that is `⌵` or
+/// `⌴`, and an `x` alone after its number is the depth sign (`v n 6.5 x 3.0` →
+/// `⌵Ø6.5 ↧3.0`). A lone `n` before a number is nothing else a drawing writes.
+fn gdt_font_signs(words: &[String]) -> Vec<String> {
+    let number = |w: &str| {
+        w.trim_start_matches('.')
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    };
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let next_is_number = words.get(i + 1).is_some_and(|w| number(w));
+        if words[i] == "n" && next_is_number {
+            let hole = match out.last().map(String::as_str) {
+                Some("v") => Some('⌵'),
+                Some("w") => Some('⌴'),
+                _ => None,
+            };
+            let mut sign = String::new();
+            if let Some(h) = hole {
+                out.pop();
+                sign.push(h);
+            }
+            sign.push('Ø');
+            out.push(format!("{sign}{}", words[i + 1]));
+            i += 2;
+            // The depth after the hole's size.
+            if words.get(i).is_some_and(|w| w == "x") && words.get(i + 1).is_some_and(|w| number(w))
+            {
+                out.push(format!("↧{}", words[i + 1]));
+                i += 2;
+            }
+            continue;
+        }
+        out.push(words[i].clone());
+        i += 1;
+    }
+    out
 }
 
 fn unescape(s: &str) -> String {
@@ -207,6 +252,24 @@ mod tests {
         }];
         assert!(!usable(&garbled));
         assert!(!usable(&[]));
+    }
+
+    /// Hole signs set in a GD&T symbol font come out of the layer as plain letters
+    /// (a tune2 drawing, Voron-2 build plate: `n 3.4 THRU`, `v n 6.5 x 3.0`); they are
+    /// read back as signs, and the same letters elsewhere are left alone.
+    #[test]
+    fn gdt_font_letters_are_read_as_hole_signs() {
+        let signs = |s: &str| {
+            let words: Vec<String> = s.split(' ').map(String::from).collect();
+            gdt_font_signs(&words).join(" ")
+        };
+        assert_eq!(signs("n 3.4 THRU"), "Ø3.4 THRU");
+        assert_eq!(signs("v n 6.5 x 3.0"), "⌵Ø6.5 ↧3.0");
+        assert_eq!(signs("4X w n 11 x 6.4"), "4X ⌴Ø11 ↧6.4");
+        assert_eq!(signs("n .250 THRU"), "Ø.250 THRU");
+        for s in ["6 x", "n = 4", "see n", "v 3", "Turn n times", "M3 x 0.5"] {
+            assert_eq!(signs(s), s);
+        }
     }
 
     /// Steep text cut glyph pair by glyph pair (`M` `3x` `0.` `5`, a 45° thread

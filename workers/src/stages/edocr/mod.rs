@@ -68,6 +68,9 @@ pub use glyph::{diameter_glyph_first, diameter_glyph_within};
 /// The characters a diameter sign is read as.
 pub(super) const DIAMETER_SIGNS: [char; 4] = ['Ø', '⌀', 'ø', '∅'];
 
+/// A countersink's and a counterbore's sign, written before a hole's diameter sign.
+const HOLE_SIGNS: [char; 2] = ['⌵', '⌴'];
+
 /// Tunables, overridable per job under `options.edocr`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -677,7 +680,9 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         let mut replaced = m.replaced.clone();
         let found = match &crop {
             None => {
-                !text.starts_with(DIAMETER_SIGNS)
+                !text
+                    .trim_start_matches(HOLE_SIGNS)
+                    .starts_with(DIAMETER_SIGNS)
                     && has_diameter_glyph(img, &with_room_before(&m), glyphs + 1)?
             }
             Some(crop) => {
@@ -813,6 +818,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         .map(|l| l.text.as_str())
         .collect();
     drop_cut_numbers(&mut dimensions, &mut dropped, &page_text);
+    attach_tail_lines(&mut dimensions, &mut dropped);
     if params.calibrate {
         dimensions.iter_mut().for_each(calibrate::apply);
     }
@@ -826,6 +832,44 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         tables: read_tables,
         timings: t,
     })
+}
+
+/// A callout's tail written on a line of its own under its dimension (`TYP 2 PLCS`
+/// under `M3x0.5 - 6H`, `4 HOLES` under `Ø6.6 THRU`: [`parse::parse_tail_line`]) was
+/// dropped as no dimension; it joins the dimension right above it: its words go to
+/// the raw text, its count to the count, its box to the box. Level lines only, of
+/// about one height (within 35 %), overlapping across by half the narrower, the tail
+/// starting within 0.6 of a line height under the dimension.
+fn attach_tail_lines(dimensions: &mut [DimensionItem], dropped: &mut Vec<Dropped>) {
+    dropped.retain(|t| {
+        if t.reason != DropReason::NotADimension || t.bbox[2] <= t.bbox[3] {
+            return true;
+        }
+        let Some(count) = parse::parse_tail_line(&t.text) else {
+            return true;
+        };
+        let h = t.bbox[3];
+        let gap = |d: &DimensionItem| t.bbox[1] - (d.bbox[1] + d.bbox[3]);
+        let above = dimensions
+            .iter_mut()
+            .filter(|d| d.page == t.page && d.bbox[2] > d.bbox[3])
+            .filter(|d| (d.bbox[3] - h).abs() <= 0.35 * d.bbox[3].max(h))
+            .filter(|d| {
+                let across =
+                    (d.bbox[0] + d.bbox[2]).min(t.bbox[0] + t.bbox[2]) - d.bbox[0].max(t.bbox[0]);
+                across >= 0.5 * d.bbox[2].min(t.bbox[2])
+            })
+            .filter(|d| (-0.3 * h..=0.6 * h).contains(&gap(d)))
+            .min_by(|a, b| gap(a).abs().total_cmp(&gap(b).abs()));
+        let Some(d) = above else {
+            return true;
+        };
+        d.dimension.raw = format!("{} {}", d.dimension.raw, t.text.trim());
+        d.dimension.count = d.dimension.count.or(count);
+        d.bbox = merge::union(&d.bbox, &t.bbox);
+        d.polygon = layout::polygon_of(&d.bbox);
+        false
+    });
 }
 
 /// Numbers written without a leading zero (`.50`) on a page that writes them with
@@ -1102,7 +1146,9 @@ fn with_room_before(l: &Line) -> Line {
 
 /// Joins text-layer lines that continue each other on one row: the same height
 /// (within 25 %), overlapping by 70 % of it across, with a gap along the row of at
-/// most 1.5 heights, and not both dimensions on their own. A CAD program writes a
+/// most 1.5 heights (2.5 after a bare count, `6 x`, where the diameter sign drawn
+/// between takes a height more: a tune2 drawing's `6 x` and `3.40 完全贯穿` are 1.6
+/// apart), and not both dimensions on their own. A CAD program writes a
 /// callout's parts as separate text (`2x`, the number, its fit), with the diameter
 /// sign drawn as line work between them; two complete dimensions side by side (`4.30`
 /// and `60°`) stay apart.
@@ -1127,10 +1173,13 @@ fn join_row_pieces(mut lines: Vec<Line>) -> Vec<Line> {
             }
             let (_, oa1, oc0, oc1, oh) = frame(o);
             let overlap = c1.min(oc1) - c0.max(oc0);
+            // After a bare count (`6 x`) the room holds the sign drawn as line
+            // work and a space each side of it.
+            let reach = if is_bare_count(&o.text) { 2.5 } else { 1.5 };
             (h - oh).abs() <= 0.25 * h.max(oh)
                 && overlap >= 0.7 * h.min(oh)
                 && a0 >= oa1 - 0.2 * h
-                && a0 - oa1 <= 1.5 * h.max(oh)
+                && a0 - oa1 <= reach * h.max(oh)
                 && !(parse::looks_like_dimension(&parse::normalise(&o.text))
                     && parse::looks_like_dimension(&parse::normalise(&l.text)))
         });
@@ -1144,6 +1193,13 @@ fn join_row_pieces(mut lines: Vec<Line>) -> Vec<Line> {
         }
     }
     out
+}
+
+/// A count and nothing else: `6 x`, `4X`.
+fn is_bare_count(text: &str) -> bool {
+    let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    t.strip_suffix(['x', 'X', '×'])
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A pixel-read dimension's box drawn in to its glyphs ([`glyph::glyph_extent`]):
@@ -1501,6 +1557,55 @@ mod tests {
         assert_eq!(joined[0].text, "2x 3.40±0.10");
         let apart = join_row_pieces(vec![line("4.30", 100.0), line("60°", 200.0)]);
         assert_eq!(apart.len(), 2);
+        // After a bare count the sign drawn between leaves 1.6 heights of room (a
+        // tune2 drawing's `6 x`, then `3.40 完全贯穿`); after a number it stays apart.
+        let joined = join_row_pieces(vec![line("6 x", 20.0), line("3.40", 144.0)]);
+        assert_eq!(joined.len(), 1, "{joined:?}");
+        assert_eq!(joined[0].text, "6 x 3.40");
+        let apart = join_row_pieces(vec![line("ab", 20.0), line("3.40", 124.0)]);
+        assert_eq!(apart.len(), 2);
+        let apart = join_row_pieces(vec![line("6 x", 20.0), line("3.40", 184.0)]);
+        assert_eq!(apart.len(), 2);
+    }
+
+    /// A callout's tail on a line of its own under the callout (`TYP 2 PLCS` under
+    /// `M3x0.5 - 6H`, as on a tune2 drawing, Voron-2's build plate) joins it; the same
+    /// line far below, or a note, stays dropped.
+    #[test]
+    fn a_tail_line_joins_the_callout_above_it() {
+        let item = |raw: &str, bbox: [f32; 4]| DimensionItem {
+            dimension: parse::parse_callout(raw, false).unwrap(),
+            confidence: 1.0,
+            read_confidence: None,
+            polygon: layout::polygon_of(&bbox),
+            bbox,
+            page: 0,
+            source: ocr::TextSource::TextLayer,
+            ppocr_read: None,
+            table_column: None,
+        };
+        let gone = |text: &str, bbox: [f32; 4]| Dropped {
+            text: text.into(),
+            bbox,
+            page: 0,
+            reason: DropReason::NotADimension,
+        };
+        let mut dims = vec![
+            item("M3x0.5 - 6H", [100.0, 100.0, 270.0, 57.0]),
+            item("25", [600.0, 100.0, 60.0, 57.0]),
+        ];
+        let mut dropped = vec![
+            gone("TYP 2 PLCS", [120.0, 158.0, 250.0, 57.0]),
+            gone("TYP 4 PLCS", [600.0, 300.0, 250.0, 57.0]),
+            gone("THIS SIDE UP", [600.0, 158.0, 250.0, 57.0]),
+        ];
+        attach_tail_lines(&mut dims, &mut dropped);
+        assert_eq!(dims[0].dimension.raw, "M3x0.5 - 6H TYP 2 PLCS");
+        assert_eq!(dims[0].dimension.count, Some(2));
+        assert_eq!(dims[0].bbox, [100.0, 100.0, 270.0, 115.0]);
+        assert_eq!(dims[1].dimension.raw, "25");
+        let left: Vec<&str> = dropped.iter().map(|d| d.text.as_str()).collect();
+        assert_eq!(left, ["TYP 4 PLCS", "THIS SIDE UP"]);
     }
 
     #[test]

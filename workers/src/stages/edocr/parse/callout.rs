@@ -91,6 +91,20 @@ pub fn parse_callout(raw: &str, boxed: bool) -> Result<Dimension, ParseError> {
     Err(garbage())
 }
 
+/// A callout's tail written on a line of its own, under its dimension (`TYP 2 PLCS`,
+/// `4 HOLES`, `BOTH SIDES`): `Some(count)` when every word is a callout's and at least
+/// one is a word (a bare number is no tail), else `None`.
+pub fn parse_tail_line(text: &str) -> Option<Option<u32>> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if !words
+        .iter()
+        .any(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
+    {
+        return None;
+    }
+    read_tail(&words, false, false)
+}
+
 /// Reads a callout tail: `Some(count)` when every token is a callout's, else `None`.
 /// `hole`: the head is a hole or thread, so a bare number or `V15` / `↧15` is a depth.
 /// After a hole, a thread or a counted head (`4X ⌀5.50`), a word in CJK script is a
@@ -399,6 +413,17 @@ mod tests {
         // A numbered note in Chinese is no callout: its number has no hole or count.
         for s in ["1.保证孔与面的垂直度", "3 与孔垂直", "6061铝", "12 材料"] {
             assert!(parse_callout(s, false).is_err(), "{s:?} read as a callout");
+        }
+    }
+
+    #[test]
+    fn a_tail_on_a_line_of_its_own() {
+        assert_eq!(parse_tail_line("TYP 2 PLCS"), Some(Some(2)));
+        assert_eq!(parse_tail_line("4 HOLES"), Some(Some(4)));
+        assert_eq!(parse_tail_line("BOTH SIDES"), Some(None));
+        assert_eq!(parse_tail_line("(X4)"), Some(Some(4)));
+        for s in ["2 X", "12", "THIS SURFACE UP", "2 PIECES", "TYP 15"] {
+            assert_eq!(parse_tail_line(s), None, "{s}");
         }
     }
 

@@ -103,7 +103,8 @@ pub fn parse_dimension(raw: &str, boxed: bool) -> Result<Dimension, ParseError> 
         DimKind::SphericalDiameter
     } else if c.eat_prefix("SR") {
         DimKind::SphericalRadius
-    } else if c.eat_prefix("Ø") {
+    } else if c.eat_prefix("⌵Ø") || c.eat_prefix("⌴Ø") || c.eat_prefix("Ø") {
+        // A countersink's or counterbore's sign before the diameter's.
         DimKind::Diameter
     } else if c.eat_prefix("R") {
         DimKind::Radius
@@ -160,6 +161,19 @@ pub fn parse_dimension(raw: &str, boxed: bool) -> Result<Dimension, ParseError> 
             dim.kind = DimKind::Chamfer;
             dim.chamfer_angle = Some(angle.value);
             return Ok(dim);
+        }
+    }
+    // A countersink: its diameter and included angle (`⌵Ø6.4x90°`; the sign is
+    // often drawn as line work, and a text layer lacks it).
+    if dim.kind == DimKind::Diameter && c.peek() == Some('x') {
+        let save = c.pos;
+        c.eat('x');
+        match c.number() {
+            Some(angle) if c.eat('°') && c.at_end() && angle.value > 0.0 && angle.value < 180.0 => {
+                dim.chamfer_angle = Some(angle.value);
+                return Ok(dim);
+            }
+            _ => c.pos = save,
         }
     }
     if c.eat('"') {
@@ -409,6 +423,10 @@ mod tests {
             ("1,5×30°", false, Want::new(Chamfer, 1.5).chamfer(30.0)),
             ("45°x2", false, Want::new(Chamfer, 2.0).chamfer(45.0)),
             ("C2", false, Want::new(Chamfer, 2.0).chamfer(45.0)),
+            // Countersinks: a diameter and its included angle.
+            ("Ø6.4 X 90°", false, Want::new(Diameter, 6.4).chamfer(90.0)),
+            ("⌵Ø6.40x82°", false, Want::new(Diameter, 6.4).chamfer(82.0)),
+            ("⌴Ø11", false, Want::new(Diameter, 11.0)),
             ("CH5", false, Want::new(Chamfer, 5.0).chamfer(45.0)),
             // Threads.
             ("M8", false, Want::new(Thread, 8.0).thread("M8")),

@@ -38,7 +38,7 @@ mod tolerance;
 
 use serde::{Deserialize, Serialize};
 
-pub use callout::parse_callout;
+pub use callout::{parse_callout, parse_tail_line};
 pub use dimension::{looks_like_dimension, parse_dimension};
 pub use gdt::{parse_gdt, GdtFrame};
 pub use normalise::normalise;
@@ -84,7 +84,8 @@ pub struct Dimension {
     pub reference: bool,
     /// Basic (theoretically exact) dimension: the text was boxed.
     pub basic: bool,
-    /// Chamfer angle in degrees, for chamfers.
+    /// Chamfer angle in degrees, for chamfers; a countersink's included angle, for a
+    /// diameter (`⌵Ø6.4x90°`).
     pub chamfer_angle: Option<f64>,
     /// Roughness parameter: `"Ra"`, `"Rz"`.
     pub roughness: Option<String>,
