@@ -1903,6 +1903,27 @@ mod tests {
     }
 
     /// A crop of a synthetic drawing in `tests/fixtures/synthetic`, grayscale.
+    /// A boxed `15` written upwards in a box about as tall as wide, which PP-OCR
+    /// reads level as `日` at 0.98 (seed-9191 tune drawing 00009): read turned, it
+    /// is `15`; a sure level reading with a Latin letter or digit stays as it is.
+    #[test]
+    fn a_boxed_number_read_as_a_cjk_glyph_is_read_turned() {
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
+        let img = synthetic_crop("boxed_upwards_15.png");
+        let bbox = [76.0, 73.0, 45.0, 52.0];
+        let line = |text: &str| Line::read(text.into(), 0.981, layout::polygon_of(&bbox), 0);
+        let mut lines = vec![line("日")];
+        orient_tall_lines(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
+        assert_eq!(
+            (lines[0].text.as_str(), lines[0].turn),
+            ("15", 1),
+            "{lines:?}"
+        );
+        let mut lines = vec![line("A")];
+        orient_tall_lines(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
+        assert_eq!((lines[0].text.as_str(), lines[0].turn), ("A", 0));
+    }
+
     fn synthetic_crop(name: &str) -> Mat {
         let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../tests/fixtures/synthetic")

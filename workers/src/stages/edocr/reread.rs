@@ -32,9 +32,14 @@ pub(super) fn orient_tall_lines(
     // Boxes about as tall as wide: a short vertical number (`5.8`, `(20)`) whose
     // box the detector's padding made nearly square was read lying on its side.
     // A level reading the recogniser is all but sure of (≥ 0.98) is left alone: a
-    // turned one would have to be surer still.
+    // turned one would have to be surer still. Not one without a Latin letter or a
+    // digit (`日` for a boxed `15` written upwards, the box's edges taken for the
+    // glyph's): however sure, it reads nothing a drawing writes in such a box.
     let square: Vec<usize> = (0..lines.len())
-        .filter(|&i| is_squarish(&lines[i].bbox) && lines[i].confidence < 0.98)
+        .filter(|&i| {
+            is_squarish(&lines[i].bbox)
+                && (lines[i].confidence < 0.98 || !has_latin(&lines[i].text))
+        })
         .collect();
     let mut crops = Vec::new();
     for &i in tall.iter().chain(&square) {
@@ -62,6 +67,12 @@ pub(super) fn orient_tall_lines(
         // lone `0` reads the same both ways).
         let take = if is_tall(&l.bbox) {
             !best.0.trim().is_empty()
+        } else if !has_latin(&l.text) {
+            // What reads nothing level takes a turned reading that is a dimension of
+            // two glyphs or more, read surely.
+            best.1 >= 0.9
+                && best.0.chars().filter(|c| !c.is_whitespace()).count() >= 2
+                && super::parses_as_dimension(&best.0)
         } else {
             best.1 > l.confidence
                 && best.0.chars().any(|c| c.is_ascii_digit())
@@ -243,6 +254,11 @@ fn turn_by_sign(
             _ => None,
         },
     )
+}
+
+/// Whether a text holds a Latin letter or a digit.
+fn has_latin(t: &str) -> bool {
+    t.chars().any(|c| c.is_ascii_alphanumeric())
 }
 
 /// A box that may hold a short number turned 90°: not tall, but at least 0.8 as
