@@ -120,6 +120,12 @@ pub struct Params {
     /// wrong (`00000` read again as `30000`). The lines that fail the grammar are
     /// notes, labels and marks, not misread dimensions, so it stays off.
     pub grammar_beams: usize,
+    /// A line read from pixels that parses as neither a dimension nor a callout is
+    /// read again as it stands on the page and turned over (default true): the
+    /// recogniser's angle classifier turns some level text over (`90°` read `。06`);
+    /// a reading that is a dimension of two glyphs or more, read at 0.9 or surer,
+    /// stands for the line ([`grammar_rescore`]).
+    pub reread_both_ways: bool,
     /// A pixel-read dimension's `confidence` is the probability that it is right
     /// ([`calibrate`]), the recogniser's own kept as `read_confidence` (default true;
     /// false: `confidence` is the recogniser's).
@@ -141,6 +147,7 @@ impl Default for Params {
             callout_min_confidence: 0.9,
             degree_glyphs: true,
             grammar_beams: 0,
+            reread_both_ways: true,
             calibrate: true,
         }
     }
@@ -752,7 +759,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
                     Ok(d) => (d, true),
                     Err(_)
                         if first
-                            && params.grammar_beams > 1
+                            && (params.grammar_beams > 1 || params.reread_both_ways)
                             && crop.is_some()
                             && may_be_dimension(&m.text) =>
                     {
@@ -1003,7 +1010,10 @@ const MAX_BEAMS: usize = 32;
 /// the mass is returned beside the line. Its confidence is its own characters' mean
 /// probability on its best alignment, so the stage's confidence checks judge it as
 /// any other reading, and it keeps the line's original text in `replaced` (the
-/// report's `ppocr_read`): a reading the grammar chose says so.
+/// report's `ppocr_read`): a reading the grammar chose says so. With
+/// `params.reread_both_ways`, where no such reading is found (or beams are off),
+/// the crop is read as it stands and turned over, without the angle classifier,
+/// which turns some level text over (`90°` read `。06`).
 fn grammar_rescore(
     engine: &OcrEngine,
     params: &Params,
@@ -1015,22 +1025,55 @@ fn grammar_rescore(
         .map(|l| glyph::upright_crop(img, l))
         .collect::<Result<Vec<Mat>, StageError>>()?;
     let width = params.grammar_beams.min(MAX_BEAMS);
-    let readings = engine.recognise_beams(&ocr::Params::default(), &crops, width)?;
+    let readings = if width > 1 {
+        engine.recognise_beams(&ocr::Params::default(), &crops, width)?
+    } else {
+        vec![Vec::new(); crops.len()]
+    };
+    // The crops as they stand and turned over, read without the angle classifier.
+    let both_ways = if params.reread_both_ways {
+        let mut both = Vec::with_capacity(2 * crops.len());
+        for c in &crops {
+            let mut o = Mat::default();
+            opencv::core::rotate(c, &mut o, opencv::core::ROTATE_180).map_err(cv)?;
+            both.push(c.clone());
+            both.push(o);
+        }
+        let mut tm = ocr::Timings::default();
+        let read = engine.recognise(&ocr::Params::default(), &both, &mut tm)?;
+        read.chunks(2).map(|r| r.to_vec()).collect()
+    } else {
+        vec![Vec::new(); crops.len()]
+    };
     Ok(lines
         .into_iter()
         .zip(readings)
-        .map(|(l, readings)| {
+        .zip(both_ways)
+        .map(|((l, readings), ways)| {
             // A reading that differs only in its spaces is the same reading: the
             // greedy one's spaces come from where the characters stand (a glyph the
             // recogniser could not read between two numbers), the search's do not.
-            let pick = readings.into_iter().find(|r| {
-                r.share >= MIN_SHARE
-                    && merge::unspaced(&r.text) != merge::unspaced(&l.text)
-                    && parses_as_dimension(&r.text)
-            });
-            let rescored = pick.map(|r| Line {
-                text: r.text,
-                confidence: r.confidence,
+            let pick = readings
+                .into_iter()
+                .find(|r| {
+                    r.share >= MIN_SHARE
+                        && merge::unspaced(&r.text) != merge::unspaced(&l.text)
+                        && parses_as_dimension(&r.text)
+                })
+                .map(|r| (r.text, r.confidence))
+                // Otherwise the line as it stands or turned over, where it reads as
+                // a dimension of two glyphs or more, surely.
+                .or_else(|| {
+                    ways.into_iter().find(|(text, conf)| {
+                        *conf >= BOTH_WAYS_CONFIDENCE
+                            && text.chars().filter(|c| !c.is_whitespace()).count() >= 2
+                            && merge::unspaced(text) != merge::unspaced(&l.text)
+                            && parses_as_dimension(text)
+                    })
+                });
+            let rescored = pick.map(|(text, confidence)| Line {
+                text,
+                confidence,
                 replaced: Some(l.replaced.clone().unwrap_or_else(|| l.text.clone())),
                 ..l.clone()
             });
@@ -1038,6 +1081,11 @@ fn grammar_rescore(
         })
         .collect())
 }
+
+/// How sure a line's reading as it stands or turned over must be to stand for it
+/// (see [`grammar_rescore`]): as sure as a stacked band read on its own. Set
+/// before any result was looked at.
+const BOTH_WAYS_CONFIDENCE: f32 = 0.9;
 
 /// Whether an unparsed reading is worth weighing again: a digit in at most 16
 /// characters (a dimension callout's length; notes and labels are longer or
@@ -1922,6 +1970,40 @@ mod tests {
         let mut lines = vec![line("A")];
         orient_tall_lines(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
         assert_eq!((lines[0].text.as_str(), lines[0].turn), ("A", 0));
+    }
+
+    /// A level `90°` that PP-OCR's angle classifier turned over, read `。06` (seed-9191
+    /// tune drawing 00012), is read as it stands: `90°`. A line that reads no
+    /// dimension either way stays unread.
+    #[test]
+    fn a_line_the_classifier_turned_over_is_read_as_it_stands() {
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
+        let img = synthetic_crop("upside_down_90deg.png");
+        let bbox = [63.0, 51.0, 77.0, 52.0];
+        let line =
+            |text: &str, b: [f32; 4]| Line::read(text.into(), 0.946, layout::polygon_of(&b), 0);
+        let read = grammar_rescore(
+            &engine,
+            &Params::default(),
+            &img,
+            vec![line("。06", bbox), line("1", [5.0, 100.0, 40.0, 40.0])],
+        )
+        .unwrap();
+        let got: Vec<Option<&str>> = read
+            .iter()
+            .map(|(_, r)| r.as_ref().map(|r| r.text.as_str()))
+            .collect();
+        assert_eq!(got, [Some("90°"), None]);
+        let r = read[0].1.as_ref().unwrap();
+        assert_eq!(r.replaced.as_deref(), Some("。06"));
+        assert!(r.confidence >= 0.9);
+        // Off: nothing is read again.
+        let off = Params {
+            reread_both_ways: false,
+            ..Params::default()
+        };
+        let read = grammar_rescore(&engine, &off, &img, vec![line("。06", bbox)]).unwrap();
+        assert!(read[0].1.is_none());
     }
 
     fn synthetic_crop(name: &str) -> Mat {
