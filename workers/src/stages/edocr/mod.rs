@@ -57,7 +57,7 @@ use glyph::{gdt_symbol, has_diameter_glyph};
 use layout::{LayoutParams, Region, RegionKind};
 use merge::{join_diameter_glyphs, merge_limits, merge_stacked, merge_stacked_fits};
 use reread::{
-    drop_line_work_ones, extend_short_numbers, orient_tall_lines, rejoin_fragments,
+    drop_line_work_ones, extend_short_numbers, glyph_count, orient_tall_lines, rejoin_fragments,
     reread_tolerances, second_pass, split_at_spaces, split_far_apart, split_stacked_lines,
     stacked_partners, swallowed_zeros,
 };
@@ -1065,10 +1065,8 @@ fn grammar_rescore(
                 // a dimension of two glyphs or more, surely.
                 .or_else(|| {
                     ways.into_iter().find(|(text, conf)| {
-                        *conf >= BOTH_WAYS_CONFIDENCE
-                            && text.chars().filter(|c| !c.is_whitespace()).count() >= 2
-                            && merge::unspaced(text) != merge::unspaced(&l.text)
-                            && parses_as_dimension(text)
+                        merge::unspaced(text) != merge::unspaced(&l.text)
+                            && stands_for_the_line(text, *conf)
                     })
                 });
             let rescored = pick.map(|(text, confidence)| Line {
@@ -1082,10 +1080,17 @@ fn grammar_rescore(
         .collect())
 }
 
-/// How sure a line's reading as it stands or turned over must be to stand for it
-/// (see [`grammar_rescore`]): as sure as a stacked band read on its own. Set
-/// before any result was looked at.
-const BOTH_WAYS_CONFIDENCE: f32 = 0.9;
+/// How sure a line's reading another way (as it stands, turned over, turned 90°
+/// where it read nothing level) must be to stand for it: as sure as a stacked band
+/// read on its own. Set before any result was looked at.
+const OTHER_WAY_CONFIDENCE: f32 = 0.9;
+
+/// Whether a reading of a line another way stands for the line ([`grammar_rescore`],
+/// [`orient_tall_lines`]): a dimension of two glyphs or more, read at
+/// [`OTHER_WAY_CONFIDENCE`] or surer.
+fn stands_for_the_line(text: &str, confidence: f32) -> bool {
+    confidence >= OTHER_WAY_CONFIDENCE && glyph_count(text) >= 2 && parses_as_dimension(text)
+}
 
 /// Whether an unparsed reading is worth weighing again: a digit in at most 16
 /// characters (a dimension callout's length; notes and labels are longer or
@@ -1950,7 +1955,6 @@ mod tests {
         }
     }
 
-    /// A crop of a synthetic drawing in `tests/fixtures/synthetic`, grayscale.
     /// A boxed `15` written upwards in a box about as tall as wide, which PP-OCR
     /// reads level as `日` at 0.98 (seed-9191 tune drawing 00009): read turned, it
     /// is `15`; a sure level reading with a Latin letter or digit stays as it is.
@@ -2006,6 +2010,7 @@ mod tests {
         assert!(read[0].1.is_none());
     }
 
+    /// A crop of a synthetic drawing in `tests/fixtures/synthetic`, grayscale.
     fn synthetic_crop(name: &str) -> Mat {
         let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../tests/fixtures/synthetic")

@@ -68,11 +68,8 @@ pub(super) fn orient_tall_lines(
         let take = if is_tall(&l.bbox) {
             !best.0.trim().is_empty()
         } else if !has_latin(&l.text) {
-            // What reads nothing level takes a turned reading that is a dimension of
-            // two glyphs or more, read surely.
-            best.1 >= 0.9
-                && best.0.chars().filter(|c| !c.is_whitespace()).count() >= 2
-                && super::parses_as_dimension(&best.0)
+            // What reads nothing level takes a turned reading that stands for it.
+            super::stands_for_the_line(&best.0, best.1)
         } else {
             best.1 > l.confidence
                 && best.0.chars().any(|c| c.is_ascii_digit())
@@ -786,7 +783,7 @@ fn lined_up(axis: Axis, a: &[f32; 4], b: &[f32; 4]) -> bool {
 }
 
 /// Characters that are not white space.
-fn glyph_count(t: &str) -> usize {
+pub(super) fn glyph_count(t: &str) -> usize {
     t.chars().filter(|c| !c.is_whitespace()).count()
 }
 
@@ -1073,10 +1070,10 @@ pub(super) fn stacked_partners(
             None if leans => stack_in(img, &level, share)?,
             stacked => stacked,
         };
-        let Some((crop, stack)) = stacked else {
+        let Some(StackCrop { crop, dark, stack }) = stacked else {
             continue;
         };
-        let pieces = stack_pieces(&crop, stack.start, stack.bands)?;
+        let pieces = stack_pieces(&crop, &dark, stack.start, stack.bands)?;
         widths.extend(ocr::paddle_widths(p, &pieces));
         crops.extend(pieces);
         found.push((i, number, own));
@@ -1141,28 +1138,41 @@ pub(super) fn stacked_partners(
 /// again in the line grown half, then one, text height past its end (so is a stack
 /// read with a word that ends in a separator); that crop, cut before any line across
 /// the text there, is taken when it shows the stack and its end is clear.
-fn stack_in(img: &Mat, l: &Line, share: f32) -> Result<Option<(Mat, Stack)>, StageError> {
-    let found = |crop: &Mat| -> Result<Option<Stack>, StageError> {
+fn stack_in(img: &Mat, l: &Line, share: f32) -> Result<Option<StackCrop>, StageError> {
+    let found = |crop: Mat| -> Result<Option<StackCrop>, StageError> {
         if crop.cols() < 8 || crop.rows() < 8 {
             return Ok(None);
         }
-        Ok(stack_start(&ink(crop)?, crop.cols() as f32 * share))
+        let dark = ink(&crop)?;
+        Ok(
+            stack_start(&dark, crop.cols() as f32 * share).map(|stack| StackCrop {
+                crop,
+                dark,
+                stack,
+            }),
+        )
     };
-    let crop = upright_crop(img, l)?;
-    let Some(stack) = found(&crop)? else {
+    let Some(first) = found(upright_crop(img, l)?)? else {
         return Ok(None);
     };
     let cut_word = l.text.split_whitespace().any(|w| w.ends_with(['.', ',']));
-    if stack.cut || cut_word {
+    if first.stack.cut || cut_word {
         for by in [0.5, 1.0] {
             let grown = grown_at_end(l, by, img.cols() as f32, img.rows() as f32);
-            let wider = before_stroke(&upright_crop(img, &grown)?, stack.start)?;
-            if let Some(whole) = found(&wider)?.filter(|s| !s.cut) {
-                return Ok(Some((wider, whole)));
+            let wider = before_stroke(&upright_crop(img, &grown)?, first.stack.start)?;
+            if let Some(whole) = found(wider)?.filter(|s| !s.stack.cut) {
+                return Ok(Some(whole));
             }
         }
     }
-    Ok(Some((crop, stack)))
+    Ok(Some(first))
+}
+
+/// The upright crop a stack was found in, its ink, and the stack.
+struct StackCrop {
+    crop: Mat,
+    dark: Vec<Vec<bool>>,
+    stack: Stack,
 }
 
 /// Two bands of ink one above the other, `(first row, end row)` each, upper first.
@@ -1338,7 +1348,7 @@ pub(super) fn swallowed_zeros(
         let Some(bands) = ink_bands(&dark, u0) else {
             continue;
         };
-        let pieces = stack_pieces(&crop, u0, bands)?;
+        let pieces = stack_pieces(&crop, &dark, u0, bands)?;
         widths.extend(ocr::paddle_widths(p, &pieces));
         crops.extend(pieces);
         taken[i] = true;
@@ -1375,14 +1385,19 @@ pub(super) fn swallowed_zeros(
 
 /// A stack's three crops, cut from an upright crop of its line: each band of ink
 /// from column `u0` to its last inked column, upper first, with a quarter of its
-/// height around it (after it too), then the number before `u0`.
-fn stack_pieces(crop: &Mat, u0: i32, bands: Bands) -> Result<Vec<Mat>, StageError> {
+/// height around it (after it too), then the number before `u0`. `dark`: the
+/// crop's ink ([`ink`]).
+fn stack_pieces(
+    crop: &Mat,
+    dark: &[Vec<bool>],
+    u0: i32,
+    bands: Bands,
+) -> Result<Vec<Mat>, StageError> {
     let (w, h) = (crop.cols(), crop.rows());
     let cut = |r: Rect| -> Result<Mat, StageError> {
         Mat::roi(crop, r).map_err(cv)?.try_clone().map_err(cv)
     };
     let mut pieces = Vec::with_capacity(3);
-    let dark = ink(crop)?;
     for (r0, r1) in bands {
         let pad = ((r1 - r0) / 4).max(2);
         let (y0, y1) = ((r0 - pad).max(0), (r1 + pad).min(h));
