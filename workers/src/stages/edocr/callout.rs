@@ -86,9 +86,20 @@ pub(super) fn adds_symbols_only(pp: &str, ours: &str) -> bool {
     d[a.len()][b.len()] < NO
 }
 
+/// Whether a reading with symbols is something a drawing writes: a dimension, a
+/// callout, or a tolerance on its own (joined to its number later). `60°.013` for
+/// `60` with `0` over `-0.013` read as one row (a stacked deviation's small `0`
+/// taken for a degree sign) is none of these.
+fn reads_as_callout(text: &str) -> bool {
+    super::parses_as_dimension(text)
+        || super::parse::parse_callout(text, false).is_ok()
+        || super::merge::is_tolerance(text.trim())
+}
+
 /// Reads every pixel-read line holding a digit again with `reader` and takes its
-/// reading where [`adds_symbols_only`] holds and it is at least `min_confidence`
-/// sure; the line keeps PP-OCR's text in `replaced`. Returns how many changed.
+/// reading where [`adds_symbols_only`] holds, it reads as a callout
+/// ([`reads_as_callout`]) and it is at least `min_confidence` sure; the line keeps
+/// PP-OCR's text in `replaced`. Returns how many changed.
 pub(super) fn add_symbols(
     reader: &CalloutReader,
     img: &Mat,
@@ -106,7 +117,7 @@ pub(super) fn add_symbols(
     let mut changed = 0;
     for (&i, (text, conf)) in idx.iter().zip(read) {
         let l = &mut lines[i];
-        if conf >= min_confidence && adds_symbols_only(&l.text, &text) {
+        if conf >= min_confidence && adds_symbols_only(&l.text, &text) && reads_as_callout(&text) {
             // The diameter sign as the rest of the stage writes it.
             let text = text.replace('⌀', "Ø");
             l.replaced = Some(std::mem::replace(&mut l.text, text));

@@ -2065,6 +2065,35 @@ mod tests {
         assert_eq!(lines[0].replaced.as_deref(), Some("010 -0,"));
     }
 
+    /// Two stacked tolerances written upwards side by side (a crop of a synthetic tune
+    /// drawing, seed 9191). `42.5` with `+0.3` over `0`: the text detector found the
+    /// number alone, and its grown box takes in part of the stack, so the stack's
+    /// boxes found again around it overlapped it and were thrown away; they are small
+    /// glyphs at its end, and join it. `7.5` with `-0.007` over `-0.02`, read as one
+    /// line `7.5 -0. -0.02`: its bands, read on their own, lose their small minus
+    /// signs (`0.007`, `0.02`); they take the signs the line's own reading gave them.
+    #[test]
+    fn turned_stacks_at_a_numbers_end_are_read_whole() {
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
+        let p = ocr::Params::default();
+        let img = synthetic_crop("turned_stacks_42_5_7_5.png");
+        let line =
+            |text: &str, b: [f32; 4]| Line::read(text.into(), 0.99, layout::polygon_of(&b), 1);
+        let joined = "7.5 -0. -0.02";
+        let mut lines = vec![
+            line("42.5", [98.0, 85.0, 54.0, 88.0]),
+            line(joined, [39.0, 75.0, 53.0, 127.0]),
+        ];
+        let found = reread_tolerances(&engine, &p, &img, &lines).unwrap();
+        lines.extend(found);
+        let mut merged = merge_stacked(lines);
+        stacked_partners(&engine, &p, &img, &mut merged).unwrap();
+        let read = |t: &str| merged.iter().find(|l| l.text == t);
+        assert!(read("42.5 +0.3 0").is_some(), "{merged:?}");
+        let stack = read("7.5 -0.007 -0.02").unwrap_or_else(|| panic!("{merged:?}"));
+        assert_eq!(stack.replaced.as_deref(), Some(joined));
+    }
+
     /// Two stacked tolerances written upwards, each with a zero deviation (crops of
     /// a synthetic tune drawing, seed 6061). `8` with `+0.018` over `0`: the text
     /// detector's quadrilateral (this one) leans 8° to fit the big `8` and the small

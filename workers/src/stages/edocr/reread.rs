@@ -848,10 +848,15 @@ fn joins_pieces(reading: &str, pieces: &[&str]) -> bool {
             && parse::looks_like_dimension(&parse::normalise(t));
     }
     let number = is_one_number(t);
-    if !(is_tolerance(t) || number) {
+    // A stacked tolerance read as one row (`60 0.013` for `60` with `0` over
+    // `-0.013`): its deviations are read apart later ([`stacked_partners`]).
+    let stacked = reads_as_stack(t) || split_nominal(t).is_some_and(|n| n.1.is_some());
+    if !(is_tolerance(t) || number || stacked) {
         return false;
     }
-    if glyph_count(t) > before {
+    // A stacked reading takes the pieces when it holds at least their glyphs (a
+    // stack's pieces, read each on its own, pick up signs: `-0`).
+    if glyph_count(t) > before || (stacked && glyph_count(t) >= before) {
         return true;
     }
     let inner_sep =
@@ -862,6 +867,21 @@ fn joins_pieces(reading: &str, pieces: &[&str]) -> bool {
         && inner_sep
         && glyph_count(t) >= before
         && longest.is_some_and(|d| digits_of(t).contains(&d))
+}
+
+/// A number, then one or two words that can only be its stacked deviations: each a
+/// tolerance that starts with its sign or with a zero (`60 0.013`, `8 +0.018 0`;
+/// not `54 45 +`, two dimensions side by side).
+fn reads_as_stack(t: &str) -> bool {
+    let words: Vec<&str> = t.split_whitespace().collect();
+    let [number, rest @ ..] = &words[..] else {
+        return false;
+    };
+    is_plain_number(number)
+        && (1..=2).contains(&rest.len())
+        && rest
+            .iter()
+            .all(|w| is_tolerance(w) && (w.starts_with(SIGNS) || w.starts_with('0')))
 }
 
 /// Boxes at least this high for their width may hold short vertical text (`40`
@@ -998,11 +1018,10 @@ pub(super) fn reread_tolerances(
                 .points
                 .map(|q| [q[0] / 2.0 + r.x as f32, q[1] / 2.0 + r.y as f32]);
             let bb = ocr::bbox_of(&pts);
-            if lines
-                .iter()
-                .chain(found.iter())
-                .any(|o| overlap_of_smaller(&o.bbox, &bb) >= 0.3)
-            {
+            if lines.iter().chain(found.iter()).any(|o| {
+                overlap_of_smaller(&o.bbox, &bb) >= 0.3
+                    && !(std::ptr::eq(o, l) && past_the_number(l, &bb))
+            }) {
                 continue;
             }
             cand.push(pts);
@@ -1018,6 +1037,17 @@ pub(super) fn reread_tolerances(
         }
     }
     Ok(found)
+}
+
+/// Whether a box found around a number is a deviation stacked at its end even though
+/// it overlaps the number's box (PP-OCR grows its boxes, and a deviation at the
+/// number's baseline lies within its height): smaller glyphs (at most 3/4 of the
+/// number's height) whose centre lies in the last quarter of the number's length or
+/// past it. A piece of the number itself is as high as the number.
+fn past_the_number(l: &Line, b: &[f32; 4]) -> bool {
+    let (u0, u1, v0, v1) = text_frame(&l.bbox, l.turn);
+    let (bu0, bu1, bv0, bv1) = text_frame(b, l.turn);
+    bv1 - bv0 <= 0.75 * (v1 - v0) && (bu0 + bu1) / 2.0 >= u0 + 0.75 * (u1 - u0)
 }
 
 /// The other deviation of a stacked tolerance that OCR read as one row: a line read
@@ -1110,19 +1140,49 @@ pub(super) fn stacked_partners(
             continue;
         }
         // Neither band is the deviation read: the number and both bands as read
-        // on their own, when each is sure.
+        // on their own, when each is sure; a band read without the sign the line's
+        // own reading gave it takes that sign.
         let sure = [upper, lower, again].iter().all(|r| r.1 >= 0.8);
+        let (up, down) = signed_bands(&l.text, &number, upper.0.trim(), lower.0.trim());
         if sure
             && unspaced(&again.0) == unspaced(&number)
-            && is_deviation(upper.0.trim())
-            && is_deviation(lower.0.trim())
+            && is_deviation(&up)
+            && is_deviation(&down)
         {
             l.replaced.get_or_insert_with(|| l.text.clone());
-            l.text = format!("{number} {} {}", upper.0.trim(), lower.0.trim());
+            l.text = format!("{number} {up} {down}");
             l.confidence = upper.1.min(lower.1).min(again.1);
         }
     }
     Ok(())
+}
+
+/// The two bands of a stack as read on their own, each unsigned one given the sign
+/// of the line's own reading of it: after the number, the line's reading holds
+/// exactly two words, each a sign then a start of the band's digits (`7.5 -0.
+/// -0.02` for bands read `0.007` and `0.02`: the small minus signs were cut off or
+/// faded in the band crops, not in the whole line). Otherwise the bands as read.
+fn signed_bands(line: &str, number: &str, upper: &str, lower: &str) -> (String, String) {
+    let as_read = (upper.to_string(), lower.to_string());
+    let Some(rest) = line.trim().strip_prefix(number) else {
+        return as_read;
+    };
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let [a, b] = words[..] else {
+        return as_read;
+    };
+    let sign = |band: &str, word: &str| -> Option<String> {
+        if band.starts_with(SIGNS) || is_zero(band) || !is_tolerance(band) {
+            return Some(band.to_string());
+        }
+        let s = word.chars().next().filter(|c| SIGNS.contains(c))?;
+        let digits = unspaced(&word[s.len_utf8()..]);
+        (!digits.is_empty() && unspaced(band).starts_with(&digits)).then(|| format!("{s}{band}"))
+    };
+    match (sign(upper, a), sign(lower, b)) {
+        (Some(u), Some(d)) => (u, d),
+        _ => as_read,
+    }
 }
 
 /// A line's upright crop, where the stack of deviations starts in it (column) and
@@ -1500,6 +1560,34 @@ mod tests {
         rows.iter()
             .map(|r| r.chars().map(|c| c == '#').collect())
             .collect()
+    }
+
+    #[test]
+    fn a_stack_read_as_one_row_is_told_from_two_numbers() {
+        assert!(reads_as_stack("60 0.013"));
+        assert!(reads_as_stack("8 +0.018 0"));
+        assert!(!reads_as_stack("54 45 +"));
+        assert!(!reads_as_stack("54 45"));
+        assert!(!reads_as_stack("60"));
+        assert!(!reads_as_stack("60 0.013 0 0"));
+    }
+
+    #[test]
+    fn unsigned_bands_take_the_signs_of_the_lines_own_reading() {
+        let got = signed_bands("7.5 -0. -0.02", "7.5", "0.007", "0.02");
+        assert_eq!(got, ("-0.007".into(), "-0.02".into()));
+        // A zero or a signed band stays as read.
+        let got = signed_bands("42.5 +0.3 0", "42.5", "0.3", "0");
+        assert_eq!(got, ("+0.3".into(), "0".into()));
+        let got = signed_bands("20 +0.1 -0.2", "20", "+0.1", "0.2");
+        assert_eq!(got, ("+0.1".into(), "-0.2".into()));
+        // Digits that disagree, or not two words after the number: as read.
+        let got = signed_bands("7.5 -0.1 -0.02", "7.5", "0.007", "0.02");
+        assert_eq!(got, ("0.007".into(), "0.02".into()));
+        let got = signed_bands("7.5 -0.007", "7.5", "0.007", "0.02");
+        assert_eq!(got, ("0.007".into(), "0.02".into()));
+        let got = signed_bands("7.5 0.007 0.02", "7.5", "0.007", "0.02");
+        assert_eq!(got, ("0.007".into(), "0.02".into()));
     }
 
     #[test]
