@@ -53,13 +53,15 @@ pub fn parse_bbox_layout(xhtml: &str, raster_width: u32) -> Vec<LayerLine> {
             let Some(gt) = w.find('>') else { break };
             let Some(we) = w.find("</word>") else { break };
             if gt < we {
-                words.push(unescape(&w[gt + 1..we]));
+                words.push((attrs_bbox(w), unescape(&w[gt + 1..we])));
             }
             w = &w[we + 7..];
         }
-        let text = gdt_font_signs(&words).join(" ").trim().to_string();
-        if !text.is_empty() {
-            lines.push((bbox, text));
+        for (group_box, group) in word_groups(bbox, &words) {
+            let text = gdt_font_signs(&group).join(" ").trim().to_string();
+            if !text.is_empty() {
+                lines.push((group_box, text));
+            }
         }
     }
     join_slanted(lines)
@@ -75,6 +77,56 @@ pub fn parse_bbox_layout(xhtml: &str, raster_width: u32) -> Vec<LayerLine> {
         })
         .collect()
 }
+
+/// A `<line>`'s words parted where poppler put two texts of the drawing on one line:
+/// the next word starts more than [`WORD_GAP`] text heights on from the last along
+/// the line (`20` and `15.50`, two dimensions written upwards one after the other in
+/// one column). A word is vertical text's when it overlaps the last across the row
+/// (x) by 70 % and not along it. Words off each other's row stay together: slanted
+/// text steps so, word by word. Groups with their boxes (the words' union); the
+/// whole line where a word has no box.
+fn word_groups(
+    line: [f64; 4],
+    words: &[(Option<[f64; 4]>, String)],
+) -> Vec<([f64; 4], Vec<String>)> {
+    let Some(boxes) = words.iter().map(|w| w.0).collect::<Option<Vec<_>>>() else {
+        return vec![(line, words.iter().map(|w| w.1.clone()).collect())];
+    };
+    let overlap = |a0: f64, a1: f64, b0: f64, b1: f64| a1.min(b1) - a0.max(b0);
+    let parts = |a: &[f64; 4], b: &[f64; 4]| {
+        let (wa, wb) = (a[2] - a[0], b[2] - b[0]);
+        let (ha, hb) = (a[3] - a[1], b[3] - b[1]);
+        let vertical = overlap(a[0], a[2], b[0], b[2]) >= 0.7 * wa.min(wb)
+            && overlap(a[1], a[3], b[1], b[3]) <= 0.0;
+        if vertical {
+            // Along the column, up or down; the height is the glyphs' across it.
+            let gap = (b[1] - a[3]).max(a[1] - b[3]);
+            return gap > WORD_GAP * wa.max(wb);
+        }
+        b[0] - a[2] > WORD_GAP * ha.max(hb)
+    };
+    let mut out: Vec<([f64; 4], Vec<String>)> = Vec::new();
+    for (i, (b, (_, text))) in boxes.iter().zip(words).enumerate() {
+        match out.last_mut() {
+            Some((u, group)) if !parts(&boxes[i - 1], b) => {
+                *u = [
+                    u[0].min(b[0]),
+                    u[1].min(b[1]),
+                    u[2].max(b[2]),
+                    u[3].max(b[3]),
+                ];
+                group.push(text.clone());
+            }
+            _ => out.push((*b, vec![text.clone()])),
+        }
+    }
+    out
+}
+
+/// More than this many text heights between two words of a poppler line parts them
+/// ([`word_groups`]): a callout's words (`M3 x 0.5 - 6H`, `6.40 X 90°`) stand about a
+/// third of a height apart.
+const WORD_GAP: f64 = 0.8;
 
 /// Whether a page's layer can stand in for OCR: at least one line, and at least 90 %
 /// of its characters decodable (not U+FFFD, not control or private-use characters:
@@ -252,6 +304,62 @@ mod tests {
         }];
         assert!(!usable(&garbled));
         assert!(!usable(&[]));
+    }
+
+    /// Two dimensions written upwards one after the other in one column, which poppler
+    /// put on one line (`20` and `15.50`, 0.93 text heights apart, a tune2 drawing of
+    /// OpenEAI-Arm), come out as two lines; a callout's words a third of a height apart,
+    /// level or upwards, stay one line.
+    #[test]
+    fn words_far_apart_on_one_poppler_line_are_two_lines() {
+        let line = |words: &[([f64; 4], &str)]| {
+            let u = words
+                .iter()
+                .fold([f64::MAX, f64::MAX, 0.0, 0.0], |u, (b, _)| {
+                    [
+                        u[0].min(b[0]),
+                        u[1].min(b[1]),
+                        u[2].max(b[2]),
+                        u[3].max(b[3]),
+                    ]
+                });
+            let w: String = words
+                .iter()
+                .map(|(b, t)| {
+                    format!(
+                        r#"<word xMin="{}" yMin="{}" xMax="{}" yMax="{}">{t}</word>"#,
+                        b[0], b[1], b[2], b[3]
+                    )
+                })
+                .collect();
+            format!(
+                r#"<line xMin="{}" yMin="{}" xMax="{}" yMax="{}">{w}</line>"#,
+                u[0], u[1], u[2], u[3]
+            )
+        };
+        let xhtml = format!(
+            r#"<page width="595.276" height="841.89"><flow><block>{}{}{}</block></flow></page>"#,
+            line(&[
+                ([338.8, 151.4, 351.5, 160.1], "20"),
+                ([338.8, 117.9, 351.5, 139.6], "15.50"),
+            ]),
+            line(&[
+                ([100.0, 300.0, 112.0, 310.0], "M3"),
+                ([115.0, 300.0, 121.0, 310.0], "x"),
+                ([124.0, 300.0, 140.0, 310.0], "0.5"),
+            ]),
+            line(&[
+                ([200.0, 420.0, 210.0, 430.0], "2"),
+                ([200.0, 405.0, 210.0, 416.0], "x"),
+                ([200.0, 385.0, 210.0, 401.0], "M3"),
+            ]),
+        );
+        let lines = parse_bbox_layout(&xhtml, 595);
+        let mut texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        texts.sort();
+        assert_eq!(texts, ["15.50", "2 x M3", "20", "M3 x 0.5"]);
+        let second = lines.iter().find(|l| l.text == "15.50").unwrap();
+        assert_eq!(second.bbox.map(f32::round), [339.0, 118.0, 13.0, 22.0]);
     }
 
     /// Hole signs set in a GD&T symbol font come out of the layer as plain letters
