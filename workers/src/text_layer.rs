@@ -81,7 +81,8 @@ pub fn parse_bbox_layout(xhtml: &str, raster_width: u32) -> Vec<LayerLine> {
 /// A `<line>`'s words parted where poppler put two texts of the drawing on one line:
 /// the next word starts more than [`WORD_GAP`] text heights on from the last along
 /// the line (`20` and `15.50`, two dimensions written upwards one after the other in
-/// one column). A word is vertical text's when it overlaps the last across the row
+/// one column), and a line of sizes alone (`1 4`, two small dimensions written upwards
+/// by one another) word by word. A word is vertical text's when it overlaps the last across the row
 /// (x) by 70 % and not along it. Words off each other's row stay together: slanted
 /// text steps so, word by word. Groups with their boxes (the words' union); the
 /// whole line where a word has no box.
@@ -105,10 +106,13 @@ fn word_groups(
         }
         b[0] - a[2] > WORD_GAP * ha.max(hb)
     };
+    // Sizes and nothing else (`1 4`, `12.31 2`, `C0.50 C0.50`): no callout is two
+    // bare sizes, so each is a text of its own, however near.
+    let sizes = words.len() >= 2 && words.iter().all(|w| is_lone_size(&w.1));
     let mut out: Vec<([f64; 4], Vec<String>)> = Vec::new();
     for (i, (b, (_, text))) in boxes.iter().zip(words).enumerate() {
         match out.last_mut() {
-            Some((u, group)) if !parts(&boxes[i - 1], b) => {
+            Some((u, group)) if !sizes && !parts(&boxes[i - 1], b) => {
                 *u = [
                     u[0].min(b[0]),
                     u[1].min(b[1]),
@@ -121,6 +125,19 @@ fn word_groups(
         }
     }
     out
+}
+
+/// A word that is one size alone: a number with at most one decimal separator
+/// (`12.31`, `.125`, `4`), after at most one sign of its kind (`Ø`, `R`, `C`); not a
+/// fraction (`1 1/2` is one size), not a zero (`6.50 0.00`: the zero is the lower
+/// deviation stacked under `+0.02`).
+fn is_lone_size(w: &str) -> bool {
+    let n = w.strip_prefix(['Ø', 'ø', '⌀', '∅', 'R', 'C']).unwrap_or(w);
+    n.chars().any(|c| ('1'..='9').contains(&c))
+        && n.chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        && n.chars().filter(|&c| c == '.' || c == ',').count() <= 1
+        && !n.ends_with(['.', ','])
 }
 
 /// More than this many text heights between two words of a poppler line parts them
@@ -358,6 +375,25 @@ mod tests {
         let mut texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
         texts.sort();
         assert_eq!(texts, ["15.50", "2 x M3", "20", "M3 x 0.5"]);
+        // Sizes alone, however near (`4` and a small `1` written upwards by one
+        // another); a size and the zero stacked under its deviation stay together.
+        let xhtml = format!(
+            r#"<page width="595.276" height="841.89"><flow><block>{}{}</block></flow></page>"#,
+            line(&[
+                ([367.4, 261.1, 380.0, 265.5], "1"),
+                ([367.4, 251.6, 380.0, 256.0], "4"),
+            ]),
+            line(&[
+                ([100.0, 500.0, 120.0, 510.0], "6.50"),
+                ([123.0, 503.0, 133.0, 510.0], "0.00"),
+            ]),
+        );
+        let mut texts: Vec<String> = parse_bbox_layout(&xhtml, 595)
+            .into_iter()
+            .map(|l| l.text)
+            .collect();
+        texts.sort();
+        assert_eq!(texts, ["1", "4", "6.50 0.00"]);
         let second = lines.iter().find(|l| l.text == "15.50").unwrap();
         assert_eq!(second.bbox.map(f32::round), [339.0, 118.0, 13.0, 22.0]);
     }
