@@ -354,8 +354,18 @@ mod tests {
                 u[0], u[1], u[2], u[3]
             )
         };
-        let xhtml = format!(
-            r#"<page width="595.276" height="841.89"><flow><block>{}{}{}</block></flow></page>"#,
+        // The texts a page of these lines gives, sorted.
+        let read = |lines: &[String]| {
+            let xhtml = format!(
+                r#"<page width="595.276" height="841.89"><flow><block>{}</block></flow></page>"#,
+                lines.concat()
+            );
+            let lines = parse_bbox_layout(&xhtml, 595);
+            let mut texts: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
+            texts.sort();
+            (texts, lines)
+        };
+        let (texts, lines) = read(&[
             line(&[
                 ([338.8, 151.4, 351.5, 160.1], "20"),
                 ([338.8, 117.9, 351.5, 139.6], "15.50"),
@@ -370,15 +380,13 @@ mod tests {
                 ([200.0, 405.0, 210.0, 416.0], "x"),
                 ([200.0, 385.0, 210.0, 401.0], "M3"),
             ]),
-        );
-        let lines = parse_bbox_layout(&xhtml, 595);
-        let mut texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
-        texts.sort();
+        ]);
         assert_eq!(texts, ["15.50", "2 x M3", "20", "M3 x 0.5"]);
+        let second = lines.iter().find(|l| l.text == "15.50").unwrap();
+        assert_eq!(second.bbox.map(f32::round), [339.0, 118.0, 13.0, 22.0]);
         // Sizes alone, however near (`4` and a small `1` written upwards by one
         // another); a size and the zero stacked under its deviation stay together.
-        let xhtml = format!(
-            r#"<page width="595.276" height="841.89"><flow><block>{}{}</block></flow></page>"#,
+        let (texts, _) = read(&[
             line(&[
                 ([367.4, 261.1, 380.0, 265.5], "1"),
                 ([367.4, 251.6, 380.0, 256.0], "4"),
@@ -387,15 +395,8 @@ mod tests {
                 ([100.0, 500.0, 120.0, 510.0], "6.50"),
                 ([123.0, 503.0, 133.0, 510.0], "0.00"),
             ]),
-        );
-        let mut texts: Vec<String> = parse_bbox_layout(&xhtml, 595)
-            .into_iter()
-            .map(|l| l.text)
-            .collect();
-        texts.sort();
+        ]);
         assert_eq!(texts, ["1", "4", "6.50 0.00"]);
-        let second = lines.iter().find(|l| l.text == "15.50").unwrap();
-        assert_eq!(second.bbox.map(f32::round), [339.0, 118.0, 13.0, 22.0]);
     }
 
     /// Hole signs set in a GD&T symbol font come out of the layer as plain letters

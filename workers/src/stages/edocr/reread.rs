@@ -1574,20 +1574,21 @@ mod tests {
 
     #[test]
     fn unsigned_bands_take_the_signs_of_the_lines_own_reading() {
-        let got = signed_bands("7.5 -0. -0.02", "7.5", "0.007", "0.02");
-        assert_eq!(got, ("-0.007".into(), "-0.02".into()));
-        // A zero or a signed band stays as read.
-        let got = signed_bands("42.5 +0.3 0", "42.5", "0.3", "0");
-        assert_eq!(got, ("+0.3".into(), "0".into()));
-        let got = signed_bands("20 +0.1 -0.2", "20", "+0.1", "0.2");
-        assert_eq!(got, ("+0.1".into(), "-0.2".into()));
-        // Digits that disagree, or not two words after the number: as read.
-        let got = signed_bands("7.5 -0.1 -0.02", "7.5", "0.007", "0.02");
-        assert_eq!(got, ("0.007".into(), "0.02".into()));
-        let got = signed_bands("7.5 -0.007", "7.5", "0.007", "0.02");
-        assert_eq!(got, ("0.007".into(), "0.02".into()));
-        let got = signed_bands("7.5 0.007 0.02", "7.5", "0.007", "0.02");
-        assert_eq!(got, ("0.007".into(), "0.02".into()));
+        // (line, bands as read, bands wanted): a zero or a signed band stays as
+        // read; digits that disagree, or not two words after the number, leave both.
+        let cases = [
+            ("7.5 -0. -0.02", ["0.007", "0.02"], ["-0.007", "-0.02"]),
+            ("42.5 +0.3 0", ["0.3", "0"], ["+0.3", "0"]),
+            ("20 +0.1 -0.2", ["+0.1", "0.2"], ["+0.1", "-0.2"]),
+            ("7.5 -0.1 -0.02", ["0.007", "0.02"], ["0.007", "0.02"]),
+            ("7.5 -0.007", ["0.007", "0.02"], ["0.007", "0.02"]),
+            ("7.5 0.007 0.02", ["0.007", "0.02"], ["0.007", "0.02"]),
+        ];
+        for (line, [upper, lower], [up, down]) in cases {
+            let number = line.split(' ').next().unwrap();
+            let got = signed_bands(line, number, upper, lower);
+            assert_eq!(got, (up.to_string(), down.to_string()), "{line}");
+        }
     }
 
     #[test]
