@@ -81,11 +81,11 @@ pub fn parse_bbox_layout(xhtml: &str, raster_width: u32) -> Vec<LayerLine> {
 /// A `<line>`'s words parted where poppler put two texts of the drawing on one line:
 /// the next word starts more than [`WORD_GAP`] text heights on from the last along
 /// the line (`20` and `15.50`, two dimensions written upwards one after the other in
-/// one column), and a line of sizes alone (`1 4`, two small dimensions written upwards
-/// by one another) word by word. A word is vertical text's when it overlaps the last across the row
-/// (x) by 70 % and not along it. Words off each other's row stay together: slanted
-/// text steps so, word by word. Groups with their boxes (the words' union); the
-/// whole line where a word has no box.
+/// one column); a line of sizes alone (`1 4`, two small dimensions written upwards
+/// by one another) is parted word by word. A word is vertical text's when it
+/// overlaps the last across the row (x) by 70 % and not along it. Words off each
+/// other's row stay together: slanted text steps so, word by word. Groups with their
+/// boxes (the words' union); the whole line where a word has no box.
 fn word_groups(
     line: [f64; 4],
     words: &[(Option<[f64; 4]>, String)],
@@ -113,18 +113,23 @@ fn word_groups(
     for (i, (b, (_, text))) in boxes.iter().zip(words).enumerate() {
         match out.last_mut() {
             Some((u, group)) if !sizes && !parts(&boxes[i - 1], b) => {
-                *u = [
-                    u[0].min(b[0]),
-                    u[1].min(b[1]),
-                    u[2].max(b[2]),
-                    u[3].max(b[3]),
-                ];
+                *u = corners_union(u, b);
                 group.push(text.clone());
             }
             _ => out.push((*b, vec![text.clone()])),
         }
     }
     out
+}
+
+/// The box holding two boxes, each `[xMin, yMin, xMax, yMax]`.
+fn corners_union(a: &[f64; 4], b: &[f64; 4]) -> [f64; 4] {
+    [
+        a[0].min(b[0]),
+        a[1].min(b[1]),
+        a[2].max(b[2]),
+        a[3].max(b[3]),
+    ]
 }
 
 /// A word that is one size alone: a number with at most one decimal separator
@@ -248,12 +253,7 @@ fn join_slanted(mut lines: Vec<([f64; 4], String)>) -> Vec<([f64; 4], String)> {
         let len = text.chars().count();
         for (union, joined, last, last_len) in out.iter_mut() {
             if steps_from(last, &b, TOL, *last_len, len) {
-                *union = [
-                    union[0].min(b[0]),
-                    union[1].min(b[1]),
-                    union[2].max(b[2]),
-                    union[3].max(b[3]),
-                ];
+                *union = corners_union(union, &b);
                 joined.push_str(&text);
                 *last = b;
                 *last_len = len;
@@ -333,12 +333,7 @@ mod tests {
             let u = words
                 .iter()
                 .fold([f64::MAX, f64::MAX, 0.0, 0.0], |u, (b, _)| {
-                    [
-                        u[0].min(b[0]),
-                        u[1].min(b[1]),
-                        u[2].max(b[2]),
-                        u[3].max(b[3]),
-                    ]
+                    corners_union(&u, b)
                 });
             let w: String = words
                 .iter()
@@ -354,49 +349,46 @@ mod tests {
                 u[0], u[1], u[2], u[3]
             )
         };
-        // The texts a page of these lines gives, sorted.
-        let read = |lines: &[String]| {
-            let xhtml = format!(
-                r#"<page width="595.276" height="841.89"><flow><block>{}</block></flow></page>"#,
-                lines.concat()
-            );
-            let lines = parse_bbox_layout(&xhtml, 595);
-            let mut texts: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
-            texts.sort();
-            (texts, lines)
-        };
-        let (texts, lines) = read(&[
-            line(&[
-                ([338.8, 151.4, 351.5, 160.1], "20"),
-                ([338.8, 117.9, 351.5, 139.6], "15.50"),
-            ]),
-            line(&[
-                ([100.0, 300.0, 112.0, 310.0], "M3"),
-                ([115.0, 300.0, 121.0, 310.0], "x"),
-                ([124.0, 300.0, 140.0, 310.0], "0.5"),
-            ]),
-            line(&[
-                ([200.0, 420.0, 210.0, 430.0], "2"),
-                ([200.0, 405.0, 210.0, 416.0], "x"),
-                ([200.0, 385.0, 210.0, 401.0], "M3"),
-            ]),
-        ]);
-        assert_eq!(texts, ["15.50", "2 x M3", "20", "M3 x 0.5"]);
+        let xhtml = format!(
+            r#"<page width="595.276" height="841.89"><flow><block>{}</block></flow></page>"#,
+            [
+                line(&[
+                    ([338.8, 151.4, 351.5, 160.1], "20"),
+                    ([338.8, 117.9, 351.5, 139.6], "15.50"),
+                ]),
+                line(&[
+                    ([100.0, 300.0, 112.0, 310.0], "M3"),
+                    ([115.0, 300.0, 121.0, 310.0], "x"),
+                    ([124.0, 300.0, 140.0, 310.0], "0.5"),
+                ]),
+                line(&[
+                    ([200.0, 420.0, 210.0, 430.0], "2"),
+                    ([200.0, 405.0, 210.0, 416.0], "x"),
+                    ([200.0, 385.0, 210.0, 401.0], "M3"),
+                ]),
+                // Sizes alone, however near (`4` and a small `1` written upwards by
+                // one another); a size and the zero stacked under its deviation
+                // stay together.
+                line(&[
+                    ([367.4, 261.1, 380.0, 265.5], "1"),
+                    ([367.4, 251.6, 380.0, 256.0], "4"),
+                ]),
+                line(&[
+                    ([100.0, 500.0, 120.0, 510.0], "6.50"),
+                    ([123.0, 503.0, 133.0, 510.0], "0.00"),
+                ]),
+            ]
+            .concat()
+        );
+        let lines = parse_bbox_layout(&xhtml, 595);
+        let mut texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        texts.sort();
+        assert_eq!(
+            texts,
+            ["1", "15.50", "2 x M3", "20", "4", "6.50 0.00", "M3 x 0.5"]
+        );
         let second = lines.iter().find(|l| l.text == "15.50").unwrap();
         assert_eq!(second.bbox.map(f32::round), [339.0, 118.0, 13.0, 22.0]);
-        // Sizes alone, however near (`4` and a small `1` written upwards by one
-        // another); a size and the zero stacked under its deviation stay together.
-        let (texts, _) = read(&[
-            line(&[
-                ([367.4, 261.1, 380.0, 265.5], "1"),
-                ([367.4, 251.6, 380.0, 256.0], "4"),
-            ]),
-            line(&[
-                ([100.0, 500.0, 120.0, 510.0], "6.50"),
-                ([123.0, 503.0, 133.0, 510.0], "0.00"),
-            ]),
-        ]);
-        assert_eq!(texts, ["1", "4", "6.50 0.00"]);
     }
 
     /// Hole signs set in a GD&T symbol font come out of the layer as plain letters

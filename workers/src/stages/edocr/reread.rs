@@ -1172,7 +1172,7 @@ fn signed_bands(line: &str, number: &str, upper: &str, lower: &str) -> (String, 
         return as_read;
     };
     let sign = |band: &str, word: &str| -> Option<String> {
-        if band.starts_with(SIGNS) || is_zero(band) || !is_tolerance(band) {
+        if is_deviation(band) || !is_tolerance(band) {
             return Some(band.to_string());
         }
         let s = word.chars().next().filter(|c| SIGNS.contains(c))?;
