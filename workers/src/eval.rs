@@ -9,6 +9,11 @@
 //! = Σ edit distance / Σ ground-truth length over matched pairs, both texts
 //! normalised first ([`normalise_for_cer`]: no spaces, every diameter sign as `Ø`,
 //! decimal comma as point).
+//!
+//! Title blocks: where a `<stem>.json` beside the image holds a `title_block` object
+//! (the synthetic drawings' metadata), its `drawing_number`, `title` and `material`
+//! are compared with what `edocr` read ([`TITLE_FIELDS`]; equal when the same after
+//! lower-casing and collapsing white space).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -57,6 +62,56 @@ pub struct DrawingScore {
     pub spurious: Vec<String>,
     pub ocr_ms: f64,
     pub edocr_ms: f64,
+    /// Title-block fields with a truth: (field, truth, what was read).
+    pub title_fields: Vec<(&'static str, String, Option<String>)>,
+}
+
+/// The title-block fields scored: those a user files drawings by.
+pub const TITLE_FIELDS: [&str; 3] = ["drawing_number", "title", "material"];
+
+/// Whether a title-block value was read right: equal after lower-casing and
+/// collapsing white space.
+pub fn same_value(truth: &str, read: &str) -> bool {
+    let norm = |s: &str| {
+        s.to_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    norm(truth) == norm(read)
+}
+
+/// The title-block truth of a drawing: [`TITLE_FIELDS`] from the `title_block`
+/// object of `<stem>.json` beside it, where it has one.
+pub fn title_truth(image: &Path) -> Result<Vec<(&'static str, String)>> {
+    let path = image.with_extension("json");
+    if !path.exists() {
+        return Ok(vec![]);
+    }
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)
+        .with_context(|| format!("title-block truth {}", path.display()))?;
+    let Some(tb) = meta.get("title_block").and_then(|t| t.as_object()) else {
+        return Ok(vec![]);
+    };
+    Ok(TITLE_FIELDS
+        .iter()
+        .filter_map(|f| {
+            let v = tb.get(*f)?.as_str()?.trim();
+            (!v.is_empty()).then(|| (*f, v.to_string()))
+        })
+        .collect())
+}
+
+/// Right and all title-block fields of one kind over a report's drawings.
+fn title_count(drawings: &[DrawingScore], field: &str) -> (usize, usize) {
+    let fields = drawings
+        .iter()
+        .flat_map(|d| &d.title_fields)
+        .filter(|(f, _, _)| *f == field);
+    fields.fold((0, 0), |(right, all), (_, t, r)| {
+        let ok = r.as_deref().is_some_and(|r| same_value(t, r));
+        (right + usize::from(ok), all + 1)
+    })
 }
 
 impl DrawingScore {
@@ -212,6 +267,17 @@ pub fn side_by_side(sets: &[(String, EvalReport)]) -> String {
     row("precision", &|i| format!("{:.3}", totals[i].precision()));
     row("recall", &|i| format!("{:.3}", totals[i].recall()));
     row("CER", &|i| format!("{:.3}", totals[i].cer()));
+    for f in TITLE_FIELDS {
+        let counts: Vec<(usize, usize)> = sets
+            .iter()
+            .map(|(_, r)| title_count(&r.drawings, f))
+            .collect();
+        if counts.iter().any(|c| c.1 > 0) {
+            row(&format!("title block: {f}"), &|i| {
+                format!("{}/{}", counts[i].0, counts[i].1)
+            });
+        }
+    }
     for k in names {
         row(k, &|i| kinds[i].get(k).copied().unwrap_or(0).to_string());
     }
@@ -259,7 +325,21 @@ impl fmt::Display for EvalReport {
                 listed.join(", ")
             }
         )?;
+        let titles: Vec<String> = TITLE_FIELDS
+            .iter()
+            .map(|f| (f, title_count(&self.drawings, f)))
+            .filter(|(_, c)| c.1 > 0)
+            .map(|(f, (right, all))| format!("{f} {right}/{all}"))
+            .collect();
+        if !titles.is_empty() {
+            writeln!(f, "title block right: {}", titles.join(", "))?;
+        }
         for d in &self.drawings {
+            for (field, t, r) in &d.title_fields {
+                if !r.as_deref().is_some_and(|r| same_value(t, r)) {
+                    writeln!(f, "  {}: title block {field} read {r:?} for {t:?}", d.name)?;
+                }
+            }
             for (t, p) in &d.pairs {
                 if normalise_for_cer(t) != normalise_for_cer(p) {
                     writeln!(f, "  {}: read {p:?} for {t:?}", d.name)?;
@@ -457,6 +537,8 @@ pub fn eval_dir(
         let bytes = std::fs::read(&img).with_context(|| format!("reading {}", img.display()))?;
         let pre =
             preprocess::run(&pre_params, &bytes).with_context(|| format!("preprocess {name}"))?;
+        let title_truth = title_truth(&img)?;
+        let mut title_read = serde_json::Map::new();
         let mut predicted = Vec::new();
         let (mut ocr_ms, mut edocr_ms) = (0.0, 0.0);
         for page in &pre.pages {
@@ -488,6 +570,10 @@ pub fn eval_dir(
             let out = edocr::run_on_page(params, engine, page.info.index, &image, &lines)
                 .with_context(|| format!("edocr {name}"))?;
             edocr_ms += t1.elapsed().as_secs_f64() * 1000.0;
+            // The first page that states a field gives it (as the report does).
+            for (k, v) in &out.title_block {
+                title_read.entry(k.clone()).or_insert_with(|| v.clone());
+            }
             // The truth is in the pixels of the page as submitted; a skewed scan
             // was read turned upright.
             predicted.extend(out.dimensions.into_iter().map(|d| {
@@ -500,6 +586,16 @@ pub fn eval_dir(
         let mut s = score(&name, &truths, &predicted);
         s.ocr_ms = ocr_ms;
         s.edocr_ms = edocr_ms;
+        s.title_fields = title_truth
+            .into_iter()
+            .map(|(f, t)| {
+                let read = title_read
+                    .get(f)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string);
+                (f, t, read)
+            })
+            .collect();
         report.drawings.push(s);
     }
     Ok(report)
@@ -651,6 +747,58 @@ mod tests {
 
     fn fixtures() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/drawings")
+    }
+
+    #[test]
+    fn title_block_fields_are_scored_against_the_metadata_beside_the_drawing() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("00001.png");
+        std::fs::write(
+            dir.path().join("00001.json"),
+            r#"{"title_block": {"title": "BASE  PLATE", "drawing_number": "ZN 71240.17",
+                "material": "", "scale": "1:1"}}"#,
+        )
+        .unwrap();
+        let truth = title_truth(&image).unwrap();
+        // An empty field has no truth; fields other than the three are not scored.
+        assert_eq!(
+            truth,
+            vec![
+                ("drawing_number", "ZN 71240.17".to_string()),
+                ("title", "BASE  PLATE".to_string())
+            ]
+        );
+        assert!(title_truth(&dir.path().join("none.png"))
+            .unwrap()
+            .is_empty());
+        let d = DrawingScore {
+            title_fields: vec![
+                (
+                    "drawing_number",
+                    "ZN 71240.17".into(),
+                    Some("ZN 7124O.17".into()),
+                ),
+                ("title", "BASE  PLATE".into(), Some("base plate".into())),
+                ("material", "S235JR".into(), None),
+            ],
+            ..DrawingScore::default()
+        };
+        let drawings = [d];
+        assert_eq!(title_count(&drawings, "drawing_number"), (0, 1));
+        assert_eq!(title_count(&drawings, "title"), (1, 1));
+        assert_eq!(title_count(&drawings, "material"), (0, 1));
+        let report = EvalReport {
+            drawings: drawings.to_vec(),
+        };
+        let text = report.to_string();
+        assert!(
+            text.contains("title block right: drawing_number 0/1, title 1/1, material 0/1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"title block material read None for "S235JR""#),
+            "{text}"
+        );
     }
 
     fn engine() -> &'static OcrEngine {

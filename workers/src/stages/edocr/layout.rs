@@ -147,7 +147,7 @@ pub fn analyse(params: &LayoutParams, page: &Mat, index: u32) -> Result<Vec<Regi
     let (w, h) = (page.cols(), page.rows());
     let page_area = w as f64 * h as f64;
     let bin = ink_mask(page)?;
-    let rects = find_rectangles(&bin, params.min_rect_area * page_area)?;
+    let (rects, ruled) = find_cells(&bin, params.min_rect_area * page_area)?;
     // Touching: within a line's thickness or so (0.4 % of the shorter side: 9 px at
     // A3 300 DPI; table rules on the fixtures are 2–5 px).
     let tol = touch_tolerance(w, h);
@@ -229,6 +229,20 @@ pub fn analyse(params: &LayoutParams, page: &Mat, index: u32) -> Result<Vec<Regi
         .map(|(i, _)| i);
     if let Some(i) = title {
         let (b, cells) = tables.remove(i);
+        let (b, mut cells) = grow_by_ruled_cells(b, cells, &ruled, &frame, tol);
+        // What the grown block took in is its cells, not a table or box of its own.
+        let within = |r: &Rect| contains(&grow(&b, tol), r);
+        let before = cells.len();
+        for (_, c) in tables.iter().chain(&gdt).filter(|(t, _)| within(t)) {
+            cells.extend(c);
+        }
+        cells.extend(boxed.iter().filter(|r| within(r)));
+        if cells.len() > before {
+            cells = leaf_cells(&cells, tol);
+        }
+        tables.retain(|(t, _)| !within(t));
+        gdt.retain(|(g, _)| !within(g));
+        boxed.retain(|r| !within(r));
         regions.push(Region::new(
             RegionKind::TitleBlock,
             b,
@@ -236,9 +250,7 @@ pub fn analyse(params: &LayoutParams, page: &Mat, index: u32) -> Result<Vec<Regi
             to_f32(&cells),
         ));
     }
-    let mut taken: Vec<Rect> = Vec::new();
     for (b, cells) in tables {
-        taken.push(b);
         regions.push(Region::new(RegionKind::Table, b, index, to_f32(&cells)));
     }
     for (b, cells) in gdt {
@@ -319,6 +331,15 @@ fn touch_tolerance(w: i32, h: i32) -> i32 {
 /// bbox's corners and which fill it, of at least `min_area` px². Near-duplicates
 /// (the outer and inner edge of one drawn line) are merged, the inner kept.
 pub fn find_rectangles(bin: &Mat, min_area: f64) -> Result<Vec<Rect>, StageError> {
+    Ok(find_cells(bin, min_area)?.0)
+}
+
+/// [`find_rectangles`], and beside them the contours that fail its test but whose
+/// bounding box is ruled on all four sides ([`ruled_all_round`]): table cells whose
+/// text touches their rules, so that the outline follows the letters in and out.
+/// Only a title block takes those ([`grow_by_ruled_cells`]): in a view, part
+/// outlines crossed by centre lines are ruled all round too.
+fn find_cells(bin: &Mat, min_area: f64) -> Result<(Vec<Rect>, Vec<Rect>), StageError> {
     let mut contours = Vector::<Vector<Point>>::new();
     imgproc::find_contours(
         bin,
@@ -328,7 +349,8 @@ pub fn find_rectangles(bin: &Mat, min_area: f64) -> Result<Vec<Rect>, StageError
         Point::new(0, 0),
     )
     .map_err(cv)?;
-    let mut out: Vec<Rect> = Vec::new();
+    let mut square: Vec<Rect> = Vec::new();
+    let mut ruled: Vec<Rect> = Vec::new();
     for c in contours.iter() {
         let b = imgproc::bounding_rect(&c).map_err(cv)?;
         if (b.area() as f64) < min_area || b.width < 8 || b.height < 8 {
@@ -337,38 +359,90 @@ pub fn find_rectangles(bin: &Mat, min_area: f64) -> Result<Vec<Rect>, StageError
         let peri = imgproc::arc_length(&c, true).map_err(cv)?;
         let mut approx = Vector::<Point>::new();
         imgproc::approx_poly_dp(&c, &mut approx, 0.02 * peri, true).map_err(cv)?;
-        if approx.len() != 4 {
-            continue;
-        }
         // ~90° corners, axis aligned: every vertex near a bbox corner (within 3 %
         // of the shorter side, at least 3 px).
         let t = ((0.03 * b.width.min(b.height) as f64).max(3.0)) as i32;
         let near = |v: i32, a: i32, z: i32| (v - a).abs() <= t || (v - z).abs() <= t;
-        let aligned = approx
-            .iter()
-            .all(|p| near(p.x, b.x, b.x + b.width - 1) && near(p.y, b.y, b.y + b.height - 1));
-        let area = imgproc::contour_area(&approx, false).map_err(cv)?;
-        if !aligned || area < 0.85 * b.area() as f64 {
-            continue;
+        let aligned = approx.len() == 4
+            && approx
+                .iter()
+                .all(|p| near(p.x, b.x, b.x + b.width - 1) && near(p.y, b.y, b.y + b.height - 1));
+        if aligned && imgproc::contour_area(&approx, false).map_err(cv)? >= 0.85 * b.area() as f64 {
+            square.push(b);
+        } else if ruled_all_round(bin, &b)? {
+            ruled.push(b);
         }
-        out.push(b);
     }
     // Merge near-duplicates: each side within 1 % of the page's shorter side.
     let tol = ((0.01 * bin.cols().min(bin.rows()) as f64).max(4.0)) as i32;
-    out.sort_by_key(|r| r.area());
-    let mut kept: Vec<Rect> = Vec::new();
-    for r in out {
-        let dup = kept.iter().any(|k| {
-            (k.x - r.x).abs() <= tol
-                && (k.y - r.y).abs() <= tol
-                && (k.x + k.width - r.x - r.width).abs() <= tol
-                && (k.y + k.height - r.y - r.height).abs() <= tol
-        });
-        if !dup {
-            kept.push(r);
+    let dup = |k: &Rect, r: &Rect| {
+        (k.x - r.x).abs() <= tol
+            && (k.y - r.y).abs() <= tol
+            && (k.x + k.width - r.x - r.width).abs() <= tol
+            && (k.y + k.height - r.y - r.height).abs() <= tol
+    };
+    let dedup = |mut rs: Vec<Rect>, seen: &[Rect]| {
+        rs.sort_by_key(|r| r.area());
+        let mut kept: Vec<Rect> = Vec::new();
+        for r in rs {
+            if !kept.iter().chain(seen).any(|k| dup(k, &r)) {
+                kept.push(r);
+            }
+        }
+        kept
+    };
+    let square = dedup(square, &[]);
+    let ruled = dedup(ruled, &square);
+    Ok((square, ruled))
+}
+
+/// Share of a side's pixels that must be ink for [`ruled_all_round`]. Chosen on a
+/// synthetic tune drawing (seed 9191, 00006) whose thin, grey title-block rules the
+/// ink mask keeps on 74 % of their length.
+const RULED_SIDE: f64 = 0.7;
+
+/// Whether all four sides of a contour's bounding box are drawn lines (at least
+/// [`RULED_SIDE`] of each side's pixels ink, counting the two pixels beyond the
+/// side): a table cell whose text touches its rules, so that its outline follows
+/// the letters in and out and is no quadrilateral, though the cell is one. A view's
+/// outline touches its bounding box only here and there; a glyph's bowl (`0`) is
+/// ruled all round, and [`grow_by_ruled_cells`] tells it by its shape.
+fn ruled_all_round(bin: &Mat, b: &Rect) -> Result<bool, StageError> {
+    let ink = |x: i32, y: i32| -> Result<bool, StageError> {
+        Ok(*bin.at_2d::<u8>(y, x).map_err(cv)? > 0)
+    };
+    let (x1, y1) = (b.x + b.width - 1, b.y + b.height - 1);
+    // Each side with the two pixels beyond it: a rule drawn between pixel rows is
+    // ink on one row here and the next there.
+    let sides = [
+        (true, b.y, -1),
+        (true, y1, 1),
+        (false, b.x, -1),
+        (false, x1, 1),
+    ];
+    for (horizontal, at, out) in sides {
+        let n = if horizontal { b.width } else { b.height };
+        let mut hits = 0;
+        for i in 0..n {
+            let mut hit = false;
+            for k in 0..3 {
+                let (x, y) = if horizontal {
+                    (b.x + i, at + k * out)
+                } else {
+                    (at + k * out, b.y + i)
+                };
+                if x >= 0 && y >= 0 && x < bin.cols() && y < bin.rows() && ink(x, y)? {
+                    hit = true;
+                    break;
+                }
+            }
+            hits += i32::from(hit);
+        }
+        if (hits as f64) < RULED_SIDE * n as f64 {
+            return Ok(false);
         }
     }
-    Ok(kept)
+    Ok(true)
 }
 
 /// Runs of long straight lines across the page: openings with 1×k (k×1) kernels,
@@ -425,20 +499,26 @@ pub fn strong_lines(bin: &Mat, horizontal: bool, peak: f64) -> Result<Vec<(i32, 
 /// and ticks) the frame's edge is the second line from the page edge when it lies
 /// within [`ZONE_STRIP`] of the first and the first is the outermost line: lines
 /// further in (a title block's rules) are not the frame. Otherwise the innermost
-/// candidate is the edge (an outer border without zones lies outside it).
-/// None unless all four edges are found.
+/// candidate is the edge (an outer border without zones lies outside it), unless
+/// the frame's two other sides run on (90 % ink) to a line further out: then that
+/// line is the edge and the one inside it a title block's rule as long as the
+/// frame. None unless all four edges are found.
 pub fn frame_from_projections(bin: &Mat, peak: f64) -> Result<Option<Rect>, StageError> {
     let (w, h) = (bin.cols(), bin.rows());
     let short = w.min(h) as f64;
-    let edges = |horizontal: bool| -> Result<Option<(i32, i32)>, StageError> {
-        let runs = strong_lines(bin, horizontal, peak)?;
-        let n = if horizontal { h } else { w };
-        let margin = (0.12 * n as f64) as i32;
+    let runs_h = strong_lines(bin, true, peak)?;
+    let runs_v = strong_lines(bin, false, peak)?;
+    let margin = |n: i32| (0.12 * n as f64) as i32;
+    let edges = |runs: &[(i32, i32)], n: i32| -> Option<(i32, i32)> {
         // Inner edges of the lines, as seen from each side.
-        let lead: Vec<i32> = runs.iter().filter(|r| r.1 < margin).map(|r| r.1).collect();
+        let lead: Vec<i32> = runs
+            .iter()
+            .filter(|r| r.1 < margin(n))
+            .map(|r| r.1)
+            .collect();
         let mut trail: Vec<i32> = runs
             .iter()
-            .filter(|r| r.0 >= n - margin)
+            .filter(|r| r.0 >= n - margin(n))
             .map(|r| n - 1 - r.0)
             .collect();
         trail.sort();
@@ -449,11 +529,70 @@ pub fn frame_from_projections(bin: &Mat, peak: f64) -> Result<Option<Rect>, Stag
                 _ => c.last().copied(),
             }
         };
-        Ok(pick(&lead).zip(pick(&trail).map(|t| n - 1 - t)))
+        pick(&lead).zip(pick(&trail).map(|t| n - 1 - t))
     };
-    let (Some((y0, y1)), Some((x0, x1))) = (edges(true)?, edges(false)?) else {
+    let (Some((mut y0, mut y1)), Some((mut x0, mut x1))) = (edges(&runs_h, h), edges(&runs_v, w))
+    else {
         return Ok(None);
     };
+    // A line further out that both of the frame's other sides run on to is the
+    // frame's edge, and the line picked a rule inside it (a title block as wide as
+    // the frame, whose top rule is as long as the frame's).
+    let runs_on = |horizontal: bool, at: i32, from: i32, to: i32| -> Result<bool, StageError> {
+        let mut hits = 0;
+        for i in from..=to {
+            let mut hit = false;
+            for d in -1..=1 {
+                let (x, y) = if horizontal { (i, at + d) } else { (at + d, i) };
+                if x >= 0 && y >= 0 && x < w && y < h && *bin.at_2d::<u8>(y, x).map_err(cv)? > 0 {
+                    hit = true;
+                    break;
+                }
+            }
+            hits += i32::from(hit);
+        }
+        Ok(hits as f64 >= 0.9 * (to - from + 1) as f64)
+    };
+    // Lines (`runs`, across a side of length `n`) further out than `lo` and `hi` that
+    // the frame's two other sides, at `sides` (rows where `along`, else columns),
+    // run on to.
+    let extend = |runs: &[(i32, i32)],
+                  n: i32,
+                  along: bool,
+                  sides: (i32, i32),
+                  (mut lo, mut hi): (i32, i32)|
+     -> Result<(i32, i32), StageError> {
+        let both = |from: i32, to: i32| -> Result<bool, StageError> {
+            Ok(runs_on(along, sides.0, from, to)? && runs_on(along, sides.1, from, to)?)
+        };
+        let mut outer: Vec<i32> = runs
+            .iter()
+            .filter(|r| r.0 > hi && r.0 >= n - margin(n))
+            .map(|r| r.0)
+            .collect();
+        outer.sort_unstable();
+        for c in outer {
+            if !both(hi, c)? {
+                break;
+            }
+            hi = c;
+        }
+        let mut outer: Vec<i32> = runs
+            .iter()
+            .filter(|r| r.1 < lo && r.1 < margin(n))
+            .map(|r| r.1)
+            .collect();
+        outer.sort_unstable_by(|a, b| b.cmp(a));
+        for c in outer {
+            if !both(c, lo)? {
+                break;
+            }
+            lo = c;
+        }
+        Ok((lo, hi))
+    };
+    (y0, y1) = extend(&runs_h, h, false, (x0, x1), (y0, y1))?;
+    (x0, x1) = extend(&runs_v, w, true, (y0, y1), (x0, x1))?;
     if (y1 - y0) * 2 < h || (x1 - x0) * 2 < w {
         return Ok(None);
     }
@@ -577,13 +716,107 @@ fn border_strip(rects: &[Rect], frame: &Rect, tol: i32, short: f64) -> Vec<bool>
             .filter(|&i| ((dims(&rects[i]).1 as f64) - median).abs() <= 0.35 * median)
             .collect();
         let run: i32 = even.iter().map(|&i| dims(&rects[i]).1).sum();
-        if even.len() >= 2 && 5 * run >= 2 * edge_len {
+        if even.len() >= 2
+            && 5 * run >= 2 * edge_len
+            && !under_a_table(rects, &even, vertical, edge_len, tol)
+        {
             for i in even {
                 strip[i] = true;
             }
         }
     }
     strip
+}
+
+/// A title block grown by the cells beside it that only [`find_cells`]' ruled test
+/// found (their text touches their rules): a ruled cell inside the frame that
+/// touches the block and is no taller than it joins it, until none does; then by
+/// the strip between it and the frame's bottom edge where that is one row high.
+/// Returns the block's box and its cells (leaf cells of the old ones and those
+/// joined).
+fn grow_by_ruled_cells(
+    mut b: Rect,
+    mut cells: Vec<Rect>,
+    ruled: &[Rect],
+    frame: &Rect,
+    tol: i32,
+) -> (Rect, Vec<Rect>) {
+    let inside = grow(frame, tol);
+    let mut joined = vec![false; ruled.len()];
+    loop {
+        let mut grew = false;
+        for (r, j) in ruled.iter().zip(joined.iter_mut()) {
+            // Cells are wider than tall and more than a fifth of the block's
+            // height; a glyph's bowl (`0`, `O`) is ruled all round too.
+            let cell_like = r.width > r.height && 5 * r.height >= b.height && r.height <= b.height;
+            if *j || !cell_like || !contains(&inside, r) {
+                continue;
+            }
+            if (grow(&b, tol) & *r).area() > 0 {
+                *j = true;
+                grew = true;
+                b |= *r;
+                cells.push(*r);
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    if joined.iter().any(|j| *j) {
+        cells = leaf_cells(&cells, tol);
+    }
+    // A block stops short of the frame's bottom edge by at most one of its rows
+    // (and a half): that strip is its last row, whose rule is the frame's (no
+    // table closes it into rectangles) and where nothing else fits.
+    let bottom = frame.y + frame.height;
+    let gap = bottom - (b.y + b.height);
+    let mut heights: Vec<i32> = cells.iter().map(|c| c.height).collect();
+    heights.sort_unstable();
+    if let Some(&row) = heights.get(heights.len() / 2) {
+        if gap > 2 * tol && 2 * gap <= 3 * row {
+            let last = Rect::new(b.x, b.y + b.height, b.width, gap);
+            cells.push(last);
+            b |= last;
+        }
+    }
+    (b, cells)
+}
+
+/// Whether a run of thin cells along an edge is a table's row rather than a zone
+/// strip: the rectangles that touch them from inside (other than the run's own, and
+/// short of the edge's whole length) span every one of them along the edge. A
+/// title block's last row on the frame's edge lies under the block's other cells; a
+/// zoned strip runs on past the title block beside it.
+fn under_a_table(rects: &[Rect], run: &[usize], vertical: bool, edge_len: i32, tol: i32) -> bool {
+    let along = |r: &Rect| {
+        if vertical {
+            (r.y, r.y + r.height)
+        } else {
+            (r.x, r.x + r.width)
+        }
+    };
+    let touching: Vec<(i32, i32)> = (0..rects.len())
+        .filter(|j| !run.contains(j))
+        .filter(|&j| {
+            10 * along(&rects[j]).1.abs_diff(along(&rects[j]).0) < 9 * edge_len.unsigned_abs()
+        })
+        .filter(|&j| {
+            run.iter()
+                .any(|&i| (grow(&rects[i], tol) & rects[j]).area() > 0)
+        })
+        .map(|j| along(&rects[j]))
+        .collect();
+    let (Some(lo), Some(hi)) = (
+        touching.iter().map(|s| s.0).min(),
+        touching.iter().map(|s| s.1).max(),
+    ) else {
+        return false;
+    };
+    run.iter().all(|&i| {
+        let (a, b) = along(&rects[i]);
+        a >= lo - tol && b <= hi + tol
+    })
 }
 
 /// Groups rectangles that touch or overlap (boxes grown by `tol`), union-find.
@@ -923,6 +1156,79 @@ mod tests {
             "{f:?}"
         );
         assert!((f[0] + f[2] - 952.0).abs() <= 3.0, "{f:?}");
+    }
+
+    /// A title block as wide as the frame: its top rule is as long as the frame's
+    /// edges and lies within the outer 12 % of the page, but the frame's sides run
+    /// on past it to the frame's bottom edge.
+    #[test]
+    fn a_title_block_as_wide_as_the_frame_is_inside_it() {
+        let mut m = blank(1400, 2000);
+        rect(&mut m, 40, 40, 1320, 1920);
+        hline(&mut m, 40, 1800, 1360);
+        let f = frame_from_projections(&ink_mask(&m).unwrap(), 0.8)
+            .unwrap()
+            .unwrap();
+        assert!((f.y + f.height - 1960).abs() <= 3, "{f:?}");
+        let regions = analyse(&LayoutParams::default(), &m, 0).unwrap();
+        let frame = regions[0].bbox;
+        assert!((frame[1] + frame[3] - 1960.0).abs() <= 3.0, "{frame:?}");
+    }
+
+    /// A title block whose labels touch its rules (so that those cells' outlines
+    /// follow the letters and are no rectangles), and whose last row is closed by
+    /// the frame's bottom edge under a broken rule: the block still spans all its
+    /// cells. Without the ruled test only its right-hand column, whose text keeps
+    /// clear of the rules, is found.
+    #[test]
+    fn a_title_block_whose_text_touches_its_rules_is_found_whole() {
+        let mut m = blank(2000, 1400);
+        rect(&mut m, 40, 40, 1920, 1320);
+        let (x0, x1, x2) = (1300, 1600, 1960);
+        let rows = [1180, 1240, 1300, 1360];
+        for r in 0..2 {
+            rect(&mut m, x0, rows[r], x1 - x0, rows[r + 1] - rows[r]);
+            rect(&mut m, x1, rows[r], x2 - x1, rows[r + 1] - rows[r]);
+            // Labels hanging from the rule in the left-hand cells.
+            for k in 0..6 {
+                let x = x0 + 10 + 22 * k;
+                imgproc::rectangle(
+                    &mut m,
+                    Rect::new(x, rows[r], 14, 18),
+                    Scalar::all(0.0),
+                    -1,
+                    imgproc::LINE_8,
+                    0,
+                )
+                .unwrap();
+            }
+        }
+        // The last row: its top rule broken, its bottom the frame's edge.
+        for (a, b) in [(x0, x0 + 200), (x0 + 260, x2)] {
+            hline(&mut m, a, rows[2], b);
+        }
+        let regions = analyse(&LayoutParams::default(), &m, 0).unwrap();
+        let t = regions
+            .iter()
+            .find(|r| r.kind == RegionKind::TitleBlock)
+            .expect("a title block")
+            .bbox;
+        assert!((t[0] - x0 as f32).abs() <= 6.0, "{t:?}");
+        assert!((t[1] - rows[0] as f32).abs() <= 6.0, "{t:?}");
+        assert!((t[1] + t[3] - rows[3] as f32).abs() <= 6.0, "{t:?}");
+    }
+
+    fn hline(m: &mut Mat, x0: i32, y: i32, x1: i32) {
+        imgproc::line(
+            m,
+            Point::new(x0, y),
+            Point::new(x1, y),
+            Scalar::all(0.0),
+            3,
+            imgproc::LINE_8,
+            0,
+        )
+        .unwrap();
     }
 
     #[test]

@@ -110,12 +110,12 @@ pub(super) fn material_elsewhere(tables: &[Table], lines: &[Line]) -> Option<Str
             .collect();
         found.dedup();
         if let [one] = found[..] {
-            return Some(one.to_string());
+            return Some(parse::material_reading(one));
         }
     }
     lines.iter().find_map(|l| match labelled(&l.text) {
         Some(("material", rest)) if rest.chars().any(char::is_alphanumeric) => {
-            Some(rest.trim_start_matches(':').trim().to_string())
+            Some(parse::material_reading(rest.trim_start_matches(':').trim()))
         }
         _ => None,
     })
@@ -243,6 +243,13 @@ pub(super) fn read_title_block(
         // OTHERWISE SPECIFIED:` is not one.
         let value =
             value.filter(|v| key != "general_tolerance" || v.chars().any(|c| c.is_ascii_digit()));
+        let value = value.map(|v| {
+            if key == "material" {
+                parse::material_reading(&v)
+            } else {
+                v
+            }
+        });
         if let Some(v) = value {
             out.insert(key.to_string(), serde_json::Value::String(v));
         }

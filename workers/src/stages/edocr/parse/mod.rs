@@ -42,7 +42,7 @@ pub use callout::{parse_callout, parse_tail_line};
 pub use dimension::{looks_like_dimension, parse_dimension};
 pub use gdt::{parse_gdt, GdtFrame};
 pub use normalise::normalise;
-pub use title_block::title_block_key;
+pub use title_block::{material_reading, title_block_key};
 
 /// What a dimension text is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
