@@ -12,8 +12,7 @@
 //!
 //! Title blocks: where a `<stem>.json` beside the image holds a `title_block` object
 //! (the synthetic drawings' metadata), its `drawing_number`, `title` and `material`
-//! are compared with what `edocr` read ([`TITLE_FIELDS`]; equal when the same after
-//! lower-casing and collapsing white space).
+//! are compared with what `edocr` read ([`TITLE_FIELDS`], [`read_right`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -69,16 +68,16 @@ pub struct DrawingScore {
 /// The title-block fields scored: those a user files drawings by.
 pub const TITLE_FIELDS: [&str; 3] = ["drawing_number", "title", "material"];
 
-/// Whether a title-block value was read right: equal after lower-casing and
-/// collapsing white space.
-pub fn same_value(truth: &str, read: &str) -> bool {
+/// Whether a title-block value was read right: read, and equal after lower-casing
+/// and collapsing white space.
+pub fn read_right(truth: &str, read: Option<&str>) -> bool {
     let norm = |s: &str| {
         s.to_lowercase()
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
     };
-    norm(truth) == norm(read)
+    read.is_some_and(|r| norm(truth) == norm(r))
 }
 
 /// The title-block truth of a drawing: [`TITLE_FIELDS`] from the `title_block`
@@ -109,7 +108,7 @@ fn title_count(drawings: &[DrawingScore], field: &str) -> (usize, usize) {
         .flat_map(|d| &d.title_fields)
         .filter(|(f, _, _)| *f == field);
     fields.fold((0, 0), |(right, all), (_, t, r)| {
-        let ok = r.as_deref().is_some_and(|r| same_value(t, r));
+        let ok = read_right(t, r.as_deref());
         (right + usize::from(ok), all + 1)
     })
 }
@@ -336,7 +335,7 @@ impl fmt::Display for EvalReport {
         }
         for d in &self.drawings {
             for (field, t, r) in &d.title_fields {
-                if !r.as_deref().is_some_and(|r| same_value(t, r)) {
+                if !read_right(t, r.as_deref()) {
                     writeln!(f, "  {}: title block {field} read {r:?} for {t:?}", d.name)?;
                 }
             }

@@ -408,41 +408,45 @@ const RULED_SIDE: f64 = 0.7;
 /// outline touches its bounding box only here and there; a glyph's bowl (`0`) is
 /// ruled all round, and [`grow_by_ruled_cells`] tells it by its shape.
 fn ruled_all_round(bin: &Mat, b: &Rect) -> Result<bool, StageError> {
-    let ink = |x: i32, y: i32| -> Result<bool, StageError> {
-        Ok(*bin.at_2d::<u8>(y, x).map_err(cv)? > 0)
-    };
     let (x1, y1) = (b.x + b.width - 1, b.y + b.height - 1);
     // Each side with the two pixels beyond it: a rule drawn between pixel rows is
     // ink on one row here and the next there.
     let sides = [
-        (true, b.y, -1),
-        (true, y1, 1),
-        (false, b.x, -1),
-        (false, x1, 1),
+        (true, b.y, -1, b.x, x1),
+        (true, y1, 1, b.x, x1),
+        (false, b.x, -1, b.y, y1),
+        (false, x1, 1, b.y, y1),
     ];
-    for (horizontal, at, out) in sides {
-        let n = if horizontal { b.width } else { b.height };
-        let mut hits = 0;
-        for i in 0..n {
-            let mut hit = false;
-            for k in 0..3 {
-                let (x, y) = if horizontal {
-                    (b.x + i, at + k * out)
-                } else {
-                    (at + k * out, b.y + i)
-                };
-                if x >= 0 && y >= 0 && x < bin.cols() && y < bin.rows() && ink(x, y)? {
-                    hit = true;
-                    break;
-                }
-            }
-            hits += i32::from(hit);
-        }
-        if (hits as f64) < RULED_SIDE * n as f64 {
+    for (horizontal, at, out, from, to) in sides {
+        if inked_share(bin, horizontal, at, [0, out, 2 * out], from, to)? < RULED_SIDE {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+/// The share of the positions `from..=to` along a row (`horizontal`) or column at
+/// `at` where any of the pixels `at + d` across it (`d` in `across`) is ink.
+fn inked_share(
+    bin: &Mat,
+    horizontal: bool,
+    at: i32,
+    across: [i32; 3],
+    from: i32,
+    to: i32,
+) -> Result<f64, StageError> {
+    let mut hits = 0;
+    for i in from..=to {
+        for d in across {
+            let (x, y) = if horizontal { (i, at + d) } else { (at + d, i) };
+            let inside = x >= 0 && y >= 0 && x < bin.cols() && y < bin.rows();
+            if inside && *bin.at_2d::<u8>(y, x).map_err(cv)? > 0 {
+                hits += 1;
+                break;
+            }
+        }
+    }
+    Ok(hits as f64 / (to - from + 1).max(1) as f64)
 }
 
 /// Runs of long straight lines across the page: openings with 1×k (k×1) kernels,
@@ -539,19 +543,7 @@ pub fn frame_from_projections(bin: &Mat, peak: f64) -> Result<Option<Rect>, Stag
     // frame's edge, and the line picked a rule inside it (a title block as wide as
     // the frame, whose top rule is as long as the frame's).
     let runs_on = |horizontal: bool, at: i32, from: i32, to: i32| -> Result<bool, StageError> {
-        let mut hits = 0;
-        for i in from..=to {
-            let mut hit = false;
-            for d in -1..=1 {
-                let (x, y) = if horizontal { (i, at + d) } else { (at + d, i) };
-                if x >= 0 && y >= 0 && x < w && y < h && *bin.at_2d::<u8>(y, x).map_err(cv)? > 0 {
-                    hit = true;
-                    break;
-                }
-            }
-            hits += i32::from(hit);
-        }
-        Ok(hits as f64 >= 0.9 * (to - from + 1) as f64)
+        Ok(inked_share(bin, horizontal, at, [-1, 0, 1], from, to)? >= 0.9)
     };
     // Lines (`runs`, across a side of length `n`) further out than `lo` and `hi` that
     // the frame's two other sides, at `sides` (rows where `along`, else columns),
