@@ -490,8 +490,8 @@ fn glyph_boxes(crop: &Mat) -> Result<Vec<[i32; 4]>, StageError> {
     Ok(glyphs)
 }
 
-/// The page box of the glyphs in an upright box `b` (level, or tall: text written
-/// up or down the page), with a margin of a tenth of their height: the detector's
+/// The page box of the glyphs in an upright box `b` (level, or tall or `vertical`:
+/// text written up or down the page), with a margin of a tenth of their height: the detector's
 /// box is the text's grown by a margin that is large beside a short text's size
 /// (a `6` 13 pixels wide in a box 37 wide). `None` where the box is too small, or
 /// where fewer glyphs than the reading's `chars` characters are found (a glyph
@@ -504,6 +504,7 @@ pub(super) fn glyph_extent(
     b: &[f32; 4],
     chars: usize,
     least: f32,
+    vertical: bool,
 ) -> Result<Option<[f32; 4]>, StageError> {
     let x0 = b[0].max(0.0) as i32;
     let y0 = b[1].max(0.0) as i32;
@@ -513,9 +514,10 @@ pub(super) fn glyph_extent(
         return Ok(None);
     }
     let roi = Mat::roi(img, Rect::new(x0, y0, x1 - x0, y1 - y0)).map_err(cv)?;
-    // Tall text is looked at across its own lines: the transposed crop's rows run
-    // across the text as a level crop's do (which way it reads does not matter).
-    let tall = is_tall(b);
+    // Tall text, and text read turned in a box about as tall as wide, is looked
+    // at across its own lines: the transposed crop's rows run across the text as
+    // a level crop's do (which way it reads does not matter).
+    let tall = vertical || is_tall(b);
     let mut crop = Mat::default();
     if tall {
         core::transpose(&roi, &mut crop).map_err(cv)?;

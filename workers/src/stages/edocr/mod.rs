@@ -793,7 +793,7 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         let (polygon, bbox) = if m.exact {
             (polygon, bbox)
         } else {
-            glyph_box(img, polygon, bbox, shown, median_glyph)?
+            glyph_box(img, polygon, bbox, shown, m.turn != 0, median_glyph)?
         };
         dimensions.push(DimensionItem {
             dimension,
@@ -1255,9 +1255,10 @@ fn is_bare_count(text: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// A pixel-read dimension's box drawn in to its glyphs ([`glyph::glyph_extent`]):
-/// where the box is upright and its glyphs are found, one for each character of
-/// `text` (what the box shows), the largest at least 0.4 of the page's median
+/// A pixel-read dimension's box drawn in to its glyphs ([`glyph::glyph_extent`],
+/// across the text's lines where it is `vertical`, read turned): where the box is
+/// upright and its glyphs are found, one for each character of `text` (what the
+/// box shows), the largest at least 0.4 of the page's median
 /// glyph size (`median`: the boxes' own, margins included; the box's height
 /// across the text where the page has fewer than three numbers), their extent;
 /// the box as it is otherwise.
@@ -1266,6 +1267,7 @@ fn glyph_box(
     polygon: [[f32; 2]; 4],
     bbox: [f32; 4],
     text: &str,
+    vertical: bool,
     median: Option<f32>,
 ) -> Result<([[f32; 2]; 4], [f32; 4]), StageError> {
     let upright = crate::geometry::polygon_area(&polygon) >= 0.9 * crate::geometry::area(&bbox);
@@ -1275,10 +1277,12 @@ fn glyph_box(
     let chars = text.chars().filter(|c| !c.is_whitespace()).count();
     let across = if is_tall(&bbox) { bbox[2] } else { bbox[3] };
     let least = 0.4 * median.unwrap_or(across);
-    Ok(match glyph::glyph_extent(img, &bbox, chars, least)? {
-        Some(b) => (layout::polygon_of(&b), b),
-        None => (polygon, bbox),
-    })
+    Ok(
+        match glyph::glyph_extent(img, &bbox, chars, least, vertical)? {
+            Some(b) => (layout::polygon_of(&b), b),
+            None => (polygon, bbox),
+        },
+    )
 }
 
 /// A size or an angle of zero: nothing a dimension states (ISO 129-1 dimensions
@@ -1924,7 +1928,7 @@ mod tests {
             ([27.0, 78.0, 37.0, 38.0], [40.0_f32, 87.0, 13.0, 20.0]),
             ([828.0, 15.0, 39.0, 35.0], [841.0, 25.0, 20.0, 13.0]),
         ] {
-            let (p, b) = glyph_box(&img, polygon(bbox), bbox, "6", Some(35.0)).unwrap();
+            let (p, b) = glyph_box(&img, polygon(bbox), bbox, "6", false, Some(35.0)).unwrap();
             assert_eq!(p, polygon(b));
             let m = 0.1 * truth[2].max(truth[3]) + 1.5;
             for (got, want) in [
@@ -1941,13 +1945,13 @@ mod tests {
             );
             // Two characters where one glyph stands, or glyphs larger than any here.
             assert_eq!(
-                glyph_box(&img, polygon(bbox), bbox, "66", Some(35.0))
+                glyph_box(&img, polygon(bbox), bbox, "66", false, Some(35.0))
                     .unwrap()
                     .1,
                 bbox
             );
             assert_eq!(
-                glyph_box(&img, polygon(bbox), bbox, "6", Some(80.0))
+                glyph_box(&img, polygon(bbox), bbox, "6", false, Some(80.0))
                     .unwrap()
                     .1,
                 bbox
@@ -1974,6 +1978,27 @@ mod tests {
         let mut lines = vec![line("A")];
         orient_tall_lines(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
         assert_eq!((lines[0].text.as_str(), lines[0].turn), ("A", 0));
+    }
+
+    /// A boxed `42` written upwards in a box about as tall as wide (seed-9191 tune
+    /// drawing 00007): read lying flat it is `42` at 0.52, left out as unsure;
+    /// standing up, `42` at 1.0. The line takes the turn and its confidence, and its
+    /// box, drawn in to the glyphs across the turned text's lines, is the text's
+    /// (the generator's box is 29 × 44 pixels at (53, 52) in the crop).
+    #[test]
+    fn a_number_read_the_same_lying_flat_and_standing_up_stands_up() {
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
+        let img = synthetic_crop("boxed_upwards_42.png");
+        let bbox = [40.0, 40.0, 56.0, 67.0];
+        let mut lines = vec![Line::read("42".into(), 0.517, layout::polygon_of(&bbox), 0)];
+        orient_tall_lines(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
+        let l = &lines[0];
+        assert_eq!(l.text, "42");
+        assert_ne!(l.turn, 0, "{l:?}");
+        assert!(l.confidence >= 0.9, "{l:?}");
+        let truth = [53.0, 52.0, 29.0, 44.0];
+        let (_, b) = glyph_box(&img, l.polygon, l.bbox, "42", true, Some(60.0)).unwrap();
+        assert!(crate::geometry::iou(&b, &truth) > 0.5, "{b:?}");
     }
 
     /// A level `90°` that PP-OCR's angle classifier turned over, read `。06` (seed-9191

@@ -64,7 +64,9 @@ pub(super) fn orient_tall_lines(
         let l = &lines[i];
         // A tall line takes its better turned reading; a squarish one only when it
         // reads a number more surely than the line lying flat, and another one (a
-        // lone `0` reads the same both ways).
+        // lone `0` reads the same both ways), or the same of two glyphs or more
+        // (`42` written upwards in a box as tall as wide, read `42` lying flat at
+        // 0.52 and standing up at 1.0: the glyphs stand the surer way).
         let take = if is_tall(&l.bbox) {
             !best.0.trim().is_empty()
         } else if !has_latin(&l.text) {
@@ -73,7 +75,7 @@ pub(super) fn orient_tall_lines(
         } else {
             best.1 > l.confidence
                 && best.0.chars().any(|c| c.is_ascii_digit())
-                && best.0.trim() != l.text.trim()
+                && (best.0.trim() != l.text.trim() || glyph_count(&best.0) >= 2)
         };
         if take {
             lines[i].text = best.0.clone();
@@ -1137,6 +1139,14 @@ pub(super) fn stacked_partners(
             };
             l.replaced.get_or_insert_with(|| l.text.clone());
             l.text = format!("{number} {up} {down}");
+            // The number and the line's own deviation read back on their own too,
+            // surely: the stack is as sure as its three pieces (the line's reading
+            // of them together may have been far less sure).
+            let own_piece = if own_above { upper } else { lower };
+            if unspaced(&again.0) == unspaced(&number) && again.1 >= 0.8 && own_piece.1 >= 0.8 {
+                let pieces = partner.1.min(own_piece.1).min(again.1);
+                l.confidence = l.confidence.max(pieces);
+            }
             continue;
         }
         // Neither band is the deviation read: the number and both bands as read

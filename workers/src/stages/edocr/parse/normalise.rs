@@ -31,7 +31,8 @@ pub fn normalise(raw: &str) -> String {
     let collapsed = mapped.split_whitespace().collect::<Vec<_>>().join(" ");
     let decimal = decimal_points(&collapsed);
     let (count, rest) = split_count(&decimal);
-    let rest = tighten(rest);
+    // Again after the spaces are gone: a decimal comma cut from its digits (`-0, 02`).
+    let rest = decimal_points(&tighten(rest));
     let rest = leading_zero_diameter(&rest);
     let rest = x_between_numbers(&rest);
     match count {
@@ -138,12 +139,25 @@ fn tighten(s: &str) -> String {
                 && next_after.is_some_and(|a| digit(a) || a == ' '))
             || (matches!(p, 'x' | 'X') && prev2.is_some_and(digit) && digit(n))
             || (matches!(p, '+' | '-') && digit(n) && (prev2.is_none() || prev2 == Some(' ')))
-            || (digit(n) && GLUED_PREFIXES.contains(&token));
+            || (digit(n) && GLUED_PREFIXES.contains(&token))
+            || (digit(n) && is_cut_deviation(token));
         if !drop {
             out.push(' ');
         }
     }
     out
+}
+
+/// A signed deviation cut at its decimal separator (`+0.` of `+0. 1`): a deviation
+/// never ends in a separator, so the digits after the space are its own.
+fn is_cut_deviation(token: &str) -> bool {
+    let Some(body) = token.strip_prefix(['+', '-']) else {
+        return false;
+    };
+    let Some(int) = body.strip_suffix(['.', ',']) else {
+        return false;
+    };
+    !int.is_empty() && int.chars().all(|c| c.is_ascii_digit())
 }
 
 /// `038H12` → `Ø38H12`: OCR reads the diameter sign as `0`; a number never starts with `0`
@@ -292,6 +306,20 @@ mod tests {
             Case {
                 raw: "  DRAWN  BY ",
                 want: "DRAWN BY",
+            },
+            // A deviation cut at its separator (a narrow `1` read after a gap).
+            Case {
+                raw: "40 +0. 1 -0.05",
+                want: "40 +0.1 -0.05",
+            },
+            Case {
+                raw: "8 -0, 02",
+                want: "8 -0.02",
+            },
+            // Not a deviation: a list number and its text stay apart.
+            Case {
+                raw: "12. 5",
+                want: "12. 5",
             },
         ];
         for case in &cases {
