@@ -491,9 +491,9 @@ fn glyph_boxes(crop: &Mat) -> Result<Vec<[i32; 4]>, StageError> {
 }
 
 /// The page box of the glyphs in an upright box `b` (level, or tall or `vertical`:
-/// text written up or down the page), with a margin of a tenth of their height: the detector's
-/// box is the text's grown by a margin that is large beside a short text's size
-/// (a `6` 13 pixels wide in a box 37 wide). `None` where the box is too small, or
+/// text written up or down the page), with a margin of a tenth of their height:
+/// the detector's box is the text's grown by a margin that is large beside a short
+/// text's size (a `6` 13 pixels wide in a box 37 wide). `None` where the box is too small, or
 /// where fewer glyphs than the reading's `chars` characters are found (a glyph
 /// touching line work is one component with it and left out, so its ink cannot
 /// tell where the text ends), or where no glyph's larger side reaches `least`
