@@ -286,10 +286,7 @@ fn finish_page(
         None => gray,
     };
     let enhanced = clahe(&gray, params.clahe_clip, params.clahe_tiles).map_err(other)?;
-    let mut png = Vector::<u8>::new();
-    // Level 1: the rasters are written once and read a few times; speed wins.
-    let flags = Vector::<i32>::from_slice(&[imgcodecs::IMWRITE_PNG_COMPRESSION, 1]);
-    imgcodecs::imencode(".png", &enhanced, &mut png, &flags).map_err(other)?;
+    let png = gray_png(&enhanced)?;
     Ok(PageRaster {
         info: PageInfo {
             index,
@@ -298,8 +295,35 @@ fn finish_page(
             dpi,
             skew_deg: skew.map(|d| (d * 100.0).round() / 100.0),
         },
-        png: png.to_vec(),
+        png,
     })
+}
+
+/// An 8-bit gray page as PNG, written with the `png` crate's fast mode (fdeflate, a
+/// DEFLATE made for image rows). The rasters are written once and read a few times,
+/// so speed wins over size. libpng through OpenCV at zlib level 1 set up zlib's whole
+/// state for every page: on the benchmark's 64×64 pages that was about a seventh of
+/// the worker's CPU (perf, `drawpipe-bench --jobs 10000`).
+fn gray_png(gray: &impl MatTraitConst) -> Result<Vec<u8>, StageError> {
+    let fail = |e: &dyn std::fmt::Display| StageError::Other(format!("png: {e}").into());
+    // A region of interest's rows lie apart in memory: copied into one block.
+    let copy;
+    let pixels = if gray.is_continuous() {
+        gray.data_bytes()
+    } else {
+        copy = gray.try_clone().map_err(|e| fail(&e))?;
+        copy.data_bytes()
+    }
+    .map_err(|e| fail(&e))?;
+    let mut out = Vec::with_capacity(pixels.len() / 4 + 1024);
+    let mut enc = png::Encoder::new(&mut out, gray.cols() as u32, gray.rows() as u32);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    let mut writer = enc.write_header().map_err(|e| fail(&e))?;
+    writer.write_image_data(pixels).map_err(|e| fail(&e))?;
+    writer.finish().map_err(|e| fail(&e))?;
+    Ok(out)
 }
 
 /// Skew below this, degrees, is left alone: a CAD rendering is level to the pixel,
@@ -514,6 +538,30 @@ fn stated_dpi(media: MediaType, b: &[u8]) -> Option<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_written_as_png_reads_back_pixel_for_pixel() {
+        fn reads_back(img: &Mat, png: &[u8]) {
+            let back =
+                imgcodecs::imdecode(&Vector::<u8>::from_slice(png), imgcodecs::IMREAD_UNCHANGED)
+                    .unwrap();
+            assert_eq!(
+                (back.cols(), back.rows(), back.channels()),
+                (img.cols(), img.rows(), 1)
+            );
+            let mut diff = Mat::default();
+            opencv::core::absdiff(img, &back, &mut diff).unwrap();
+            assert_eq!(opencv::core::count_non_zero(&diff).unwrap(), 0);
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/drawings/Candle_holder.jpg");
+        let page = imgcodecs::imread(path.to_str().unwrap(), imgcodecs::IMREAD_GRAYSCALE).unwrap();
+        reads_back(&page, &gray_png(&page).unwrap());
+        // A region of interest: its rows lie apart in memory.
+        let roi = Mat::roi(&page, opencv::core::Rect::new(7, 5, 301, 203)).unwrap();
+        assert!(!roi.is_continuous());
+        reads_back(&roi.try_clone().unwrap(), &gray_png(&roi).unwrap());
+    }
 
     #[test]
     fn a_cad_pdf_brings_its_text_layer_in_page_pixels() {
