@@ -380,7 +380,7 @@ pub struct Settlement {
 
 /// Records the outcome of `stage` for each job (only where the run is still live:
 /// a cancelled job's late result is dropped). Returns the jobs whose run was
-/// recorded.
+/// recorded. Planned afresh on every run, as [`claim`] says why.
 pub async fn settle(
     tx: &mut Transaction<'_, Postgres>,
     stage: Stage,
@@ -476,7 +476,8 @@ pub async fn insert_outbox(
 
 /// Queues the stages of `jobs` whose dependencies have all finished, and skips the
 /// ones whose dependencies failed. Takes the jobs' row locks. Returns how many
-/// messages it wrote to the outbox.
+/// messages it wrote to the outbox. Its write is planned afresh on every run, as
+/// [`claim`] says why.
 pub async fn advance(
     tx: &mut Transaction<'_, Postgres>,
     jobs: &[JobId],

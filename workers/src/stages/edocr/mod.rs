@@ -1277,12 +1277,11 @@ fn glyph_box(
     let chars = text.chars().filter(|c| !c.is_whitespace()).count();
     let across = if is_tall(&bbox) { bbox[2] } else { bbox[3] };
     let least = 0.4 * median.unwrap_or(across);
-    Ok(
-        match glyph::glyph_extent(img, &bbox, chars, least, vertical)? {
-            Some(b) => (layout::polygon_of(&b), b),
-            None => (polygon, bbox),
-        },
-    )
+    let extent = glyph::glyph_extent(img, &bbox, chars, least, vertical)?;
+    Ok(match extent {
+        Some(b) => (layout::polygon_of(&b), b),
+        None => (polygon, bbox),
+    })
 }
 
 /// A size or an angle of zero: nothing a dimension states (ISO 129-1 dimensions
