@@ -48,9 +48,10 @@ fn properties(name: &str) -> ConnectionProperties {
 ///
 /// The connection comes from a `deadpool-lapin` pool of one: the pool hands back the
 /// open connection, and replaces one that is no longer open (its recycle check) with a
-/// fresh one. [`Broker::supervise`] runs a session (declare the topology, open channels,
-/// consume and relay) on it; when the session ends because the broker went away, it
-/// waits (exponential backoff with jitter), reconnects and runs the session again.
+/// fresh one. [`Broker::supervise`] declares the topology on it, then runs a session
+/// (open channels, consume and relay) on it; when the session ends because the broker
+/// went away, it waits (exponential backoff with jitter), reconnects and runs the
+/// session again.
 /// Nothing exits on a broker restart: committed work waits in the outbox, unacked
 /// deliveries return to their queues, and claims make redelivered work idempotent.
 #[derive(Clone)]
@@ -163,13 +164,19 @@ impl Broker {
         }
     }
 
-    /// The pool's connection (checked open), or a new one when the last was lost. The
-    /// session holds it; once every handle is dropped it returns to the pool.
+    /// The pool's connection (checked open), or a new one when the last was lost, with
+    /// the topology declared on it: the broker counts as up (`/readyz`) only once every
+    /// queue exists, so nothing published after that lands on a queue not yet declared
+    /// (the default exchange drops such a message). The session holds the connection;
+    /// once every handle is dropped it returns to the pool.
     async fn open(&self) -> anyhow_like::Result<Session> {
         let obj = self.pool.get().await.map_err(|e| match e {
             deadpool_lapin::PoolError::Backend(e) => e.to_string(),
             other => other.to_string(),
         })?;
+        let setup = obj.create_channel().await?;
+        declare_topology(&setup).await?;
+        let _ = setup.close(200, "topology declared").await;
         Ok(Arc::new(obj))
     }
 }

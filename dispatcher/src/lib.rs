@@ -332,9 +332,10 @@ pub async fn serve(
     }
 }
 
-/// One broker session: declare the topology, then consume intake and dead letters and
-/// relay the outbox until `stop` (consumers) and `relay_stop` (relay) fire, or until
-/// the connection is lost (`Err`: [`mq::Broker::supervise`] reconnects).
+/// One broker session, on a connection whose topology [`mq::Broker::supervise`] has
+/// declared: consume intake and dead letters and relay the outbox until `stop`
+/// (consumers) and `relay_stop` (relay) fire, or until the connection is lost (`Err`:
+/// [`mq::Broker::supervise`] reconnects).
 async fn broker_session(
     conn: mq::Session,
     relay: mq::OutboxRelay,
@@ -344,9 +345,6 @@ async fn broker_session(
     stop: CancellationToken,
     relay_stop: CancellationToken,
 ) -> mq::anyhow_like::Result {
-    let setup = conn.create_channel().await?;
-    mq::declare_topology(&setup).await?;
-    let _ = setup.close(200, "topology declared").await;
     let relay_channel = conn.create_channel().await?;
     let intake_channel = conn.create_channel().await?;
     let dead_channel = conn.create_channel().await?;

@@ -100,6 +100,19 @@ async fn bad_intake_message_is_answered_with_an_error() {
         .await
         .unwrap();
     let ch = conn.create_channel().await.unwrap();
+    // Ready means the intake queue exists: the default exchange drops a message for a
+    // queue not yet declared, and this test starts no worker that would declare it.
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    ch.queue_declare(
+        drawpipe_core::topology::INTAKE_QUEUE,
+        passive,
+        FieldTable::default(),
+    )
+    .await
+    .expect("the intake queue is declared before /readyz answers ready");
     let (replies, mut consumer) = reply_queue(&ch).await;
     let props = BasicProperties::default()
         .with_reply_to(replies.clone())

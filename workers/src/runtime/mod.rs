@@ -192,15 +192,15 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Resu
     Ok(())
 }
 
-/// One broker session: declare the topology, relay the outbox and consume every
-/// stage queue until `shutdown` (`Ok`) or until the connection is lost (`Err`).
+/// One broker session, on a connection whose topology [`mq::Broker::supervise`] has
+/// declared: relay the outbox and consume every stage queue until `shutdown` (`Ok`) or
+/// until the connection is lost (`Err`).
 async fn worker_session(
     conn: mq::Session,
     ctx: Arc<Ctx>,
     relay: OutboxRelay,
     shutdown: CancellationToken,
 ) -> mq::anyhow_like::Result {
-    mq::declare_topology(&conn.create_channel().await?).await?;
     let relay_channel = conn.create_channel().await?;
     // Two channels a stage, one a consumer: acks are gathered per channel
     // ([`acks`]), which needs a channel's deliveries handed out in tag order.
