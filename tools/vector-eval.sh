@@ -4,10 +4,11 @@
 # PDFs' own text layer (../shared/tools/vector_tokens.py: value precision, value
 # recall, strict precision).
 #
-# Usage: tools/vector-eval.sh tune|tune2|check [--limit N] [--bin PATH] [--out DIR] [--from-pdf]
+# Usage: tools/vector-eval.sh tune|tune2|check [--limit N] [--bin PATH] [--out DIR] [--dpi N] [--from-pdf]
 #   --limit N  the first N drawings of the split (file-name order), default all
 #   --bin      the drawpipe binary (default target/release/drawpipe)
 #   --out      where renderings and reports go (default out/vector-<split>)
+#   --dpi N    render page 1 at N DPI (default 300): the reader at other scales
 #   --from-pdf read the PDFs themselves (page 1 only, so the text layer is used where
 #              it is usable) instead of their 300-DPI renderings
 set -euo pipefail
@@ -18,12 +19,14 @@ limit=0
 bin=target/release/drawpipe
 out=""
 from_pdf=0
+dpi=300
 while (($#)); do
   case $1 in
     --limit) limit=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --from-pdf) from_pdf=1; shift ;;
+    --dpi) dpi=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -50,7 +53,7 @@ for f in $(ls "$src" | sort); do
       || cp "$src/$f" "$out/page1/$name.pdf"
     continue
   fi
-  [ -f "$out/png/$name.png" ] || pdftoppm -r 300 -gray -png -singlefile -f 1 -l 1 "$src/$f" "$out/png/$name"
+  [ -f "$out/png/$name.png" ] || pdftoppm -r "$dpi" -gray -png -singlefile -f 1 -l 1 "$src/$f" "$out/png/$name"
 done
 inputs=("$out"/png/*.png)
 ((from_pdf)) && inputs=("$out"/page1/*.pdf)

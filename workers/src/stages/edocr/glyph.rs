@@ -141,6 +141,67 @@ pub fn degree_glyph_last(crop: &Mat) -> Result<Option<usize>, StageError> {
     Ok((ring.len() == 1).then_some(tall.len()))
 }
 
+/// Whether an upright text crop read as zeros (and ones) holds drawn rectangles
+/// rather than glyphs: a row of a component's pads read `100000`, a box read `0`.
+/// The zero-like components (at least 40 % of the crop high, at least 45 % as wide
+/// as high, ringing one hole of at least a tenth of their box) are looked at, and
+/// each is a rectangle when its ink runs along all four sides of its box: in a band
+/// an eighth of its smaller side deep, over at least 80 % of each side. A `0` in
+/// any lettering is an oval or a stadium, whose top and bottom bands that deep hold
+/// ink over about two thirds of its width at most. True when every zero-like
+/// component is such a rectangle and there are at least as many as the reading has
+/// zeros (a basic dimension's frame around `10` is a rectangle beside an oval).
+pub fn rectangles_read_as_zeros(crop: &Mat, zeros: usize) -> Result<bool, StageError> {
+    let Some(Glyphs { ink, boxes }) = components(crop)? else {
+        return Ok(false);
+    };
+    let h = ink.bin.rows() as f64;
+    let mut rings = 0;
+    for &(label, r) in &boxes {
+        let (rw, rh) = (r.width as f64, r.height as f64);
+        if rh < 0.4 * h || rw < 0.45 * rh || holes(&ink.labels, label, r, 0.1)?.len() != 1 {
+            continue;
+        }
+        let k = (r.width.min(r.height) / 8).max(1);
+        let mut mask = Mat::default();
+        core::compare(
+            &Mat::roi(&ink.labels, r).map_err(cv)?,
+            &Scalar::all(label as f64),
+            &mut mask,
+            core::CMP_EQ,
+        )
+        .map_err(cv)?;
+        // Per side: the share of positions along it whose band holds ink.
+        let (cols, rows) = (r.width, r.height);
+        let along = |band: Rect, by_column: bool| -> Result<f64, StageError> {
+            let mut hit = 0;
+            let n = if by_column { band.width } else { band.height };
+            for i in 0..n {
+                let line = if by_column {
+                    Rect::new(band.x + i, band.y, 1, band.height)
+                } else {
+                    Rect::new(band.x, band.y + i, band.width, 1)
+                };
+                if core::count_non_zero(&Mat::roi(&mask, line).map_err(cv)?).map_err(cv)? > 0 {
+                    hit += 1;
+                }
+            }
+            Ok(hit as f64 / n.max(1) as f64)
+        };
+        let sides = [
+            along(Rect::new(0, 0, cols, k), true)?,
+            along(Rect::new(0, rows - k, cols, k), true)?,
+            along(Rect::new(0, 0, k, rows), false)?,
+            along(Rect::new(cols - k, 0, k, rows), false)?,
+        ];
+        if sides.iter().any(|&c| c < 0.8) {
+            return Ok(false);
+        }
+        rings += 1;
+    }
+    Ok(zeros > 0 && rings >= zeros)
+}
+
 /// An upright text crop's ink components (label and box), the crop first enlarged
 /// to 64 rows when smaller (holes of thin glyphs close up at low resolution); a
 /// component spanning the whole crop (a frame line) is left out. `None` for a crop
@@ -731,6 +792,55 @@ mod tests {
             Mat::new_rows_cols_with_default(60, 160, core::CV_8UC1, Scalar::all(255.0)).unwrap();
         draw(&mut m);
         m
+    }
+
+    /// A row of hollow pads (a circuit board's footprint) read `100000` is drawn
+    /// rectangles; `100` written in Hershey lettering is glyphs, and so is `10` in a
+    /// basic dimension's frame (the frame is a rectangle, the zero beside it is not).
+    #[test]
+    fn pads_read_as_zeros_are_rectangles_and_zeros_are_not() {
+        let white =
+            || Mat::new_rows_cols_with_default(60, 260, core::CV_8UC1, Scalar::all(255.0)).unwrap();
+        let rect = |m: &mut Mat, r: Rect| {
+            imgproc::rectangle(m, r, Scalar::all(0.0), 3, imgproc::LINE_8, 0).unwrap();
+        };
+        let mut pads = white();
+        rect(&mut pads, Rect::new(10, 8, 16, 44));
+        for i in 0..5 {
+            rect(&mut pads, Rect::new(40 + 40 * i, 20, 26, 30));
+        }
+        assert!(rectangles_read_as_zeros(&pads, 5).unwrap());
+        // Not when the reading has more zeros than there are rectangles.
+        assert!(!rectangles_read_as_zeros(&pads, 6).unwrap());
+        let mut digits = white();
+        imgproc::put_text(
+            &mut digits,
+            "100",
+            Point::new(20, 48),
+            imgproc::FONT_HERSHEY_SIMPLEX,
+            1.4,
+            Scalar::all(0.0),
+            3,
+            imgproc::LINE_AA,
+            false,
+        )
+        .unwrap();
+        assert!(!rectangles_read_as_zeros(&digits, 2).unwrap());
+        let mut boxed = white();
+        imgproc::put_text(
+            &mut boxed,
+            "10",
+            Point::new(60, 44),
+            imgproc::FONT_HERSHEY_SIMPLEX,
+            1.2,
+            Scalar::all(0.0),
+            3,
+            imgproc::LINE_AA,
+            false,
+        )
+        .unwrap();
+        rect(&mut boxed, Rect::new(45, 6, 90, 48));
+        assert!(!rectangles_read_as_zeros(&boxed, 1).unwrap());
     }
 
     #[test]

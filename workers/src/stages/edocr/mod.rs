@@ -254,7 +254,8 @@ pub enum DropReason {
     UnsureCharacter,
     /// A dimension read with too little confidence.
     UnsureReading,
-    /// One character OCR found on line work (an arrowhead, a circle).
+    /// One character OCR found on line work (an arrowhead, a circle), or drawn
+    /// rectangles read as zeros (a component's pads read `100000`).
     LineWork,
     /// Glyphs several times the size of the page's text: graphics read as
     /// characters (a hose barb's rings read `10`).
@@ -683,6 +684,15 @@ pub fn run(params: &Params, engine: &OcrEngine, input: Input) -> Result<Output, 
         } else {
             Some(glyph::upright_crop(img, &m)?)
         };
+        // Drawn rectangles read as zeros: a component's pads read `100000`.
+        let zeros = core_text.chars().filter(|&c| c == '0').count();
+        let zeros_and_ones = core_text.chars().all(|c| c == '0' || c == '1');
+        if let Some(c) = crop.as_ref().filter(|_| zeros > 0 && zeros_and_ones) {
+            if glyph::rectangles_read_as_zeros(c, zeros)? {
+                drop(DropReason::LineWork);
+                continue;
+            }
+        }
         // What the grammar changed, the reading keeps PP-OCR's text for (`ppocr_read`).
         let mut replaced = m.replaced.clone();
         let found = match &crop {
@@ -2160,6 +2170,37 @@ mod tests {
         )];
         stacked_partners(&engine, &ocr::Params::default(), &img, &mut lines).unwrap();
         assert_eq!(lines[0].text, "160 0 -0.016", "{lines:?}");
+    }
+
+    /// `1.57` of which the detector boxed only `.57` (a tune drawing rendered at
+    /// 200 DPI, Tinymovr R3.4, left out its `1`): the cut number is read again in its
+    /// box grown along the text and becomes `1.57`; a `.57` with nothing before it
+    /// stays as it is.
+    #[test]
+    fn a_number_boxed_from_its_separator_on_is_read_whole() {
+        use opencv::core::{Scalar, CV_8UC1};
+        use opencv::imgproc::{get_text_size, FONT_HERSHEY_SIMPLEX};
+        let engine = OcrEngine::load(&ocr::EngineConfig::default()).unwrap();
+        let blank =
+            || Mat::new_rows_cols_with_default(200, 500, CV_8UC1, Scalar::all(255.0)).unwrap();
+        let width = |t: &str| {
+            let mut base = 0;
+            get_text_size(t, FONT_HERSHEY_SIMPLEX, 1.6, 3, &mut base)
+                .unwrap()
+                .width as f32
+        };
+        let extend = |img: &Mat, x: f32| {
+            let bbox = [x - 2.0, 70.0, width(".57") + 6.0, 55.0];
+            let mut lines = vec![Line::read(".57".into(), 0.95, layout::polygon_of(&bbox), 0)];
+            extend_short_numbers(&engine, &ocr::Params::default(), img, &mut lines).unwrap();
+            lines.remove(0).text
+        };
+        let mut img = blank();
+        write_text(&mut img, "1.57", 150, 115);
+        assert_eq!(extend(&img, 150.0 + width("1")), "1.57");
+        let mut img = blank();
+        write_text(&mut img, ".57", 150, 115);
+        assert_eq!(extend(&img, 150.0), ".57");
     }
 
     /// Two dimensions read as one line with a space between (`3 50`: neighbours in a

@@ -452,8 +452,9 @@ pub(super) fn rejoin_fragments(
 }
 
 /// A short number the detector found only in part (`5` of `15` written upwards,
-/// `50` of `1.50` where an arrow crosses it): each plain number of at most three
-/// digits is read again in its box grown by one glyph size at both ends along
+/// `50` of `1.50` where an arrow crosses it, `.57` of `1.57` whose `1` it left
+/// out): each plain number of at most three digits, or such digits after a
+/// separator, is read again in its box grown by one glyph size at both ends along
 /// the axis its text may run ([`text_axes`]: `18.3` written upwards is not grown
 /// sideways), where the grown box takes in no other line, and takes the reading
 /// that keeps its digits in a longer number (one separator at most, no zero before
@@ -471,7 +472,10 @@ pub(super) fn extend_short_numbers(
     let mut grown: Vec<(usize, [f32; 4])> = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         let t = l.text.trim();
-        if l.exact || !is_plain_number(t) || !(1..=3).contains(&digits_of(t).len()) {
+        // `.57` of `1.57`: a number cut before its separator is looked for whole too.
+        let cut_before = t.starts_with(is_separator) && is_cut_number(t);
+        if l.exact || !(is_plain_number(t) || cut_before) || !(1..=3).contains(&digits_of(t).len())
+        {
             continue;
         }
         let b = l.bbox;
