@@ -812,33 +812,15 @@ mod tests {
         assert!(rectangles_read_as_zeros(&pads, 5).unwrap());
         // Not when the reading has more zeros than there are rectangles.
         assert!(!rectangles_read_as_zeros(&pads, 6).unwrap());
+        let write = |m: &mut Mat, text: &str, at: Point, scale: f64| {
+            let (font, ink) = (imgproc::FONT_HERSHEY_SIMPLEX, Scalar::all(0.0));
+            imgproc::put_text(m, text, at, font, scale, ink, 3, imgproc::LINE_AA, false).unwrap();
+        };
         let mut digits = white();
-        imgproc::put_text(
-            &mut digits,
-            "100",
-            Point::new(20, 48),
-            imgproc::FONT_HERSHEY_SIMPLEX,
-            1.4,
-            Scalar::all(0.0),
-            3,
-            imgproc::LINE_AA,
-            false,
-        )
-        .unwrap();
+        write(&mut digits, "100", Point::new(20, 48), 1.4);
         assert!(!rectangles_read_as_zeros(&digits, 2).unwrap());
         let mut boxed = white();
-        imgproc::put_text(
-            &mut boxed,
-            "10",
-            Point::new(60, 44),
-            imgproc::FONT_HERSHEY_SIMPLEX,
-            1.2,
-            Scalar::all(0.0),
-            3,
-            imgproc::LINE_AA,
-            false,
-        )
-        .unwrap();
+        write(&mut boxed, "10", Point::new(60, 44), 1.2);
         rect(&mut boxed, Rect::new(45, 6, 90, 48));
         assert!(!rectangles_read_as_zeros(&boxed, 1).unwrap());
     }
