@@ -231,8 +231,9 @@ fn quorum_args() -> FieldTable {
     ])
 }
 
-/// Declares exchanges, queues and bindings. Idempotent; every process calls it at start.
-pub async fn declare_topology(ch: &Channel) -> lapin::Result<()> {
+/// Declares exchanges, queues and bindings. Idempotent; [`Broker`] calls it on every
+/// connection it opens, before a session runs.
+async fn declare_topology(ch: &Channel) -> lapin::Result<()> {
     let ex = ExchangeDeclareOptions {
         durable: true,
         ..Default::default()

@@ -163,36 +163,22 @@ pub fn rectangles_read_as_zeros(crop: &Mat, zeros: usize) -> Result<bool, StageE
             continue;
         }
         let k = (r.width.min(r.height) / 8).max(1);
-        let mut mask = Mat::default();
-        core::compare(
-            &Mat::roi(&ink.labels, r).map_err(cv)?,
-            &Scalar::all(label as f64),
-            &mut mask,
-            core::CMP_EQ,
-        )
-        .map_err(cv)?;
-        // Per side: the share of positions along it whose band holds ink.
+        let mask = label_mask(&ink.labels, label, r)?;
+        // Per side: the share of positions along it whose band holds ink (the band
+        // folded across by its maximum).
         let (cols, rows) = (r.width, r.height);
-        let along = |band: Rect, by_column: bool| -> Result<f64, StageError> {
-            let mut hit = 0;
-            let n = if by_column { band.width } else { band.height };
-            for i in 0..n {
-                let line = if by_column {
-                    Rect::new(band.x + i, band.y, 1, band.height)
-                } else {
-                    Rect::new(band.x, band.y + i, band.width, 1)
-                };
-                if core::count_non_zero(&Mat::roi(&mask, line).map_err(cv)?).map_err(cv)? > 0 {
-                    hit += 1;
-                }
-            }
-            Ok(hit as f64 / n.max(1) as f64)
+        let along = |band: Rect, across: i32| -> Result<f64, StageError> {
+            let mut folded = Mat::default();
+            let roi = Mat::roi(&mask, band).map_err(cv)?;
+            core::reduce(&roi, &mut folded, across, core::REDUCE_MAX, -1).map_err(cv)?;
+            let n = folded.total().max(1) as f64;
+            Ok(core::count_non_zero(&folded).map_err(cv)? as f64 / n)
         };
         let sides = [
-            along(Rect::new(0, 0, cols, k), true)?,
-            along(Rect::new(0, rows - k, cols, k), true)?,
-            along(Rect::new(0, 0, k, rows), false)?,
-            along(Rect::new(cols - k, 0, k, rows), false)?,
+            along(Rect::new(0, 0, cols, k), 0)?,
+            along(Rect::new(0, rows - k, cols, k), 0)?,
+            along(Rect::new(0, 0, k, rows), 1)?,
+            along(Rect::new(cols - k, 0, k, rows), 1)?,
         ];
         if sides.iter().any(|&c| c < 0.8) {
             return Ok(false);
@@ -247,14 +233,8 @@ struct Glyphs {
     boxes: Vec<(i32, Rect)>,
 }
 
-/// The holes of component `label` of a label image, inside `r`: each hole's centroid
-/// and area, those under `min_frac` of `r`'s area left out.
-fn holes(
-    labels: &Mat,
-    label: i32,
-    r: Rect,
-    min_frac: f64,
-) -> Result<Vec<(f64, f64, f64)>, StageError> {
+/// Component `label` of a label image, inside `r`, as a mask (255 on its pixels).
+fn label_mask(labels: &Mat, label: i32, r: Rect) -> Result<Mat, StageError> {
     let mut mask = Mat::default();
     core::compare(
         &Mat::roi(labels, r).map_err(cv)?,
@@ -263,6 +243,18 @@ fn holes(
         core::CMP_EQ,
     )
     .map_err(cv)?;
+    Ok(mask)
+}
+
+/// The holes of component `label` of a label image, inside `r`: each hole's centroid
+/// and area, those under `min_frac` of `r`'s area left out.
+fn holes(
+    labels: &Mat,
+    label: i32,
+    r: Rect,
+    min_frac: f64,
+) -> Result<Vec<(f64, f64, f64)>, StageError> {
+    let mask = label_mask(labels, label, r)?;
     let mut contours = Vector::<Vector<Point>>::new();
     let mut hierarchy = Vector::<core::Vec4i>::new();
     imgproc::find_contours_with_hierarchy(
