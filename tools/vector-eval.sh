@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Scores `drawpipe analyze` on CAD-exported PDFs of one split (tools/vector-split.tsv),
-# each page 1 rendered to a 300-DPI grayscale PNG and read as a raster, against the
+# each page 1 rendered to a grayscale PNG (300 DPI, or --dpi) and read as a raster, against the
 # PDFs' own text layer (../shared/tools/vector_tokens.py: value precision, value
 # recall, strict precision).
 #
 # Usage: tools/vector-eval.sh tune|tune2|check [--limit N] [--bin PATH] [--out DIR] [--dpi N] [--from-pdf]
 #   --limit N  the first N drawings of the split (file-name order), default all
 #   --bin      the drawpipe binary (default target/release/drawpipe)
-#   --out      where renderings and reports go (default out/vector-<split>)
+#   --out      where renderings and reports go (default out/vector-<split>, and
+#              out/vector-<split>-<N>dpi for another --dpi); renderings already there
+#              are read again, so a folder holds one DPI's (it says which in its file dpi)
 #   --dpi N    render page 1 at N DPI (default 300): the reader at other scales
 #   --from-pdf read the PDFs themselves (page 1 only, so the text layer is used where
-#              it is usable) instead of their 300-DPI renderings
+#              it is usable) instead of their renderings
 set -euo pipefail
 cd "$(dirname "$0")/.."
-split=${1:?usage: tools/vector-eval.sh tune|check [--limit N] [--bin PATH] [--out DIR]}
+split=${1:?usage: tools/vector-eval.sh tune|tune2|check [--limit N] [--bin PATH] [--out DIR] [--dpi N] [--from-pdf]}
 shift
 limit=0
 bin=target/release/drawpipe
@@ -33,8 +35,17 @@ done
 src=${DRAWPIPE_VECTOR_DIR:-../shared/data/drawings/vector}
 scorer=${DRAWPIPE_VECTOR_SCORER:-../shared/tools/vector_tokens.py}
 [ -d "$src" ] || { echo "no vector drawings at $src (set DRAWPIPE_VECTOR_DIR)" >&2; exit 1; }
-out=${out:-out/vector-$split}
+if ((dpi == 300)); then out=${out:-out/vector-$split}; else out=${out:-out/vector-$split-${dpi}dpi}; fi
 mkdir -p "$out/pdf" "$out/png" "$out/reports"
+# Renderings are reused: a folder rendered at another DPI would be read as this one.
+# A folder from before this file was written holds 300-DPI renderings.
+had=300
+[ -f "$out/dpi" ] && had=$(cat "$out/dpi")
+if [ -n "$(ls -A "$out/png")" ] && [ "$had" != "$dpi" ]; then
+  echo "$out/png holds renderings at $had DPI, not $dpi: pick another --out" >&2
+  exit 2
+fi
+echo "$dpi" > "$out/dpi"
 projects=$(awk -F'\t' -v s="$split" '!/^#/ && $2 == s {print $1}' tools/vector-split.tsv)
 n=0
 for f in $(ls "$src" | sort); do
